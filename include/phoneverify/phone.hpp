@@ -1,0 +1,332 @@
+// phoneverify: phone numbers (SPEC.md §2): parse the three forms strictly,
+// format them back, mask them for logs, and tell a mobile number for the
+// actions that need one.
+//
+// A phone_number is always valid: the only ways to get one are parse_phone and
+// phone_number::from_parts, which apply every rule of SPEC.md §2. Everything
+// here is constexpr, noexcept and heap-free.
+#ifndef PHONEVERIFY_PHONE_HPP
+#define PHONEVERIFY_PHONE_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "country_codes.hpp"
+#include "errc.hpp"
+#include "inline_string.hpp"
+#include "result.hpp"
+
+namespace phoneverify {
+
+// The three written forms of a number (SPEC.md §2): dashed `44-7911123456`
+// (actions 1, 2, 3, 5), compact `447911123456` (action 4) and e164
+// `+447911123456` (what users log and store).
+enum class phone_format : std::uint8_t { dashed, compact, e164 };
+
+// The most digits a number has in all, country code included (ITU-T E.164 §6).
+inline constexpr std::size_t max_phone_digits = 15;
+
+// The longest text any form takes: 15 digits and a '-' or a '+'.
+inline constexpr std::size_t max_phone_text = max_phone_digits + 1;
+
+// The longest national number a valid phone_number can hold: 15 digits less
+// at least one of country code.
+inline constexpr std::size_t max_national_digits = max_phone_digits - 1;
+
+// Why a text is not a phone number: the precise rule, for logs (the wire only
+// carries the errc). Values are append-only.
+enum class phone_error : std::uint8_t {
+  none = 0,                   // a valid number
+  empty,                      // the text is empty
+  non_digit,                  // an ASCII character that is no digit: letter, space, mask '*', punctuation
+  non_ascii,                  // a byte above 0x7F: full-width or other non-ASCII digits, any UTF-8
+  missing_separator,          // dashed: no '-' between country code and national number
+  second_separator,           // dashed: a second '-'
+  plus_in_dashed,             // dashed: a '+' (the dashed form has none)
+  unexpected_separator,       // compact or e164: a '-'
+  misplaced_plus,             // compact: any '+'; e164: a '+' that is not the first character
+  missing_plus,               // e164: the text does not start with '+'
+  empty_country_code,         // nothing where the country code goes
+  country_code_too_long,      // dashed: more than 3 digits before the '-'
+  leading_zero_country_code,  // the country code starts with 0 (ITU-T E.164: codes have none)
+  empty_national_number,      // nothing after the country code
+  too_long,                   // more than 15 digits in all (ITU-T E.164)
+  unassigned_country_code,    // no numbering plan for the code (InvalidParameter.MobileCountryCode)
+  bad_length,                 // the national length is not one of the code's possible lengths
+  unknown_format,             // the phone_format argument is no enumerator
+};
+
+// A short English description of a reason, for logs; "" for a value that is
+// no enumerator.
+constexpr std::string_view describe(phone_error e) noexcept {
+  switch (e) {
+    case phone_error::none: return "valid phone number";
+    case phone_error::empty: return "empty phone number";
+    case phone_error::non_digit: return "character that is not an ASCII digit";
+    case phone_error::non_ascii: return "non-ASCII byte (full-width or other non-ASCII digit)";
+    case phone_error::missing_separator: return "no '-' between country code and national number";
+    case phone_error::second_separator: return "second '-'";
+    case phone_error::plus_in_dashed: return "'+' in the dashed form";
+    case phone_error::unexpected_separator: return "'-' in the compact or e164 form";
+    case phone_error::misplaced_plus: return "'+' where none is allowed";
+    case phone_error::missing_plus: return "e164 number without a leading '+'";
+    case phone_error::empty_country_code: return "empty country code";
+    case phone_error::country_code_too_long: return "country code longer than 3 digits";
+    case phone_error::leading_zero_country_code: return "country code with a leading zero";
+    case phone_error::empty_national_number: return "empty national number";
+    case phone_error::too_long: return "more than 15 digits in all";
+    case phone_error::unassigned_country_code: return "country code that is not assigned";
+    case phone_error::bad_length: return "national number length not possible for the country code";
+    case phone_error::unknown_format: return "unknown phone_format";
+  }
+  return {};
+}
+
+// The wire error of a reason (SPEC.md §2): invalid_parameter_mobile_country_code
+// for an unassigned code, invalid_parameter_phone_number for every other
+// failure, ok for none.
+constexpr errc to_errc(phone_error e) noexcept {
+  if (e == phone_error::none) return errc::ok;
+  if (e == phone_error::unassigned_country_code) return errc::invalid_parameter_mobile_country_code;
+  return errc::invalid_parameter_phone_number;
+}
+
+namespace detail {
+struct phone_access;
+}  // namespace detail
+
+// A valid phone number: an assigned country code and a national significant
+// number of ASCII digits whose length is possible for that code, 15 digits at
+// most in all (SPEC.md §2). Trivially copyable, 18 bytes, no heap; two
+// numbers are equal when code and digits are.
+class phone_number {
+ public:
+  // The country calling code, 1..999.
+  constexpr std::uint16_t country_code() const noexcept { return country_code_; }
+  // The national significant number: ASCII digits only, never empty.
+  constexpr std::string_view national_number() const noexcept { return {digits_, length_}; }
+  // How many digits the number has in all (country code included), at most 15.
+  constexpr std::size_t digit_count() const noexcept {
+    return std::size_t{length_} + (country_code_ >= 100 ? 3u : country_code_ >= 10 ? 2u : 1u);
+  }
+
+  // The number with country code `cc` and national digits `national`, with
+  // the checks of parse_phone: invalid_parameter_mobile_country_code for an
+  // unassigned code; invalid_parameter_phone_number for a national number that
+  // is empty, has a non-digit, has an impossible length or makes more than 15
+  // digits in all.
+  static constexpr result<phone_number> from_parts(std::uint16_t cc, std::string_view national) noexcept {
+    if (!is_assigned_country_code(cc)) return errc::invalid_parameter_mobile_country_code;
+    if (national.empty() || national.size() > max_national_digits) return errc::invalid_parameter_phone_number;
+    for (char c : national)
+      if (c < '0' || c > '9') return errc::invalid_parameter_phone_number;
+    const phone_number number(cc, national);
+    if (number.digit_count() > max_phone_digits || !is_possible_length(cc, national.size()))
+      return errc::invalid_parameter_phone_number;
+    return number;
+  }
+
+  friend constexpr bool operator==(const phone_number&, const phone_number&) noexcept = default;
+
+ private:
+  friend struct detail::phone_access;
+
+  // Only for already-checked parts (the invariant: always valid).
+  constexpr phone_number(std::uint16_t cc, std::string_view national) noexcept
+      : country_code_(cc), length_(static_cast<std::uint8_t>(national.size())) {
+    for (std::size_t i = 0; i < national.size(); ++i) digits_[i] = national[i];
+  }
+
+  std::uint16_t country_code_;
+  std::uint8_t length_;
+  char digits_[max_national_digits]{};  // unused tail stays '\0', so == can compare it
+};
+
+// The outcome of parse_phone_detailed: the number or its wire error, with the
+// precise reason and the byte offset in the text where the rule broke (for an
+// unassigned code, the start of the code; for a bad length, the start of the
+// national number).
+struct phone_parse_result {
+  result<phone_number> number;
+  phone_error reason;
+  std::size_t position;
+};
+
+namespace detail {
+
+// Grants the parser access to phone_number's private constructor.
+struct phone_access {
+  static constexpr phone_number make(std::uint16_t cc, std::string_view national) noexcept {
+    return phone_number(cc, national);
+  }
+};
+
+constexpr bool is_ascii_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+constexpr phone_parse_result phone_failure(phone_error reason, std::size_t position) noexcept {
+  return {result<phone_number>(to_errc(reason)), reason, position};
+}
+
+// The reason for a byte that no form allows anywhere.
+constexpr phone_error classify_bad_byte(char c) noexcept {
+  return static_cast<unsigned char>(c) >= 0x80 ? phone_error::non_ascii : phone_error::non_digit;
+}
+
+constexpr std::uint16_t digits_value(std::string_view digits) noexcept {
+  std::uint16_t value = 0;
+  for (char c : digits) value = static_cast<std::uint16_t>(value * 10 + (c - '0'));
+  return value;
+}
+
+// The checks after syntax, in SPEC.md §2's order: the code, then the length.
+// `national_at` is the offset of the national number in the original text.
+constexpr phone_parse_result finish_phone(std::uint16_t cc, std::size_t cc_at, std::string_view national,
+                                          std::size_t national_at) noexcept {
+  if (!is_assigned_country_code(cc)) return phone_failure(phone_error::unassigned_country_code, cc_at);
+  if (!is_possible_length(cc, national.size())) return phone_failure(phone_error::bad_length, national_at);
+  return {phone_access::make(cc, national), phone_error::none, 0};
+}
+
+// `<cc>-<national>`: every byte a digit but exactly one '-'; the first
+// offending byte wins, then the shape of the parts.
+constexpr phone_parse_result parse_dashed(std::string_view text) noexcept {
+  if (text.empty()) return phone_failure(phone_error::empty, 0);
+  std::size_t separator = text.size();
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (is_ascii_digit(c)) continue;
+    if (c == '-') {
+      if (separator != text.size()) return phone_failure(phone_error::second_separator, i);
+      separator = i;
+      continue;
+    }
+    if (c == '+') return phone_failure(phone_error::plus_in_dashed, i);
+    return phone_failure(classify_bad_byte(c), i);
+  }
+  if (separator == text.size()) return phone_failure(phone_error::missing_separator, text.size());
+  if (separator == 0) return phone_failure(phone_error::empty_country_code, 0);
+  if (separator > 3) return phone_failure(phone_error::country_code_too_long, 3);
+  if (text[0] == '0') return phone_failure(phone_error::leading_zero_country_code, 0);
+  const std::size_t national_at = separator + 1;
+  if (national_at == text.size()) return phone_failure(phone_error::empty_national_number, text.size());
+  if (text.size() - 1 > max_phone_digits) return phone_failure(phone_error::too_long, max_phone_digits + 1);
+  return finish_phone(digits_value(text.substr(0, separator)), 0, text.substr(national_at), national_at);
+}
+
+// Country code directly followed by the national number, starting at
+// `offset` of `text` (0 for compact, 1 after the '+' of e164). Calling codes
+// are prefix-free (ITU-T E.164), so the first assigned prefix of 1, 2 or 3
+// digits is the code.
+constexpr phone_parse_result parse_digits(std::string_view text, std::size_t offset) noexcept {
+  if (offset == text.size())
+    return phone_failure(offset == 0 ? phone_error::empty : phone_error::empty_country_code, offset);
+  for (std::size_t i = offset; i < text.size(); ++i) {
+    const char c = text[i];
+    if (is_ascii_digit(c)) continue;
+    if (c == '-') return phone_failure(phone_error::unexpected_separator, i);
+    if (c == '+') return phone_failure(phone_error::misplaced_plus, i);
+    return phone_failure(classify_bad_byte(c), i);
+  }
+  const std::string_view digits = text.substr(offset);
+  if (digits[0] == '0') return phone_failure(phone_error::leading_zero_country_code, offset);
+  if (digits.size() > max_phone_digits) return phone_failure(phone_error::too_long, offset + max_phone_digits);
+  std::size_t cc_length = 0;
+  std::uint16_t cc = 0;
+  for (std::size_t n = 1; n <= 3 && n <= digits.size(); ++n) {
+    cc = static_cast<std::uint16_t>(cc * 10 + (digits[n - 1] - '0'));
+    if (is_assigned_country_code(cc)) {
+      cc_length = n;
+      break;
+    }
+  }
+  if (cc_length == 0) return phone_failure(phone_error::unassigned_country_code, offset);
+  if (cc_length == digits.size()) return phone_failure(phone_error::empty_national_number, text.size());
+  return finish_phone(cc, offset, digits.substr(cc_length), offset + cc_length);
+}
+
+}  // namespace detail
+
+// Parses `text` in form `form` and says exactly why it is not a number.
+// Checks in SPEC.md §2's order: syntax (first offending byte, then the shape of
+// the parts, then at most 15 digits), the country code, the national length.
+// Never throws, never allocates, usable in constant expressions.
+constexpr phone_parse_result parse_phone_detailed(std::string_view text, phone_format form) noexcept {
+  switch (form) {
+    case phone_format::dashed: return detail::parse_dashed(text);
+    case phone_format::compact: return detail::parse_digits(text, 0);
+    case phone_format::e164:
+      if (text.empty()) return detail::phone_failure(phone_error::empty, 0);
+      if (text[0] != '+') return detail::phone_failure(phone_error::missing_plus, 0);
+      return detail::parse_digits(text, 1);
+  }
+  return detail::phone_failure(phone_error::unknown_format, 0);
+}
+
+// Parses `text` in form `form` (SPEC.md §2). Errors:
+// invalid_parameter_phone_number for bad syntax (masks, spaces, letters,
+// non-ASCII digits, a second '-', '+' in the dashed form, an empty part, a
+// leading zero in the code, more than 15 digits) or an impossible national
+// length; invalid_parameter_mobile_country_code for a code that is not
+// assigned (in compact and e164: no assigned code starts the number).
+// parse_phone_detailed gives the precise reason. Never throws, never
+// allocates, usable in constant expressions.
+constexpr result<phone_number> parse_phone(std::string_view text, phone_format form) noexcept {
+  return parse_phone_detailed(text, form).number;
+}
+
+namespace detail {
+constexpr void append_country_code(inline_string<max_phone_text>& out, std::uint16_t cc) noexcept {
+  if (cc >= 100) out.push_back(static_cast<char>('0' + cc / 100));
+  if (cc >= 10) out.push_back(static_cast<char>('0' + cc / 10 % 10));
+  out.push_back(static_cast<char>('0' + cc % 10));
+}
+}  // namespace detail
+
+// Writes `number` in form `form`; parse_phone of the result in the same form
+// gives `number` back. A form that is no enumerator writes dashed. Never
+// throws, never allocates, usable in constant expressions.
+constexpr inline_string<max_phone_text> format_phone(const phone_number& number, phone_format form) noexcept {
+  inline_string<max_phone_text> out;
+  if (form == phone_format::e164) out.push_back('+');
+  detail::append_country_code(out, number.country_code());
+  if (form != phone_format::e164 && form != phone_format::compact) out.push_back('-');
+  out.append(number.national_number());
+  return out;
+}
+
+// The number for logs, dashed, with its middle digits masked (SPEC.md §2): a
+// national number of 8 digits or more keeps its first 3 and last 4 digits, a
+// shorter one its last 2; every other digit becomes '*' ("86-139****1234").
+// Never throws, never allocates, usable in constant expressions.
+constexpr inline_string<max_phone_text> mask_phone(const phone_number& number) noexcept {
+  inline_string<max_phone_text> out;
+  detail::append_country_code(out, number.country_code());
+  out.push_back('-');
+  const std::string_view national = number.national_number();
+  const std::size_t n = national.size();
+  const std::size_t head = n >= 8 ? 3 : 0;
+  const std::size_t tail = n >= 8 ? 4 : (n >= 2 ? 2 : n);
+  for (std::size_t i = 0; i < n; ++i) out.push_back(i < head || i >= n - tail ? national[i] : '*');
+  return out;
+}
+
+// Whether `number` is a mobile number in the sense of SPEC.md §2: for 86
+// (China), 11 digits starting with 1 (the national plan); for every other
+// code any possible number, since only 86 has a plan rule in the library.
+constexpr bool is_mobile_number(const phone_number& number) noexcept {
+  if (number.country_code() != 86) return true;
+  const std::string_view national = number.national_number();
+  return national.size() == 11 && national[0] == '1';
+}
+
+// Whether `a` takes a mobile number (SPEC.md §2): the secure-phone and
+// message-contact actions (1, 2, 3, 5 and EnableResourceDirectory) do; the
+// CAMS actions (4, ChatappMigrationVerified) take any possible number.
+constexpr bool requires_mobile_number(action a) noexcept {
+  return a != action::get_migration_verify_code && a != action::chatapp_migration_verified;
+}
+
+}  // namespace phoneverify
+
+#endif  // PHONEVERIFY_PHONE_HPP
