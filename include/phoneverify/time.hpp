@@ -1,0 +1,250 @@
+// phoneverify: timestamps, the ISO-8601 form of ExpirationDate, day indexes.
+//
+// The caller supplies the time (DESIGN.md): a `timestamp` is milliseconds
+// since 1970-01-01T00:00:00Z on the system clock. `format_iso8601` and
+// `parse_iso8601` speak exactly the wire form of ExpirationDate (SPEC.md §1.1,
+// "2021-12-17T07:38:41.747Z"): 24 characters, UTC, milliseconds, years
+// 1970-9999. `day_index` gives the calendar day of a timestamp at a UTC
+// offset, the unit of the daily quota (SPEC.md §4). Everything here is
+// constexpr and noexcept, never allocates and never overflows.
+#ifndef PHONEVERIFY_TIME_HPP
+#define PHONEVERIFY_TIME_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "detail/saturating.hpp"
+#include "inline_string.hpp"
+#include "result.hpp"
+
+namespace phoneverify {
+
+// A point in time: milliseconds since the Unix epoch, UTC (DESIGN.md, time.hpp).
+using timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
+
+namespace detail {
+
+inline constexpr std::int64_t ms_per_day = 86'400'000;
+inline constexpr std::int64_t ms_per_minute = 60'000;
+inline constexpr std::int64_t minutes_per_day = 1'440;
+
+// Days before 1 January of `year` counted from 1970-01-01 (negative before
+// 1970); Gregorian leap rule: every 4th year, except every 100th, except
+// every 400th. Valid for years 1..1'000'000.
+constexpr std::int64_t days_before_year(std::int64_t year) noexcept {
+  const auto leaps_through = [](std::int64_t y) { return y / 4 - y / 100 + y / 400; };
+  return 365 * (year - 1970) + leaps_through(year - 1) - leaps_through(1969);
+}
+
+constexpr bool is_leap_year(std::int64_t year) noexcept {
+  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+// Days in `month` (1-12) of `year`.
+constexpr int days_in_month(std::int64_t year, int month) noexcept {
+  constexpr int lengths[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && is_leap_year(year) ? 29 : lengths[month - 1];
+}
+
+// Days before the first of `month` (1-12) in a year.
+constexpr int days_before_month(std::int64_t year, int month) noexcept {
+  constexpr int cumulative[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+  return cumulative[month - 1] + (month > 2 && is_leap_year(year) ? 1 : 0);
+}
+
+// Days since 1970-01-01 of a real Gregorian date (year 1..1'000'000).
+constexpr std::int64_t days_from_civil(std::int64_t year, int month, int day) noexcept {
+  return days_before_year(year) + days_before_month(year, month) + (day - 1);
+}
+
+struct civil_date {
+  std::int64_t year;
+  int month;
+  int day;
+};
+
+// The Gregorian date of a day count since 1970-01-01, for days >= 0.
+// The year is first estimated from the 400-year cycle (146'097 days) and then
+// corrected by at most one year each way; the month comes from the table.
+constexpr civil_date civil_from_days(std::int64_t days) noexcept {
+  std::int64_t year = 1970 + days * 400 / 146'097;
+  while (days_before_year(year) > days) --year;
+  while (days_before_year(year + 1) <= days) ++year;
+  const int day_of_year = static_cast<int>(days - days_before_year(year));
+  int month = 1 + day_of_year / 32;  // never past the right month: months have <= 31 days
+  while (month < 12 && days_before_month(year, month + 1) <= day_of_year) ++month;
+  return {year, month, day_of_year - days_before_month(year, month) + 1};
+}
+
+}  // namespace detail
+
+// The earliest and latest instants the ISO-8601 functions represent:
+// 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z.
+inline constexpr timestamp iso8601_min{std::chrono::milliseconds{0}};
+inline constexpr timestamp iso8601_max{
+    std::chrono::milliseconds{detail::days_from_civil(10000, 1, 1) * detail::ms_per_day - 1}};
+
+// Formats `t` as "YYYY-MM-DDTHH:MM:SS.sssZ", the ExpirationDate form of
+// SPEC.md §1.1 (ISO 8601 extended format, UTC, milliseconds). A timestamp
+// outside [iso8601_min, iso8601_max] is clamped to the nearer end, so the
+// output is always 24 characters that parse_iso8601 accepts. Never throws,
+// never allocates, usable in constant expressions.
+constexpr inline_string<24> format_iso8601(timestamp t) noexcept {
+  std::int64_t ms = t.time_since_epoch().count();
+  if (ms < iso8601_min.time_since_epoch().count()) ms = iso8601_min.time_since_epoch().count();
+  if (ms > iso8601_max.time_since_epoch().count()) ms = iso8601_max.time_since_epoch().count();
+  const detail::civil_date date = detail::civil_from_days(ms / detail::ms_per_day);
+  std::int64_t in_day = ms % detail::ms_per_day;
+  const auto millis = in_day % 1000;
+  in_day /= 1000;
+  const auto second = in_day % 60;
+  in_day /= 60;
+  const auto minute = in_day % 60;
+  const auto hour = in_day / 60;
+
+  char text[24] = {};
+  const auto put = [&text](int at, int width, std::int64_t value) {
+    for (int i = at + width - 1; i >= at; --i) {
+      text[i] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+  };
+  put(0, 4, date.year);
+  text[4] = '-';
+  put(5, 2, date.month);
+  text[7] = '-';
+  put(8, 2, date.day);
+  text[10] = 'T';
+  put(11, 2, hour);
+  text[13] = ':';
+  put(14, 2, minute);
+  text[16] = ':';
+  put(17, 2, second);
+  text[19] = '.';
+  put(20, 3, millis);
+  text[23] = 'Z';
+  return inline_string<24>(std::string_view(text, 24));
+}
+
+// Why parse_iso8601 rejected a text, for logs (the wire only says
+// InvalidParameter). Checked in this order: the length, then each character
+// left to right (separator, digit, final Z), then the fields' ranges from the
+// year down to the second.
+enum class iso8601_error : std::uint8_t {
+  none = 0,             // accepted
+  bad_length,           // not exactly 24 characters (e.g. no milliseconds, an offset)
+  bad_separator,        // not '-' '-' 'T' ':' ':' '.' at positions 4, 7, 10, 13, 16, 19
+  bad_digit,            // a field character is not an ASCII digit 0-9
+  missing_z,            // the 24th character is not 'Z' (offsets other than Z)
+  year_out_of_range,    // before 1970
+  month_out_of_range,   // not 01-12
+  day_out_of_range,     // 00, or past the month's end (2021-02-29, 2100-02-29, 04-31)
+  hour_out_of_range,    // 24 or more
+  minute_out_of_range,  // 60 or more
+  second_out_of_range,  // 60 or more (leap seconds are not representable)
+};
+
+// The enumerator's name ("day_out_of_range"), "" for an unknown value.
+constexpr std::string_view iso8601_error_name(iso8601_error e) noexcept {
+  switch (e) {
+    case iso8601_error::none: return "none";
+    case iso8601_error::bad_length: return "bad_length";
+    case iso8601_error::bad_separator: return "bad_separator";
+    case iso8601_error::bad_digit: return "bad_digit";
+    case iso8601_error::missing_z: return "missing_z";
+    case iso8601_error::year_out_of_range: return "year_out_of_range";
+    case iso8601_error::month_out_of_range: return "month_out_of_range";
+    case iso8601_error::day_out_of_range: return "day_out_of_range";
+    case iso8601_error::hour_out_of_range: return "hour_out_of_range";
+    case iso8601_error::minute_out_of_range: return "minute_out_of_range";
+    case iso8601_error::second_out_of_range: return "second_out_of_range";
+  }
+  return "";
+}
+
+// What parse_iso8601_detailed returns: the instant when `error` is none
+// (value is the epoch otherwise).
+struct iso8601_parse_result {
+  timestamp value;
+  iso8601_error error;
+};
+
+// Parses exactly the 24-character form format_iso8601 emits and says why
+// anything else is rejected (see iso8601_error for the order of the checks).
+// Never throws, never allocates, usable in constant expressions.
+constexpr iso8601_parse_result parse_iso8601_detailed(std::string_view text) noexcept {
+  const auto fail = [](iso8601_error e) { return iso8601_parse_result{timestamp{}, e}; };
+  if (text.size() != 24) return fail(iso8601_error::bad_length);
+  constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  for (std::size_t i = 0; i < 24; ++i) {
+    const char c = text[i];
+    if (shape[i] == 'd') {
+      if (c < '0' || c > '9') return fail(iso8601_error::bad_digit);
+    } else if (c != shape[i]) {
+      return fail(i == 23 ? iso8601_error::missing_z : iso8601_error::bad_separator);
+    }
+  }
+  const auto field = [text](std::size_t at, std::size_t width) {
+    int value = 0;
+    for (std::size_t i = at; i < at + width; ++i) value = value * 10 + (text[i] - '0');
+    return value;
+  };
+  const int year = field(0, 4), month = field(5, 2), day = field(8, 2);
+  const int hour = field(11, 2), minute = field(14, 2), second = field(17, 2), millis = field(20, 3);
+  if (year < 1970) return fail(iso8601_error::year_out_of_range);
+  if (month < 1 || month > 12) return fail(iso8601_error::month_out_of_range);
+  if (day < 1 || day > detail::days_in_month(year, month)) return fail(iso8601_error::day_out_of_range);
+  if (hour > 23) return fail(iso8601_error::hour_out_of_range);
+  if (minute > 59) return fail(iso8601_error::minute_out_of_range);
+  if (second > 59) return fail(iso8601_error::second_out_of_range);
+  const std::int64_t ms = detail::days_from_civil(year, month, day) * detail::ms_per_day +
+                          ((hour * 60 + minute) * 60 + second) * std::int64_t{1000} + millis;
+  return {timestamp{std::chrono::milliseconds{ms}}, iso8601_error::none};
+}
+
+// Parses an ExpirationDate ("2021-12-17T07:38:41.747Z", SPEC.md §1.1): exactly
+// the form format_iso8601 emits, real dates only; anything else (impossible
+// dates, hour 24, second 60, other separators, offsets other than Z, missing
+// milliseconds, years before 1970) is errc::invalid_parameter. Never throws,
+// never allocates, usable in constant expressions.
+constexpr result<timestamp> parse_iso8601(std::string_view text) noexcept {
+  const iso8601_parse_result r = parse_iso8601_detailed(text);
+  if (r.error != iso8601_error::none) return errc::invalid_parameter;
+  return r.value;
+}
+
+// The calendar day of `t` at `utc_offset` (UTC+8:00 is minutes{480}): days
+// since 1970-01-01 in that zone, rounded toward minus infinity, so the
+// instant before local midnight of 1970-01-01 is day -1 (SPEC.md §4, "when a
+// day ends"). Any timestamp and any offset are accepted; the result
+// saturates at the int64 range instead of overflowing. Never throws, never
+// allocates, usable in constant expressions.
+constexpr std::int64_t day_index(timestamp t, std::chrono::minutes utc_offset) noexcept {
+  // Split both terms into whole days and a remainder so no product overflows.
+  const std::int64_t ms = t.time_since_epoch().count();
+  const std::int64_t off = utc_offset.count();
+  const std::int64_t t_days = detail::floor_div(ms, detail::ms_per_day);
+  const std::int64_t t_rest = detail::floor_mod(ms, detail::ms_per_day);
+  const std::int64_t off_days = detail::floor_div(off, detail::minutes_per_day);
+  const std::int64_t off_rest = detail::floor_mod(off, detail::minutes_per_day) * detail::ms_per_minute;
+  const std::int64_t carry = (t_rest + off_rest) >= detail::ms_per_day ? 1 : 0;
+  return detail::sat_add(detail::sat_add(t_days, off_days), carry);
+}
+
+// The first instant of local day `day` at `utc_offset`: the inverse of
+// day_index (day_index(day_start(d, o), o) == d), saturating at the ends of
+// the timestamp range. Never throws, never allocates, usable in constant
+// expressions.
+constexpr timestamp day_start(std::int64_t day, std::chrono::minutes utc_offset) noexcept {
+  const std::int64_t off = utc_offset.count();
+  const std::int64_t off_days = detail::floor_div(off, detail::minutes_per_day);
+  const std::int64_t off_rest = detail::floor_mod(off, detail::minutes_per_day) * detail::ms_per_minute;
+  const std::int64_t utc_day = detail::sat_sub(day, off_days);
+  const std::int64_t ms = detail::sat_sub(detail::sat_mul(utc_day, detail::ms_per_day), off_rest);
+  return timestamp{std::chrono::milliseconds{ms}};
+}
+
+}  // namespace phoneverify
+
+#endif  // PHONEVERIFY_TIME_HPP
