@@ -75,7 +75,7 @@ inline constexpr auto country_code_masks = [] {
   return masks;
 }();
 
-constexpr std::uint32_t length_mask(std::uint16_t cc) noexcept {
+constexpr std::uint32_t country_code_length_mask(std::uint16_t cc) noexcept {
   return cc < 1000 ? country_code_masks.bits[cc] : 0u;
 }
 
@@ -85,17 +85,17 @@ constexpr std::uint32_t length_mask(std::uint16_t cc) noexcept {
 // (SPEC.md §2): true for the 215 codes of the table, false for everything else
 // (0, 388, 991, 1000 and above). Never throws, never allocates, usable in
 // constant expressions.
-constexpr bool is_assigned_country_code(std::uint16_t cc) noexcept { return detail::length_mask(cc) != 0; }
+constexpr bool is_assigned_country_code(std::uint16_t cc) noexcept { return detail::country_code_length_mask(cc) != 0; }
 
 // The possible lengths of a national significant number for `cc`, as a bit
 // set (bit n set: n digits possible). 0 for an unassigned code.
-constexpr std::uint32_t national_length_mask(std::uint16_t cc) noexcept { return detail::length_mask(cc); }
+constexpr std::uint32_t national_length_mask(std::uint16_t cc) noexcept { return detail::country_code_length_mask(cc); }
 
 // The bounds of the possible national lengths of `cc` (SPEC.md §2); {0, 0} for
 // an unassigned code. The set can have gaps: use is_possible_length for the
 // exact answer.
 constexpr length_range national_number_lengths(std::uint16_t cc) noexcept {
-  const std::uint32_t mask = detail::length_mask(cc);
+  const std::uint32_t mask = detail::country_code_length_mask(cc);
   if (mask == 0) return {0, 0};
   std::uint8_t low = 0;
   while ((mask >> low & 1u) == 0) ++low;
@@ -109,7 +109,7 @@ constexpr length_range national_number_lengths(std::uint16_t cc) noexcept {
 // the code, local-only lengths excluded; SPEC.md §2). False for an unassigned
 // code and for any length outside 1..17.
 constexpr bool is_possible_length(std::uint16_t cc, std::size_t national_length) noexcept {
-  return national_length <= max_national_length && (detail::length_mask(cc) >> national_length & 1u) != 0;
+  return national_length <= max_national_length && (detail::country_code_length_mask(cc) >> national_length & 1u) != 0;
 }
 
 }  // namespace phoneverify

@@ -162,18 +162,18 @@ struct phone_access {
   }
 };
 
-constexpr bool is_ascii_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool phone_is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
 constexpr phone_parse_result phone_failure(phone_error reason, std::size_t position) noexcept {
   return {result<phone_number>(to_errc(reason)), reason, position};
 }
 
 // The reason for a byte that no form allows anywhere.
-constexpr phone_error classify_bad_byte(char c) noexcept {
+constexpr phone_error phone_bad_byte(char c) noexcept {
   return static_cast<unsigned char>(c) >= 0x80 ? phone_error::non_ascii : phone_error::non_digit;
 }
 
-constexpr std::uint16_t digits_value(std::string_view digits) noexcept {
+constexpr std::uint16_t phone_code_value(std::string_view digits) noexcept {
   std::uint16_t value = 0;
   for (char c : digits) value = static_cast<std::uint16_t>(value * 10 + (c - '0'));
   return value;
@@ -181,7 +181,7 @@ constexpr std::uint16_t digits_value(std::string_view digits) noexcept {
 
 // The checks after syntax, in SPEC.md §2's order: the code, then the length.
 // `national_at` is the offset of the national number in the original text.
-constexpr phone_parse_result finish_phone(std::uint16_t cc, std::size_t cc_at, std::string_view national,
+constexpr phone_parse_result phone_finish(std::uint16_t cc, std::size_t cc_at, std::string_view national,
                                           std::size_t national_at) noexcept {
   if (!is_assigned_country_code(cc)) return phone_failure(phone_error::unassigned_country_code, cc_at);
   if (!is_possible_length(cc, national.size())) return phone_failure(phone_error::bad_length, national_at);
@@ -190,19 +190,19 @@ constexpr phone_parse_result finish_phone(std::uint16_t cc, std::size_t cc_at, s
 
 // `<cc>-<national>`: every byte a digit but exactly one '-'; the first
 // offending byte wins, then the shape of the parts.
-constexpr phone_parse_result parse_dashed(std::string_view text) noexcept {
+constexpr phone_parse_result phone_parse_dashed(std::string_view text) noexcept {
   if (text.empty()) return phone_failure(phone_error::empty, 0);
   std::size_t separator = text.size();
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (is_ascii_digit(c)) continue;
+    if (phone_is_digit(c)) continue;
     if (c == '-') {
       if (separator != text.size()) return phone_failure(phone_error::second_separator, i);
       separator = i;
       continue;
     }
     if (c == '+') return phone_failure(phone_error::plus_in_dashed, i);
-    return phone_failure(classify_bad_byte(c), i);
+    return phone_failure(phone_bad_byte(c), i);
   }
   if (separator == text.size()) return phone_failure(phone_error::missing_separator, text.size());
   if (separator == 0) return phone_failure(phone_error::empty_country_code, 0);
@@ -211,22 +211,22 @@ constexpr phone_parse_result parse_dashed(std::string_view text) noexcept {
   const std::size_t national_at = separator + 1;
   if (national_at == text.size()) return phone_failure(phone_error::empty_national_number, text.size());
   if (text.size() - 1 > max_phone_digits) return phone_failure(phone_error::too_long, max_phone_digits + 1);
-  return finish_phone(digits_value(text.substr(0, separator)), 0, text.substr(national_at), national_at);
+  return phone_finish(phone_code_value(text.substr(0, separator)), 0, text.substr(national_at), national_at);
 }
 
 // Country code directly followed by the national number, starting at
 // `offset` of `text` (0 for compact, 1 after the '+' of e164). Calling codes
 // are prefix-free (ITU-T E.164), so the first assigned prefix of 1, 2 or 3
 // digits is the code.
-constexpr phone_parse_result parse_digits(std::string_view text, std::size_t offset) noexcept {
+constexpr phone_parse_result phone_parse_digits(std::string_view text, std::size_t offset) noexcept {
   if (offset == text.size())
     return phone_failure(offset == 0 ? phone_error::empty : phone_error::empty_country_code, offset);
   for (std::size_t i = offset; i < text.size(); ++i) {
     const char c = text[i];
-    if (is_ascii_digit(c)) continue;
+    if (phone_is_digit(c)) continue;
     if (c == '-') return phone_failure(phone_error::unexpected_separator, i);
     if (c == '+') return phone_failure(phone_error::misplaced_plus, i);
-    return phone_failure(classify_bad_byte(c), i);
+    return phone_failure(phone_bad_byte(c), i);
   }
   const std::string_view digits = text.substr(offset);
   if (digits[0] == '0') return phone_failure(phone_error::leading_zero_country_code, offset);
@@ -242,7 +242,7 @@ constexpr phone_parse_result parse_digits(std::string_view text, std::size_t off
   }
   if (cc_length == 0) return phone_failure(phone_error::unassigned_country_code, offset);
   if (cc_length == digits.size()) return phone_failure(phone_error::empty_national_number, text.size());
-  return finish_phone(cc, offset, digits.substr(cc_length), offset + cc_length);
+  return phone_finish(cc, offset, digits.substr(cc_length), offset + cc_length);
 }
 
 }  // namespace detail
@@ -253,12 +253,12 @@ constexpr phone_parse_result parse_digits(std::string_view text, std::size_t off
 // Never throws, never allocates, usable in constant expressions.
 constexpr phone_parse_result parse_phone_detailed(std::string_view text, phone_format form) noexcept {
   switch (form) {
-    case phone_format::dashed: return detail::parse_dashed(text);
-    case phone_format::compact: return detail::parse_digits(text, 0);
+    case phone_format::dashed: return detail::phone_parse_dashed(text);
+    case phone_format::compact: return detail::phone_parse_digits(text, 0);
     case phone_format::e164:
       if (text.empty()) return detail::phone_failure(phone_error::empty, 0);
       if (text[0] != '+') return detail::phone_failure(phone_error::missing_plus, 0);
-      return detail::parse_digits(text, 1);
+      return detail::phone_parse_digits(text, 1);
   }
   return detail::phone_failure(phone_error::unknown_format, 0);
 }
@@ -276,7 +276,7 @@ constexpr result<phone_number> parse_phone(std::string_view text, phone_format f
 }
 
 namespace detail {
-constexpr void append_country_code(inline_string<max_phone_text>& out, std::uint16_t cc) noexcept {
+constexpr void phone_append_code(inline_string<max_phone_text>& out, std::uint16_t cc) noexcept {
   if (cc >= 100) out.push_back(static_cast<char>('0' + cc / 100));
   if (cc >= 10) out.push_back(static_cast<char>('0' + cc / 10 % 10));
   out.push_back(static_cast<char>('0' + cc % 10));
@@ -289,7 +289,7 @@ constexpr void append_country_code(inline_string<max_phone_text>& out, std::uint
 constexpr inline_string<max_phone_text> format_phone(const phone_number& number, phone_format form) noexcept {
   inline_string<max_phone_text> out;
   if (form == phone_format::e164) out.push_back('+');
-  detail::append_country_code(out, number.country_code());
+  detail::phone_append_code(out, number.country_code());
   if (form != phone_format::e164 && form != phone_format::compact) out.push_back('-');
   out.append(number.national_number());
   return out;
@@ -301,7 +301,7 @@ constexpr inline_string<max_phone_text> format_phone(const phone_number& number,
 // Never throws, never allocates, usable in constant expressions.
 constexpr inline_string<max_phone_text> mask_phone(const phone_number& number) noexcept {
   inline_string<max_phone_text> out;
-  detail::append_country_code(out, number.country_code());
+  detail::phone_append_code(out, number.country_code());
   out.push_back('-');
   const std::string_view national = number.national_number();
   const std::size_t n = national.size();

@@ -1,0 +1,378 @@
+// phone.hpp: parse, format and mask phone numbers (SPEC.md §2).
+#include <catch2/catch.hpp>
+#include <phoneverify/phone.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "support.hpp"
+
+namespace pv = phoneverify;
+using pv::errc;
+using pv::phone_error;
+using pv::phone_format;
+using pv::test::opaque;
+
+namespace {
+
+constexpr auto dashed = phone_format::dashed;
+constexpr auto compact = phone_format::compact;
+constexpr auto e164 = phone_format::e164;
+constexpr errc bad_phone = errc::invalid_parameter_phone_number;
+constexpr errc bad_code = errc::invalid_parameter_mobile_country_code;
+
+// `text` through volatile reads, so the run-time path is what is checked.
+std::string_view at_run_time(std::string_view text) { return {opaque(text.data()), opaque(text.size())}; }
+
+struct parse_case {
+  std::string_view text;
+  phone_format form;
+  errc error;
+  phone_error reason;
+  std::size_t position;
+};
+
+// One table, checked at compile time and at run time. Each row names the rule
+// of SPEC.md §2 it checks.
+constexpr parse_case parse_cases[] = {
+    // The documented examples (SPEC.md §1.1, §2), in their forms.
+    {"44-7911123456", dashed, errc::ok, phone_error::none, 0},
+    {"86-13900001234", dashed, errc::ok, phone_error::none, 0},
+    {"8613800001234", compact, errc::ok, phone_error::none, 0},
+    {"+447911123456", e164, errc::ok, phone_error::none, 0},
+    {"1-2025550123", dashed, errc::ok, phone_error::none, 0},
+    {"800-12345678", dashed, errc::ok, phone_error::none, 0},    // non-geographic
+    {"+80012345678", e164, errc::ok, phone_error::none, 0},      // non-geographic, compact split
+    {"39-0612345678", dashed, errc::ok, phone_error::none, 0},   // Italian leading zero kept
+    // Masks, letters, spaces (doc examples are masked).
+    {"86-139****1234", dashed, bad_phone, phone_error::non_digit, 6},
+    {"xx-13900001234", dashed, bad_phone, phone_error::non_digit, 0},
+    {"86 13900001234", dashed, bad_phone, phone_error::non_digit, 2},
+    {"86-1390000123a", dashed, bad_phone, phone_error::non_digit, 13},
+    {"861390000123 ", compact, bad_phone, phone_error::non_digit, 12},
+    {"+44 7911123456", e164, bad_phone, phone_error::non_digit, 3},
+    {"86-13900001234\n", dashed, bad_phone, phone_error::non_digit, 14},
+    {std::string_view("86-1390000\0" "1234", 15), dashed, bad_phone, phone_error::non_digit, 10},
+    // Full-width and other non-ASCII digits.
+    {"86-\xEF\xBC\x91" "3900001234", dashed, bad_phone, phone_error::non_ascii, 3},  // U+FF11 FULLWIDTH ONE
+    {"\xD9\xA8\xD9\xA6" "13900001234", compact, bad_phone, phone_error::non_ascii, 0},  // Arabic-Indic 8 6
+    {"+86\xE0\xA5\xA7" "3900001234", e164, bad_phone, phone_error::non_ascii, 3},  // Devanagari one
+    // Separators and '+'.
+    {"86-139-00001234", dashed, bad_phone, phone_error::second_separator, 6},
+    {"86--13900001234", dashed, bad_phone, phone_error::second_separator, 3},
+    {"+86-13900001234", dashed, bad_phone, phone_error::plus_in_dashed, 0},
+    {"86-+13900001234", dashed, bad_phone, phone_error::plus_in_dashed, 3},
+    {"8613900001234", dashed, bad_phone, phone_error::missing_separator, 13},
+    {"86-13900001234", compact, bad_phone, phone_error::unexpected_separator, 2},
+    {"+86-13900001234", e164, bad_phone, phone_error::unexpected_separator, 3},
+    {"+8613900001234", compact, bad_phone, phone_error::misplaced_plus, 0},
+    {"++8613900001234", e164, bad_phone, phone_error::misplaced_plus, 1},
+    {"8613900001234", e164, bad_phone, phone_error::missing_plus, 0},
+    // Empty parts.
+    {"", dashed, bad_phone, phone_error::empty, 0},
+    {"", compact, bad_phone, phone_error::empty, 0},
+    {"", e164, bad_phone, phone_error::empty, 0},
+    {"-13900001234", dashed, bad_phone, phone_error::empty_country_code, 0},
+    {"86-", dashed, bad_phone, phone_error::empty_national_number, 3},
+    {"-", dashed, bad_phone, phone_error::empty_country_code, 0},
+    {"+", e164, bad_phone, phone_error::empty_country_code, 1},
+    {"86", compact, bad_phone, phone_error::empty_national_number, 2},
+    {"+44", e164, bad_phone, phone_error::empty_national_number, 3},
+    // Country code shape: 1-3 digits, no leading zero.
+    {"086-13900001234", dashed, bad_phone, phone_error::leading_zero_country_code, 0},
+    {"0-13900001234", dashed, bad_phone, phone_error::leading_zero_country_code, 0},
+    {"008613900001234", compact, bad_phone, phone_error::leading_zero_country_code, 0},
+    {"+08613900001234", e164, bad_phone, phone_error::leading_zero_country_code, 1},
+    {"1234-5678901", dashed, bad_phone, phone_error::country_code_too_long, 3},
+    // More than 15 digits in all (ITU-T E.164).
+    {"86-13900001234567", dashed, bad_phone, phone_error::too_long, 16},
+    {"8613900001234567", compact, bad_phone, phone_error::too_long, 15},
+    {"+8613900001234567", e164, bad_phone, phone_error::too_long, 16},
+    {"999-1234567890123", dashed, bad_phone, phone_error::too_long, 16},  // syntax before the code
+    // Unassigned codes: InvalidParameter.MobileCountryCode.
+    {"388-123456789", dashed, bad_code, phone_error::unassigned_country_code, 0},
+    {"991-123456789", dashed, bad_code, phone_error::unassigned_country_code, 0},
+    {"999-123456789", dashed, bad_code, phone_error::unassigned_country_code, 0},
+    {"3881234567", compact, bad_code, phone_error::unassigned_country_code, 0},
+    {"+9991234567", e164, bad_code, phone_error::unassigned_country_code, 1},
+    {"388-1", dashed, bad_code, phone_error::unassigned_country_code, 0},  // the code before the length
+    // National lengths: only the code's possible lengths (44: 7, 9, 10).
+    {"44-79111234", dashed, bad_phone, phone_error::bad_length, 3},      // 8 digits
+    {"44-791112345678", dashed, bad_phone, phone_error::bad_length, 3},  // 12 digits
+    {"44-7911123", dashed, errc::ok, phone_error::none, 0},              // 7 digits
+    {"44-791112345", dashed, errc::ok, phone_error::none, 0},            // 9 digits
+    {"4479111234", compact, bad_phone, phone_error::bad_length, 2},
+    {"+861390000123456", e164, bad_phone, phone_error::bad_length, 3},  // 86 allows 7..12, not 13
+};
+
+constexpr bool case_holds(const parse_case& c) {
+  const auto r = pv::parse_phone_detailed(c.text, c.form);
+  if (r.reason != c.reason || r.number.error() != c.error) return false;
+  if (c.error != errc::ok) return r.position == c.position && pv::parse_phone(c.text, c.form).error() == c.error;
+  return pv::format_phone(*r.number, c.form) == c.text;
+}
+
+constexpr phone_format all_forms[] = {dashed, compact, e164};
+
+std::string national_of_length(std::size_t n, char first = '2') {
+  std::string digits(n, '0');
+  for (std::size_t i = 0; i < n; ++i) digits[i] = static_cast<char>('0' + (i * 7 + 3) % 10);
+  if (n > 0) digits[0] = first;
+  return digits;
+}
+
+std::string written(std::uint16_t cc, std::string_view national, phone_format form) {
+  std::string text = form == e164 ? "+" : "";
+  text += std::to_string(cc);
+  if (form == dashed) text += '-';
+  text += national;
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("parse_phone follows the table of SPEC §2 cases at compile time and at run time", "[phone]") {
+  STATIC_REQUIRE([] {
+    for (const auto& c : parse_cases)
+      if (!case_holds(c)) return false;
+    return true;
+  }());
+  for (const auto& c : parse_cases) {
+    CAPTURE(c.text, static_cast<int>(c.form));
+    const auto r = pv::parse_phone_detailed(at_run_time(c.text), opaque(c.form));
+    CHECK(r.number.error() == c.error);
+    CHECK(r.reason == c.reason);
+    CHECK(pv::to_errc(r.reason) == c.error);
+    if (c.error != errc::ok) {
+      CHECK(r.position == c.position);
+    } else {
+      CHECK(pv::format_phone(*r.number, c.form).view() == c.text);
+    }
+  }
+}
+
+TEST_CASE("parse_phone rejects a national number whose length the code does not allow", "[phone]") {
+  // 86 allows 7..12 national digits; 13 is too many (and 16 in all would be syntax).
+  STATIC_REQUIRE(pv::parse_phone("+86139000012345", e164).has_value());
+  STATIC_REQUIRE(pv::parse_phone_detailed("86-13900001234567", dashed).reason == phone_error::too_long);
+  STATIC_REQUIRE(pv::parse_phone_detailed("86-1390000", dashed).number.has_value());
+  STATIC_REQUIRE(pv::parse_phone_detailed("86-1390000123456", dashed).reason == phone_error::bad_length);
+  STATIC_REQUIRE(pv::parse_phone_detailed("86-123456", dashed).reason == phone_error::bad_length);
+  CHECK(pv::parse_phone_detailed(at_run_time("86-1390000123456"), dashed).reason == phone_error::bad_length);
+  CHECK(pv::parse_phone_detailed(at_run_time("86-123456"), dashed).position == 3);
+}
+
+TEST_CASE("parse_phone checks syntax, then the country code, then the length", "[phone]") {
+  // SPEC §2 order: a text broken in all three ways reports syntax; with good
+  // syntax, an unassigned code wins over a bad length.
+  STATIC_REQUIRE(pv::parse_phone("999-1x", dashed).error() == bad_phone);
+  STATIC_REQUIRE(pv::parse_phone("999-1", dashed).error() == bad_code);
+  STATIC_REQUIRE(pv::parse_phone("44-1", dashed).error() == bad_phone);
+  CHECK(pv::parse_phone_detailed(at_run_time("999-1x"), dashed).reason == phone_error::non_digit);
+  CHECK(pv::parse_phone_detailed(at_run_time("999-1"), dashed).reason == phone_error::unassigned_country_code);
+  CHECK(pv::parse_phone_detailed(at_run_time("44-1"), dashed).reason == phone_error::bad_length);
+  CHECK(pv::parse_phone_detailed(at_run_time("+9991"), e164).reason == phone_error::unassigned_country_code);
+  CHECK(pv::parse_phone_detailed(at_run_time("+441"), e164).reason == phone_error::bad_length);
+}
+
+TEST_CASE("parse_phone takes every integer 0..1000 as a country code only when it is assigned", "[phone]") {
+  for (std::uint32_t i = 0; i <= 1000; ++i) {
+    const auto cc = static_cast<std::uint16_t>(i);
+    CAPTURE(cc);
+    const auto range = pv::national_number_lengths(cc);
+    const std::string national = national_of_length(range.max != 0 ? range.min : 8);
+    const std::string text = std::to_string(cc) + "-" + national;
+    const auto r = pv::parse_phone_detailed(at_run_time(text), dashed);
+    if (cc == 0) {
+      CHECK(r.reason == phone_error::leading_zero_country_code);
+    } else if (cc == 1000) {
+      CHECK(r.reason == phone_error::country_code_too_long);
+    } else if (pv::is_assigned_country_code(cc)) {
+      REQUIRE(r.number.has_value());
+      CHECK(r.number->country_code() == cc);
+      CHECK(r.number->national_number() == national);
+    } else {
+      CHECK(r.number.error() == bad_code);
+      CHECK(r.reason == phone_error::unassigned_country_code);
+    }
+  }
+}
+
+TEST_CASE("parse_phone accepts exactly the possible lengths of every assigned code, up to 15 digits", "[phone]") {
+  // Every assigned code, national lengths 1..17, all three forms.
+  for (const auto& entry : pv::country_code_table) {
+    const std::uint16_t cc = entry.code;
+    const std::size_t cc_digits = std::to_string(cc).size();
+    for (std::size_t n = 1; n <= 17; ++n) {
+      const std::string national = national_of_length(n);
+      const bool expected = pv::is_possible_length(cc, n) && n + cc_digits <= 15;
+      for (phone_format form : all_forms) {
+        CAPTURE(cc, n, static_cast<int>(form));
+        const std::string text = written(cc, national, form);
+        const auto r = pv::parse_phone_detailed(at_run_time(text), form);
+        REQUIRE(r.number.has_value() == expected);
+        if (expected) {
+          CHECK(r.number->country_code() == cc);
+          CHECK(r.number->national_number() == national);
+        } else {
+          CHECK(r.number.error() == bad_phone);
+          CHECK(r.reason == (n + cc_digits > 15 ? phone_error::too_long : phone_error::bad_length));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("every accepted number formats back to its input in the same form, and the three forms agree",
+          "[phone]") {
+  STATIC_REQUIRE(pv::format_phone(*pv::parse_phone("86-13900001234", dashed), compact) ==
+                 std::string_view("8613900001234"));
+  STATIC_REQUIRE(pv::format_phone(*pv::parse_phone("8613900001234", compact), e164) ==
+                 std::string_view("+8613900001234"));
+  STATIC_REQUIRE(pv::format_phone(*pv::parse_phone("+8613900001234", e164), dashed) ==
+                 std::string_view("86-13900001234"));
+  pv::test::splitmix64 rng{pv::test::test_seed("phone round trip", 0x5eed'0003)};
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const auto& entry = pv::country_code_table[rng() % pv::assigned_country_code_count];
+    const std::size_t n = 1 + rng() % 14;
+    std::string national(n, '0');
+    for (auto& c : national) c = static_cast<char>('0' + rng() % 10);
+    const phone_format form = all_forms[rng() % 3];
+    const std::string text = written(entry.code, national, form);
+    const auto r = pv::parse_phone(at_run_time(text), form);
+    if (!r) continue;
+    ++accepted;
+    CAPTURE(text);
+    CHECK(pv::format_phone(*r, form).view() == text);
+    for (phone_format other : all_forms) {
+      const auto again = pv::parse_phone(pv::format_phone(*r, other), other);
+      REQUIRE(again.has_value());
+      CHECK(*again == *r);
+      CHECK(pv::parse_phone(written(entry.code, national, other), other) == r);
+    }
+  }
+  CHECK(accepted > 1000);  // the property was exercised
+}
+
+TEST_CASE("parse_phone gives a defined error, never a crash, for random bytes", "[phone]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("phone random bytes", 0x5eed'0004)};
+  constexpr char alphabet[] = "0123456789-+ *x\xEF\xBC\x91";
+  for (int i = 0; i < 20000; ++i) {
+    std::string text(rng() % 20, '0');
+    for (auto& c : text) c = alphabet[rng() % (sizeof alphabet - 1)];
+    const phone_format form = all_forms[rng() % 3];
+    const auto r = pv::parse_phone_detailed(at_run_time(text), form);
+    CAPTURE(text, static_cast<int>(form));
+    CHECK(r.number.error() == pv::to_errc(r.reason));
+    if (r.number) {
+      CHECK(pv::format_phone(*r.number, form).view() == text);
+    } else {
+      CHECK((r.number.error() == bad_phone || r.number.error() == bad_code));
+      CHECK(r.position <= text.size());
+    }
+  }
+}
+
+TEST_CASE("parse_phone rejects a phone_format that is no enumerator", "[phone]") {
+  STATIC_REQUIRE(pv::parse_phone_detailed("86-13900001234", static_cast<phone_format>(7)).reason ==
+                 phone_error::unknown_format);
+  CHECK(pv::parse_phone(at_run_time("86-13900001234"), opaque(static_cast<phone_format>(3))).error() == bad_phone);
+}
+
+TEST_CASE("mask_phone keeps the first 3 and last 4 of 8 or more national digits, the last 2 of fewer",
+          "[phone]") {
+  STATIC_REQUIRE(pv::mask_phone(*pv::parse_phone("86-13900001234", dashed)) == std::string_view("86-139****1234"));
+  STATIC_REQUIRE(pv::mask_phone(*pv::parse_phone("44-7911123", dashed)) == std::string_view("44-*****23"));
+  STATIC_REQUIRE(pv::mask_phone(*pv::parse_phone("800-12345678", dashed)) == std::string_view("800-123*5678"));
+  // Every national length any code allows, checked digit by digit.
+  for (const auto& entry : pv::country_code_table) {
+    for (std::size_t n = 1; n <= pv::max_national_digits; ++n) {
+      const std::string national = national_of_length(n, '9');
+      const auto number = pv::phone_number::from_parts(entry.code, national);
+      if (!number) continue;
+      const auto masked = pv::mask_phone(*number);
+      const std::string prefix = std::to_string(entry.code) + "-";
+      CAPTURE(entry.code, n, masked.view());
+      REQUIRE(masked.view().substr(0, prefix.size()) == prefix);
+      const std::string_view shown = masked.view().substr(prefix.size());
+      REQUIRE(shown.size() == n);
+      const std::size_t head = n >= 8 ? 3 : 0;
+      const std::size_t tail = n >= 8 ? 4 : (n < 2 ? n : 2);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i < head || i >= n - tail)
+          CHECK(shown[i] == national[i]);
+        else
+          CHECK(shown[i] == '*');  // a middle digit never shows
+      }
+    }
+  }
+}
+
+TEST_CASE("is_mobile_number: 86 needs 11 digits starting with 1, other codes any possible number", "[phone]") {
+  STATIC_REQUIRE(pv::is_mobile_number(*pv::parse_phone("86-13900001234", dashed)));
+  STATIC_REQUIRE(!pv::is_mobile_number(*pv::parse_phone("86-1012345678", dashed)));   // Beijing fixed line, 10
+  STATIC_REQUIRE(!pv::is_mobile_number(*pv::parse_phone("86-23900001234", dashed)));  // 11 digits, not 1
+  STATIC_REQUIRE(pv::is_mobile_number(*pv::parse_phone("44-2079460000", dashed)));    // London fixed line
+  for (std::size_t n = 7; n <= 12; ++n)
+    for (char first = '0'; first <= '9'; ++first) {
+      const auto number = pv::phone_number::from_parts(86, national_of_length(n, first));
+      REQUIRE(number.has_value());
+      CHECK(pv::is_mobile_number(*number) == (n == 11 && first == '1'));
+    }
+  // The actions of SPEC §2 that need a mobile: 1, 2, 3, 5 and EnableResourceDirectory.
+  STATIC_REQUIRE(pv::requires_mobile_number(pv::action::send_verification_code_for_bind_secure_mobile_phone));
+  STATIC_REQUIRE(pv::requires_mobile_number(pv::action::bind_secure_mobile_phone));
+  STATIC_REQUIRE(pv::requires_mobile_number(pv::action::send_verification_code_for_enable_rd));
+  STATIC_REQUIRE(pv::requires_mobile_number(pv::action::send_phone_verification_for_message_contact));
+  STATIC_REQUIRE(pv::requires_mobile_number(pv::action::enable_resource_directory));
+  STATIC_REQUIRE(!pv::requires_mobile_number(pv::action::get_migration_verify_code));
+  STATIC_REQUIRE(!pv::requires_mobile_number(pv::action::chatapp_migration_verified));
+}
+
+TEST_CASE("phone_number::from_parts applies the rules of parse_phone", "[phone]") {
+  STATIC_REQUIRE(pv::phone_number::from_parts(86, "13900001234") == pv::parse_phone("86-13900001234", dashed));
+  STATIC_REQUIRE(pv::phone_number::from_parts(388, "123456789").error() == bad_code);
+  STATIC_REQUIRE(pv::phone_number::from_parts(0, "123456789").error() == bad_code);
+  STATIC_REQUIRE(pv::phone_number::from_parts(44, "").error() == bad_phone);
+  STATIC_REQUIRE(pv::phone_number::from_parts(44, "79111234").error() == bad_phone);
+  STATIC_REQUIRE(pv::phone_number::from_parts(44, "791112345*").error() == bad_phone);
+  STATIC_REQUIRE(pv::phone_number::from_parts(49, "123456789012345").error() == bad_phone);  // 17 in all
+  for (const auto& entry : pv::country_code_table)
+    for (std::size_t n = 0; n <= 17; ++n) {
+      const std::string national = national_of_length(n);
+      CAPTURE(entry.code, n);
+      CHECK(pv::phone_number::from_parts(opaque(entry.code), national) ==
+            pv::parse_phone(written(entry.code, national, dashed), dashed));
+    }
+}
+
+TEST_CASE("every phone_error has a description and the wire error of SPEC §2", "[phone]") {
+  STATIC_REQUIRE(pv::describe(phone_error::second_separator) == "second '-'");
+  STATIC_REQUIRE(pv::to_errc(phone_error::none) == errc::ok);
+  for (int i = 0; i <= static_cast<int>(phone_error::unknown_format); ++i) {
+    const auto e = static_cast<phone_error>(opaque(i));
+    CHECK_FALSE(pv::describe(e).empty());
+    CHECK(pv::to_errc(e) == (e == phone_error::none                      ? errc::ok
+                             : e == phone_error::unassigned_country_code ? bad_code
+                                                                         : bad_phone));
+  }
+  CHECK(pv::describe(static_cast<phone_error>(opaque(200))).empty());
+}
+
+// phone_number: small, trivially copyable, no heap (DESIGN.md contract).
+static_assert(std::is_trivially_copyable_v<pv::phone_number>);
+static_assert(sizeof(pv::phone_number) <= 24);
+static_assert(!std::is_default_constructible_v<pv::phone_number>);  // always valid
+static_assert(std::is_nothrow_copy_constructible_v<pv::phone_number>);
+static_assert(std::is_trivially_copyable_v<pv::result<pv::phone_number>>);
+static_assert(std::is_trivially_copyable_v<pv::phone_parse_result>);
+static_assert(noexcept(pv::parse_phone("", dashed)));
+static_assert(noexcept(pv::format_phone(*pv::parse_phone("1-2025550123", dashed), dashed)));
+static_assert(noexcept(pv::mask_phone(*pv::parse_phone("1-2025550123", dashed))));
+static_assert(decltype(pv::format_phone(*pv::parse_phone("1-2025550123", dashed), dashed))::capacity() ==
+              pv::max_phone_text);
+static_assert(pv::parse_phone("1-2025550123", dashed)->digit_count() == 11);
