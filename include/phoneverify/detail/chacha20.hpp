@@ -1,0 +1,110 @@
+// phoneverify: the ChaCha20 block function and keystream (RFC 8439 §2.1-§2.4).
+//
+// The core of chacha20_generator (random.hpp), the engine's default random
+// source. Written from RFC 8439; constexpr, no heap, no intrinsics, no
+// <random>. Checked against the RFC's §2.3.2 and §2.4.2 test vectors (and
+// against OpenSSL when found) in tests/test_random.cpp. Not part of the
+// public contract.
+#ifndef PHONEVERIFY_DETAIL_CHACHA20_HPP
+#define PHONEVERIFY_DETAIL_CHACHA20_HPP
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace phoneverify::detail {
+
+// RFC 8439 §2.3: a block is sixteen 32-bit words; the key is eight, the nonce
+// three, the block counter one.
+inline constexpr std::size_t chacha20_block_words = 16;
+inline constexpr std::size_t chacha20_block_bytes = 64;
+inline constexpr std::size_t chacha20_key_bytes = 32;
+inline constexpr std::size_t chacha20_nonce_bytes = 12;
+
+using chacha20_block_t = std::array<std::uint32_t, chacha20_block_words>;
+using chacha20_key_words = std::array<std::uint32_t, 8>;
+using chacha20_nonce_words = std::array<std::uint32_t, 3>;
+
+constexpr std::uint32_t chacha20_rotl(std::uint32_t v, int n) noexcept {
+  return static_cast<std::uint32_t>((v << n) | (v >> (32 - n)));
+}
+
+// RFC 8439 §2.1: the quarter round on four words of the state.
+constexpr void chacha20_quarter_round(chacha20_block_t& s, std::size_t a, std::size_t b, std::size_t c,
+                                      std::size_t d) noexcept {
+  s[a] += s[b]; s[d] ^= s[a]; s[d] = chacha20_rotl(s[d], 16);
+  s[c] += s[d]; s[b] ^= s[c]; s[b] = chacha20_rotl(s[b], 12);
+  s[a] += s[b]; s[d] ^= s[a]; s[d] = chacha20_rotl(s[d], 8);
+  s[c] += s[d]; s[b] ^= s[c]; s[b] = chacha20_rotl(s[b], 7);
+}
+
+// RFC 8439 §2.3: the block function. Writes the 16 output words (state after
+// 20 rounds plus the input state, before serialisation) to `out`. Unsigned
+// arithmetic wraps by definition: no overflow is possible.
+constexpr void chacha20_block(const chacha20_key_words& key, std::uint32_t counter,
+                              const chacha20_nonce_words& nonce, chacha20_block_t& out) noexcept {
+  // §2.3: the constants are "expand 32-byte k" read as four little-endian words.
+  const chacha20_block_t input{0x61707865u, 0x3320646eu, 0x79622d32u, 0x6b206574u,
+                               key[0],      key[1],      key[2],      key[3],
+                               key[4],      key[5],      key[6],      key[7],
+                               counter,     nonce[0],    nonce[1],    nonce[2]};
+  chacha20_block_t s = input;
+  for (int i = 0; i < 10; ++i) {  // 20 rounds: 10 column + diagonal pairs (§2.3)
+    chacha20_quarter_round(s, 0, 4, 8, 12);
+    chacha20_quarter_round(s, 1, 5, 9, 13);
+    chacha20_quarter_round(s, 2, 6, 10, 14);
+    chacha20_quarter_round(s, 3, 7, 11, 15);
+    chacha20_quarter_round(s, 0, 5, 10, 15);
+    chacha20_quarter_round(s, 1, 6, 11, 12);
+    chacha20_quarter_round(s, 2, 7, 8, 13);
+    chacha20_quarter_round(s, 3, 4, 9, 14);
+  }
+  for (std::size_t i = 0; i < chacha20_block_words; ++i) out[i] = s[i] + input[i];
+}
+
+// Little-endian word from four bytes (RFC 8439 §2.3 reads key and nonce so).
+constexpr std::uint32_t chacha20_load_le(const std::byte* p) noexcept {
+  return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
+         (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
+}
+
+constexpr chacha20_key_words chacha20_key_from_bytes(const std::array<std::byte, chacha20_key_bytes>& key) noexcept {
+  chacha20_key_words w{};
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = chacha20_load_le(key.data() + 4 * i);
+  return w;
+}
+
+constexpr chacha20_nonce_words chacha20_nonce_from_bytes(
+    const std::array<std::byte, chacha20_nonce_bytes>& nonce) noexcept {
+  chacha20_nonce_words w{};
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = chacha20_load_le(nonce.data() + 4 * i);
+  return w;
+}
+
+// RFC 8439 §2.3: the serialised block, each word little-endian.
+constexpr std::array<std::byte, chacha20_block_bytes> chacha20_serialize(const chacha20_block_t& block) noexcept {
+  std::array<std::byte, chacha20_block_bytes> bytes{};
+  for (std::size_t i = 0; i < chacha20_block_words; ++i)
+    for (std::size_t j = 0; j < 4; ++j) bytes[4 * i + j] = static_cast<std::byte>((block[i] >> (8 * j)) & 0xFFu);
+  return bytes;
+}
+
+// RFC 8439 §2.4: XORs `data` in place with the keystream of (key, nonce)
+// starting at block `counter`. Used by the tests (§2.4.2 vector); the
+// generator uses chacha20_block directly. The 32-bit counter wraps after
+// 256 GiB, which the RFC leaves to the caller: callers stay far below.
+constexpr void chacha20_xor(const chacha20_key_words& key, std::uint32_t counter, const chacha20_nonce_words& nonce,
+                            std::span<std::byte> data) noexcept {
+  chacha20_block_t block{};
+  std::size_t done = 0;
+  while (done < data.size()) {
+    chacha20_block(key, counter++, nonce, block);
+    const auto bytes = chacha20_serialize(block);
+    for (std::size_t j = 0; j < chacha20_block_bytes && done < data.size(); ++j, ++done) data[done] ^= bytes[j];
+  }
+}
+
+}  // namespace phoneverify::detail
+
+#endif  // PHONEVERIFY_DETAIL_CHACHA20_HPP

@@ -1,0 +1,228 @@
+// phoneverify: the engine's random source, ChaCha20 with fast key erasure.
+//
+// This is the embedded engine's header (DESIGN.md layer 4), not part of the
+// light core: system_random includes <random> for std::random_device. The core
+// functions take any std::uniform_random_bit_generator the caller supplies
+// (SPEC.md §5); this header provides the cryptographically secure default
+// that NIST SP 800-63B and OWASP ASVS 6.5.3 ask for, never a Mersenne Twister
+// (whose future outputs follow from 624 observed ones).
+//
+// chacha20_generator is deterministic for a given key and nonce, so tests can
+// replay it; system_random keys one from std::random_device and mixes fresh
+// entropy into it periodically. Neither is thread-safe: give each thread or
+// shard its own, or guard it with a lock.
+#ifndef PHONEVERIFY_RANDOM_HPP
+#define PHONEVERIFY_RANDOM_HPP
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <type_traits>
+
+#include "detail/chacha20.hpp"
+#include "detail/config.hpp"
+
+namespace phoneverify {
+
+// A cryptographically secure random bit generator: the ChaCha20 keystream
+// (RFC 8439 §2.3) used as a fast-key-erasure generator (D. J. Bernstein,
+// "Fast-key-erasure random-number generators", 2017).
+//
+// The output stream is defined exactly, so a seeded instance is replayable:
+// each batch computes the 4 ChaCha20 blocks of counters 0..3 under the current
+// key K and the fixed nonce (256 bytes); bytes 0..31 of the batch become the
+// next key (the old key is overwritten at once) and bytes 32..255 are returned
+// as 28 little-endian 64-bit outputs, each wiped from the buffer as it is
+// returned. So the key changes every 28 outputs: a copy of the state taken
+// later reveals nothing about outputs already returned (backtracking
+// resistance), and the stream never repeats a (key, counter) pair.
+//
+// Constructible from a 32-byte key (plus an optional 12-byte nonce) for
+// deterministic tests; in production use system_random. Satisfies
+// std::uniform_random_bit_generator. Never throws, never allocates, usable in
+// constant expressions. Not thread-safe. Copying is deleted (a copy would
+// return the same stream twice, the worst failure for verification codes); a
+// moved-from generator is unusable, and calling it is a precondition violation.
+class chacha20_generator {
+ public:
+  using result_type = std::uint64_t;
+  using key_type = std::array<std::byte, detail::chacha20_key_bytes>;
+  using nonce_type = std::array<std::byte, detail::chacha20_nonce_bytes>;
+
+  // Blocks per batch and 64-bit outputs per batch (the first 32 bytes of a
+  // batch are the next key).
+  static constexpr std::size_t batch_blocks = 4;
+  static constexpr std::size_t outputs_per_batch =
+      (batch_blocks * detail::chacha20_block_bytes - detail::chacha20_key_bytes) / 8;
+
+  static constexpr result_type min() noexcept { return 0; }
+  static constexpr result_type max() noexcept { return ~result_type{0}; }
+
+  // A generator keyed with `key` (and `nonce`, zero by default).
+  constexpr explicit chacha20_generator(const key_type& key, const nonce_type& nonce = {}) noexcept
+      : key_(detail::chacha20_key_from_bytes(key)), nonce_(detail::chacha20_nonce_from_bytes(nonce)) {}
+
+  chacha20_generator(const chacha20_generator&) = delete;
+  chacha20_generator& operator=(const chacha20_generator&) = delete;
+
+  // Takes over `other`'s state; `other` is wiped and becomes unusable.
+  constexpr chacha20_generator(chacha20_generator&& other) noexcept
+      : key_(other.key_), nonce_(other.nonce_), buffer_(other.buffer_), next_(other.next_), keyed_(other.keyed_) {
+    other.disable();
+  }
+  constexpr chacha20_generator& operator=(chacha20_generator&& other) noexcept {
+    if (this != &other) {
+      key_ = other.key_;
+      nonce_ = other.nonce_;
+      buffer_ = other.buffer_;
+      next_ = other.next_;
+      keyed_ = other.keyed_;
+      other.disable();
+    }
+    return *this;
+  }
+
+  // Wipes the key and buffered output.
+  constexpr ~chacha20_generator() { disable(); }
+
+  // The next 64 random bits.
+  constexpr result_type operator()() noexcept {
+    if (next_ == outputs_per_batch) refill();
+    const std::size_t w = key_words + 2 * next_;  // even: a pair never straddles two blocks
+    auto& block = buffer_[w / detail::chacha20_block_words];
+    const std::size_t i = w % detail::chacha20_block_words;
+    const result_type out = static_cast<result_type>(block[i]) | (static_cast<result_type>(block[i + 1]) << 32);
+    block[i] = 0;  // erase each output once returned (fast key erasure)
+    block[i + 1] = 0;
+    ++next_;
+    return out;
+  }
+
+  // Fills `out` with random bytes (for keys and nonces), least significant
+  // byte of each output first.
+  constexpr void fill(std::span<std::byte> out) noexcept {
+    std::size_t i = 0;
+    while (i < out.size()) {
+      result_type v = (*this)();
+      for (int j = 0; j < 8 && i < out.size(); ++j, ++i, v >>= 8) out[i] = static_cast<std::byte>(v & 0xFFu);
+    }
+  }
+
+  // Mixes `entropy` into the key (XOR) and drops the buffered output, so the
+  // next output depends on both. Fresh entropy restores security after a
+  // state compromise; entropy chosen by an attacker cannot weaken a secret key.
+  constexpr void reseed(const key_type& entropy) noexcept {
+    PHONEVERIFY_ASSERT(keyed_, "chacha20_generator: used after move");
+    const auto mix = detail::chacha20_key_from_bytes(entropy);
+    for (std::size_t i = 0; i < key_.size(); ++i) key_[i] ^= mix[i];
+    wipe_buffer();
+    next_ = outputs_per_batch;
+  }
+
+ private:
+  static constexpr std::size_t key_words = 8;
+
+  constexpr void refill() noexcept {
+    PHONEVERIFY_ASSERT(keyed_, "chacha20_generator: used after move");
+    for (std::size_t b = 0; b < batch_blocks; ++b)
+      detail::chacha20_block(key_, static_cast<std::uint32_t>(b), nonce_, buffer_[b]);
+    for (std::size_t i = 0; i < key_words; ++i) {
+      key_[i] = buffer_[0][i];  // the next key: the old one is gone
+      buffer_[0][i] = 0;
+    }
+    next_ = 0;
+  }
+
+  constexpr void wipe_buffer() noexcept {
+    if (std::is_constant_evaluated()) {
+      buffer_ = {};
+      return;
+    }
+    // Through a volatile pointer so the stores are not removed as dead.
+    for (auto& block : buffer_) {
+      volatile std::uint32_t* p = block.data();
+      for (std::size_t i = 0; i < block.size(); ++i) p[i] = 0;
+    }
+  }
+
+  constexpr void disable() noexcept {
+    if (std::is_constant_evaluated()) {
+      key_ = {};
+    } else {
+      volatile std::uint32_t* k = key_.data();
+      for (std::size_t i = 0; i < key_words; ++i) k[i] = 0;
+    }
+    wipe_buffer();
+    next_ = outputs_per_batch;
+    keyed_ = false;
+  }
+
+  detail::chacha20_key_words key_;
+  detail::chacha20_nonce_words nonce_;
+  std::array<detail::chacha20_block_t, batch_blocks> buffer_{};
+  std::size_t next_ = outputs_per_batch;  // index of the next 64-bit output; a full batch means "refill"
+  bool keyed_ = true;
+};
+
+// 32 bytes from std::random_device (the operating system's entropy source on
+// the supported platforms: getrandom or /dev/urandom with libstdc++ and
+// libc++). May throw what std::random_device throws when no source exists.
+inline chacha20_generator::key_type system_entropy_key() {
+  std::random_device device;
+  chacha20_generator::key_type key{};
+  for (std::size_t i = 0; i < key.size(); i += 4) {
+    const auto v = static_cast<std::uint32_t>(device());
+    for (std::size_t j = 0; j < 4; ++j) key[i + j] = static_cast<std::byte>((v >> (8 * j)) & 0xFFu);
+  }
+  return key;
+}
+
+// The engine's default random source: a chacha20_generator keyed from
+// std::random_device, which mixes 32 fresh bytes of system entropy into its
+// key every `reseed_interval` outputs (default 2^16 outputs, 512 KiB), on top
+// of the fast key erasure every 28 outputs. Satisfies
+// std::uniform_random_bit_generator. Not thread-safe; not copyable.
+class system_random {
+ public:
+  using result_type = chacha20_generator::result_type;
+  static constexpr std::uint64_t default_reseed_interval = std::uint64_t{1} << 16;
+
+  static constexpr result_type min() noexcept { return chacha20_generator::min(); }
+  static constexpr result_type max() noexcept { return chacha20_generator::max(); }
+
+  // Keys the generator from std::random_device; `reseed_interval` 0 means
+  // never mix in fresh entropy after construction.
+  explicit system_random(std::uint64_t reseed_interval = default_reseed_interval)
+      : generator_(system_entropy_key()), interval_(reseed_interval), left_(reseed_interval) {}
+
+  result_type operator()() {
+    if (interval_ != 0 && --left_ == 0) {
+      generator_.reseed(system_entropy_key());
+      left_ = interval_;
+    }
+    return generator_();
+  }
+
+  // Fills `out` with random bytes.
+  void fill(std::span<std::byte> out) {
+    std::size_t i = 0;
+    while (i < out.size()) {
+      result_type v = (*this)();
+      for (int j = 0; j < 8 && i < out.size(); ++j, ++i, v >>= 8) out[i] = static_cast<std::byte>(v & 0xFFu);
+    }
+  }
+
+ private:
+  chacha20_generator generator_;
+  std::uint64_t interval_;
+  std::uint64_t left_;
+};
+
+static_assert(std::uniform_random_bit_generator<chacha20_generator>);
+static_assert(std::uniform_random_bit_generator<system_random>);
+
+}  // namespace phoneverify
+
+#endif  // PHONEVERIFY_RANDOM_HPP
