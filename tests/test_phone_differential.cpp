@@ -57,19 +57,23 @@ std::vector<sample> example_numbers() {
   return out;
 }
 
-// The examples and their one-digit mutations: each digit dropped, a digit
-// added before each position and at the end, each digit changed.
+// The examples and their one-digit mutations: a digit dropped, added or
+// changed, and a digit added at the end.
 std::vector<sample> mutated_corpus() {
   std::vector<sample> out;
   for (const auto& s : example_numbers()) {
     out.push_back(s);
     const std::string& n = s.national;
+    // Each position gets one of the three mutations, in turn (keeps the test
+    // near a second under sanitizers while every kind covers every length).
     for (std::size_t i = 0; i < n.size(); ++i) {
-      out.push_back({s.cc, n.substr(0, i) + n.substr(i + 1)});
-      out.push_back({s.cc, n.substr(0, i) + static_cast<char>('0' + (i * 3 + 5) % 10) + n.substr(i)});
-      std::string changed = n;
-      changed[i] = static_cast<char>('0' + (n[i] - '0' + 1) % 10);
-      out.push_back({s.cc, changed});
+      if (i % 3 == 0) out.push_back({s.cc, n.substr(0, i) + n.substr(i + 1)});
+      if (i % 3 == 1) out.push_back({s.cc, n.substr(0, i) + static_cast<char>('0' + (i * 3 + 5) % 10) + n.substr(i)});
+      if (i % 3 == 2) {
+        std::string changed = n;
+        changed[i] = static_cast<char>('0' + (n[i] - '0' + 1) % 10);
+        out.push_back({s.cc, changed});
+      }
     }
     out.push_back({s.cc, n + '7'});
   }
@@ -133,7 +137,7 @@ TEST_CASE("parse_phone never rejects a number libphonenumber's IsPossibleNumber 
   // The other way round is reported, not failed: parse_phone takes the union
   // of the lengths over the regions of a code, libphonenumber the main region.
   const auto corpus = mutated_corpus();
-  REQUIRE(corpus.size() > 10000);
+  REQUIRE(corpus.size() > 10000);  // issue 3: a corpus of examples and mutations
   std::size_t both = 0, neither = 0, local_only = 0, over_15 = 0, only_ours = 0, compared = 0;
   std::map<int, std::size_t> only_ours_by_code;
   for (const auto& s : corpus) {
