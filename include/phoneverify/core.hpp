@@ -8,5 +8,8 @@
 #include "errc.hpp"
 #include "result.hpp"
 #include "inline_string.hpp"
+#include "country_codes.hpp"
+#include "phone.hpp"
+#include "site.hpp"
 
 #endif  // PHONEVERIFY_CORE_HPP
