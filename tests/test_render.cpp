@@ -351,6 +351,25 @@ TEST_CASE("render escapes JSON and XML and replaces ill-formed UTF-8 by U+FFFD",
   }
 }
 
+TEST_CASE("render escapes a special byte at every offset of a long value", "[render]") {
+  // The run-time path skips plain bytes 8 at a time: put each case at every
+  // offset of a word, with plain text on both sides.
+  for (const auto& c : escape_cases) {
+    for (std::size_t before = 0; before < 10; ++before) {
+      for (std::size_t after : {std::size_t{0}, std::size_t{7}, std::size_t{17}}) {
+        const std::string head(before, 'h'), tail(after, 't');
+        const std::string value = head + std::string(c.value) + tail;
+        const pv::success_fields fields{value, {}, {}, {}, {}, {}};
+        INFO("case " << (&c - escape_cases) << " at " << before);
+        CHECK(render_success_text(body_format::json, action::bind_secure_mobile_phone, fields) ==
+              R"({"RequestId":")" + head + std::string(c.json) + tail + R"("})");
+        CHECK(render_success_text(body_format::xml, action::bind_secure_mobile_phone, fields) ==
+              std::string(bind_xml_head) + head + std::string(c.xml) + tail + std::string(bind_xml_tail));
+      }
+    }
+  }
+}
+
 #ifdef PHONEVERIFY_HAVE_NLOHMANN_JSON
 TEST_CASE("rendered JSON parses with nlohmann_json and gives back every hostile value", "[render]") {
   using json = nlohmann::json;

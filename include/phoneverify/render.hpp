@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <string_view>
@@ -119,7 +120,11 @@ class body_writer {
     if (count_ < capacity_) {
       const std::size_t room = capacity_ - count_;
       const std::size_t n = s.size() < room ? s.size() : room;
-      for (std::size_t i = 0; i < n; ++i) out_[count_ + i] = s[i];
+      if (std::is_constant_evaluated()) {
+        for (std::size_t i = 0; i < n; ++i) out_[count_ + i] = s[i];
+      } else if (n != 0) {
+        std::memcpy(out_ + count_, s.data(), n);
+      }
     }
     count_ = saturating_add(count_, s.size());
   }
@@ -179,23 +184,53 @@ constexpr std::size_t utf8_sequence(std::string_view s, std::size_t& bad) noexce
 
 constexpr char hex_digit(unsigned v) noexcept { return "0123456789abcdef"[v & 0xFu]; }
 
-// Whether a byte may be copied as it is (no escape, ASCII).
-constexpr bool json_plain(unsigned char u) noexcept { return u >= 0x20 && u < 0x80 && u != '"' && u != '\\'; }
-constexpr bool xml_plain(unsigned char u) noexcept {
-  return u >= 0x20 && u < 0x80 && u != '&' && u != '<' && u != '>' && u != '"' && u != '\'';
+// Which bytes may be copied as they are (printable ASCII that needs no
+// escape), one table per format: bit 0 JSON, bit 1 XML.
+struct plain_table {
+  unsigned char bits[256]{};
+  constexpr plain_table() noexcept {
+    for (unsigned u = 0x20; u < 0x80; ++u) {
+      const bool json = u != '"' && u != '\\';
+      const bool xml = u != '&' && u != '<' && u != '>' && u != '"' && u != '\'';
+      bits[u] = static_cast<unsigned char>((json ? 1u : 0u) | (xml ? 2u : 0u));
+    }
+  }
+};
+inline constexpr plain_table plain_bytes{};
+
+// Skips whole 8-byte words of plain bytes (run time only: it reads words with
+// memcpy). Bit tricks from "Bit Twiddling Hacks" (S. E. Anderson): a word has a
+// byte below n (n <= 0x80) iff (x - n*ones) & ~x & highs; a byte equal to c iff
+// the same test finds a zero byte in x ^ c*ones. Exact for "any byte", which is
+// all that is asked here; the byte loop after it finds which byte.
+inline std::size_t skip_plain_words(std::string_view s, std::size_t i, bool json) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t highs = 0x8080808080808080ULL;
+  auto has_zero = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
+  while (s.size() - i >= 8) {
+    std::uint64_t x = 0;
+    std::memcpy(&x, s.data() + i, 8);
+    std::uint64_t special = (x & highs) | ((x - 0x20 * ones) & ~x & highs) | has_zero(x ^ ('"' * ones));
+    if (json) {
+      special |= has_zero(x ^ ('\\' * ones));
+    } else {
+      special |= has_zero(x ^ ('&' * ones)) | has_zero(x ^ ('<' * ones)) | has_zero(x ^ ('>' * ones)) |
+                 has_zero(x ^ ('\'' * ones));
+    }
+    if (special != 0) break;
+    i += 8;
+  }
+  return i;
 }
 
 // Escapes `s` as the content of a JSON string or an XML element (see the header comment).
 constexpr void write_escaped(body_writer& w, std::string_view s, body_format f) noexcept {
   const bool json = f == body_format::json;
+  const unsigned mask = json ? 1u : 2u;
   std::size_t i = 0;
   while (i < s.size()) {
-    std::size_t run = i;
-    if (json) {
-      while (run < s.size() && json_plain(static_cast<unsigned char>(s[run]))) ++run;
-    } else {
-      while (run < s.size() && xml_plain(static_cast<unsigned char>(s[run]))) ++run;
-    }
+    std::size_t run = std::is_constant_evaluated() ? i : skip_plain_words(s, i, json);
+    while (run < s.size() && (plain_bytes.bits[static_cast<unsigned char>(s[run])] & mask) != 0) ++run;
     if (run > i) w.raw(s.substr(i, run - i));
     i = run;
     if (i == s.size()) break;
