@@ -1,0 +1,571 @@
+// quota.hpp: daily quotas, GCRA, exact sliding windows, all-or-nothing (SPEC.md §4).
+#include <catch2/catch.hpp>
+#include <phoneverify/quota.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "support.hpp"
+
+namespace pv = phoneverify;
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+
+namespace {
+
+constexpr pv::timestamp at(std::int64_t ms) { return pv::timestamp{milliseconds{ms}}; }
+constexpr std::int64_t ms_of(pv::timestamp t) { return t.time_since_epoch().count(); }
+constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t day_ms = 86'400'000;
+
+// ---- compile-time contract of the public types ----
+static_assert(std::is_trivially_copyable_v<pv::decision>);
+static_assert(sizeof(pv::decision) <= 16);
+static_assert(std::is_trivially_copyable_v<pv::daily_quota>);
+static_assert(std::is_trivially_copyable_v<pv::daily_usage>);
+static_assert(sizeof(pv::daily_usage) <= 8);
+static_assert(pv::daily_usage{}.unused() && pv::daily_usage{}.used() == 0);
+static_assert(std::is_nothrow_default_constructible_v<pv::daily_usage>);
+static_assert(std::is_trivially_copyable_v<pv::rate_limit>);
+static_assert(std::is_trivially_copyable_v<pv::rate_state>);
+static_assert(sizeof(pv::rate_state) <= 8);
+static_assert(pv::rate_state{}.idle());
+static_assert(std::is_trivially_copyable_v<pv::sliding_window>);
+static_assert(std::is_trivially_copyable_v<pv::window_set<3>>);
+static_assert(std::is_trivially_copyable_v<pv::per_phone_state>);
+static_assert(sizeof(pv::per_phone_state) == 88);
+static_assert(pv::per_phone_state{}.size() == 0 && pv::per_phone_state::capacity() == 10);
+static_assert(std::is_trivially_copyable_v<pv::rolling_quota>);
+static_assert(std::is_trivially_copyable_v<pv::joint_decision>);
+static_assert(sizeof(pv::joint_decision) <= 24);
+// The defaults are SPEC.md §4's figures.
+static_assert(pv::daily_quota{}.limit == 100 && pv::daily_quota{}.utc_offset == hours{8});
+static_assert(pv::rate_limit{}.count == 10 && pv::rate_limit{}.period == milliseconds{1000});
+static_assert(pv::per_phone_windows.windows[0].count == 1 && pv::per_phone_windows.windows[0].window == minutes{1});
+static_assert(pv::per_phone_windows.windows[1].count == 5 && pv::per_phone_windows.windows[1].window == hours{1});
+static_assert(pv::per_phone_windows.windows[2].count == 10 && pv::per_phone_windows.windows[2].window == hours{24});
+static_assert(pv::rolling_quota{}.limit == 100 && pv::rolling_quota{}.window == hours{24});
+static_assert(noexcept(pv::consume(std::declval<const pv::daily_quota&>(), std::declval<pv::daily_usage&>(),
+                                   std::declval<pv::timestamp>())));
+static_assert(noexcept(pv::admit(std::declval<const pv::rate_limit&>(), std::declval<pv::rate_state&>(),
+                                 std::declval<pv::timestamp>())));
+// The 64-bit forms round-trip and order days.
+static_assert(pv::daily_usage::from_bits(0x8000'0005'0000'0007u).day() == 5);
+static_assert(pv::daily_usage::from_bits(0x8000'0005'0000'0007u).used() == 7);
+static_assert(pv::daily_usage::from_bits(0x8000'0005'0000'0007u).to_bits() == 0x8000'0005'0000'0007u);
+static_assert(pv::rate_state::from_bits(42).to_bits() == 42);
+
+// ---- a replayable script: one state, a list of requests and expected answers ----
+struct step {
+  std::int64_t t;
+  std::uint32_t n;
+  bool allowed;
+  std::uint32_t remaining;
+  std::int64_t retry;  // ms; `never` for timestamp::max()
+};
+
+template <class Limit, class State, std::size_t K>
+constexpr bool replay(const Limit& limit, const step (&script)[K], bool through_opaque = false) {
+  State state{};
+  for (const step& s : script) {
+    std::int64_t t = s.t;
+    std::uint32_t n = s.n;
+    if (!std::is_constant_evaluated() && through_opaque) {
+      t = pv::test::opaque(t);
+      n = pv::test::opaque(n);
+    }
+    const pv::decision d = pv::charge(limit, state, at(t), n);
+    if (d.allowed != s.allowed || d.remaining != s.remaining || ms_of(d.retry_at) != s.retry) return false;
+  }
+  return true;
+}
+
+// Daily quota of 3 at UTC+8: local midnight of day 1 is 16:00 UTC of day 0.
+constexpr pv::daily_quota three_a_day{3, hours{8}};
+constexpr std::int64_t midnight1 = 16 * 3'600'000;
+constexpr step daily_script[] = {
+    {0, 1, true, 2, 0},
+    {1000, 2, true, 0, 1000},
+    {2000, 1, false, 0, midnight1},                     // spent: retry at the next local midnight
+    {midnight1 - 1, 1, false, 0, midnight1},            // one millisecond before: still the same day
+    {midnight1, 1, true, 2, midnight1},                 // a new day starts from zero
+    {1000, 2, true, 0, 1000},                           // time went back: charged to the remembered day
+    {1000, 1, false, 0, midnight1 + day_ms},            // ...whose end is the retry time
+    {midnight1 + day_ms, 4, false, 3, never},           // n > limit: never
+    {midnight1 + day_ms, 0, true, 3, midnight1 + day_ms},  // n = 0 always passes, charges nothing
+    {midnight1 + day_ms, 3, true, 0, midnight1 + day_ms},
+};
+
+// GCRA 3 per second: T = 333 1/3 ms, tolerance 666 2/3 ms.
+constexpr pv::rate_limit three_a_second{3, milliseconds{1000}};
+constexpr step gcra_script[] = {
+    {0, 1, true, 2, 0},  {0, 1, true, 1, 0},  {0, 1, true, 0, 0},
+    {0, 1, false, 0, 334},                       // TAT 1000 - tolerance 666.67 = 333.33: rounded up
+    {333, 1, false, 0, 334}, {334, 1, true, 0, 334},
+    {667, 1, true, 0, 667},                      // 666.67 rounded up: no drift after two steps
+    {1000, 1, true, 0, 1000},                    // exactly 3 per second
+    {1000, 4, false, 0, never},                  // more than count at once: never
+    {5000, 3, true, 0, 5000},                    // idle long enough: a full burst again
+    {4000, 1, false, 0, 5334},                   // time went back: no extra budget
+};
+
+// The per-phone windows 1/min, 5/h, 10/24h.
+constexpr step phone_script[] = {
+    {0, 1, true, 0, 0},
+    {1, 1, false, 0, 60'000},                    // 1 per minute
+    {60'000, 1, true, 0, 60'000},
+    {120'000, 1, true, 0, 120'000},
+    {180'000, 1, true, 0, 180'000},
+    {240'000, 1, true, 0, 240'000},              // 5 in the hour
+    {300'000, 1, false, 0, 3'600'000},           // 5 per hour: the first leaves at 1 h
+    {3'600'000, 1, true, 0, 3'600'000},
+    {100, 1, false, 0, 3'660'000},               // time went back: charged as at 3'600'000
+    {3'660'000, 2, false, 1, never},             // 2 at once exceed 1 per minute: never
+};
+
+}  // namespace
+
+TEST_CASE("consume admits up to the limit per local day and names the next local midnight", "[quota]") {
+  STATIC_REQUIRE(replay<pv::daily_quota, pv::daily_usage>(three_a_day, daily_script));
+  CHECK(replay<pv::daily_quota, pv::daily_usage>(three_a_day, daily_script, true));
+}
+
+TEST_CASE("consume changes the day at local midnight for every offset from -12:00 to +14:00", "[quota]") {
+  STATIC_REQUIRE([] {
+    pv::daily_usage u{};
+    const pv::daily_quota q{1, hours{-12}};
+    return pv::consume(q, u, at(12 * 3'600'000 - 1)).allowed && !pv::consume(q, u, at(12 * 3'600'000 - 1)).allowed &&
+           pv::consume(q, u, at(12 * 3'600'000)).allowed;
+  }());
+  const std::int64_t days[] = {0, 1, 19'000, 2'932'896};
+  for (int off = -12 * 60; off <= 14 * 60; ++off) {
+    const pv::daily_quota q{2, minutes{pv::test::opaque(off)}};
+    for (std::int64_t d : days) {
+      const std::int64_t midnight = d * day_ms - std::int64_t{off} * 60'000;  // local midnight of day d
+      pv::daily_usage u{};
+      const bool ok = pv::consume(q, u, at(midnight - 1), 2).allowed &&
+                      pv::consume(q, u, at(midnight - 1)).retry_at == at(midnight) &&
+                      pv::consume(q, u, at(midnight), 2).allowed && u.day() == d && u.used() == 2 &&
+                      !pv::consume(q, u, at(midnight + day_ms - 1)).allowed &&
+                      pv::consume(q, u, at(midnight + day_ms)).allowed;
+      if (!ok) {
+        FAIL_CHECK("day boundary wrong at offset " << off << " minutes, day " << d);
+        return;
+      }
+    }
+  }
+}
+
+TEST_CASE("consume with limit 0 never admits, n = 0 always passes, and saturates at the ends of time", "[quota]") {
+  STATIC_REQUIRE([] {
+    pv::daily_usage u{};
+    const pv::decision d = pv::consume(pv::daily_quota{0, hours{8}}, u, at(0));
+    return !d.allowed && d.retry_at == pv::timestamp::max() && u.unused();
+  }());
+  pv::daily_usage u{};
+  CHECK(!pv::consume(pv::daily_quota{0, hours{8}}, u, at(pv::test::opaque<std::int64_t>(5))).allowed);
+  CHECK(pv::consume(pv::daily_quota{0, hours{8}}, u, at(5), pv::test::opaque(0u)).allowed);
+  // Huge n, and the largest limit: no overflow of used + n.
+  const pv::daily_quota big{0xFFFF'FFFFu, hours{8}};
+  CHECK(pv::consume(big, u, at(0), pv::test::opaque(0xFFFF'FFFFu)).allowed);
+  const pv::decision full = pv::consume(big, u, at(0), 1);
+  CHECK((!full.allowed && full.remaining == 0 && full.retry_at == at(midnight1)));
+  // The far ends of the timestamp range share a last day: its end is never.
+  pv::daily_usage far{};
+  CHECK(pv::consume(three_a_day, far, pv::timestamp::max(), 3).allowed);
+  CHECK(pv::consume(three_a_day, far, pv::timestamp::max()).retry_at == pv::timestamp::max());
+  pv::daily_usage early{};
+  CHECK(pv::consume(three_a_day, early, pv::timestamp::min(), 3).allowed);
+  const pv::decision after = pv::consume(three_a_day, early, pv::timestamp::min());
+  CHECK((!after.allowed && after.retry_at > pv::timestamp::min()));
+  CHECK(pv::consume(three_a_day, early, after.retry_at).allowed);
+}
+
+TEST_CASE("consume over seeded random traces with clocks that jump back: at most the limit per day, exact retry_at",
+          "[quota]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("consume property", 0xDA11)};
+  for (int trace = 0; trace < 40; ++trace) {
+    const pv::daily_quota q{static_cast<std::uint32_t>(1 + rng() % 12),
+                            minutes{static_cast<std::int64_t>(rng() % (26 * 60 + 1)) - 12 * 60}};
+    pv::daily_usage u{};
+    std::int64_t t = static_cast<std::int64_t>(rng() % (400 * day_ms));
+    std::int64_t latest_day = std::numeric_limits<std::int64_t>::min();
+    std::map<std::int64_t, std::uint32_t> charged;  // the reference: units per charged day
+    for (int i = 0; i < 600; ++i) {
+      t += static_cast<std::int64_t>(rng() % (3 * 3'600'000)) - (rng() % 8 == 0 ? 2 * day_ms : 0);
+      const auto n = static_cast<std::uint32_t>(rng() % (q.limit + 2));
+      const std::int64_t day = std::max(latest_day, pv::day_index(at(t), q.utc_offset));
+      const pv::daily_usage before = u;
+      // Going back never grants: if allowed at t, the same request at the latest day is allowed too.
+      pv::daily_usage probe = u;
+      const std::int64_t latest_time = std::max(t, ms_of(pv::day_start(latest_day, q.utc_offset)));
+      const bool allowed_at_latest = pv::consume(q, probe, at(latest_time), n).allowed;
+      const pv::decision d = pv::consume(q, u, at(t), n);
+      const std::uint32_t used = charged[day];
+      REQUIRE(d.allowed == (used + n <= q.limit));
+      REQUIRE(d.remaining == (d.allowed ? q.limit - used - n : q.limit - used));
+      REQUIRE((!d.allowed || allowed_at_latest));
+      if (d.allowed) {
+        charged[day] += n;
+        latest_day = day;
+        REQUIRE(d.retry_at == at(t));
+      } else {
+        REQUIRE(u == before);  // a denial charges nothing
+        if (n > q.limit) {
+          REQUIRE(d.retry_at == pv::timestamp::max());
+        } else {
+          pv::daily_usage a = u, b = u;
+          REQUIRE(pv::consume(q, a, d.retry_at, n).allowed);
+          REQUIRE(!pv::consume(q, b, d.retry_at - milliseconds{1}, n).allowed);
+        }
+      }
+    }
+    for (const auto& [day, units] : charged) REQUIRE(units <= q.limit);
+  }
+}
+
+TEST_CASE("admit (GCRA) follows the rate limit script: burst, exact rate, never, time going back", "[quota]") {
+  STATIC_REQUIRE(replay<pv::rate_limit, pv::rate_state>(three_a_second, gcra_script));
+  CHECK(replay<pv::rate_limit, pv::rate_state>(three_a_second, gcra_script, true));
+}
+
+TEST_CASE("admit (GCRA) passes exactly count requests at one instant and then exactly one per T", "[quota]") {
+  STATIC_REQUIRE([] {
+    pv::rate_state s{};
+    int passed = 0;
+    for (int i = 0; i < 11; ++i) passed += pv::admit(pv::rate_limit{}, s, at(7)).allowed ? 1 : 0;
+    return passed == 10;
+  }());
+  const pv::rate_limit limits[] = {{10, milliseconds{1000}}, {3, milliseconds{1000}}, {7, milliseconds{1000}},
+                                   {1, milliseconds{60'000}}, {1000, milliseconds{1}}, {9, milliseconds{10}},
+                                   {4'000'000'000u, milliseconds{1000}}, {97, milliseconds{86'400'000}}};
+  for (const pv::rate_limit& l : limits) {
+    INFO("count " << l.count << " per " << l.period.count() << " ms");
+    pv::rate_state s{};
+    const std::int64_t t0 = pv::test::opaque<std::int64_t>(1'639'726'721'747);
+    const std::uint32_t burst = std::min<std::uint32_t>(l.count, 2000);
+    for (std::uint32_t i = 0; i < burst; ++i) {
+      const pv::decision d = pv::admit(l, s, at(t0));
+      REQUIRE(d.allowed);
+      REQUIRE(d.remaining == l.count - 1 - i);
+    }
+    if (burst < l.count) continue;  // a 4e9 burst is not replayed one by one
+    REQUIRE(!pv::admit(l, s, at(t0)).allowed);
+    // Then request k conforms exactly at t0 + ceil(k * period / count), for many k: no drift.
+    for (std::int64_t k = 1; k <= 3000; ++k) {
+      const std::int64_t p = l.period.count(), c = l.count;
+      const std::int64_t due = t0 + (k * p + c - 1) / c;
+      const pv::decision early = pv::admit(l, s, at(due - 1));
+      REQUIRE(!early.allowed);
+      REQUIRE(early.retry_at == at(due));
+      REQUIRE(pv::admit(l, s, at(due)).allowed);
+    }
+  }
+}
+
+TEST_CASE("admit (GCRA) over seeded random traces never passes more than count + t/T in any span t", "[quota]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("gcra property", 0x6C7A)};
+  for (int trace = 0; trace < 30; ++trace) {
+    const pv::rate_limit l{static_cast<std::uint32_t>(1 + rng() % 9), milliseconds{1 + static_cast<std::int64_t>(rng() % 2000)}};
+    const bool jumps = trace % 2 == 1;
+    pv::rate_state s{};
+    std::int64_t t = static_cast<std::int64_t>(rng() % 1'000'000), lowest = t, latest = t;
+    std::vector<std::int64_t> admitted;
+    for (int i = 0; i < 1500; ++i) {
+      t += static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(l.period.count() / l.count + 2));
+      if (jumps && rng() % 10 == 0) t -= static_cast<std::int64_t>(rng() % 5000);
+      latest = std::max(latest, t);
+      lowest = std::min(lowest, t);
+      const auto n = static_cast<std::uint32_t>(1 + rng() % 2);
+      pv::rate_state probe = s;
+      const bool allowed_at_latest = pv::admit(l, probe, at(latest), n).allowed;
+      const pv::rate_state before = s;
+      const pv::decision d = pv::admit(l, s, at(t), n);
+      REQUIRE((!d.allowed || allowed_at_latest));  // going back never grants
+      if (d.allowed) {
+        for (std::uint32_t k = 0; k < n; ++k) admitted.push_back(t);
+        // Cumulative bound over all the times seen: count + (latest - lowest) / T.
+        REQUIRE(static_cast<std::int64_t>(admitted.size()) * l.period.count() <=
+                std::int64_t{l.count} * l.period.count() + (latest - lowest) * l.count);
+      } else {
+        REQUIRE(s == before);
+        if (n > l.count) {
+          REQUIRE(d.retry_at == pv::timestamp::max());
+        } else {
+          pv::rate_state a = s, b = s;
+          REQUIRE(d.retry_at > at(t));
+          REQUIRE(pv::admit(l, a, d.retry_at, n).allowed);
+          REQUIRE(!pv::admit(l, b, d.retry_at - milliseconds{1}, n).allowed);
+        }
+      }
+    }
+    if (!jumps) {
+      // Any span [a_i, a_j] of the monotone trace holds at most count + (a_j - a_i) / T
+      // requests: (j - i + 1) * P <= count * P + (a_j - a_i) * count. With
+      // f(k) = k * P - a_k * count that is f(j) - f(i) <= (count - 1) * P for
+      // all i <= j, checked against the running minimum of f.
+      const std::int64_t p = l.period.count(), c = l.count;
+      std::int64_t min_f = std::numeric_limits<std::int64_t>::max();
+      for (std::size_t k = 0; k < admitted.size(); ++k) {
+        const std::int64_t f = static_cast<std::int64_t>(k) * p - admitted[k] * c;
+        min_f = std::min(min_f, f);
+        if (f - min_f > (c - 1) * p) FAIL("span bound broken ending at " << admitted[k]);
+      }
+    }
+  }
+}
+
+TEST_CASE("admit (GCRA): count 0 never admits, period 0 never limits, and extreme times fail closed", "[quota]") {
+  STATIC_REQUIRE([] {
+    pv::rate_state s{};
+    return !pv::admit(pv::rate_limit{0, milliseconds{1000}}, s, at(0)).allowed &&
+           pv::admit(pv::rate_limit{0, milliseconds{1000}}, s, at(0)).retry_at == pv::timestamp::max() &&
+           pv::admit(pv::rate_limit{5, milliseconds{0}}, s, at(0), 5).allowed &&
+           pv::admit(pv::rate_limit{5, milliseconds{-10}}, s, at(0)).allowed && s.idle();
+  }());
+  pv::rate_state s{};
+  CHECK(pv::admit(pv::rate_limit{5, milliseconds{0}}, s, at(pv::test::opaque<std::int64_t>(3)), 5).allowed);
+  CHECK(!pv::admit(pv::rate_limit{5, milliseconds{0}}, s, at(3), 6).allowed);
+  CHECK(s.idle());
+  // The far past: a burst passes and the retry time is exact.
+  const pv::rate_limit l{};
+  pv::rate_state past{};
+  for (int i = 0; i < 10; ++i) CHECK(pv::admit(l, past, pv::timestamp::min()).allowed);
+  const pv::decision d = pv::admit(l, past, pv::timestamp::min());
+  CHECK((!d.allowed && d.retry_at == pv::timestamp::min() + milliseconds{100}));
+  // The far future: a TAT that would leave int64 fails closed instead of wrapping.
+  pv::rate_state future{};
+  const pv::decision f = pv::admit(l, future, pv::timestamp::max());
+  CHECK((!f.allowed && f.retry_at == pv::timestamp::max() && future.idle()));
+  pv::rate_state late{};
+  int passed = 0;
+  for (int i = 0; i < 20; ++i) passed += pv::admit(l, late, pv::timestamp::max() - milliseconds{1000}).allowed;
+  CHECK(passed == 10);
+  // A count that does not divide the period scales time: beyond 2^63 / scale, fail closed.
+  pv::rate_state scaled{};
+  CHECK(!pv::admit(pv::rate_limit{7, milliseconds{1000}}, scaled, at(std::int64_t{1} << 62)).allowed);
+  // Huge n never overflows.
+  pv::rate_state huge{};
+  CHECK(!pv::admit(pv::rate_limit{0xFFFF'FFFFu, milliseconds{never}}, huge, at(0), 0xFFFF'FFFFu).allowed);
+  CHECK(pv::admit(pv::rate_limit{0xFFFF'FFFFu, milliseconds{1000}}, huge, at(0), 0xFFFF'FFFFu).allowed);
+}
+
+TEST_CASE("admit (sliding windows) enforces 1 per minute, 5 per hour, 10 per 24 hours together", "[quota]") {
+  STATIC_REQUIRE(replay<pv::window_set<3>, pv::per_phone_state>(pv::per_phone_windows, phone_script));
+  CHECK(replay<pv::window_set<3>, pv::per_phone_state>(pv::per_phone_windows, phone_script, true));
+  // The 24-hour window: ten sends spread over the day, the eleventh waits for the first to age out.
+  pv::per_phone_state s{};
+  for (int i = 0; i < 10; ++i) REQUIRE(pv::admit(pv::per_phone_windows, s, at(pv::test::opaque(i) * 3'600'000)).allowed);
+  const pv::decision d = pv::admit(pv::per_phone_windows, s, at(10 * 3'600'000));
+  CHECK((!d.allowed && d.retry_at == at(24 * 3'600'000)));
+  CHECK(!pv::admit(pv::per_phone_windows, s, at(24 * 3'600'000 - 1)).allowed);
+  CHECK(pv::admit(pv::per_phone_windows, s, at(24 * 3'600'000)).allowed);
+}
+
+TEST_CASE("admit (sliding windows) over seeded random traces: at most count in any window, exact retry_at",
+          "[quota]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("sliding window property", 0x51D3)};
+  for (int trace = 0; trace < 30; ++trace) {
+    const pv::window_set<3> set{{{static_cast<std::uint32_t>(1 + rng() % 3), milliseconds{1 + static_cast<std::int64_t>(rng() % 1000)}},
+                                 {static_cast<std::uint32_t>(2 + rng() % 6), milliseconds{1 + static_cast<std::int64_t>(rng() % 20'000)}},
+                                 {static_cast<std::uint32_t>(5 + rng() % 28), milliseconds{1 + static_cast<std::int64_t>(rng() % 100'000)}}}};
+    pv::sliding_window_state<32> s{};
+    std::vector<std::int64_t> charged;  // the reference: every charged time, in order
+    std::int64_t t = static_cast<std::int64_t>(rng() % 1'000'000);
+    for (int i = 0; i < 800; ++i) {
+      t += static_cast<std::int64_t>(rng() % 700) - (rng() % 12 == 0 ? static_cast<std::int64_t>(rng() % 50'000) : 0);
+      const auto n = static_cast<std::uint32_t>(rng() % 3);
+      const std::int64_t eff = charged.empty() ? t : std::max(t, charged.back());
+      // Brute force: for each window, the charged times inside (eff - W, eff].
+      bool allowed = true;
+      std::uint32_t left = 0xFFFF'FFFFu;
+      for (const pv::sliding_window& w : set.windows) {
+        const auto inside = static_cast<std::uint32_t>(
+            std::count_if(charged.begin(), charged.end(), [&](std::int64_t e) { return eff - e < w.window.count(); }));
+        left = std::min(left, w.count - std::min(w.count, inside));
+        allowed = allowed && inside + n <= w.count;
+      }
+      const auto before = s;
+      pv::sliding_window_state<32> probe = s;
+      const bool allowed_at_latest = pv::admit(set, probe, at(eff), n).allowed;
+      const pv::decision d = pv::admit(set, s, at(t), n);
+      REQUIRE(d.allowed == allowed);
+      REQUIRE(d.allowed == allowed_at_latest);  // charged as at the latest time: going back never grants
+      REQUIRE(d.remaining == (allowed ? left - n : left));
+      if (d.allowed) {
+        for (std::uint32_t k = 0; k < n; ++k) charged.push_back(eff);
+        REQUIRE(d.retry_at == at(t));
+      } else {
+        REQUIRE(s == before);
+        if (n > set.windows[0].count) {
+          REQUIRE(d.retry_at == pv::timestamp::max());
+        } else {
+          pv::sliding_window_state<32> a = s, b = s;
+          REQUIRE(pv::admit(set, a, d.retry_at, n).allowed);
+          REQUIRE(!pv::admit(set, b, d.retry_at - milliseconds{1}, n).allowed);
+        }
+      }
+    }
+    // At most count charged times in any window of length W: any count + 1 of them span W or more.
+    for (const pv::sliding_window& w : set.windows)
+      for (std::size_t i = 0; i + w.count < charged.size(); ++i)
+        REQUIRE(charged[i + w.count] - charged[i] >= w.window.count());
+  }
+}
+
+TEST_CASE("admit (sliding windows): n over count is never, count over N is N, window 0 holds nothing", "[quota]") {
+  STATIC_REQUIRE([] {
+    pv::sliding_window_state<4> s{};
+    const pv::sliding_window w{3, milliseconds{1000}};
+    return !pv::admit(w, s, at(0), 4).allowed && pv::admit(w, s, at(0), 4).retry_at == pv::timestamp::max() &&
+           s.size() == 0 && pv::admit(w, s, at(0), 3).allowed && s.size() == 3 && s.recent(0) == at(0);
+  }());
+  // count 20 on a ring of 4: stricter (4 per window), never looser.
+  pv::sliding_window_state<4> s{};
+  const pv::sliding_window too_many{20, milliseconds{1000}};
+  int passed = 0;
+  for (int i = 0; i < 10; ++i) passed += pv::admit(too_many, s, at(pv::test::opaque(i))).allowed;
+  CHECK(passed == 4);
+  // A window of 0 ms (or negative) holds nothing: only n <= count is checked.
+  pv::sliding_window_state<4> z{};
+  for (int i = 0; i < 10; ++i) CHECK(pv::admit(pv::sliding_window{1, milliseconds{pv::test::opaque(0)}}, z, at(5)).allowed);
+  CHECK(pv::admit(pv::sliding_window{1, milliseconds{-5}}, z, at(5)).allowed);
+  // No windows at all: everything passes.
+  pv::sliding_window_state<4> none{};
+  CHECK(pv::admit(std::span<const pv::sliding_window>{}, none, at(5), 7).allowed);
+  // Events near timestamp::max(): the retry time saturates to never.
+  pv::sliding_window_state<4> far{};
+  const pv::sliding_window w{1, hours{1}};
+  CHECK(pv::admit(w, far, pv::timestamp::max() - milliseconds{10}).allowed);
+  CHECK(pv::admit(w, far, pv::timestamp::max()).retry_at == pv::timestamp::max());
+  // And near timestamp::min(): no wrap of now - event.
+  pv::sliding_window_state<4> past{};
+  CHECK(pv::admit(w, past, pv::timestamp::min()).allowed);
+  CHECK(pv::admit(w, past, pv::timestamp::min()).retry_at == pv::timestamp::min() + hours{1});
+  CHECK(pv::admit(w, past, pv::timestamp::max()).allowed);
+}
+
+TEST_CASE("consume (rolling 24 hours) admits the limit in any 24 hours and retries when the oldest ages out",
+          "[quota]") {
+  STATIC_REQUIRE([] {
+    pv::sliding_window_state<3> s{};
+    const pv::rolling_quota q{3, hours{24}};
+    return pv::consume(q, s, at(0), 2).allowed && pv::consume(q, s, at(1000)).allowed &&
+           pv::consume(q, s, at(2000)).retry_at == at(24 * 3'600'000);
+  }());
+  pv::sliding_window_state<100> s{};
+  const pv::rolling_quota q{};
+  for (int i = 0; i < 100; ++i) REQUIRE(pv::consume(q, s, at(pv::test::opaque(i) * 60'000)).allowed);
+  const pv::decision d = pv::consume(q, s, at(23 * 3'600'000));
+  CHECK((!d.allowed && d.remaining == 0 && d.retry_at == at(24 * 3'600'000)));
+  CHECK(pv::consume(q, s, at(24 * 3'600'000)).allowed);  // one left the window, one enters
+  CHECK(!pv::consume(q, s, at(24 * 3'600'000)).allowed);
+  CHECK(pv::consume(q, s, at(24 * 3'600'000), 0).allowed);
+}
+
+TEST_CASE("admit_all charges every limit or none and names the limit that denied", "[quota]") {
+  STATIC_REQUIRE([] {
+    pv::per_phone_state phone{};
+    pv::daily_usage account{};
+    const pv::daily_quota q{1, hours{8}};
+    const auto a = pv::admit_all(at(0), pv::meter(pv::per_phone_windows, phone), pv::meter(q, account));
+    // The phone's minute has passed but the account's day is spent: the phone is not charged.
+    const pv::per_phone_state phone_before = phone;
+    const auto b = pv::admit_all(at(60'000), pv::meter(pv::per_phone_windows, phone), pv::meter(q, account));
+    return a.result.allowed && a.denied_by == pv::joint_decision::none && !b.result.allowed &&
+           b.denied_by == 1 && b.result.retry_at == at(midnight1) && phone == phone_before;
+  }());
+  pv::per_phone_state phone{};
+  pv::daily_usage account{};
+  pv::rate_state user{};
+  const pv::daily_quota q{3, hours{8}};
+  const pv::rate_limit r{};
+  auto all = [&](std::int64_t t) {
+    return pv::admit_all(at(pv::test::opaque(t)), pv::meter(pv::per_phone_windows, phone), pv::meter(q, account),
+                         pv::meter(r, user));
+  };
+  CHECK(all(0).result.allowed);
+  // The phone window denies; the account and the user are not charged.
+  const auto before_account = account;
+  const auto before_user = user;
+  const auto d = all(10);
+  CHECK((!d.result.allowed && d.denied_by == 0 && d.result.retry_at == at(60'000)));
+  CHECK(account == before_account);
+  CHECK(user == before_user);
+  CHECK(all(60'000).result.allowed);
+  CHECK(all(120'000).result.allowed);
+  CHECK(account.used() == 3);
+  // Both the phone (1 per minute) and the day deny: the later retry wins, so a retry then succeeds.
+  const auto both = all(130'000);
+  CHECK((!both.result.allowed && both.denied_by == 1 && both.result.retry_at == at(midnight1)));
+  CHECK(all(midnight1).result.allowed);
+  // n at once: consume_all with a count over the daily limit is never.
+  const auto over = pv::consume_all(at(midnight1 + 3'600'000), 4, pv::meter(q, account), pv::meter(r, user));
+  CHECK((!over.result.allowed && over.result.retry_at == pv::timestamp::max() && over.denied_by == 0));
+  // On a tie of retry times the first denying limit is named.
+  pv::daily_usage first{}, second{};
+  CHECK(pv::consume_all(at(0), 3, pv::meter(q, first), pv::meter(q, second)).result.allowed);
+  const auto tie = pv::consume_all(at(pv::test::opaque(5)), 1, pv::meter(q, first), pv::meter(q, second));
+  CHECK((!tie.result.allowed && tie.denied_by == 0 && tie.result.retry_at == at(midnight1)));
+}
+
+TEST_CASE("admit_all over seeded random traces: all-or-nothing, the max of the retry times, exact", "[quota]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("admit_all property", 0xA110)};
+  for (int trace = 0; trace < 20; ++trace) {
+    const pv::window_set<2> windows{{{static_cast<std::uint32_t>(1 + rng() % 2), milliseconds{1 + static_cast<std::int64_t>(rng() % 5000)}},
+                                     {static_cast<std::uint32_t>(3 + rng() % 5), milliseconds{1 + static_cast<std::int64_t>(rng() % 60'000)}}}};
+    const pv::daily_quota q{static_cast<std::uint32_t>(5 + rng() % 20), minutes{static_cast<std::int64_t>(rng() % 1561) - 720}};
+    const pv::rate_limit r{static_cast<std::uint32_t>(1 + rng() % 5), milliseconds{1 + static_cast<std::int64_t>(rng() % 3000)}};
+    pv::sliding_window_state<8> phone{};
+    pv::daily_usage account{};
+    pv::rate_state user{};
+    std::int64_t t = static_cast<std::int64_t>(rng() % (100 * day_ms));
+    for (int i = 0; i < 600; ++i) {
+      t += static_cast<std::int64_t>(rng() % 4'000'000) - (rng() % 10 == 0 ? static_cast<std::int64_t>(rng() % day_ms) : 0);
+      const auto n = static_cast<std::uint32_t>(1 + rng() % 2);
+      // Each limit alone, on copies.
+      auto p1 = phone;
+      auto a1 = account;
+      auto u1 = user;
+      const pv::decision dp = pv::admit(windows, p1, at(t), n);
+      const pv::decision da = pv::consume(q, a1, at(t), n);
+      const pv::decision du = pv::admit(r, u1, at(t), n);
+      const auto joint = pv::consume_all(at(t), n, pv::meter(windows, phone), pv::meter(q, account), pv::meter(r, user));
+      const bool every = dp.allowed && da.allowed && du.allowed;
+      REQUIRE(joint.result.allowed == every);
+      REQUIRE(joint.result.remaining == std::min({dp.remaining, da.remaining, du.remaining}));
+      if (every) {
+        // Every state charged exactly as alone.
+        REQUIRE((phone == p1 && account == a1 && user == u1));
+        REQUIRE(joint.denied_by == pv::joint_decision::none);
+      } else {
+        // None charged; the named limit denied with the latest retry time.
+        const pv::decision parts[] = {dp, da, du};
+        pv::timestamp latest = pv::timestamp::min();
+        for (const pv::decision& part : parts)
+          if (!part.allowed) latest = std::max(latest, part.retry_at);
+        REQUIRE(joint.denied_by < 3);
+        REQUIRE(!parts[joint.denied_by].allowed);
+        REQUIRE(parts[joint.denied_by].retry_at == latest);
+        REQUIRE(joint.result.retry_at == latest);
+        if (latest != pv::timestamp::max()) {
+          auto p2 = phone;
+          auto a2 = account;
+          auto u2 = user;
+          REQUIRE(pv::consume_all(latest, n, pv::meter(windows, p2), pv::meter(q, a2), pv::meter(r, u2)).result.allowed);
+          auto p3 = phone;
+          auto a3 = account;
+          auto u3 = user;
+          REQUIRE(!pv::consume_all(latest - milliseconds{1}, n, pv::meter(windows, p3), pv::meter(q, a3),
+                                   pv::meter(r, u3)).result.allowed);
+        }
+      }
+    }
+  }
+}
