@@ -1,0 +1,614 @@
+// phoneverify: verification codes: issue, store as a keyed digest, check,
+// expire, lock (SPEC.md §5 and the attempt limits of §4).
+//
+// A `challenge` is the whole state of one (sending action, account): the
+// service keeps one per pair (in memory, or in any database through
+// to_bytes/from_bytes) and passes it to issue_code and check_code, which
+// update it in place, like daily_usage. The code itself is never stored: the
+// challenge holds truncated HMAC-SHA-256 tags under the caller's key (OWASP
+// ASVS 2.7.5). The caller supplies the time, the key and a cryptographically
+// secure uniform random bit generator (NIST SP 800-63B; a seeded generator is
+// for tests only). Everything is constexpr, noexcept and heap-free.
+#ifndef PHONEVERIFY_CODE_HPP
+#define PHONEVERIFY_CODE_HPP
+
+#include <array>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "crypto.hpp"
+#include "detail/config.hpp"
+#include "detail/saturating.hpp"
+#include "errc.hpp"
+#include "inline_string.hpp"
+#include "phone.hpp"
+#include "result.hpp"
+#include "time.hpp"
+
+// PHONEVERIFY_CT_DECLASSIFY(ptr, size): marks `size` bytes at `ptr` as
+// public. check_code applies it only to the one-bit outcomes of its
+// constant-time comparisons, just before it branches on them. Empty by
+// default; the valgrind constant-time test defines it to
+// VALGRIND_MAKE_MEM_DEFINED so that memcheck reports any other branch or
+// index that depends on the secret code or the stored digest.
+#ifndef PHONEVERIFY_CT_DECLASSIFY
+#define PHONEVERIFY_CT_DECLASSIFY(ptr, size) (static_cast<void>(ptr), static_cast<void>(size))
+#endif
+
+namespace phoneverify {
+
+// How verification codes are made and checked (SPEC.md §5, §4). The defaults
+// are the library's [L] choices: 6 digits, valid 5 minutes, 5 failed checks
+// per code, one code per minute, 100 consecutive failures then 24 h locked.
+// Limits (validate() checks them): digits 6..10 (NIST SP 800-63B asks for at
+// least 6); validity 1 s..10 min (NIST SP 800-63B §5.1.3.2, OWASP ASVS
+// 2.7.2); max_attempts and max_consecutive_failures at least 1;
+// resend_interval 0..24 h; lockout 1 s..366 days.
+struct code_policy {
+  std::uint8_t digits = 6;
+  std::chrono::seconds validity{300};
+  std::uint8_t max_attempts = 5;
+  std::chrono::seconds resend_interval{60};
+  std::uint16_t max_consecutive_failures = 100;
+  std::chrono::seconds lockout{24 * 3600};
+};
+
+// The bounds validate() enforces (SPEC.md §5).
+inline constexpr std::uint8_t code_min_digits = 6;
+inline constexpr std::uint8_t code_max_digits = 10;
+inline constexpr std::chrono::seconds code_min_validity{1};
+inline constexpr std::chrono::seconds code_max_validity{600};
+inline constexpr std::chrono::seconds code_max_resend_interval{24 * 3600};
+inline constexpr std::chrono::seconds code_max_lockout{366 * 24 * 3600};
+
+// errc::ok when `policy` is inside the limits documented on code_policy,
+// errc::invalid_parameter otherwise. Check a run-time policy once at start-up.
+constexpr errc validate(const code_policy& policy) noexcept {
+  const bool ok = policy.digits >= code_min_digits && policy.digits <= code_max_digits &&
+                  policy.validity >= code_min_validity && policy.validity <= code_max_validity &&
+                  policy.max_attempts >= 1 && policy.max_consecutive_failures >= 1 &&
+                  policy.resend_interval >= std::chrono::seconds{0} &&
+                  policy.resend_interval <= code_max_resend_interval &&
+                  policy.lockout >= std::chrono::seconds{1} && policy.lockout <= code_max_lockout;
+  return ok ? errc::ok : errc::invalid_parameter;
+}
+
+// `policy` itself when it is inside its limits; a policy outside them does not
+// compile (consteval, PHONEVERIFY_ASSERT): `constexpr auto p = checked_policy({.digits = 8});`.
+consteval code_policy checked_policy(code_policy policy) noexcept {
+  PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "code_policy outside its limits (SPEC.md §5)");
+  return policy;
+}
+
+// The caller's secret HMAC key (32 bytes, from a secure random source; the
+// same key must check the codes it issued). An all-zero key is refused.
+using secret_key = std::array<std::byte, 32>;
+
+// What a code is bound to (SPEC.md §5): the *sending* action (1, 3, 4 or 5 of
+// SPEC.md §1; its consumer checks with the same purpose), the account the
+// challenge belongs to, and the phone the code was sent to. The account id
+// is borrowed: keep it alive during the call.
+struct code_binding {
+  action purpose;
+  std::string_view account_id;
+  phone_number phone;
+};
+
+// Where a challenge stands. Stored as one byte (see challenge_bytes).
+enum class challenge_state : std::uint8_t {
+  none = 0,       // no code was ever issued (value-initialised)
+  live = 1,       // a code was issued and can still be checked until it expires
+  used = 2,       // the code was checked successfully (single use)
+  exhausted = 3,  // max_attempts failed checks of this code
+  expired = 4,    // a check found the code expired; a clock that goes back cannot revive it
+};
+
+// The serialised form of a challenge: 64 bytes, fixed layout, big-endian
+// (network order), the same on every machine. Offsets:
+//   0  u8   format version, 1
+//   1  u8   challenge_state
+//   2  u8   attempts: failed checks of the current code
+//   3  u8   reserved, 0
+//   4  u16  consecutive failures of the binding (NIST SP 800-63B-4 §3.2.2)
+//   6  u16  reserved, 0
+//   8  i64  issued_at, milliseconds since 1970-01-01T00:00:00Z
+//   16 i64  expires_at, same unit
+//   24 i64  last_failure_at, same unit (0 if none)
+//   32 16 B binding tag: HMAC-SHA-256 of the binding alone, first 128 bits
+//   48 16 B code tag: HMAC-SHA-256 of the binding and the code, first 128 bits
+// Sixty-four zero bytes (an empty database column) also read as "none sent".
+inline constexpr std::size_t challenge_bytes_size = 64;
+using challenge_bytes = std::array<std::byte, challenge_bytes_size>;
+
+// Bytes of each stored tag: HMAC-SHA-256 truncated to 128 bits (RFC 2104 §5
+// allows truncation to half the output or more).
+inline constexpr std::size_t code_tag_size = 16;
+using code_tag = std::array<std::byte, code_tag_size>;
+
+struct challenge;
+
+namespace detail {
+struct challenge_access;
+
+// std::uniform_random_bit_generator restated (C++20 [rand.req.urng]), so
+// that this header need not include <random>.
+template <class G>
+concept uniform_random_bit_generator =
+    std::invocable<G&> && std::unsigned_integral<std::invoke_result_t<G&>> && requires {
+      { G::min() } -> std::same_as<std::invoke_result_t<G&>>;
+      { G::max() } -> std::same_as<std::invoke_result_t<G&>>;
+      requires std::bool_constant<(G::min() < G::max())>::value;
+    };
+}  // namespace detail
+
+// The state of one (sending action, account): the tags of its current code
+// (never the code), its times and its counters. Trivially copyable, 64
+// bytes; value-initialised means no code was sent. Read it through the
+// accessors; store it with to_bytes and read it back with from_bytes. A
+// service resets a binding (ends a lockout) by assigning `challenge{}`.
+struct challenge {
+ public:
+  constexpr challenge() noexcept = default;
+
+  constexpr challenge_state state() const noexcept { return state_; }
+  // When the current code was issued (the epoch if none).
+  constexpr timestamp issued_at() const noexcept { return timestamp{std::chrono::milliseconds{issued_ms_}}; }
+  // The current code is valid while now < expires_at() (SPEC.md §5).
+  constexpr timestamp expires_at() const noexcept { return timestamp{std::chrono::milliseconds{expires_ms_}}; }
+  // When the last failed check happened (the epoch if none); a lock lasts `lockout` from it.
+  constexpr timestamp last_failure_at() const noexcept {
+    return timestamp{std::chrono::milliseconds{last_failure_ms_}};
+  }
+  // Failed checks of the current code.
+  constexpr std::uint8_t attempts() const noexcept { return attempts_; }
+  // Failed checks since the last success, across codes (NIST SP 800-63B-4 §3.2.2).
+  constexpr std::uint16_t consecutive_failures() const noexcept { return failures_; }
+
+  friend constexpr bool operator==(const challenge&, const challenge&) noexcept = default;
+
+ private:
+  friend struct detail::challenge_access;
+
+  code_tag binding_tag_{};
+  code_tag code_tag_{};
+  std::int64_t issued_ms_ = 0;
+  std::int64_t expires_ms_ = 0;
+  std::int64_t last_failure_ms_ = 0;
+  std::uint16_t failures_ = 0;
+  std::uint8_t attempts_ = 0;
+  challenge_state state_ = challenge_state::none;
+};
+
+// A code to send and when it stops being valid (action 1's ExpirationDate is
+// format_iso8601(expires_at)). `code` holds `digits` ASCII digits; never log it.
+struct issued_code {
+  inline_string<code_max_digits> code;
+  timestamp expires_at;
+};
+
+// The outcome of check_code (SPEC.md §5). Every value but ok is
+// Invalid.VerificationCode on the wire (to_errc); the value is for logs.
+enum class check_status : std::uint8_t {
+  ok,             // the code matched: it is now used, and the consecutive failures are reset
+  wrong_code,     // a live code, another code submitted (a failure)
+  expired,        // now >= expires_at (uses nothing)
+  used,           // the code was already accepted once (uses nothing)
+  exhausted,      // max_attempts failed checks of this code happened before (uses nothing)
+  locked,         // max_consecutive_failures reached, within `lockout` of the last failure (uses nothing)
+  other_binding,  // a live code, checked for another account or phone (a failure)
+  no_code,        // no code was issued (uses nothing)
+  malformed,      // a live code, the submission is not exactly `digits` ASCII digits (a failure)
+};
+
+// Invalid.VerificationCode for every failure, ok for ok (SPEC.md §5: every
+// failure of a check is Invalid.VerificationCode on the wire).
+constexpr errc to_errc(check_status status) noexcept {
+  return status == check_status::ok ? errc::ok : errc::invalid_verification_code;
+}
+
+// The enumerator's name ("wrong_code"), for logs; "" for a value that is no enumerator.
+constexpr std::string_view status_name(check_status status) noexcept {
+  switch (status) {
+    case check_status::ok: return "ok";
+    case check_status::wrong_code: return "wrong_code";
+    case check_status::expired: return "expired";
+    case check_status::used: return "used";
+    case check_status::exhausted: return "exhausted";
+    case check_status::locked: return "locked";
+    case check_status::other_binding: return "other_binding";
+    case check_status::no_code: return "no_code";
+    case check_status::malformed: return "malformed";
+  }
+  return {};
+}
+
+namespace detail {
+
+constexpr std::int64_t to_ms(std::chrono::seconds s) noexcept {
+  // validate() bounds every duration of a policy far below the int64 limit of milliseconds.
+  return static_cast<std::int64_t>(s.count()) * 1000;
+}
+
+constexpr std::int64_t ms_of(timestamp t) noexcept { return static_cast<std::int64_t>(t.time_since_epoch().count()); }
+
+// 10^digits for digits 0..19.
+constexpr std::uint64_t pow10_u64(unsigned digits) noexcept {
+  std::uint64_t p = 1;
+  for (unsigned i = 0; i < digits; ++i) p *= 10U;
+  return p;
+}
+
+// A sending action of SPEC.md §1 (the purposes a code is issued for).
+constexpr bool is_sending_action(action a) noexcept {
+  return a == action::send_verification_code_for_bind_secure_mobile_phone ||
+         a == action::send_verification_code_for_enable_rd || a == action::get_migration_verify_code ||
+         a == action::send_phone_verification_for_message_contact;
+}
+
+// The limit error of a refused issue: System.LimitControl for CAMS, else
+// SendValidateCodeExceedsLimitForAccount (SPEC.md §5).
+constexpr errc issue_limit_error(action purpose) noexcept {
+  return purpose == action::get_migration_verify_code ? errc::system_limit_control
+                                                      : errc::send_validate_code_exceeds_limit_for_account;
+}
+
+// A uniform integer in [0, bound) drawn from `rng` by rejection sampling, for
+// any generator range and 1 <= bound <= 2^62: whole bits are first extracted
+// from each draw (a draw outside the largest power-of-two sub-range is
+// rejected), concatenated to the bit width of bound - 1, and a value >= bound
+// is rejected. Each rejection happens with probability below 1/2, so the
+// loops are bounded (512 draws); a generator that never gives an acceptable
+// value (a broken one) yields false rather than looping forever.
+template <uniform_random_bit_generator G>
+constexpr bool draw_below(G& rng, std::uint64_t bound, std::uint64_t& out) noexcept {
+  using word = std::invoke_result_t<G&>;
+  static_assert(std::numeric_limits<word>::digits <= 64, "generators of more than 64 bits are not supported");
+  if (bound <= 1) {
+    out = 0;
+    return bound == 1;
+  }
+  const std::uint64_t gmin = static_cast<std::uint64_t>(G::min());
+  const std::uint64_t span = static_cast<std::uint64_t>(G::max()) - gmin;  // the generator gives span + 1 values
+  unsigned bits_per_draw = 64;  // floor(log2(span + 1)), 1..64
+  if (span != ~std::uint64_t{0}) {
+    const std::uint64_t values = span + 1U;  // >= 2, since min() < max()
+    bits_per_draw = 0;
+    while (bits_per_draw < 63 && (values >> (bits_per_draw + 1U)) != 0U) ++bits_per_draw;
+  }
+  const std::uint64_t draw_mask = bits_per_draw >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits_per_draw) - 1U;
+  unsigned need = 0;  // bits of bound - 1
+  while (need < 64 && ((bound - 1U) >> need) != 0U) ++need;
+  const std::uint64_t value_mask = need >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << need) - 1U;
+
+  for (int draws = 0; draws < 512;) {
+    std::uint64_t acc = 0;
+    unsigned have = 0;
+    while (have < need && draws < 512) {
+      const std::uint64_t x = static_cast<std::uint64_t>(rng()) - gmin;
+      ++draws;
+      if (x > draw_mask) continue;  // outside the power-of-two sub-range: reject this draw
+      acc = bits_per_draw >= 64 ? x : (acc << bits_per_draw) | x;
+      have += bits_per_draw;
+    }
+    if (have < need) break;
+    acc &= value_mask;
+    if (acc < bound) {
+      out = acc;
+      return true;
+    }
+  }
+  return false;
+}
+
+// One byte of the HMAC input that separates the two tags.
+inline constexpr std::byte binding_domain{0x42};  // 'B'
+inline constexpr std::byte code_domain{0x43};     // 'C'
+
+// Feeds the binding into `mac` unambiguously: purpose (1 byte), account id
+// length (8 bytes, big-endian) and bytes, country code (2 bytes), national
+// number length (1 byte) and digits.
+constexpr void feed_binding(hmac_sha256_hasher& mac, const code_binding& binding) noexcept {
+  mac.update(static_cast<std::byte>(binding.purpose));
+  const std::uint64_t account_size = binding.account_id.size();
+  for (int shift = 56; shift >= 0; shift -= 8) mac.update(static_cast<std::byte>(account_size >> shift));
+  mac.update(binding.account_id);
+  const std::uint16_t cc = binding.phone.country_code();
+  mac.update(static_cast<std::byte>(cc >> 8)).update(static_cast<std::byte>(cc & 0xFFU));
+  const std::string_view national = binding.phone.national_number();
+  mac.update(static_cast<std::byte>(national.size())).update(national);
+}
+
+constexpr code_tag truncate_tag(const sha256_digest& digest) noexcept {
+  code_tag out{};
+  for (std::size_t i = 0; i < code_tag_size; ++i) out[i] = digest[i];
+  return out;
+}
+
+// The two tags of a binding and a code: HMAC-SHA-256 under `key` of
+// 'B' || binding and of 'C' || binding || length || code, truncated.
+struct binding_tags {
+  code_tag binding;
+  code_tag code;
+};
+constexpr binding_tags compute_tags(const secret_key& key, const code_binding& binding,
+                                    std::string_view code) noexcept {
+  const hmac_sha256_hasher keyed{std::span<const std::byte>(key)};  // the key schedule, done once
+  hmac_sha256_hasher b = keyed;
+  b.update(binding_domain);
+  feed_binding(b, binding);
+  hmac_sha256_hasher c = keyed;
+  c.update(code_domain);
+  feed_binding(c, binding);
+  c.update(static_cast<std::byte>(code.size() & 0xFFU)).update(code);
+  return {truncate_tag(b.finish()), truncate_tag(c.finish())};
+}
+
+constexpr bool is_zero_key(const secret_key& key) noexcept {
+  unsigned any = 0;
+  for (std::byte b : key) any |= static_cast<unsigned>(b);
+  return any == 0;
+}
+
+// Publishes a secret-derived bit before the code branches on it (see PHONEVERIFY_CT_DECLASSIFY).
+constexpr bool declassify(bool bit) noexcept {
+  if (!std::is_constant_evaluated()) {
+    volatile bool published = bit;
+    PHONEVERIFY_CT_DECLASSIFY(const_cast<const bool*>(&published), sizeof published);
+    return published;
+  }
+  return bit;
+}
+
+// 1 when every char of `text` is an ASCII digit, computed without a branch on the chars.
+constexpr unsigned all_ascii_digits(std::string_view text) noexcept {
+  unsigned bad = 0;
+  for (char ch : text) {
+    const int c = static_cast<unsigned char>(ch);
+    bad |= static_cast<unsigned>((c - '0') | ('9' - c)) >> 31U;  // sign bit set when c < '0' or c > '9'
+  }
+  return (bad ^ 1U) & 1U;
+}
+
+struct challenge_access {
+  static constexpr code_tag& binding_tag(challenge& c) noexcept { return c.binding_tag_; }
+  static constexpr code_tag& code_tag_of(challenge& c) noexcept { return c.code_tag_; }
+  static constexpr const code_tag& binding_tag(const challenge& c) noexcept { return c.binding_tag_; }
+  static constexpr const code_tag& code_tag_of(const challenge& c) noexcept { return c.code_tag_; }
+  static constexpr std::int64_t& issued_ms(challenge& c) noexcept { return c.issued_ms_; }
+  static constexpr std::int64_t& expires_ms(challenge& c) noexcept { return c.expires_ms_; }
+  static constexpr std::int64_t& last_failure_ms(challenge& c) noexcept { return c.last_failure_ms_; }
+  static constexpr std::uint16_t& failures(challenge& c) noexcept { return c.failures_; }
+  static constexpr std::uint8_t& attempts(challenge& c) noexcept { return c.attempts_; }
+  static constexpr challenge_state& state(challenge& c) noexcept { return c.state_; }
+};
+
+// Whether the binding is locked at `now`: max_consecutive_failures reached
+// and now < last failure + lockout (SPEC.md §5).
+constexpr bool is_locked(const code_policy& policy, const challenge& c, timestamp now) noexcept {
+  return c.consecutive_failures() >= policy.max_consecutive_failures &&
+         ms_of(now) < sat_add(ms_of(c.last_failure_at()), to_ms(policy.lockout));
+}
+
+// A lock that has run out ends the count: the binding starts again from zero.
+constexpr void end_expired_lock(const code_policy& policy, challenge& c, timestamp now) noexcept {
+  if (c.consecutive_failures() >= policy.max_consecutive_failures && !is_locked(policy, c, now))
+    challenge_access::failures(c) = 0;
+}
+
+constexpr void put_u64(challenge_bytes& out, std::size_t at, std::uint64_t v) noexcept {
+  for (std::size_t i = 0; i < 8; ++i) out[at + i] = static_cast<std::byte>(v >> (56U - 8U * i));
+}
+constexpr std::uint64_t get_u64(const challenge_bytes& in, std::size_t at) noexcept {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) v = (v << 8U) | static_cast<std::uint64_t>(in[at + i]);
+  return v;
+}
+constexpr std::int64_t u64_to_i64(std::uint64_t v) noexcept {
+  // Two's complement without implementation-defined conversion.
+  return v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+             ? static_cast<std::int64_t>(v)
+             : -static_cast<std::int64_t>(~v) - 1;
+}
+
+inline constexpr std::byte challenge_format_version{1};
+
+}  // namespace detail
+
+// When issue_code can next succeed for this challenge: the later of the end
+// of the resend interval of the last code and the end of a lock;
+// timestamp::min() when nothing stands in the way; timestamp::max() for a
+// policy outside its limits (issue_code never succeeds with it).
+constexpr timestamp next_issue_at(const code_policy& policy, const challenge& state) noexcept {
+  if (validate(policy) != errc::ok) return timestamp::max();
+  std::int64_t at = std::numeric_limits<std::int64_t>::min();
+  if (state.state() != challenge_state::none)
+    at = detail::sat_add(detail::ms_of(state.issued_at()), detail::to_ms(policy.resend_interval));
+  if (state.consecutive_failures() >= policy.max_consecutive_failures) {
+    const std::int64_t unlock = detail::sat_add(detail::ms_of(state.last_failure_at()), detail::to_ms(policy.lockout));
+    if (unlock > at) at = unlock;
+  }
+  return timestamp{std::chrono::milliseconds{at}};
+}
+
+// Issues a new code for `binding` at `now` and records it in `state` (SPEC.md §5):
+// draws policy.digits decimal digits uniformly from `rng` (rejection
+// sampling, no modulo bias), stores only their keyed tags, sets the expiry
+// to now + validity and the attempts of the code to 0, and keeps the
+// consecutive failures (NIST SP 800-63B-4 §3.1.3.2: a new code does not
+// reset them). Issuing for another phone of the same account rebinds the
+// challenge and keeps its counters. A newer code replaces the older one.
+// Errors: inside the resend interval of the last code or while locked, the
+// sending action's limit error (system_limit_control for
+// get_migration_verify_code, send_validate_code_exceeds_limit_for_account
+// otherwise), with next_issue_at() saying when a retry succeeds;
+// invalid_parameter for a policy outside its limits (a compile error in a
+// constant expression), a purpose that is not a sending action, an all-zero
+// key, or a generator that gave no acceptable value in 512 draws. `state` is
+// unchanged on error. Never throws, never allocates.
+template <detail::uniform_random_bit_generator G>
+constexpr result<issued_code> issue_code(const code_policy& policy, const secret_key& key, const code_binding& binding,
+                                         challenge& state, timestamp now, G& rng) noexcept {
+  if (std::is_constant_evaluated())
+    PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "issue_code: code_policy outside its limits (SPEC.md §5)");
+  if (validate(policy) != errc::ok || !detail::is_sending_action(binding.purpose) || detail::is_zero_key(key))
+    return errc::invalid_parameter;
+  challenge next = state;
+  detail::end_expired_lock(policy, next, now);
+  if (now < next_issue_at(policy, next)) return detail::issue_limit_error(binding.purpose);
+
+  std::uint64_t value = 0;
+  if (!detail::draw_below(rng, detail::pow10_u64(policy.digits), value)) return errc::invalid_parameter;
+  issued_code out{};
+  char digits[code_max_digits]{};
+  for (std::size_t i = policy.digits; i-- > 0;) {
+    digits[i] = static_cast<char>('0' + value % 10U);
+    value /= 10U;
+  }
+  out.code.append(std::string_view(digits, policy.digits));
+
+  const detail::binding_tags tags = detail::compute_tags(key, binding, out.code.view());
+  using access = detail::challenge_access;
+  access::binding_tag(next) = tags.binding;
+  access::code_tag_of(next) = tags.code;
+  access::issued_ms(next) = detail::ms_of(now);
+  access::expires_ms(next) = detail::sat_add(detail::ms_of(now), detail::to_ms(policy.validity));
+  access::attempts(next) = 0;
+  access::state(next) = challenge_state::live;
+  state = next;
+  out.expires_at = next.expires_at();
+  return out;
+}
+
+// Checks `submitted` against the live code of `state` for `binding` at
+// `now` and updates `state` (SPEC.md §5). In order: locked, then no_code,
+// used, exhausted, expired (now >= expires_at) for a challenge with no live
+// code (these use nothing); then, against a live code, other_binding
+// (another account, phone or purpose), malformed (not exactly
+// policy.digits ASCII digits) or wrong_code: each uses one attempt of the
+// code and adds one consecutive failure; the check that reaches
+// max_attempts or max_consecutive_failures returns its own status, and
+// the next returns exhausted or locked. ok consumes the code and resets the
+// consecutive failures. The tags are compared in constant time: no branch
+// or memory index depends on the submitted digits or the stored tags, only
+// on the declassified one-bit outcomes. A policy outside its limits is a
+// compile error in a constant expression and gives no_code (nothing checked,
+// nothing changed) at run time. Never throws, never allocates.
+constexpr check_status check_code(const code_policy& policy, const secret_key& key, const code_binding& binding,
+                                  challenge& state, std::string_view submitted, timestamp now) noexcept {
+  if (std::is_constant_evaluated())
+    PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "check_code: code_policy outside its limits (SPEC.md §5)");
+  if (validate(policy) != errc::ok) return check_status::no_code;
+  using access = detail::challenge_access;
+  detail::end_expired_lock(policy, state, now);
+  if (detail::is_locked(policy, state, now)) return check_status::locked;
+  switch (state.state()) {
+    case challenge_state::live: break;
+    case challenge_state::used: return check_status::used;
+    case challenge_state::exhausted: return check_status::exhausted;
+    case challenge_state::expired: return check_status::expired;
+    case challenge_state::none:
+    default: return check_status::no_code;
+  }
+  if (now >= state.expires_at()) {
+    access::state(state) = challenge_state::expired;
+    return check_status::expired;
+  }
+  if (state.attempts() >= policy.max_attempts) {  // e.g. a stricter policy than the one the code was issued under
+    access::state(state) = challenge_state::exhausted;
+    return check_status::exhausted;
+  }
+
+  // The length is public; the digits and the tags are not.
+  const bool right_length = submitted.size() == policy.digits;
+  const detail::binding_tags tags =
+      detail::compute_tags(key, binding, right_length ? submitted : std::string_view{});
+  const bool binding_ok =
+      detail::declassify(constant_time_equal(tags.binding, access::binding_tag(std::as_const(state))));
+  const bool digits_ok = detail::declassify(detail::all_ascii_digits(submitted) != 0U);
+  const bool code_ok = detail::declassify(constant_time_equal(tags.code, access::code_tag_of(std::as_const(state))));
+
+  if (binding_ok && right_length && digits_ok && code_ok) {
+    access::state(state) = challenge_state::used;
+    access::failures(state) = 0;
+    return check_status::ok;
+  }
+  if (state.attempts() < std::numeric_limits<std::uint8_t>::max()) ++access::attempts(state);
+  if (state.consecutive_failures() < std::numeric_limits<std::uint16_t>::max()) ++access::failures(state);
+  access::last_failure_ms(state) = detail::ms_of(now);
+  if (state.attempts() >= policy.max_attempts) access::state(state) = challenge_state::exhausted;
+  if (!binding_ok) return check_status::other_binding;
+  if (!right_length || !digits_ok) return check_status::malformed;
+  return check_status::wrong_code;
+}
+
+// The 64-byte stored form of `state` (layout on challenge_bytes). Never
+// throws, never allocates, usable in constant expressions.
+constexpr challenge_bytes to_bytes(const challenge& state) noexcept {
+  using access = detail::challenge_access;
+  challenge_bytes out{};
+  out[0] = detail::challenge_format_version;
+  out[1] = static_cast<std::byte>(state.state());
+  out[2] = static_cast<std::byte>(state.attempts());
+  out[4] = static_cast<std::byte>(state.consecutive_failures() >> 8);
+  out[5] = static_cast<std::byte>(state.consecutive_failures() & 0xFFU);
+  detail::put_u64(out, 8, static_cast<std::uint64_t>(detail::ms_of(state.issued_at())));
+  detail::put_u64(out, 16, static_cast<std::uint64_t>(detail::ms_of(state.expires_at())));
+  detail::put_u64(out, 24, static_cast<std::uint64_t>(detail::ms_of(state.last_failure_at())));
+  for (std::size_t i = 0; i < code_tag_size; ++i) {
+    out[32 + i] = access::binding_tag(state)[i];
+    out[48 + i] = access::code_tag_of(state)[i];
+  }
+  return out;
+}
+
+// The challenge stored as `bytes` by to_bytes; 64 zero bytes read as
+// `challenge{}`. Anything to_bytes cannot produce is invalid_parameter: an
+// unknown version or state, non-zero reserved bytes, a "none" challenge with
+// any other field set, or a code whose expiry is not 0..10 min after its
+// issue. Never throws, never allocates, usable in constant expressions.
+constexpr result<challenge> from_bytes(const challenge_bytes& bytes) noexcept {
+  using access = detail::challenge_access;
+  bool all_zero = true;
+  for (std::byte b : bytes) all_zero = all_zero && b == std::byte{0};
+  if (all_zero) return challenge{};
+  if (bytes[0] != detail::challenge_format_version || bytes[3] != std::byte{0} || bytes[6] != std::byte{0} ||
+      bytes[7] != std::byte{0})
+    return errc::invalid_parameter;
+  const auto state_value = static_cast<std::uint8_t>(bytes[1]);
+  if (state_value > static_cast<std::uint8_t>(challenge_state::expired)) return errc::invalid_parameter;
+  challenge c{};
+  access::state(c) = static_cast<challenge_state>(state_value);
+  access::attempts(c) = static_cast<std::uint8_t>(bytes[2]);
+  access::failures(c) = static_cast<std::uint16_t>((static_cast<unsigned>(bytes[4]) << 8) | static_cast<unsigned>(bytes[5]));
+  access::issued_ms(c) = detail::u64_to_i64(detail::get_u64(bytes, 8));
+  access::expires_ms(c) = detail::u64_to_i64(detail::get_u64(bytes, 16));
+  access::last_failure_ms(c) = detail::u64_to_i64(detail::get_u64(bytes, 24));
+  for (std::size_t i = 0; i < code_tag_size; ++i) {
+    access::binding_tag(c)[i] = bytes[32 + i];
+    access::code_tag_of(c)[i] = bytes[48 + i];
+  }
+  if (c.state() == challenge_state::none) {
+    for (std::size_t i = 2; i < bytes.size(); ++i)
+      if (bytes[i] != std::byte{0}) return errc::invalid_parameter;
+    return c;
+  }
+  const std::int64_t issued = detail::ms_of(c.issued_at());
+  const std::int64_t expires = detail::ms_of(c.expires_at());
+  if (expires < issued) return errc::invalid_parameter;
+  // The difference of two int64 in uint64 is exact when expires >= issued.
+  if (static_cast<std::uint64_t>(expires) - static_cast<std::uint64_t>(issued) >
+      static_cast<std::uint64_t>(detail::to_ms(code_max_validity)))
+    return errc::invalid_parameter;
+  return c;
+}
+
+}  // namespace phoneverify
+
+#endif  // PHONEVERIFY_CODE_HPP

@@ -1,0 +1,659 @@
+// code.hpp: verification codes (SPEC.md §5 and the attempt limits of §4):
+// uniform drawing, keyed storage, every check_status at its boundary, the
+// resend interval, the lockout, the byte layout of a challenge.
+#include <catch2/catch.hpp>
+#include <phoneverify/code.hpp>
+#include <phoneverify/time.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "support.hpp"
+
+namespace pv = phoneverify;
+using pv::check_status;
+using pv::errc;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr pv::secret_key make_key(std::uint8_t seed) {
+  pv::secret_key key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::byte>(seed + 31 * i);
+  return key;
+}
+constexpr pv::secret_key key_a = make_key(7);
+constexpr pv::secret_key key_b = make_key(8);
+
+constexpr pv::phone_number phone(std::string_view dashed) {
+  return pv::parse_phone(dashed, pv::phone_format::dashed).value();
+}
+constexpr pv::action send_bind = pv::action::send_verification_code_for_bind_secure_mobile_phone;
+constexpr pv::code_binding binding_a{send_bind, "1234567890123456", phone("86-13900001234")};
+constexpr pv::code_binding other_phone{send_bind, "1234567890123456", phone("86-13900005678")};
+constexpr pv::code_binding other_account{send_bind, "1234567890123457", phone("86-13900001234")};
+constexpr pv::code_binding other_purpose{pv::action::send_verification_code_for_enable_rd, "1234567890123456",
+                                         phone("86-13900001234")};
+constexpr pv::code_binding cams{pv::action::get_migration_verify_code, "9876543210", phone("44-7911123456")};
+
+// 2021-12-17T07:33:41.747Z: five minutes before seed 000's ExpirationDate.
+constexpr pv::timestamp t0{std::chrono::milliseconds{1639726421747}};
+constexpr pv::timestamp at(std::int64_t ms_after_t0) { return t0 + std::chrono::milliseconds{ms_after_t0}; }
+
+// A code that differs from `code` in its last digit only.
+template <std::size_t N>
+constexpr pv::inline_string<N> neighbour(const pv::inline_string<N>& code) {
+  pv::inline_string<N> out;
+  for (std::size_t i = 0; i + 1 < code.size(); ++i) out.push_back(code[i]);
+  out.push_back(static_cast<char>('0' + (code[code.size() - 1] - '0' + 1) % 10));
+  return out;
+}
+
+// --- Scenario tables: each step issues or checks at a time and states the
+// expected outcome; run at compile time (STATIC_REQUIRE) and at run time.
+enum class op : std::uint8_t { issue, right, wrong, old, malformed, phone2, account2, purpose2 };
+struct step {
+  op what;
+  std::int64_t ms;       // time after t0
+  check_status status;   // expected for a check
+  errc issue = errc::ok; // expected for an issue
+};
+constexpr std::size_t max_steps = 16;
+struct scenario {
+  std::string_view rule;
+  pv::code_policy policy;
+  std::array<step, max_steps> steps;
+  std::size_t count;
+  // Expected counters after the last step.
+  std::uint8_t attempts;
+  std::uint16_t failures;
+};
+
+// The index of the first step whose outcome differs, or -1 when all match.
+constexpr int run(const scenario& s, std::uint64_t seed = 42) {
+  pv::test::splitmix64 rng{seed};
+  pv::challenge state{};
+  pv::inline_string<10> code, previous;
+  for (std::size_t i = 0; i < s.count; ++i) {
+    const step& st = s.steps[i];
+    const pv::timestamp now = at(st.ms);
+    if (st.what == op::issue) {
+      const auto issued = pv::issue_code(s.policy, key_a, binding_a, state, now, rng);
+      if (issued.error() != st.issue) return static_cast<int>(i);
+      if (issued) {
+        previous = code;
+        code = issued->code;
+      }
+      continue;
+    }
+    pv::code_binding b = binding_a;
+    pv::inline_string<12> submitted;
+    switch (st.what) {
+      case op::right: submitted.append(code); break;
+      case op::wrong: submitted.append(neighbour(code)); break;
+      case op::old: submitted.append(previous); break;
+      case op::malformed: submitted.append(code.view().substr(1)); submitted.push_back('x'); break;
+      case op::phone2: b = other_phone; submitted.append(code); break;
+      case op::account2: b = other_account; submitted.append(code); break;
+      case op::purpose2: b = other_purpose; submitted.append(code); break;
+      case op::issue: break;
+    }
+    if (pv::check_code(s.policy, key_a, b, state, submitted, now) != st.status) return static_cast<int>(i);
+  }
+  if (state.attempts() != s.attempts || state.consecutive_failures() != s.failures) return static_cast<int>(s.count);
+  return -1;
+}
+
+constexpr pv::code_policy defaults{};
+constexpr pv::code_policy three_to_lock{.max_consecutive_failures = 3};
+constexpr errc limit = errc::send_validate_code_exceeds_limit_for_account;
+
+constexpr scenario scenarios[] = {
+    {"a code is accepted once and then is used",
+     defaults, {{{op::issue, 0, {}}, {op::right, 1000, check_status::ok}, {op::right, 2000, check_status::used}}}, 3, 0, 0},
+    {"a code is valid while now < expires_at: ok one millisecond before",
+     defaults, {{{op::issue, 0, {}}, {op::right, 300'000 - 1, check_status::ok}}}, 2, 0, 0},
+    {"a code is expired exactly at expires_at and stays expired",
+     defaults,
+     {{{op::issue, 0, {}}, {op::right, 300'000, check_status::expired}, {op::right, 299'000, check_status::expired}}},
+     3, 0, 0},
+    {"the 5th wrong attempt returns wrong_code and the 6th returns exhausted",
+     defaults,
+     {{{op::issue, 0, {}},
+       {op::wrong, 1, check_status::wrong_code},
+       {op::wrong, 2, check_status::wrong_code},
+       {op::wrong, 3, check_status::wrong_code},
+       {op::wrong, 4, check_status::wrong_code},
+       {op::wrong, 5, check_status::wrong_code},
+       {op::right, 6, check_status::exhausted},
+       {op::wrong, 7, check_status::exhausted}}},
+     8, 5, 5},
+    {"the 4th wrong attempt leaves the code usable",
+     defaults,
+     {{{op::issue, 0, {}},
+       {op::wrong, 1, check_status::wrong_code},
+       {op::malformed, 2, check_status::malformed},
+       {op::phone2, 3, check_status::other_binding},
+       {op::account2, 4, check_status::other_binding},
+       {op::right, 5, check_status::ok}}},
+     6, 4, 0},
+    {"a code for one phone, account or purpose is other_binding for another",
+     defaults,
+     {{{op::issue, 0, {}},
+       {op::phone2, 1, check_status::other_binding},
+       {op::account2, 2, check_status::other_binding},
+       {op::purpose2, 3, check_status::other_binding}}},
+     4, 3, 3},
+    {"an old code after a resend is wrong_code and the new one is ok",
+     defaults,
+     {{{op::issue, 0, {}}, {op::issue, 60'000, {}}, {op::old, 60'001, check_status::wrong_code},
+       {op::right, 60'002, check_status::ok}}},
+     4, 1, 0},
+    {"a resend just inside the interval is refused and just outside succeeds",
+     defaults,
+     {{{op::issue, 0, {}},
+       {op::issue, 59'999, {}, limit},
+       {op::right, 59'999, check_status::ok},  // the refused issue left the first code live
+       {op::issue, 60'000, {}}}},
+     4, 0, 0},
+    {"checks with no live code use nothing",
+     defaults,
+     {{{op::right, 0, check_status::no_code},
+       {op::issue, 1, {}},
+       {op::right, 2, check_status::ok},
+       {op::wrong, 3, check_status::used},
+       {op::issue, 60'001, {}},
+       {op::wrong, 60'001 + 300'000, check_status::expired}}},
+     6, 0, 0},
+    {"the check reaching max_consecutive_failures returns its own status, the next returns locked",
+     three_to_lock,
+     {{{op::issue, 0, {}},
+       {op::wrong, 1, check_status::wrong_code},
+       {op::issue, 60'000, {}},  // a new code keeps the count
+       {op::wrong, 60'001, check_status::wrong_code},
+       {op::malformed, 60'002, check_status::malformed},  // the 3rd failure
+       {op::right, 60'003, check_status::locked},
+       {op::issue, 60'002 + 86'400'000 - 1, {}, limit},  // no code while locked
+       {op::right, 60'002 + 86'400'000 - 1, check_status::locked},
+       {op::issue, 60'002 + 86'400'000, {}},  // the lock ends `lockout` after the last failure
+       {op::right, 60'003 + 86'400'000, check_status::ok}}},
+     10, 0, 0},
+    {"success resets the consecutive failures",
+     three_to_lock,
+     {{{op::issue, 0, {}},
+       {op::wrong, 1, check_status::wrong_code},
+       {op::wrong, 2, check_status::wrong_code},
+       {op::right, 3, check_status::ok},
+       {op::issue, 60'000, {}},
+       {op::wrong, 60'001, check_status::wrong_code},
+       {op::wrong, 60'002, check_status::wrong_code}}},
+     7, 2, 2},
+};
+constexpr std::size_t scenario_count = sizeof(scenarios) / sizeof(scenarios[0]);
+
+// A generator with a 3-bit range that does not start at 0 (values 5..12).
+struct octal_dice {
+  using result_type = std::uint8_t;
+  pv::test::splitmix64 inner;
+  static constexpr result_type min() { return 5; }
+  static constexpr result_type max() { return 12; }
+  constexpr result_type operator()() { return static_cast<result_type>(5 + inner() % 8); }
+};
+// Values 1..6: not a power of two, so draws are rejected too.
+struct dice {
+  using result_type = std::uint32_t;
+  pv::test::splitmix64 inner;
+  static constexpr result_type min() { return 1; }
+  static constexpr result_type max() { return 6; }
+  constexpr result_type operator()() {
+    for (;;) {  // a uniform 1..6 from 3 bits
+      const auto v = static_cast<result_type>(inner() & 7U);
+      if (v < 6) return v + 1;
+    }
+  }
+};
+// The whole 64-bit range except 0..2.
+struct high_range {
+  using result_type = std::uint64_t;
+  pv::test::splitmix64 inner;
+  static constexpr result_type min() { return 3; }
+  static constexpr result_type max() { return ~result_type{0}; }
+  constexpr result_type operator()() {
+    for (;;) {
+      const auto v = inner();
+      if (v >= 3) return v;
+    }
+  }
+};
+// A broken generator: always the same value.
+struct stuck {
+  using result_type = std::uint32_t;
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return 999; }
+  constexpr result_type operator()() { return 999; }
+};
+
+// Pearson's chi-square statistic of observed counts against a uniform expectation.
+double chi_square(const std::vector<std::uint64_t>& counts, double expected) {
+  double sum = 0;
+  for (auto c : counts) sum += (static_cast<double>(c) - expected) * (static_cast<double>(c) - expected) / expected;
+  return sum;
+}
+// Upper critical values at p = 1e-6 (fixed thresholds; a correct drawing fails
+// them about once in a million runs, a modulo bias fails them always).
+constexpr double chi2_crit_df9 = 44.81;    // chi-square, 9 degrees of freedom, p = 1e-6
+constexpr double chi2_crit_df999 = 1226.05;  // 999 degrees of freedom, p = 1e-6
+
+}  // namespace
+
+// --- Compile time: the public constexpr functions and the scenario table.
+static_assert(pv::validate(pv::code_policy{}) == errc::ok);
+static_assert(pv::validate(pv::code_policy{.digits = 5}) == errc::invalid_parameter);
+static_assert(pv::validate(pv::code_policy{.digits = 10, .validity = 600s}) == errc::ok);
+static_assert(pv::checked_policy({.digits = 8}).digits == 8);
+static_assert(pv::to_errc(check_status::ok) == errc::ok);
+static_assert(pv::to_errc(check_status::wrong_code) == errc::invalid_verification_code);
+static_assert(pv::status_name(check_status::other_binding) == "other_binding");
+static_assert(pv::next_issue_at(defaults, pv::challenge{}) == pv::timestamp::min());
+static_assert(pv::from_bytes(pv::to_bytes(pv::challenge{})).value() == pv::challenge{});
+static_assert(pv::detail::uniform_random_bit_generator<pv::test::splitmix64>);
+static_assert(pv::detail::uniform_random_bit_generator<std::mt19937>);
+static_assert(pv::detail::uniform_random_bit_generator<dice>);
+static_assert(!pv::detail::uniform_random_bit_generator<int>);
+static_assert([] {
+  pv::test::splitmix64 rng{1};
+  pv::challenge c{};
+  const auto issued = pv::issue_code(defaults, key_a, binding_a, c, t0, rng);
+  return issued && issued->code.size() == 6 && issued->expires_at == at(300'000) &&
+         pv::from_bytes(pv::to_bytes(c)).value() == c;
+}());
+
+// Public types: trivially copyable, within their size budget.
+static_assert(std::is_trivially_copyable_v<pv::challenge>);
+static_assert(sizeof(pv::challenge) <= 64);
+static_assert(std::is_trivially_copyable_v<pv::code_policy>);
+static_assert(std::is_trivially_copyable_v<pv::issued_code>);
+static_assert(sizeof(pv::issued_code) <= 32);
+static_assert(std::is_trivially_copyable_v<pv::code_binding>);
+static_assert(sizeof(pv::challenge_bytes) == 64);
+static_assert(sizeof(pv::check_status) == 1);
+
+TEST_CASE("check_code follows SPEC §5 step by step at compile time", "[code]") {
+  STATIC_REQUIRE(run(scenarios[0]) == -1);
+  STATIC_REQUIRE(run(scenarios[1]) == -1);
+  STATIC_REQUIRE(run(scenarios[2]) == -1);
+  STATIC_REQUIRE(run(scenarios[3]) == -1);
+  STATIC_REQUIRE(run(scenarios[4]) == -1);
+  STATIC_REQUIRE(run(scenarios[5]) == -1);
+  STATIC_REQUIRE(run(scenarios[6]) == -1);
+  STATIC_REQUIRE(run(scenarios[7]) == -1);
+  STATIC_REQUIRE(run(scenarios[8]) == -1);
+  STATIC_REQUIRE(run(scenarios[9]) == -1);
+  STATIC_REQUIRE(run(scenarios[10]) == -1);
+  STATIC_REQUIRE(scenario_count == 11);
+}
+
+TEST_CASE("check_code follows SPEC §5 step by step at run time", "[code]") {
+  for (std::size_t i = 0; i < scenario_count; ++i) {
+    INFO(scenarios[i].rule);
+    CHECK(run(pv::test::opaque(&scenarios[i])[0], pv::test::opaque<std::uint64_t>(42)) == -1);
+    CHECK(run(scenarios[i], pv::test::opaque<std::uint64_t>(7 + i)) == -1);  // another code, same outcome
+  }
+}
+
+TEST_CASE("issue_code returns digits ASCII digits and expires_at = now + validity", "[code]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("issue_code digits", 11)};
+  for (std::uint8_t digits = 6; digits <= 10; ++digits) {
+    for (std::int64_t validity : {1, 300, 600}) {
+      const pv::code_policy policy{.digits = pv::test::opaque(digits), .validity = std::chrono::seconds{validity}};
+      pv::challenge c{};
+      const auto issued = pv::issue_code(policy, key_a, binding_a, c, t0, rng);
+      REQUIRE(issued);
+      CHECK(issued->code.size() == digits);
+      for (char ch : issued->code.view()) CHECK((ch >= '0' && ch <= '9'));
+      CHECK(issued->expires_at == t0 + std::chrono::seconds{validity});
+      CHECK(c.expires_at() == issued->expires_at);
+      CHECK(c.issued_at() == t0);
+      CHECK(c.state() == pv::challenge_state::live);
+      CHECK(c.attempts() == 0);
+    }
+  }
+}
+
+TEST_CASE("issue_code's expires_at formats as seed 000's ExpirationDate", "[code]") {
+  pv::test::splitmix64 rng{3};
+  pv::challenge c{};
+  const auto issued = pv::issue_code(defaults, key_a, binding_a, c, at(pv::test::opaque<std::int64_t>(0)), rng);
+  REQUIRE(issued);
+  CHECK(pv::format_iso8601(issued->expires_at).view() == "2021-12-17T07:38:41.747Z");
+}
+
+TEST_CASE("issue_code stores a keyed digest and never the code", "[code]") {
+  pv::challenge with_a{}, with_b{};
+  pv::test::splitmix64 rng_a{5}, rng_b{5};
+  const auto a = pv::issue_code(defaults, key_a, binding_a, with_a, t0, rng_a);
+  const auto b = pv::issue_code(defaults, key_b, binding_a, with_b, t0, rng_b);
+  REQUIRE(a);
+  REQUIRE(b);
+  REQUIRE(a->code == b->code);  // same generator state, same code
+  const auto bytes_a = pv::to_bytes(with_a);
+  const auto bytes_b = pv::to_bytes(with_b);
+  CHECK(bytes_a != bytes_b);  // the digest depends on the key
+  // Neither the ASCII text nor the integer value of the code appears in the stored bytes.
+  const std::string_view stored(reinterpret_cast<const char*>(bytes_a.data()), bytes_a.size());
+  CHECK(stored.find(a->code.view()) == std::string_view::npos);
+  std::uint64_t value = 0;
+  for (char ch : a->code.view()) value = value * 10 + static_cast<std::uint64_t>(ch - '0');
+  for (std::size_t at_byte = 0; at_byte + 4 <= bytes_a.size(); ++at_byte) {
+    std::uint32_t be = 0, le = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      be = (be << 8) | static_cast<std::uint32_t>(bytes_a[at_byte + k]);
+      le |= static_cast<std::uint32_t>(bytes_a[at_byte + k]) << (8 * k);
+    }
+    CHECK(be != value);
+    CHECK(le != value);
+  }
+  // A code checked under another key does not match.
+  pv::challenge copy = with_a;
+  CHECK(pv::check_code(defaults, key_b, binding_a, copy, a->code, at(1)) == check_status::other_binding);
+}
+
+TEST_CASE("check_code answers malformed for anything but exactly digits ASCII digits", "[code]") {
+  constexpr std::string_view bad[] = {"", "12345", "1234567", "12345a", " 12345", "12345 ", "+12345", "-12345",
+                                      "１２３４５６", std::string_view("12\0" "456", 6), "٠١٢٣٤٥", "123 456"};
+  pv::test::splitmix64 rng{9};
+  for (std::string_view text : bad) {
+    INFO("submitted: " << text);
+    pv::challenge c{};
+    REQUIRE(pv::issue_code(defaults, key_a, binding_a, c, t0, rng));
+    const std::string_view submitted(pv::test::opaque(text.data()), pv::test::opaque(text.size()));
+    CHECK(pv::check_code(defaults, key_a, binding_a, c, submitted, at(1)) == check_status::malformed);
+    CHECK(c.attempts() == 1);  // a failure against a live code uses one attempt
+    CHECK(c.consecutive_failures() == 1);
+    CHECK(c.last_failure_at() == at(1));
+  }
+}
+
+TEST_CASE("the 100th consecutive failure across resends returns its own status and the 101st is locked",
+          "[code]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("100 failures", 100)};
+  pv::challenge c{};
+  std::int64_t now = 0;
+  int failures = 0;
+  pv::inline_string<10> code;
+  while (failures < 100) {
+    const auto issued = pv::issue_code(defaults, key_a, binding_a, c, at(now), rng);
+    REQUIRE(issued);
+    code = issued->code;
+    CHECK(c.consecutive_failures() == failures);  // a new code keeps the count
+    for (int k = 0; k < 5 && failures < 100; ++k) {
+      ++now;
+      const check_status s = pv::check_code(defaults, key_a, binding_a, c, neighbour(code), at(now));
+      ++failures;
+      CHECK(s == check_status::wrong_code);  // the 100th too: its own status
+      CHECK(c.consecutive_failures() == failures);
+    }
+    now += 60'000;
+  }
+  const std::int64_t last_failure = now - 60'000;
+  CHECK(pv::check_code(defaults, key_a, binding_a, c, code, at(last_failure + 1)) == check_status::locked);
+  CHECK(c.consecutive_failures() == 100);  // a locked check uses nothing
+  // No code while locked; next_issue_at names the end of the lock, exactly.
+  const pv::timestamp unlock = at(last_failure) + 24h;
+  CHECK(pv::next_issue_at(defaults, c) == unlock);
+  const pv::challenge before = c;
+  CHECK(pv::issue_code(defaults, key_a, binding_a, c, unlock - 1ms, rng).error() == limit);
+  CHECK(c == before);  // a refusal changes nothing
+  CHECK(pv::issue_code(defaults, key_a, other_phone, c, unlock - 1ms, rng).error() == limit);  // per account
+  const auto fresh = pv::issue_code(defaults, key_a, binding_a, c, unlock, rng);
+  REQUIRE(fresh);
+  CHECK(c.consecutive_failures() == 0);  // the lock ran out: the count starts again
+  CHECK(pv::check_code(defaults, key_a, binding_a, c, fresh->code, unlock + 1ms) == check_status::ok);
+}
+
+TEST_CASE("issue_code refuses inside the resend interval with the sending action's limit error", "[code]") {
+  struct row {
+    pv::code_binding binding;
+    errc refusal;
+  };
+  const row rows[] = {{binding_a, errc::send_validate_code_exceeds_limit_for_account},
+                      {other_purpose, errc::send_validate_code_exceeds_limit_for_account},
+                      {{pv::action::send_phone_verification_for_message_contact, "1", phone("86-13900001234")},
+                       errc::send_validate_code_exceeds_limit_for_account},
+                      {cams, errc::system_limit_control}};
+  for (const row& r : rows) {
+    INFO(pv::action_name(r.binding.purpose));
+    pv::test::splitmix64 rng{1};
+    pv::challenge c{};
+    REQUIRE(pv::issue_code(defaults, key_a, r.binding, c, t0, rng));
+    CHECK(pv::next_issue_at(defaults, c) == t0 + 60s);
+    CHECK(pv::issue_code(defaults, key_a, r.binding, c, at(pv::test::opaque<std::int64_t>(59'999)), rng).error() == r.refusal);
+    CHECK(pv::issue_code(defaults, key_a, r.binding, c, t0 - 1h, rng).error() == r.refusal);  // clock went back
+    CHECK(pv::issue_code(defaults, key_a, r.binding, c, at(pv::test::opaque<std::int64_t>(60'000)), rng));
+  }
+}
+
+TEST_CASE("issuing for another phone rebinds the challenge and keeps its counters", "[code]") {
+  pv::test::splitmix64 rng{17};
+  pv::challenge c{};
+  const auto first = pv::issue_code(defaults, key_a, binding_a, c, t0, rng);
+  REQUIRE(first);
+  CHECK(pv::check_code(defaults, key_a, binding_a, c, neighbour(first->code), at(1)) == check_status::wrong_code);
+  CHECK(pv::check_code(defaults, key_a, binding_a, c, neighbour(first->code), at(2)) == check_status::wrong_code);
+  const auto second = pv::issue_code(defaults, key_a, other_phone, c, at(60'000), rng);
+  REQUIRE(second);
+  CHECK(c.consecutive_failures() == 2);
+  CHECK(c.attempts() == 0);  // attempts are per code
+  CHECK(pv::check_code(defaults, key_a, binding_a, c, second->code, at(60'001)) == check_status::other_binding);
+  CHECK(pv::check_code(defaults, key_a, other_phone, c, second->code, at(60'002)) == check_status::ok);
+  CHECK(c.consecutive_failures() == 0);
+}
+
+TEST_CASE("a policy outside its limits gives invalid_parameter at run time and changes nothing", "[code]") {
+  const pv::code_policy bad[] = {{.digits = 5},
+                                 {.digits = 11},
+                                 {.validity = 0s},
+                                 {.validity = 601s},
+                                 {.validity = -1s},
+                                 {.max_attempts = 0},
+                                 {.resend_interval = -1s},
+                                 {.resend_interval = 86'401s},
+                                 {.max_consecutive_failures = 0},
+                                 {.lockout = 0s},
+                                 {.lockout = std::chrono::seconds{366 * 86'400 + 1}}};
+  const pv::code_policy good[] = {{.digits = 6},   {.digits = 10},           {.validity = 1s},
+                                  {.validity = 600s}, {.max_attempts = 1},   {.resend_interval = 0s},
+                                  {.resend_interval = 86'400s}, {.max_consecutive_failures = 1},
+                                  {.lockout = 1s}, {.lockout = std::chrono::seconds{366 * 86'400}}};
+  pv::test::splitmix64 rng{2};
+  for (const auto& policy : bad) {
+    CHECK(pv::validate(pv::test::opaque(&policy)[0]) == errc::invalid_parameter);
+    pv::challenge c{};
+    CHECK(pv::issue_code(policy, key_a, binding_a, c, t0, rng).error() == errc::invalid_parameter);
+    CHECK(c == pv::challenge{});
+    CHECK(pv::next_issue_at(policy, c) == pv::timestamp::max());
+    REQUIRE(pv::issue_code(defaults, key_a, binding_a, c, t0, rng));
+    const pv::challenge before = c;
+    CHECK(pv::check_code(policy, key_a, binding_a, c, "123456", at(1)) == check_status::no_code);
+    CHECK(c == before);
+  }
+  for (const auto& policy : good) {
+    CHECK(pv::validate(pv::test::opaque(&policy)[0]) == errc::ok);
+    pv::challenge c{};
+    CHECK(pv::issue_code(policy, key_a, binding_a, c, t0, rng));
+  }
+}
+
+TEST_CASE("issue_code refuses a consumer purpose and an all-zero key and a stuck generator", "[code]") {
+  pv::test::splitmix64 rng{4};
+  pv::challenge c{};
+  pv::code_binding consumer = binding_a;
+  consumer.purpose = pv::action::bind_secure_mobile_phone;
+  CHECK(pv::issue_code(defaults, key_a, consumer, c, t0, rng).error() == errc::invalid_parameter);
+  consumer.purpose = static_cast<pv::action>(pv::test::opaque(200));
+  CHECK(pv::issue_code(defaults, key_a, consumer, c, t0, rng).error() == errc::invalid_parameter);
+  CHECK(pv::issue_code(defaults, pv::secret_key{}, binding_a, c, t0, rng).error() == errc::invalid_parameter);
+  stuck broken;
+  CHECK(pv::issue_code(defaults, key_a, binding_a, c, t0, broken).error() == errc::invalid_parameter);
+  CHECK(c == pv::challenge{});
+}
+
+TEST_CASE("to_errc is invalid_verification_code for every failure", "[code]") {
+  for (int s = 0; s <= static_cast<int>(check_status::malformed); ++s) {
+    const auto status = static_cast<check_status>(pv::test::opaque(s));
+    INFO(pv::status_name(status));
+    CHECK(!pv::status_name(status).empty());
+    CHECK(pv::to_errc(status) == (status == check_status::ok ? errc::ok : errc::invalid_verification_code));
+  }
+  CHECK(pv::code_string(pv::to_errc(check_status::expired)) == "Invalid.VerificationCode");
+}
+
+TEST_CASE("to_bytes writes the documented big-endian layout and from_bytes reads it back", "[code]") {
+  pv::test::splitmix64 rng{21};
+  pv::challenge c{};
+  REQUIRE(pv::issue_code(defaults, key_a, binding_a, c, t0, rng));
+  for (int k = 1; k <= 3; ++k) pv::check_code(defaults, key_a, binding_a, c, "00000x", at(k));
+  const auto bytes = pv::to_bytes(c);
+  CHECK(bytes[0] == std::byte{1});                                                   // version
+  CHECK(bytes[1] == static_cast<std::byte>(pv::challenge_state::live));            // state
+  CHECK(bytes[2] == std::byte{3});                                                   // attempts
+  CHECK(bytes[4] == std::byte{0});                                                   // failures, high byte
+  CHECK(bytes[5] == std::byte{3});                                                   // failures, low byte
+  std::uint64_t issued = 0;
+  for (std::size_t i = 8; i < 16; ++i) issued = (issued << 8) | static_cast<std::uint64_t>(bytes[i]);
+  CHECK(issued == 1639726421747ULL);
+  std::uint64_t expires = 0;
+  for (std::size_t i = 16; i < 24; ++i) expires = (expires << 8) | static_cast<std::uint64_t>(bytes[i]);
+  CHECK(expires == 1639726421747ULL + 300'000);
+  std::uint64_t failed = 0;
+  for (std::size_t i = 24; i < 32; ++i) failed = (failed << 8) | static_cast<std::uint64_t>(bytes[i]);
+  CHECK(failed == 1639726421747ULL + 3);
+  const auto back = pv::from_bytes(pv::test::opaque(&bytes)[0]);
+  REQUIRE(back);
+  CHECK(*back == c);
+  // The restored challenge behaves the same: the issued code is still checked correctly.
+  pv::challenge restored = *back;
+  CHECK(pv::check_code(defaults, key_a, binding_a, restored, "000000", at(4)) != check_status::malformed);
+  // Negative times (before 1970) survive the two's complement round trip.
+  pv::challenge early{};
+  REQUIRE(pv::issue_code(defaults, key_a, binding_a, early, pv::timestamp{-5000ms}, rng));
+  CHECK(pv::from_bytes(pv::to_bytes(early)).value() == early);
+}
+
+TEST_CASE("from_bytes rejects bytes that to_bytes cannot produce", "[code]") {
+  pv::test::splitmix64 rng{22};
+  pv::challenge live{};
+  REQUIRE(pv::issue_code(defaults, key_a, binding_a, live, t0, rng));
+  const auto good = pv::to_bytes(live);
+  CHECK(pv::from_bytes(pv::challenge_bytes{}).value() == pv::challenge{});  // an all-zero column
+  struct edit {
+    std::size_t at;
+    std::uint8_t value;
+  };
+  // Each edit flips bits of one byte of a valid encoding.
+  const edit edits[] = {{0, 0x01},   // version 0
+                        {0, 0x03},   // version 2
+                        {1, 0x04},   // state 5
+                        {1, 0xfe},   // state 255
+                        {3, 0x01}, {6, 0x01}, {7, 0x01},  // reserved bytes
+                        {16, 0x80},  // expires_at's sign: before issued_at, or far after
+                        {20, 0x01}};  // expires_at moved by 2^24 ms: before issue or beyond 10 minutes
+  for (const edit& e : edits) {
+    INFO("byte " << e.at << " ^= " << int{e.value});
+    auto bytes = good;
+    bytes[e.at] ^= static_cast<std::byte>(e.value);
+    CHECK(pv::from_bytes(pv::test::opaque(&bytes)[0]).error() == errc::invalid_parameter);
+  }
+  auto none_with_counter = pv::to_bytes(pv::challenge{});
+  none_with_counter[5] = std::byte{1};
+  CHECK(pv::from_bytes(none_with_counter).error() == errc::invalid_parameter);
+  // Random bytes: a defined answer, and whatever is accepted round-trips.
+  pv::test::splitmix64 noise{pv::test::test_seed("from_bytes noise", 23)};
+  for (int round = 0; round < 20000; ++round) {
+    pv::challenge_bytes bytes{};
+    for (auto& b : bytes) b = static_cast<std::byte>(noise());
+    if (round % 2 == 0) {  // keep the header plausible half of the time so the time checks are reached
+      bytes[0] = std::byte{1};
+      bytes[1] = static_cast<std::byte>(noise() % 5);
+      bytes[3] = bytes[6] = bytes[7] = std::byte{0};
+      for (std::size_t i = 8; i < 24; ++i) bytes[i] = good[i];
+      bytes[22] = static_cast<std::byte>(noise());
+      bytes[23] = static_cast<std::byte>(noise());
+    }
+    const auto c = pv::from_bytes(bytes);
+    if (c) {
+      CHECK(pv::to_bytes(*c) == bytes);
+    } else {
+      CHECK(c.error() == errc::invalid_parameter);
+    }
+  }
+}
+
+TEST_CASE("draw_below is uniform over 10^6 six-digit values and per digit position (chi-square)", "[code][uniformity]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("draw_below chi-square", 0xC0DE)};
+  constexpr std::uint64_t n = 1'000'000;
+  std::vector<std::uint64_t> bins(1000, 0);
+  std::vector<std::vector<std::uint64_t>> positions(6, std::vector<std::uint64_t>(10, 0));
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::uint64_t v = 0;
+    REQUIRE(pv::detail::draw_below(rng, 1'000'000, v));
+    ++bins[v / 1000];
+    for (std::size_t p = 0; p < 6; ++p, v /= 10) ++positions[p][v % 10];
+  }
+  CHECK(chi_square(bins, n / 1000.0) < chi2_crit_df999);
+  for (const auto& digit_counts : positions) CHECK(chi_square(digit_counts, n / 10.0) < chi2_crit_df9);
+
+  // The same statistic catches a modulo bias: 20 random bits mod 10^6 favour values below 48576.
+  std::vector<std::uint64_t> biased(1000, 0);
+  for (std::uint64_t i = 0; i < n; ++i) ++biased[((rng() & 0xFFFFF) % 1'000'000) / 1000];
+  CHECK(chi_square(biased, n / 1000.0) > chi2_crit_df999);
+}
+
+TEST_CASE("issue_code draws every digit position uniformly (chi-square)", "[code][uniformity]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("issue_code chi-square", 0xC0DF)};
+  constexpr int n = 20'000;
+  const pv::code_policy policy{.digits = 10, .resend_interval = 0s};
+  std::vector<std::vector<std::uint64_t>> positions(10, std::vector<std::uint64_t>(10, 0));
+  pv::challenge c{};
+  for (int i = 0; i < n; ++i) {
+    const auto issued = pv::issue_code(policy, key_a, binding_a, c, at(i), rng);
+    REQUIRE(issued);
+    for (std::size_t p = 0; p < 10; ++p) ++positions[p][static_cast<std::size_t>(issued->code[p] - '0')];
+  }
+  for (const auto& digit_counts : positions) CHECK(chi_square(digit_counts, n / 10.0) < chi2_crit_df9);
+}
+
+TEST_CASE("draw_below is uniform for 3-bit 32-bit and 64-bit generators and ranges not starting at 0",
+          "[code][uniformity]") {
+  const std::uint64_t seed = pv::test::test_seed("generator ranges", 0xD1CE);
+  constexpr int n = 100'000;
+  const auto check_uniform = [&](auto rng, std::uint64_t bound) {
+    std::vector<std::uint64_t> counts(10, 0);
+    for (int i = 0; i < n; ++i) {
+      std::uint64_t v = 0;
+      REQUIRE(pv::detail::draw_below(rng, bound, v));
+      REQUIRE(v < bound);
+      ++counts[v % 10];  // bound is a power of ten: the last digit is uniform too
+    }
+    CHECK(chi_square(counts, n / 10.0) < chi2_crit_df9);
+  };
+  for (std::uint64_t bound : {10ULL, 1'000'000ULL, 10'000'000'000ULL}) {
+    INFO("bound " << bound);
+    check_uniform(octal_dice{{seed}}, bound);
+    check_uniform(dice{{seed + 1}}, bound);
+    check_uniform(high_range{{seed + 2}}, bound);
+    check_uniform(std::mt19937{static_cast<std::uint32_t>(seed)}, bound);
+    check_uniform(pv::test::splitmix64{seed + 3}, bound);
+  }
+  // Through issue_code with a 32-bit standard engine and 10 digits (two draws per code).
+  std::mt19937 engine{static_cast<std::uint32_t>(seed)};
+  pv::challenge c{};
+  const auto issued = pv::issue_code(pv::code_policy{.digits = 10}, key_a, binding_a, c, t0, engine);
+  REQUIRE(issued);
+  CHECK(issued->code.size() == 10);
+}
