@@ -108,6 +108,19 @@ struct limit_access {
   static constexpr void record(State& s, std::int64_t t, std::uint32_t n) noexcept {
     s.record(t, n);
   }
+  template <class State>
+  static constexpr const std::int64_t* times(const State& s) noexcept {
+    return s.times_;
+  }
+  template <class State>
+  static constexpr std::size_t size(const State& s) noexcept {
+    return s.size_;
+  }
+  // Index of the latest time in the ring (meaningful when size > 0).
+  template <class State>
+  static constexpr std::size_t newest(const State& s) noexcept {
+    return s.next_ == 0 ? State::capacity() - 1 : s.next_ - 1;
+  }
 };
 
 // The stored key of a day: order-preserving, never 0 (0 means unused).
@@ -207,32 +220,42 @@ constexpr decision admit(const rate_limit& limit, rate_state& state, timestamp n
   const std::int64_t period = limit.period.count();
   if (period <= 0 && n <= c) return {true, c - n, now};
   if (n > c) return {false, 0, timestamp::max()};
-  const std::uint64_t g = detail::gcd_u(c, static_cast<std::uint64_t>(period));
-  const auto s = static_cast<std::int64_t>(c / g);                          // scale: 1/s ms
-  const auto t_step = static_cast<std::uint64_t>(period) / g;               // T in scaled units
-  const std::uint64_t window = detail::sat_mul_u(c, t_step);                // count * T = period
-  const std::int64_t t = detail::sat_mul(now.time_since_epoch().count(), s);  // now, scaled
+  if (c == 0) return {true, 0, now};  // n = 0 of nothing
+  // Scale s = count / gcd(count, period) and T = period / gcd in 1/s ms. When
+  // count divides the period (10 per second) s = 1 and one division suffices.
+  const auto p = static_cast<std::uint64_t>(period);
+  std::uint64_t t_step = p / c;
+  std::int64_t s = 1;
+  if (const std::uint64_t rest = p % c; rest != 0) {
+    const std::uint64_t g = detail::gcd_u(c, rest);
+    s = static_cast<std::int64_t>(c / g);
+    t_step = p / g;
+  }
+  const std::uint64_t window = detail::sat_mul_u(c, t_step);                  // count * T = period
+  const std::int64_t t = s == 1 ? now.time_since_epoch().count()
+                                : detail::sat_mul(now.time_since_epoch().count(), s);  // now, scaled
   std::uint64_t& bits = detail::limit_access::bits(state);
   const std::int64_t tat = detail::unbias(bits);
-  const std::int64_t base = tat > t ? tat : t;
   // How far ahead of now the TAT already is (exact as unsigned: base >= t).
-  const std::uint64_t ahead = static_cast<std::uint64_t>(base) - static_cast<std::uint64_t>(t);
-  const std::uint64_t free_now = ahead < window ? (window - ahead) / t_step : 0;  // units passing now
-  if (n == 0) return {true, free_now > c ? c : static_cast<std::uint32_t>(free_now), now};
+  const std::uint64_t ahead = tat > t ? static_cast<std::uint64_t>(tat) - static_cast<std::uint64_t>(t) : 0;
   const std::uint64_t step = detail::sat_mul_u(n, t_step);
+  if (n == 0) return {true, static_cast<std::uint32_t>(ahead < window ? (window - ahead) / t_step : 0), now};
   if (ahead <= window && step <= window - ahead) {
     const std::uint64_t new_ahead = ahead + step;
     // Room left below INT64_MAX above now (exact as unsigned); beyond it, fail closed.
     const std::uint64_t room = static_cast<std::uint64_t>(detail::i64_max) - static_cast<std::uint64_t>(t);
     if (new_ahead > room) return {false, 0, timestamp::max()};
     bits = detail::bias(static_cast<std::int64_t>(static_cast<std::uint64_t>(t) + new_ahead));
-    return {true, static_cast<std::uint32_t>((window - new_ahead) / t_step), now};
+    // From idle, exactly count - n remain; otherwise whole intervals left in the tolerance.
+    const std::uint64_t remaining = ahead == 0 ? c - n : (window - new_ahead) / t_step;
+    return {true, static_cast<std::uint32_t>(remaining), now};
   }
   // Conforms once scaled time reaches tat - (count - n) * T, which lies after
   // now (ahead > (count - n) * T); as a millisecond, rounded up.
-  const std::uint64_t slack = window - step;
-  const auto due = static_cast<std::int64_t>(static_cast<std::uint64_t>(tat) - slack);
-  return {false, static_cast<std::uint32_t>(free_now), timestamp{std::chrono::milliseconds{detail::ceil_div(due, s)}}};
+  const std::uint64_t free_now = ahead < window ? (window - ahead) / t_step : 0;  // fewer than n
+  const auto due = static_cast<std::int64_t>(static_cast<std::uint64_t>(tat) - (window - step));
+  const std::int64_t retry = s == 1 ? due : detail::ceil_div(due, s);
+  return {false, static_cast<std::uint32_t>(free_now), timestamp{std::chrono::milliseconds{retry}}};
 }
 
 // ---------------------------------------------------------------------------
@@ -283,7 +306,7 @@ struct sliding_window_state {
   constexpr void record(std::int64_t t, std::uint32_t n) noexcept {
     for (std::uint32_t i = 0; i < n; ++i) {
       times_[next_] = t;
-      next_ = static_cast<std::uint32_t>((next_ + 1) % N);
+      next_ = next_ + 1 == N ? 0 : next_ + 1;
     }
     size_ = static_cast<std::uint32_t>(size_ + n > N ? N : size_ + n);
   }
@@ -304,25 +327,52 @@ struct window_check {
   std::int64_t retry = i64_min;      // latest instant a denying window frees up
 };
 
-// Applies one window to `check` (records nothing).
+// Applies one window to `check` (records nothing). `times` is the ring,
+// `newest` the index of the latest time, `size` how many are remembered.
 template <std::size_t N>
-constexpr void check_window(const sliding_window& w, const sliding_window_state<N>& st, std::uint32_t n,
-                            window_check& check) noexcept {
+constexpr void check_window(const sliding_window& w, const std::int64_t* times, std::size_t newest, std::size_t size,
+                            std::uint32_t n, window_check& check) noexcept {
   const std::uint32_t c = w.count < N ? w.count : static_cast<std::uint32_t>(N);
   const std::int64_t width = w.window.count();
-  // In-window count among the c most recent: recent(k) is in the window while
-  // at - recent(k) < width (exact as unsigned: at >= recent(k)); recent(k)
-  // does not increase with k, so a binary search finds the boundary.
-  std::size_t lo = 0;
-  std::size_t hi = st.size() < c ? st.size() : c;
-  if (width <= 0) hi = 0;
-  while (lo < hi) {
-    const std::size_t mid = lo + (hi - lo) / 2;
-    const auto age = static_cast<std::uint64_t>(check.at) -
-                     static_cast<std::uint64_t>(st.recent(mid).time_since_epoch().count());
-    if (age < static_cast<std::uint64_t>(width)) lo = mid + 1; else hi = mid;
+  const auto recent = [times, newest](std::size_t k) {  // k-th most recent, k < N
+    return times[newest >= k ? newest - k : newest + N - k];
+  };
+  // recent(k) is in the window while at - recent(k) < width (exact as
+  // unsigned: at >= recent(k)), and recent(k) does not increase with k, so the
+  // in-window count is where that first fails among the c most recent.
+  const auto inside = [&](std::size_t k) {
+    return static_cast<std::uint64_t>(check.at) - static_cast<std::uint64_t>(recent(k)) <
+           static_cast<std::uint64_t>(width);
+  };
+  const std::size_t limit = width <= 0 ? 0 : (size < c ? size : c);
+  std::size_t count = 0;
+  if constexpr (N <= 16) {
+    // Short rings: count every remembered time in the window, without
+    // branches. The ones inside are the most recent ones, so the count among
+    // the c most recent is min(c, that count). Slots [0, size) are the used ones.
+    // Short rings: count, without branches, the times inside the window among
+    // the `limit` most recent ones, which occupy at most two runs of the ring:
+    // [newest + 1 - limit, newest] or [0, newest] plus the tail of the array.
+    const auto at_u = static_cast<std::uint64_t>(check.at);
+    const auto width_u = static_cast<std::uint64_t>(width);
+    const auto count_run = [&](std::size_t from, std::size_t to) {
+      std::size_t k = 0;
+      for (std::size_t i = from; i < to; ++i) k += at_u - static_cast<std::uint64_t>(times[i]) < width_u ? 1 : 0;
+      return k;
+    };
+    if (limit <= newest + 1) {
+      count = count_run(newest + 1 - limit, newest + 1);
+    } else {
+      count = count_run(0, newest + 1) + count_run(N - (limit - newest - 1), N);
+    }
+  } else {
+    std::size_t hi = limit;
+    while (count < hi) {
+      const std::size_t mid = count + (hi - count) / 2;
+      if (inside(mid)) count = mid + 1; else hi = mid;
+    }
   }
-  const std::uint32_t left = c - static_cast<std::uint32_t>(lo);
+  const std::uint32_t left = c - static_cast<std::uint32_t>(count);
   if (left < check.left) check.left = left;
   if (n <= left) return;
   check.allowed = false;
@@ -331,7 +381,7 @@ constexpr void check_window(const sliding_window& w, const sliding_window_state<
     return;
   }
   // The (c - n + 1)-th most recent must leave the window: it blocks until + width.
-  const std::int64_t until = sat_add(st.recent(c - n).time_since_epoch().count(), width);
+  const std::int64_t until = sat_add(recent(c - n), width);
   if (until > check.retry) check.retry = until;
 }
 
@@ -349,13 +399,16 @@ constexpr void check_window(const sliding_window& w, const sliding_window_state<
 template <std::size_t N>
 constexpr decision admit(std::span<const sliding_window> windows, sliding_window_state<N>& state, timestamp now,
                          std::uint32_t n = 1) noexcept {
+  using access = detail::limit_access;
+  const std::int64_t* times = access::times(state);
+  const std::size_t size = access::size(state);
+  const std::size_t newest = access::newest(state);
   std::int64_t at = now.time_since_epoch().count();
-  if (state.size() > 0 && state.recent(0).time_since_epoch().count() > at)
-    at = state.recent(0).time_since_epoch().count();  // never back (SPEC.md §4)
+  if (size > 0 && times[newest] > at) at = times[newest];  // never back (SPEC.md §4)
   detail::window_check check{at};
-  for (const sliding_window& w : windows) detail::check_window(w, state, n, check);
+  for (const sliding_window& w : windows) detail::check_window<N>(w, times, newest, size, n, check);
   if (!check.allowed) return {false, check.left, timestamp{std::chrono::milliseconds{check.retry}}};
-  detail::limit_access::record(state, at, n);
+  access::record(state, at, n);
   return {true, check.left - n, now};
 }
 

@@ -64,17 +64,39 @@ struct civil_date {
   int day;
 };
 
-// The Gregorian date of a day count since 1970-01-01, for days >= 0.
-// The year is first estimated from the 400-year cycle (146'097 days) and then
-// corrected by at most one year each way; the month comes from the table.
+// The Gregorian date of a day count since 1970-01-01, for days >= 0, by the
+// classic March-based computation (years counted from 1 March, so the leap
+// day ends the year, and month lengths from March repeat 31-30-31-30-31 every
+// 153 days): only constant divisions, no loops.
+// Every intermediate value fits 32 bits for days in [0, 2^31 - 719'468)
+// (the whole 1970-9999 range), so the work is unsigned 32-bit.
 constexpr civil_date civil_from_days(std::int64_t days) noexcept {
-  std::int64_t year = 1970 + days * 400 / 146'097;
-  while (days_before_year(year) > days) --year;
-  while (days_before_year(year + 1) <= days) ++year;
-  const int day_of_year = static_cast<int>(days - days_before_year(year));
-  int month = 1 + day_of_year / 32;  // never past the right month: months have <= 31 days
-  while (month < 12 && days_before_month(year, month + 1) <= day_of_year) ++month;
-  return {year, month, day_of_year - days_before_month(year, month) + 1};
+  constexpr std::uint32_t days_per_400_years = 146'097;
+  // Days since 0000-03-01 of the proleptic Gregorian calendar (719'468 before 1970-01-01).
+  const auto from_march_0 = static_cast<std::uint32_t>(days + 719'468);
+  const std::uint32_t cycle = from_march_0 / days_per_400_years;
+  const std::uint32_t day_of_cycle = from_march_0 - cycle * days_per_400_years;  // [0, 146'096]
+  // Years into the cycle: remove the leap days (one per 1'461 days, one back per
+  // 36'524, one more per 146'096) and divide by 365.
+  const std::uint32_t year_of_cycle =
+      (day_of_cycle - day_of_cycle / 1'460 + day_of_cycle / 36'524 - day_of_cycle / 146'096) / 365;
+  const std::uint32_t day_of_year =  // from 1 March, [0, 365]
+      day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100);
+  const std::uint32_t month_from_march = (5 * day_of_year + 2) / 153;  // 0 = March ... 11 = February
+  const int day = static_cast<int>(day_of_year - (153 * month_from_march + 2) / 5 + 1);
+  const int month = static_cast<int>(month_from_march < 10 ? month_from_march + 3 : month_from_march - 9);
+  return {std::int64_t{cycle} * 400 + year_of_cycle + (month <= 2 ? 1 : 0), month, day};
+}
+
+// Writes `value` (0-99) as two ASCII digits at `out`.
+// A table of the pairs "00" to "99" saves a division per pair.
+inline constexpr char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+constexpr void put_two_digits(char* out, std::uint32_t value) noexcept {
+  out[0] = digit_pairs[2 * value];
+  out[1] = digit_pairs[2 * value + 1];
 }
 
 }  // namespace detail
@@ -94,36 +116,29 @@ constexpr inline_string<24> format_iso8601(timestamp t) noexcept {
   std::int64_t ms = t.time_since_epoch().count();
   if (ms < iso8601_min.time_since_epoch().count()) ms = iso8601_min.time_since_epoch().count();
   if (ms > iso8601_max.time_since_epoch().count()) ms = iso8601_max.time_since_epoch().count();
-  const detail::civil_date date = detail::civil_from_days(ms / detail::ms_per_day);
-  std::int64_t in_day = ms % detail::ms_per_day;
-  const auto millis = in_day % 1000;
-  in_day /= 1000;
-  const auto second = in_day % 60;
-  in_day /= 60;
-  const auto minute = in_day % 60;
-  const auto hour = in_day / 60;
+  // Non-negative from here: unsigned constant divisions are the cheapest.
+  const auto total = static_cast<std::uint64_t>(ms);
+  const std::uint64_t days = total / detail::ms_per_day;
+  const auto in_day = static_cast<std::uint32_t>(total - days * detail::ms_per_day);
+  const detail::civil_date date = detail::civil_from_days(static_cast<std::int64_t>(days));
+  const auto year = static_cast<std::uint32_t>(date.year);
+  const std::uint32_t millis = in_day % 1000;
+  const std::uint32_t seconds_of_day = in_day / 1000;
+  const std::uint32_t second = seconds_of_day % 60;
+  const std::uint32_t minute = seconds_of_day / 60 % 60;
+  const std::uint32_t hour = seconds_of_day / 3600;
 
-  char text[24] = {};
-  const auto put = [&text](int at, int width, std::int64_t value) {
-    for (int i = at + width - 1; i >= at; --i) {
-      text[i] = static_cast<char>('0' + value % 10);
-      value /= 10;
-    }
-  };
-  put(0, 4, date.year);
-  text[4] = '-';
-  put(5, 2, date.month);
-  text[7] = '-';
-  put(8, 2, date.day);
-  text[10] = 'T';
-  put(11, 2, hour);
-  text[13] = ':';
-  put(14, 2, minute);
-  text[16] = ':';
-  put(17, 2, second);
-  text[19] = '.';
-  put(20, 3, millis);
-  text[23] = 'Z';
+  char text[24] = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0',
+                    '0', ':', '0', '0', ':', '0', '0', '.', '0', '0', '0', 'Z'};
+  detail::put_two_digits(text, year / 100);
+  detail::put_two_digits(text + 2, year % 100);
+  detail::put_two_digits(text + 5, static_cast<std::uint32_t>(date.month));
+  detail::put_two_digits(text + 8, static_cast<std::uint32_t>(date.day));
+  detail::put_two_digits(text + 11, hour);
+  detail::put_two_digits(text + 14, minute);
+  detail::put_two_digits(text + 17, second);
+  text[20] = static_cast<char>('0' + millis / 100);
+  detail::put_two_digits(text + 21, millis % 100);
   return inline_string<24>(std::string_view(text, 24));
 }
 
