@@ -1,0 +1,641 @@
+// The seven actions (SPEC.md §1, §3, §6, §7, appendix A): one row per rule,
+// every documented error produced, SPEC §7's order, the sites, and the flows.
+#include <catch2/catch.hpp>
+#include <phoneverify/actions.hpp>
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+namespace pv = phoneverify;
+using pv::action;
+using pv::check_step;
+using pv::errc;
+using pv::verdict_reason;
+using namespace std::chrono_literals;
+
+namespace {
+
+// --- A valid world for each action ----------------------------------------
+
+constexpr std::string_view member_id = "1234567890123456";
+constexpr std::string_view caller_id = "9999888877776666";
+constexpr std::string_view china_mobile = "86-13900001234";
+constexpr std::string_view uk_mobile = "44-7911123456";
+
+constexpr pv::facts china_facts() {
+  pv::facts f;
+  f.on_site = pv::site::china;
+  f.caller.account_id = caller_id;
+  f.account.secure_phone = china_mobile;
+  f.contact.phone = china_mobile;
+  return f;
+}
+constexpr pv::facts international_facts() {
+  pv::facts f = china_facts();
+  f.on_site = pv::site::international;
+  f.account.secure_phone = uk_mobile;
+  return f;
+}
+
+constexpr pv::send_verification_code_for_bind_secure_mobile_phone_request send_bind_ok{china_mobile, member_id};
+constexpr pv::bind_secure_mobile_phone_request bind_ok{"123456", china_mobile, member_id};
+constexpr pv::send_verification_code_for_enable_rd_request send_rd_ok{china_mobile};
+constexpr pv::get_migration_verify_code_request cams_ok{"293483938841234", "8613800001234", "zh_CN", "sms"};
+constexpr pv::send_phone_verification_for_message_contact_request contact_ok{"c-qL4HqKONzOM7ab", china_mobile};
+constexpr pv::enable_resource_directory_request enable_rd_ok{"NewManagementAccount", "admin@rdadmin.aliyunid.com",
+                                                             china_mobile, "123456"};
+constexpr pv::chatapp_migration_verified_request chatapp_ok{"293483938841234", "8613800001234", "123456"};
+
+// --- One row per rule -------------------------------------------------------
+
+struct rule_row {
+  std::string name;
+  action act;
+  std::function<pv::verdict()> run;
+  errc expected;
+  int status;
+  check_step step;
+};
+
+template <class Request, class Mutate>
+std::function<pv::verdict()> with(Request base, pv::facts f, Mutate mutate) {
+  return [=]() mutable {
+    mutate(base, f);
+    return pv::check(base, f);
+  };
+}
+
+std::vector<rule_row> pure_rules() {
+  using R1 = pv::send_verification_code_for_bind_secure_mobile_phone_request;
+  using R2 = pv::bind_secure_mobile_phone_request;
+  using R3 = pv::send_verification_code_for_enable_rd_request;
+  using R4 = pv::get_migration_verify_code_request;
+  using R5 = pv::send_phone_verification_for_message_contact_request;
+  using R6 = pv::enable_resource_directory_request;
+  using R7 = pv::chatapp_migration_verified_request;
+  const auto a1 = action::send_verification_code_for_bind_secure_mobile_phone;
+  const auto a2 = action::bind_secure_mobile_phone;
+  const auto a3 = action::send_verification_code_for_enable_rd;
+  const auto a4 = action::get_migration_verify_code;
+  const auto a5 = action::send_phone_verification_for_message_contact;
+  const auto a6 = action::enable_resource_directory;
+  const auto a7 = action::chatapp_migration_verified;
+  const pv::facts cn = china_facts();
+  const pv::facts intl = international_facts();
+  return {
+      // Action 1
+      {"action 1 accepts a valid request", a1, with(send_bind_ok, cn, [](R1&, pv::facts&) {}), errc::ok, 200, check_step::passed},
+      {"action 1 without SecureMobilePhone is MissingParameter", a1, with(send_bind_ok, cn, [](R1& r, pv::facts&) { r.secure_mobile_phone = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"action 1 without AccountId is MissingParameter", a1, with(send_bind_ok, cn, [](R1& r, pv::facts&) { r.account_id = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"action 1 with a masked phone is InvalidParameter", a1, with(send_bind_ok, cn, [](R1& r, pv::facts&) { r.secure_mobile_phone = "86-139****1234"; }), errc::invalid_parameter, 400, check_step::syntax},
+      {"action 1 with a fixed-line 86 number is InvalidParameter (mobile rule)", a1, with(send_bind_ok, cn, [](R1& r, pv::facts&) { r.secure_mobile_phone = "86-1012345678"; }), errc::invalid_parameter, 400, check_step::syntax},
+      {"action 1 with a non-numeric AccountId is InvalidParameter", a1, with(send_bind_ok, cn, [](R1& r, pv::facts&) { r.account_id = "12a4"; }), errc::invalid_parameter, 400, check_step::syntax},
+      {"action 1 with an unassigned country code is InvalidParameter.MobileCountryCode 409", a1, with(send_bind_ok, cn, [](R1& r, pv::facts&) { r.secure_mobile_phone = "999-1234567"; }), errc::invalid_parameter_mobile_country_code, 409, check_step::site},
+      {"action 1 with a 44 number on the China site is InvalidParameter.MobileCountryCode 409", a1, with(send_bind_ok, cn, [](R1& r, pv::facts&) { r.secure_mobile_phone = uk_mobile; }), errc::invalid_parameter_mobile_country_code, 409, check_step::site},
+      {"action 1 with an 86 number on the international site is InvalidParameter.MobileCountryCode 409", a1, with(send_bind_ok, intl, [](R1&, pv::facts&) {}), errc::invalid_parameter_mobile_country_code, 409, check_step::site},
+      {"action 1 from a member account is CallerIdentityError", a1, with(send_bind_ok, cn, [](R1&, pv::facts& f) { f.caller.kind = pv::caller_kind::member_account; }), errc::caller_identity_error, 409, check_step::identity},
+      {"action 1 for an account that does not exist is InvalidParameter", a1, with(send_bind_ok, cn, [](R1&, pv::facts& f) { f.account.exists = false; }), errc::invalid_parameter, 400, check_step::state},
+      {"action 1 for a member of another directory is NotSupport.AccountInAnotherResourceDirectory", a1, with(send_bind_ok, cn, [](R1&, pv::facts& f) { f.account.membership = pv::directory_membership::another_directory; }), errc::not_support_account_in_another_resource_directory, 409, check_step::state},
+      {"action 1 for an account with its own directory is EntityAlreadyExists.ResourceDirectory", a1, with(send_bind_ok, cn, [](R1&, pv::facts& f) { f.account.manages_a_directory = true; }), errc::entity_already_exists_resource_directory, 409, check_step::state},
+      // Action 2
+      {"action 2 accepts a valid request before the code step", a2, with(bind_ok, cn, [](R2&, pv::facts&) {}), errc::ok, 200, check_step::passed},
+      {"action 2 without VerificationCode is MissingParameter", a2, with(bind_ok, cn, [](R2& r, pv::facts&) { r.verification_code = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"action 2 without SecureMobilePhone is MissingParameter", a2, with(bind_ok, cn, [](R2& r, pv::facts&) { r.secure_mobile_phone = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"action 2 without AccountId is MissingParameter", a2, with(bind_ok, cn, [](R2& r, pv::facts&) { r.account_id = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"action 2 with a phone with a second dash is InvalidParameter", a2, with(bind_ok, cn, [](R2& r, pv::facts&) { r.secure_mobile_phone = "86-139-00001234"; }), errc::invalid_parameter, 400, check_step::syntax},
+      {"action 2 with a 44 number on the China site is NotSupport.Site.Action 400", a2, with(bind_ok, cn, [](R2& r, pv::facts&) { r.secure_mobile_phone = uk_mobile; }), errc::not_support_site_action, 400, check_step::site},
+      {"action 2 with an 86 number on the international site is NotSupport.Site.Action 400", a2, with(bind_ok, intl, [](R2&, pv::facts&) {}), errc::not_support_site_action, 400, check_step::site},
+      {"action 2 with an unassigned country code is NotSupport.Site.Action", a2, with(bind_ok, cn, [](R2& r, pv::facts&) { r.secure_mobile_phone = "388-1234567"; }), errc::not_support_site_action, 400, check_step::site},
+      {"action 2 from the management account itself is CallerIdentityError", a2, with(bind_ok, cn, [](R2&, pv::facts& f) { f.caller.kind = pv::caller_kind::management_account; }), errc::caller_identity_error, 409, check_step::identity},
+      {"action 2 for a member of another directory is NotSupport.AccountInAnotherResourceDirectory", a2, with(bind_ok, cn, [](R2&, pv::facts& f) { f.account.membership = pv::directory_membership::another_directory; }), errc::not_support_account_in_another_resource_directory, 409, check_step::state},
+      {"action 2 for an account with its own directory is EntityAlreadyExists.ResourceDirectory", a2, with(bind_ok, cn, [](R2&, pv::facts& f) { f.account.manages_a_directory = true; }), errc::entity_already_exists_resource_directory, 409, check_step::state},
+      {"action 2 for a cloud account is AccountTypeMismatch", a2, with(bind_ok, cn, [](R2&, pv::facts& f) { f.account.kind = pv::account_kind::cloud_account; }), errc::account_type_mismatch, 409, check_step::state},
+      {"action 2 for a suspended member is AccountTypeMismatch", a2, with(bind_ok, cn, [](R2&, pv::facts& f) { f.account.status = pv::account_status::suspended; }), errc::account_type_mismatch, 409, check_step::state},
+      {"action 2 for a member with a secure phone is AccountSecureMobileAlreadyExists", a2, with(bind_ok, cn, [](R2&, pv::facts& f) { f.account.secure_phone_bound = true; }), errc::account_secure_mobile_already_exists, 409, check_step::state},
+      {"action 2 for an account without enterprise name is Invalid.EnterpriseName", a2, with(bind_ok, cn, [](R2&, pv::facts& f) { f.account.enterprise_name_set = false; }), errc::invalid_enterprise_name, 409, check_step::state},
+      {"action 2 for an account without real-name verification is EnterpriseRealNameVerificationError", a2, with(bind_ok, cn, [](R2&, pv::facts& f) { f.account.real_name_verified = false; }), errc::enterprise_real_name_verification_error, 409, check_step::state},
+      // Action 3
+      {"action 3 accepts a valid request", a3, with(send_rd_ok, cn, [](R3&, pv::facts&) {}), errc::ok, 200, check_step::passed},
+      {"action 3 with no phone uses the phone bound to the account", a3, with(send_rd_ok, cn, [](R3& r, pv::facts&) { r.secure_mobile_phone = {}; }), errc::ok, 200, check_step::passed},
+      {"action 3 with no phone and none bound is MissingParameter", a3, with(send_rd_ok, cn, [](R3& r, pv::facts& f) { r.secure_mobile_phone = {}; f.account.secure_phone = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"action 3 with letters in the phone is InvalidParameter", a3, with(send_rd_ok, cn, [](R3& r, pv::facts&) { r.secure_mobile_phone = "86-1390000abcd"; }), errc::invalid_parameter, 400, check_step::syntax},
+      {"action 3 with a 44 number on the China site is InvalidParameter.MobileCountryCode 409", a3, with(send_rd_ok, cn, [](R3& r, pv::facts&) { r.secure_mobile_phone = uk_mobile; }), errc::invalid_parameter_mobile_country_code, 409, check_step::site},
+      {"action 3 with a 44 number on the international site is accepted", a3, with(send_rd_ok, intl, [](R3& r, pv::facts&) { r.secure_mobile_phone = uk_mobile; }), errc::ok, 200, check_step::passed},
+      {"action 3 for an account in another directory is NotSupport.AccountInAnotherResourceDirectory", a3, with(send_rd_ok, cn, [](R3&, pv::facts& f) { f.account.membership = pv::directory_membership::another_directory; }), errc::not_support_account_in_another_resource_directory, 409, check_step::state},
+      {"action 3 for an account whose directory is enabled is EntityAlreadyExists.ResourceDirectory", a3, with(send_rd_ok, cn, [](R3&, pv::facts& f) { f.account.manages_a_directory = true; }), errc::entity_already_exists_resource_directory, 409, check_step::state},
+      // Action 4
+      {"action 4 accepts a valid request", a4, with(cams_ok, cn, [](R4&, pv::facts&) {}), errc::ok, 200, check_step::passed},
+      {"action 4 accepts Method in any case", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.method = "VOICE"; }), errc::ok, 200, check_step::passed},
+      {"action 4 accepts a 44 number on the China site (CAMS takes any assigned code)", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.phone_number = "447911123456"; }), errc::ok, 200, check_step::passed},
+      {"action 4 accepts a fixed-line number (CAMS needs no mobile)", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.phone_number = "861012345678"; }), errc::ok, 200, check_step::passed},
+      {"action 4 without CustSpaceId is MissingParameter", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.cust_space_id = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"action 4 without PhoneNumber is MissingParameter", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.phone_number = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"action 4 without Locale is MissingParameter", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.locale = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"action 4 without Method is MissingParameter", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.method = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"action 4 with a non-numeric CustSpaceId is InvalidParameter", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.cust_space_id = "29348393884****"; }), errc::invalid_parameter, 400, check_step::syntax},
+      {"action 4 with a dashed phone is InvalidParameter", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.phone_number = "86-13800001234"; }), errc::invalid_parameter, 400, check_step::syntax},
+      {"action 4 with an unassigned country code is InvalidParameter", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.phone_number = "99912345678"; }), errc::invalid_parameter, 400, check_step::site},
+      {"action 4 with Locale zh-CN is InvalidParameter", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.locale = "zh-CN"; }), errc::invalid_parameter, 400, check_step::syntax},
+      {"action 4 with Method email is InvalidParameter", a4, with(cams_ok, cn, [](R4& r, pv::facts&) { r.method = "email"; }), errc::invalid_parameter, 400, check_step::syntax},
+      {"action 4 without RAM permission is Ram.PermissionDeny", a4, with(cams_ok, cn, [](R4&, pv::facts& f) { f.caller.permitted = false; }), errc::ram_permission_deny, 400, check_step::identity},
+      {"action 4 without the product is Product.Unsubscript", a4, with(cams_ok, cn, [](R4&, pv::facts& f) { f.caller.product_subscribed = false; }), errc::product_unsubscript, 400, check_step::identity},
+      {"action 4 on another user's space is Unknown.ResourceOwnerId", a4, with(cams_ok, cn, [](R4&, pv::facts& f) { f.space.owned_by_caller = false; }), errc::unknown_resource_owner_id, 400, check_step::identity},
+      // Action 5
+      {"action 5 accepts a valid request", a5, with(contact_ok, cn, [](R5&, pv::facts&) {}), errc::ok, 200, check_step::passed},
+      {"action 5 without ContactId is MissingParameter.ContactId", a5, with(contact_ok, cn, [](R5& r, pv::facts&) { r.contact_id = {}; }), errc::missing_parameter_contact_id, 400, check_step::presence},
+      {"action 5 without PhoneNumber is MissingParameter.PhoneNumber", a5, with(contact_ok, cn, [](R5& r, pv::facts&) { r.phone_number = {}; }), errc::missing_parameter_phone_number, 400, check_step::presence},
+      {"action 5 with a ContactId without c- is InvalidParameter.ContactId", a5, with(contact_ok, cn, [](R5& r, pv::facts&) { r.contact_id = "qL4HqKONzOM7"; }), errc::invalid_parameter_contact_id, 400, check_step::syntax},
+      {"action 5 with a masked phone is InvalidParameter.PhoneNumber", a5, with(contact_ok, cn, [](R5& r, pv::facts&) { r.phone_number = "86-139****1234"; }), errc::invalid_parameter_phone_number, 400, check_step::syntax},
+      {"action 5 with a too short 86 number is InvalidParameter.PhoneNumber", a5, with(contact_ok, cn, [](R5& r, pv::facts&) { r.phone_number = "86-139"; }), errc::invalid_parameter_phone_number, 400, check_step::syntax},
+      {"action 5 with a 44 number on the international site is InvalidParameter.MobileCountryCode 400", a5, with(contact_ok, intl, [](R5& r, pv::facts&) { r.phone_number = uk_mobile; }), errc::invalid_parameter_mobile_country_code, 400, check_step::site},
+      {"action 5 with an 86 number on the international site is accepted", a5, with(contact_ok, intl, [](R5&, pv::facts& f) { f.contact.phone = china_mobile; }), errc::ok, 200, check_step::passed},
+      {"action 5 for a contact that does not exist is EntityNotExists.Contact 404", a5, with(contact_ok, cn, [](R5&, pv::facts& f) { f.contact.exists = false; }), errc::entity_not_exists_contact, 404, check_step::state},
+      {"action 5 with another phone than AddMessageContact's is InvalidParameter.PhoneNumber", a5, with(contact_ok, cn, [](R5& r, pv::facts&) { r.phone_number = "86-13900004321"; }), errc::invalid_parameter_phone_number, 400, check_step::state},
+      {"action 5 with no pending verification is EntityNotExists.Contact.Verification 404", a5, with(contact_ok, cn, [](R5&, pv::facts& f) { f.contact.verification_pending = false; }), errc::entity_not_exists_contact_verification, 404, check_step::state},
+      // EnableResourceDirectory
+      {"EnableResourceDirectory accepts a valid NewManagementAccount request before the code step", a6, with(enable_rd_ok, cn, [](R6&, pv::facts&) {}), errc::ok, 200, check_step::passed},
+      {"EnableResourceDirectory with CurrentAccount needs no code", a6, with(enable_rd_ok, cn, [](R6& r, pv::facts&) { r = {"CurrentAccount", {}, {}, {}}; }), errc::ok, 200, check_step::passed},
+      {"EnableResourceDirectory without EnableMode is MissingParameter", a6, with(enable_rd_ok, cn, [](R6& r, pv::facts&) { r.enable_mode = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"EnableResourceDirectory with an unknown EnableMode is InvalidParameter", a6, with(enable_rd_ok, cn, [](R6& r, pv::facts&) { r.enable_mode = "currentaccount"; }), errc::invalid_parameter, 400, check_step::syntax},
+      {"EnableResourceDirectory without MAName is MissingParameter", a6, with(enable_rd_ok, cn, [](R6& r, pv::facts&) { r.ma_name = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"EnableResourceDirectory with no phone and none bound is MissingSecureMobilePhone", a6, with(enable_rd_ok, cn, [](R6& r, pv::facts& f) { r.ma_secure_mobile_phone = {}; f.account.secure_phone = {}; }), errc::missing_secure_mobile_phone, 409, check_step::presence},
+      {"EnableResourceDirectory with no phone uses the caller's bound phone", a6, with(enable_rd_ok, cn, [](R6& r, pv::facts&) { r.ma_secure_mobile_phone = {}; }), errc::ok, 200, check_step::passed},
+      {"EnableResourceDirectory without VerificationCode is MissingSecurityInfo", a6, with(enable_rd_ok, cn, [](R6& r, pv::facts&) { r.verification_code = {}; }), errc::missing_security_info, 409, check_step::presence},
+      {"EnableResourceDirectory with a bad MAName is InvalidParameter.ManagementAccountName", a6, with(enable_rd_ok, cn, [](R6& r, pv::facts&) { r.ma_name = "a..b@rdadmin.aliyunid.com"; }), errc::invalid_parameter_management_account_name, 409, check_step::syntax},
+      {"EnableResourceDirectory with a bad phone is InvalidParameter.ManagementAccountSecurityInfo", a6, with(enable_rd_ok, cn, [](R6& r, pv::facts&) { r.ma_secure_mobile_phone = "+86-13900001234"; }), errc::invalid_parameter_management_account_security_info, 409, check_step::syntax},
+      {"EnableResourceDirectory with a 44 number on the China site is InvalidParameter.ManagementAccountSecurityInfo", a6, with(enable_rd_ok, cn, [](R6& r, pv::facts&) { r.ma_secure_mobile_phone = uk_mobile; }), errc::invalid_parameter_management_account_security_info, 409, check_step::site},
+      {"EnableResourceDirectory for an account in another directory is NotSupport.AccountInAnotherResourceDirectory", a6, with(enable_rd_ok, cn, [](R6&, pv::facts& f) { f.account.membership = pv::directory_membership::another_directory; }), errc::not_support_account_in_another_resource_directory, 409, check_step::state},
+      {"EnableResourceDirectory for an account whose directory is enabled is EntityAlreadyExists.ResourceDirectory", a6, with(enable_rd_ok, cn, [](R6&, pv::facts& f) { f.account.manages_a_directory = true; }), errc::entity_already_exists_resource_directory, 409, check_step::state},
+      {"EnableResourceDirectory with a taken MAName is InvalidParameter.ManagementAccountName.AlreadyUsed", a6, with(enable_rd_ok, cn, [](R6&, pv::facts& f) { f.management_account_name_used = true; }), errc::invalid_parameter_management_account_name_already_used, 409, check_step::state},
+      {"EnableResourceDirectory without enterprise name is Invalid.EnterpriseName", a6, with(enable_rd_ok, cn, [](R6&, pv::facts& f) { f.account.enterprise_name_set = false; }), errc::invalid_enterprise_name, 409, check_step::state},
+      {"EnableResourceDirectory without real-name verification is EnterpriseRealNameVerificationError", a6, with(enable_rd_ok, cn, [](R6&, pv::facts& f) { f.account.real_name_verified = false; }), errc::enterprise_real_name_verification_error, 409, check_step::state},
+      // ChatappMigrationVerified
+      {"ChatappMigrationVerified accepts a valid request before the code step", a7, with(chatapp_ok, cn, [](R7&, pv::facts&) {}), errc::ok, 200, check_step::passed},
+      {"ChatappMigrationVerified without CustSpaceId is MissingParameter", a7, with(chatapp_ok, cn, [](R7& r, pv::facts&) { r.cust_space_id = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"ChatappMigrationVerified without PhoneNumber is MissingParameter", a7, with(chatapp_ok, cn, [](R7& r, pv::facts&) { r.phone_number = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"ChatappMigrationVerified without VerifyCode is MissingParameter", a7, with(chatapp_ok, cn, [](R7& r, pv::facts&) { r.verify_code = {}; }), errc::missing_parameter, 400, check_step::presence},
+      {"ChatappMigrationVerified with a bad phone is InvalidParameter", a7, with(chatapp_ok, cn, [](R7& r, pv::facts&) { r.phone_number = "+8613800001234"; }), errc::invalid_parameter, 400, check_step::syntax},
+      {"ChatappMigrationVerified without RAM permission is Ram.PermissionDeny", a7, with(chatapp_ok, cn, [](R7&, pv::facts& f) { f.caller.permitted = false; }), errc::ram_permission_deny, 400, check_step::identity},
+      {"ChatappMigrationVerified without the product is Product.Unsubscript", a7, with(chatapp_ok, cn, [](R7&, pv::facts& f) { f.caller.product_subscribed = false; }), errc::product_unsubscript, 400, check_step::identity},
+      {"ChatappMigrationVerified on another user's space is Unknown.ResourceOwnerId", a7, with(chatapp_ok, cn, [](R7&, pv::facts& f) { f.space.owned_by_caller = false; }), errc::unknown_resource_owner_id, 400, check_step::identity},
+  };
+}
+
+// --- The stateful steps ------------------------------------------------------
+
+const pv::secret_key test_key = [] {
+  pv::secret_key k{};
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::byte>(i * 7 + 1);
+  return k;
+}();
+const pv::timestamp t0 = pv::timestamp{std::chrono::milliseconds{1'700'000'000'000}};
+
+// The state of one world: one account's quota, one phone's windows, one
+// challenge, one user's rate (enough for the flows of one binding).
+struct world {
+  pv::daily_usage quota{};
+  pv::per_phone_state windows{};
+  pv::challenge code{};
+  pv::rate_state flow{};
+  pv::test::splitmix64 rng{42};
+  pv::action_policy policy{};
+  pv::send_state send_state() { return {&quota, &windows, &code, &flow}; }
+  pv::verify_state verify_state() { return {&code, &flow}; }
+};
+
+template <class Request>
+pv::send_outcome send(world& w, const Request& r, const pv::facts& f, pv::timestamp now) {
+  return pv::send(w.policy, test_key, r, f, w.send_state(), now, w.rng);
+}
+template <class Request>
+pv::verdict verify(world& w, const Request& r, const pv::facts& f, pv::timestamp now) {
+  return pv::verify(w.policy, test_key, r, f, w.verify_state(), now);
+}
+
+// Action 1 sends 101 times in one day (windows relaxed so only the quota counts).
+pv::verdict the_101st_send_of_a_day(action which) {
+  world w;
+  w.policy.per_phone = {{{1000, 1ms}, {1000, 1ms}, {1000, 1ms}}};
+  w.policy.code.resend_interval = 0s;
+  pv::verdict last;
+  for (int i = 0; i < 101; ++i) {
+    const auto now = t0 + std::chrono::milliseconds{i};
+    if (which == action::send_verification_code_for_bind_secure_mobile_phone)
+      last = send(w, send_bind_ok, china_facts(), now).v;
+    else if (which == action::send_verification_code_for_enable_rd)
+      last = send(w, send_rd_ok, china_facts(), now).v;
+    else
+      last = send(w, contact_ok, china_facts(), now).v;
+    if (i < 100) REQUIRE(last.ok());
+  }
+  return last;
+}
+
+pv::verdict eleventh_cams_request_in_one_second(action which) {
+  world w;
+  pv::verdict last;
+  for (int i = 0; i < 11; ++i) {
+    // Invalid requests count too (SPEC.md §7 step 1): every other one lacks a parameter.
+    pv::get_migration_verify_code_request r = cams_ok;
+    if (i % 2 == 1) r.locale = {};
+    if (which == action::get_migration_verify_code)
+      last = send(w, r, china_facts(), t0).v;
+    else
+      last = verify(w, chatapp_ok, china_facts(), t0);
+  }
+  return last;
+}
+
+pv::verdict wrong_code_for(action consumer) {
+  world w;
+  if (consumer == action::bind_secure_mobile_phone) {
+    REQUIRE(send(w, send_bind_ok, china_facts(), t0).v.ok());
+    return verify(w, pv::bind_secure_mobile_phone_request{"000000", china_mobile, member_id}, china_facts(), t0 + 1s);
+  }
+  if (consumer == action::enable_resource_directory) {
+    REQUIRE(send(w, send_rd_ok, china_facts(), t0).v.ok());
+    auto r = enable_rd_ok;
+    r.verification_code = "000000";
+    return verify(w, r, china_facts(), t0 + 1s);
+  }
+  REQUIRE(send(w, cams_ok, china_facts(), t0).v.ok());
+  auto r = chatapp_ok;
+  r.verify_code = "000000";
+  return verify(w, r, china_facts(), t0 + 1s);
+}
+
+}  // namespace
+
+TEST_CASE("each rule of each action gives its documented error, status and step", "[actions]") {
+  for (const auto& row : pure_rules()) {
+    INFO(row.name);
+    const pv::verdict v = row.run();
+    CHECK(v.act == row.act);
+    CHECK(pv::code_string(v.code) == pv::code_string(row.expected));
+    CHECK(v.http_status == row.status);
+    CHECK(v.step == row.step);
+    CHECK(v.message == pv::message(row.expected, row.act));
+    CHECK(pv::may_return(row.act, v.code));
+    if (!v.ok()) CHECK(v.reason != verdict_reason::ok);
+  }
+}
+
+TEST_CASE("a verdict names the parameter at fault and the precise reason", "[actions]") {
+  auto r = contact_ok;
+  r.phone_number = "86-139****1234";
+  const auto v = pv::check(r, china_facts());
+  CHECK(v.at_fault == pv::parameter::phone_number);
+  CHECK(pv::parameter_name(v.at_fault) == "PhoneNumber");
+  CHECK(v.reason == verdict_reason::bad_syntax);
+  CHECK(v.detail == static_cast<std::uint8_t>(pv::phone_error::non_digit));
+  CHECK(v.position == 6);
+  CHECK(!pv::describe(v.reason).empty());
+}
+
+TEST_CASE("action 1's NotSupport message is seed 000's and action 3's is seed 002's", "[actions]") {
+  auto f = china_facts();
+  f.account.membership = pv::directory_membership::another_directory;
+  CHECK(pv::check(send_bind_ok, f).message.starts_with("Your account is a management account"));
+  CHECK(pv::check(send_rd_ok, f).message.starts_with("The specified account is an Alibaba Cloud account"));
+}
+
+TEST_CASE("the daily quota refuses the 101st send of a day with SendValidateCodeExceedsLimitForAccount", "[actions][quota]") {
+  for (action a : {action::send_verification_code_for_bind_secure_mobile_phone,
+                   action::send_verification_code_for_enable_rd, action::send_phone_verification_for_message_contact}) {
+    INFO(pv::action_name(a));
+    const auto v = the_101st_send_of_a_day(a);
+    CHECK(v.code == errc::send_validate_code_exceeds_limit_for_account);
+    CHECK(v.http_status == 409);
+    CHECK(v.reason == verdict_reason::daily_quota_exceeded);
+    // The next calendar day at UTC+8 starts at 16:00 UTC.
+    CHECK(v.retry_at > t0);
+    CHECK(pv::day_index(v.retry_at, 8h) == pv::day_index(t0, 8h) + 1);
+    CHECK(pv::day_index(v.retry_at - 1ms, 8h) == pv::day_index(t0, 8h));
+  }
+}
+
+TEST_CASE("flow control refuses the 11th CAMS request in a second, valid or not, with System.LimitControl", "[actions][quota]") {
+  for (action a : {action::get_migration_verify_code, action::chatapp_migration_verified}) {
+    INFO(pv::action_name(a));
+    const auto v = eleventh_cams_request_in_one_second(a);
+    CHECK(v.code == errc::system_limit_control);
+    CHECK(v.step == check_step::flow_control);
+    CHECK(v.http_status == 400);
+    CHECK(v.retry_at == t0 + 100ms);
+  }
+}
+
+TEST_CASE("a second send inside the resend interval is refused with the action's limit error", "[actions][quota]") {
+  world w;
+  REQUIRE(send(w, send_bind_ok, china_facts(), t0).v.ok());
+  const auto again = send(w, send_bind_ok, china_facts(), t0 + 59s);
+  CHECK(again.v.code == errc::send_validate_code_exceeds_limit_for_account);
+  CHECK(again.v.reason == verdict_reason::resend_too_soon);
+  CHECK(again.v.retry_at == t0 + 60s);
+  CHECK(send(w, send_bind_ok, china_facts(), again.v.retry_at).v.ok());
+
+  world cams;
+  REQUIRE(send(cams, cams_ok, china_facts(), t0).v.ok());
+  const auto cams_again = send(cams, cams_ok, china_facts(), t0 + 1s);
+  CHECK(cams_again.v.code == errc::system_limit_control);
+  CHECK(cams_again.v.step == check_step::quota);
+}
+
+TEST_CASE("the per-phone windows refuse the 6th code to one phone in an hour, charging nothing", "[actions][quota]") {
+  world w;
+  for (int i = 0; i < 5; ++i) REQUIRE(send(w, send_bind_ok, china_facts(), t0 + std::chrono::minutes{i}).v.ok());
+  const pv::daily_usage quota_before = w.quota;
+  const pv::challenge code_before = w.code;
+  const auto sixth = send(w, send_bind_ok, china_facts(), t0 + 5min);
+  CHECK(sixth.v.code == errc::send_validate_code_exceeds_limit_for_account);
+  CHECK(sixth.v.reason == verdict_reason::phone_window_exceeded);
+  CHECK(sixth.v.retry_at == t0 + 1h);
+  CHECK(w.quota == quota_before);  // a denied send consumes nothing
+  CHECK(w.code == code_before);
+  CHECK(send(w, send_bind_ok, china_facts(), sixth.v.retry_at).v.ok());
+}
+
+TEST_CASE("send then bind succeeds with the right code and phone", "[actions][flow]") {
+  world w;
+  const auto sent = send(w, send_bind_ok, china_facts(), t0);
+  REQUIRE(sent.v.ok());
+  CHECK(sent.code.expires_at == t0 + 5min);
+  CHECK(sent.v.retry_at == t0);
+  const auto bound = verify(w, pv::bind_secure_mobile_phone_request{sent.code.code, china_mobile, member_id},
+                            china_facts(), t0 + 30s);
+  CHECK(bound.ok());
+  CHECK(bound.http_status == 200);
+}
+
+TEST_CASE("bind fails with Invalid.VerificationCode for another phone, an expired, reused or wrong code", "[actions][flow]") {
+  SECTION("another phone") {
+    world w;
+    const auto sent = send(w, send_bind_ok, china_facts(), t0);
+    const auto v = verify(w, pv::bind_secure_mobile_phone_request{sent.code.code, "86-13900004321", member_id},
+                          china_facts(), t0 + 1s);
+    CHECK(v.code == errc::invalid_verification_code);
+    CHECK(v.detail == static_cast<std::uint8_t>(pv::check_status::other_binding));
+  }
+  SECTION("another account") {
+    world w;
+    const auto sent = send(w, send_bind_ok, china_facts(), t0);
+    const auto v = verify(w, pv::bind_secure_mobile_phone_request{sent.code.code, china_mobile, "1234567890123457"},
+                          china_facts(), t0 + 1s);
+    CHECK(v.code == errc::invalid_verification_code);
+  }
+  SECTION("expired") {
+    world w;
+    const auto sent = send(w, send_bind_ok, china_facts(), t0);
+    const auto v = verify(w, pv::bind_secure_mobile_phone_request{sent.code.code, china_mobile, member_id},
+                          china_facts(), sent.code.expires_at);
+    CHECK(v.code == errc::invalid_verification_code);
+    CHECK(v.detail == static_cast<std::uint8_t>(pv::check_status::expired));
+  }
+  SECTION("reused") {
+    world w;
+    const auto sent = send(w, send_bind_ok, china_facts(), t0);
+    const pv::bind_secure_mobile_phone_request r{sent.code.code, china_mobile, member_id};
+    REQUIRE(verify(w, r, china_facts(), t0 + 1s).ok());
+    const auto v = verify(w, r, china_facts(), t0 + 2s);
+    CHECK(v.code == errc::invalid_verification_code);
+    CHECK(v.detail == static_cast<std::uint8_t>(pv::check_status::used));
+  }
+  SECTION("wrong") {
+    const auto v = wrong_code_for(action::bind_secure_mobile_phone);
+    CHECK(v.code == errc::invalid_verification_code);
+    CHECK(v.http_status == 409);
+    CHECK(v.step == check_step::code);
+    CHECK(v.at_fault == pv::parameter::verification_code);
+  }
+}
+
+TEST_CASE("SendVerificationCodeForEnableRD then EnableResourceDirectory closes the flow", "[actions][flow]") {
+  world w;
+  const auto sent = send(w, send_rd_ok, china_facts(), t0);
+  REQUIRE(sent.v.ok());
+  auto r = enable_rd_ok;
+  r.verification_code = sent.code.code;
+  auto wrong_phone = r;
+  wrong_phone.ma_secure_mobile_phone = "86-13900004321";
+  CHECK(verify(w, wrong_phone, china_facts(), t0 + 1s).code == errc::invalid_verification_code);
+  CHECK(verify(w, r, china_facts(), t0 + 2s).ok());
+  CHECK(verify(w, r, china_facts(), t0 + 3s).code == errc::invalid_verification_code);  // single use
+  CHECK(wrong_code_for(action::enable_resource_directory).code == errc::invalid_verification_code);
+}
+
+TEST_CASE("GetMigrationVerifyCode then ChatappMigrationVerified closes the flow", "[actions][flow]") {
+  world w;
+  const auto sent = send(w, cams_ok, china_facts(), t0);
+  REQUIRE(sent.v.ok());
+  auto r = chatapp_ok;
+  r.verify_code = sent.code.code;
+  auto other_space = r;
+  other_space.cust_space_id = "293483938841235";
+  CHECK(verify(w, other_space, china_facts(), t0 + 1s).code == errc::invalid_verification_code);
+  CHECK(verify(w, r, china_facts(), t0 + 2s).ok());
+  const auto reused = verify(w, r, china_facts(), t0 + 3s);
+  CHECK(reused.code == errc::invalid_verification_code);
+  CHECK(pv::may_return(action::chatapp_migration_verified, reused.code));
+  CHECK(wrong_code_for(action::chatapp_migration_verified).code == errc::invalid_verification_code);
+}
+
+TEST_CASE("a request that fails a pure step changes no state", "[actions][quota]") {
+  world w;
+  auto bad = send_bind_ok;
+  bad.account_id = "x";
+  const auto out = send(w, bad, china_facts(), t0);
+  CHECK(out.v.code == errc::invalid_parameter);
+  CHECK(w.quota.used() == 0);
+  CHECK(w.windows.size() == 0);
+  CHECK(w.code == pv::challenge{});
+}
+
+TEST_CASE("every documented error of every action is produced by a rule and nothing else is", "[actions][documented]") {
+  std::map<action, std::set<errc>> produced;
+  for (const auto& row : pure_rules()) produced[row.act].insert(row.run().code);
+  for (action a : {action::send_verification_code_for_bind_secure_mobile_phone,
+                   action::send_verification_code_for_enable_rd, action::send_phone_verification_for_message_contact})
+    produced[a].insert(the_101st_send_of_a_day(a).code);
+  for (action a : {action::get_migration_verify_code, action::chatapp_migration_verified})
+    produced[a].insert(eleventh_cams_request_in_one_second(a).code);
+  for (action a : {action::bind_secure_mobile_phone, action::enable_resource_directory,
+                   action::chatapp_migration_verified})
+    produced[a].insert(wrong_code_for(a).code);
+  for (action a : pv::all_actions) {
+    INFO(pv::action_name(a));
+    for (const auto& row : pv::documented_errors(a)) {
+      INFO(pv::code_string(row.code));
+      CHECK(produced[a].count(row.code) == 1);
+    }
+    for (errc e : produced[a]) {
+      INFO(pv::code_string(e));
+      CHECK(pv::may_return(a, e));
+    }
+  }
+}
+
+// --- Precedence: each adjacent pair of SPEC §7 steps -------------------------
+
+TEST_CASE("a request that breaks two rules gets the one SPEC §7 puts first", "[actions][order]") {
+  const pv::facts cn = china_facts();
+  // 1 before 2: flow control counts even a request that lacks parameters.
+  {
+    world w;
+    w.policy.cams_rate = {1, 1000ms};
+    auto r = cams_ok;
+    REQUIRE(send(w, r, cn, t0).v.ok());
+    r.locale = {};
+    CHECK(send(w, r, cn, t0 + 1ms).v.step == check_step::flow_control);
+  }
+  // 2 before 3: a missing parameter before another's bad syntax.
+  {
+    auto r = cams_ok;
+    r.method = {};
+    r.cust_space_id = "abc";
+    CHECK(pv::check(r, cn).step == check_step::presence);
+  }
+  // 3 before 4: bad syntax before a site the phone's code is not accepted on.
+  {
+    auto r = send_bind_ok;
+    r.secure_mobile_phone = uk_mobile;
+    r.account_id = "abc";
+    CHECK(pv::check(r, cn).code == errc::invalid_parameter);
+    CHECK(pv::check(r, cn).step == check_step::syntax);
+  }
+  // 4 before 5: the site before the caller's identity.
+  {
+    auto f = cn;
+    f.caller.kind = pv::caller_kind::other_account;
+    auto r = bind_ok;
+    r.secure_mobile_phone = uk_mobile;
+    CHECK(pv::check(r, f).code == errc::not_support_site_action);
+  }
+  // 5 before 6: identity before the state of the entities.
+  {
+    auto f = cn;
+    f.caller.product_subscribed = false;
+    f.space.owned_by_caller = false;
+    CHECK(pv::check(cams_ok, f).code == errc::product_unsubscript);
+    f = cn;
+    f.caller.kind = pv::caller_kind::member_account;
+    f.account.secure_phone_bound = true;
+    CHECK(pv::check(bind_ok, f).code == errc::caller_identity_error);
+  }
+  // 6 before 7: a state error consumes no quota, even with the quota spent.
+  {
+    world w;
+    w.policy.daily.limit = 0;
+    auto f = cn;
+    f.account.manages_a_directory = true;
+    const auto v = send(w, send_rd_ok, f, t0).v;
+    CHECK(v.code == errc::entity_already_exists_resource_directory);
+    CHECK(w.quota.used() == 0);
+  }
+  // 7 before 8 has no pair: the consumers have no step 7; 6 before 8: a state error wins over a wrong code.
+  {
+    world w;
+    REQUIRE(send(w, send_bind_ok, cn, t0).v.ok());
+    auto f = cn;
+    f.account.real_name_verified = false;
+    const auto v = verify(w, pv::bind_secure_mobile_phone_request{"000000", china_mobile, member_id}, f, t0 + 1s);
+    CHECK(v.code == errc::enterprise_real_name_verification_error);
+    // ... and used no attempt of the code.
+    CHECK(w.code.attempts() == 0);
+  }
+}
+
+TEST_CASE("the same requests on both sites give SPEC §3's answer with each action's own status", "[actions][site]") {
+  struct case_row {
+    pv::site on;
+    std::string_view phone;
+    bool accepted;
+  };
+  const case_row secure[] = {{pv::site::china, china_mobile, true},
+                             {pv::site::china, uk_mobile, false},
+                             {pv::site::international, china_mobile, false},
+                             {pv::site::international, uk_mobile, true}};
+  for (const auto& c : secure) {
+    auto f = china_facts();
+    f.on_site = c.on;
+    INFO(c.phone << (c.on == pv::site::china ? " china" : " international"));
+    const auto v1 = pv::check(pv::send_verification_code_for_bind_secure_mobile_phone_request{c.phone, member_id}, f);
+    const auto v2 = pv::check(pv::bind_secure_mobile_phone_request{"123456", c.phone, member_id}, f);
+    const auto v3 = pv::check(pv::send_verification_code_for_enable_rd_request{c.phone}, f);
+    CHECK(v1.ok() == c.accepted);
+    CHECK(v2.ok() == c.accepted);
+    CHECK(v3.ok() == c.accepted);
+    if (!c.accepted) {
+      CHECK((v1.code == errc::invalid_parameter_mobile_country_code && v1.http_status == 409));
+      CHECK((v2.code == errc::not_support_site_action && v2.http_status == 400));
+      CHECK((v3.code == errc::invalid_parameter_mobile_country_code && v3.http_status == 409));
+    }
+    // Message contacts: only 86, on both sites, 400.
+    f.contact.phone = c.phone;
+    const auto v5 = pv::check(pv::send_phone_verification_for_message_contact_request{"c-abc123", c.phone}, f);
+    const bool is86 = c.phone.starts_with("86-");
+    CHECK(v5.ok() == is86);
+    if (!is86) CHECK((v5.code == errc::invalid_parameter_mobile_country_code && v5.http_status == 400));
+  }
+}
+
+TEST_CASE("a custom site policy replaces the built-in tables", "[actions][site]") {
+  static constexpr std::uint16_t only_uk[] = {44};
+  static constexpr pv::site_policy uk_site{pv::make_country_code_set(only_uk), pv::make_country_code_set(only_uk),
+                                           pv::country_code_set::all_assigned()};
+  pv::action_policy policy;
+  policy.sites = &uk_site;
+  CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{uk_mobile}, china_facts(), policy).ok());
+  CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{china_mobile}, china_facts(), policy).code ==
+        errc::invalid_parameter_mobile_country_code);
+}
+
+TEST_CASE("which account a daily quota counts is configurable", "[actions][quota]") {
+  pv::action_policy policy;
+  CHECK(pv::prepare(send_bind_ok, china_facts(), policy).quota_account == member_id);
+  policy.bind_quota_counts = pv::quota_subject::sending_account;
+  CHECK(pv::prepare(send_bind_ok, china_facts(), policy).quota_account == caller_id);
+  CHECK(pv::prepare(send_rd_ok, china_facts(), policy).quota_account == caller_id);
+  CHECK(pv::prepare(contact_ok, china_facts(), policy).quota_account == caller_id);
+  policy.message_contact_quota_counts = pv::quota_subject::target_account;
+  CHECK(pv::prepare(contact_ok, china_facts(), policy).quota_account == contact_ok.contact_id);
+}
+
+// Compile time: the pure checks are constant expressions.
+static_assert(pv::check(send_bind_ok, china_facts()).ok());
+static_assert(pv::check(bind_ok, china_facts()).ok());
+static_assert(pv::check(send_rd_ok, china_facts()).ok());
+static_assert(pv::check(cams_ok, china_facts()).ok());
+static_assert(pv::check(contact_ok, china_facts()).ok());
+static_assert(pv::check(enable_rd_ok, china_facts()).ok());
+static_assert(pv::check(chatapp_ok, china_facts()).ok());
+static_assert(pv::check(send_bind_ok, international_facts()).code == errc::invalid_parameter_mobile_country_code);
+static_assert(pv::parameter_name(pv::parameter::ma_secure_mobile_phone) == "MASecureMobilePhone");
+static_assert(pv::describe(verdict_reason::flow_control) == "over the per-user request rate");
+static_assert(pv::may_return(action::send_verification_code_for_bind_secure_mobile_phone, errc::caller_identity_error));
+static_assert(!pv::may_return(action::get_migration_verify_code, errc::invalid_verification_code));
+static_assert(pv::uses_flow_control(action::chatapp_migration_verified));
+static_assert(!pv::uses_daily_quota(action::get_migration_verify_code));
+static_assert(pv::action_of<pv::bind_secure_mobile_phone_request>() == action::bind_secure_mobile_phone);
+static_assert([] {
+  // A whole send and bind in a constant expression.
+  pv::daily_usage quota{};
+  pv::per_phone_state windows{};
+  pv::challenge code{};
+  pv::test::splitmix64 rng{7};
+  pv::secret_key key{};
+  key[0] = std::byte{1};
+  const pv::action_policy policy{};
+  const auto t = pv::timestamp{std::chrono::milliseconds{1'700'000'000'000}};
+  const auto sent = pv::send(policy, key, send_bind_ok, china_facts(), {&quota, &windows, &code, nullptr}, t, rng);
+  if (!sent.v.ok()) return false;
+  const pv::bind_secure_mobile_phone_request bind{sent.code.code, china_mobile, member_id};
+  return pv::verify(policy, key, bind, china_facts(), {&code, nullptr}, t + std::chrono::seconds{5}).ok();
+}());
+static_assert(std::is_trivially_copyable_v<pv::verdict>);
+static_assert(std::is_trivially_copyable_v<pv::prepared_request>);
+static_assert(std::is_trivially_copyable_v<pv::send_outcome>);
