@@ -376,3 +376,5 @@ static_assert(noexcept(pv::mask_phone(*pv::parse_phone("1-2025550123", dashed)))
 static_assert(decltype(pv::format_phone(*pv::parse_phone("1-2025550123", dashed), dashed))::capacity() ==
               pv::max_phone_text);
 static_assert(pv::parse_phone("1-2025550123", dashed)->digit_count() == 11);
+static_assert(pv::parse_phone("+447911123456", e164)->country_code() == 44);
+static_assert(pv::parse_phone("+447911123456", e164)->national_number() == "7911123456");

@@ -222,3 +222,14 @@ static_assert(pv::default_site_policy(site::china) == pv::china_site_policy);
 static_assert(pv::international_site_policy.secure_phone.size() == pv::assigned_country_code_count - 1);
 static_assert(pv::china_site_policy.cams == pv::country_code_set::all_assigned());
 static_assert(pv::policy_set(pv::china_site_policy, static_cast<action>(9)) == nullptr);
+static_assert(pv::site_rejection_error(action::bind_secure_mobile_phone) == errc::not_support_site_action);
+static_assert(pv::site_rejection_error(action::send_phone_verification_for_message_contact) ==
+              errc::invalid_parameter_mobile_country_code);
+static_assert([] {
+  pv::country_code_set set;
+  const bool first = set.insert(86) && !set.insert(86) && !set.insert(0) && !set.insert(1000);
+  const bool gone = set.erase(86) && !set.erase(86);
+  return first && gone && set.empty() && set.size() == 0;
+}());
+static_assert(pv::check_phone_for_action(pv::china_site_policy, action::get_migration_verify_code,
+                                         *pv::parse_phone("44-7911123456", pv::phone_format::dashed)) == errc::ok);
