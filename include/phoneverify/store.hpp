@@ -1,0 +1,385 @@
+// phoneverify: sharded_store, the engine's in-memory, thread-safe state table.
+//
+// This is the embedded engine's header (DESIGN.md layer 4), not part of the
+// light core: it holds std::mutex. It maps a key (bytes: an account ID, a
+// phone number, a composite key) to one of the library's trivially copyable
+// state structs (daily_usage, rate_state, window_set, challenge) and runs the
+// caller's function on that state under a lock, so the pure, constexpr rule
+// functions of the core stay the only place where rules live.
+//
+// Lock striping: N shards, each a std::mutex and an open-addressing table
+// (linear probing) allocated once at construction; nothing allocates after.
+// Keys are hashed with SipHash-2-4 under a secret key given at construction,
+// so clients cannot aim their keys at one shard or one bucket.
+//
+// Capacity and eviction (issue 7, SPEC.md §4 "a key that is forgotten never
+// comes back with a fresh budget it had spent"): the configured capacity is a
+// hard bound on entries. When a new key arrives at a full shard, the store
+// first drops the entries that the caller's predicate `is_dead(value, now)`
+// says can no longer deny anything (a past day, an expired window or
+// challenge); if the shard is still full of live state, the new key is refused
+// with store_status::full. A live entry is never evicted.
+#ifndef PHONEVERIFY_STORE_HPP
+#define PHONEVERIFY_STORE_HPP
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "detail/config.hpp"
+#include "detail/siphash.hpp"
+#include "time.hpp"
+
+namespace phoneverify {
+
+// The outcome of a store operation.
+enum class store_status : std::uint8_t {
+  ok,            // the function ran on the entry (found or created)
+  not_found,     // visit or erase: no entry for the key
+  full,          // the key's shard is full of live state: the new key is refused, nothing changed
+  key_too_long,  // the key has more bytes than the store's MaxKeySize: refused, nothing changed
+};
+
+// A short English name for logs ("ok", "not_found", "full", "key_too_long").
+constexpr std::string_view to_string(store_status s) noexcept {
+  switch (s) {
+    case store_status::ok: return "ok";
+    case store_status::not_found: return "not_found";
+    case store_status::full: return "full";
+    case store_status::key_too_long: return "key_too_long";
+  }
+  return "unknown";
+}
+
+// What update() and visit() return: the status and, when it is ok, what the
+// caller's function returned (a value-initialised R otherwise).
+template <class R>
+struct store_result {
+  store_status status = store_status::ok;
+  R value{};
+  constexpr bool ok() const noexcept { return status == store_status::ok; }
+  constexpr explicit operator bool() const noexcept { return ok(); }
+};
+
+// The same for a function that returns nothing.
+template <>
+struct store_result<void> {
+  store_status status = store_status::ok;
+  constexpr bool ok() const noexcept { return status == store_status::ok; }
+  constexpr explicit operator bool() const noexcept { return ok(); }
+};
+
+// The default eviction predicate: nothing ever dies, so a full store refuses
+// every new key until entries are erased.
+struct never_dead {
+  template <class V>
+  constexpr bool operator()(const V&, timestamp) const noexcept {
+    return false;
+  }
+};
+
+// The SipHash key of a store's hash: 16 secret bytes, e.g. from
+// system_random (random.hpp). A known key lets clients flood one shard.
+using store_hash_key = std::array<std::byte, 16>;
+
+// Shards of a store when the constructor is not told: enough stripes that 2-4
+// threads rarely meet on one lock.
+inline constexpr std::size_t default_store_shards = 64;
+
+// A thread-safe map from byte-string keys (at most MaxKeySize bytes, compared
+// exactly) to values of the trivially copyable type V, with a fixed capacity
+// and eviction of dead entries only (see the file comment).
+//
+// IsDead is a callable `bool(const V&, timestamp now)`, called under a shard
+// lock; it must be monotone in time (dead at t implies dead at every later
+// time) and must not call the store. Every member function is thread-safe.
+// The caller's functions run under a shard lock: keep them short and never
+// call back into the store from them (that deadlocks).
+template <class V, class IsDead = never_dead, std::size_t MaxKeySize = 64>
+class sharded_store {
+  static_assert(std::is_trivially_copyable_v<V>, "sharded_store holds trivially copyable state structs");
+  static_assert(std::is_default_constructible_v<V>, "sharded_store value-initialises new entries");
+  static_assert(MaxKeySize >= 1 && MaxKeySize <= 255, "sharded_store keys are 1..255 bytes long at most");
+  static_assert(std::is_invocable_r_v<bool, const IsDead&, const V&, timestamp>,
+                "IsDead must be callable as bool(const V&, timestamp)");
+
+ public:
+  using value_type = V;
+  static constexpr std::size_t max_key_size = MaxKeySize;
+
+  // A store of at most `capacity` entries in `shards` lock stripes (clamped to
+  // 1..capacity), hashing keys with SipHash-2-4 under `hash_key`. The
+  // capacity is split over the shards (they differ by at most one entry), so
+  // a key may be refused when its own shard is full while others have room:
+  // give the store some headroom over the expected live keys. Allocates all
+  // its memory here (about (MaxKeySize + sizeof(V) + 9) * 1.5 to 3 bytes per
+  // entry of capacity); never afterwards.
+  sharded_store(std::size_t capacity, const store_hash_key& hash_key, std::size_t shards = default_store_shards,
+                IsDead is_dead = IsDead{})
+      : hash_key_(detail::siphash_key_from_bytes(hash_key)),
+        is_dead_(std::move(is_dead)),
+        capacity_(capacity),
+        shard_count_(clamp_shards(capacity, shards)),
+        shards_(std::make_unique<shard[]>(shard_count_)) {
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      shard& s = shards_[i];
+      s.limit = capacity / shard_count_ + (i < capacity % shard_count_ ? 1 : 0);
+      // Load factor at most 2/3 keeps probe sequences short; at least one slot
+      // always stays empty, which ends every probe.
+      const std::size_t slots = std::bit_ceil(s.limit + s.limit / 2 + 1);
+      s.mask = slots - 1;
+      s.tags = std::make_unique<std::uint64_t[]>(slots);
+      s.slots = std::make_unique<slot[]>(slots);
+    }
+  }
+
+  sharded_store(const sharded_store&) = delete;
+  sharded_store& operator=(const sharded_store&) = delete;
+
+  // Runs `f(V&)` on the entry of `key` under its shard lock, creating the
+  // entry value-initialised if absent, and returns what f returned. Errors:
+  // key_too_long (more than MaxKeySize bytes), full (the key is new and its
+  // shard is full of live state after dropping the entries dead at `now`); in
+  // both cases f does not run and nothing changes.
+  template <class F>
+  auto update(std::string_view key, timestamp now, F&& f) -> store_result<std::invoke_result_t<F&, V&>> {
+    using R = std::invoke_result_t<F&, V&>;
+    if (key.size() > MaxKeySize) return {store_status::key_too_long};
+    const std::uint64_t h = hash(key);
+    shard& s = shard_of(h);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    std::size_t i = 0;
+    if (!s.find(h, key, i)) {
+      if (s.count == s.limit) {
+        // A sweep that found the shard full of live state at time t stays
+        // valid for every now <= t while no entry changed (IsDead is monotone):
+        // a flood of new keys costs one sweep per shard and millisecond.
+        if (!s.futile_valid || now > s.futile_at) sweep(s, now);
+        if (s.count == s.limit) {
+          s.futile_valid = true;
+          s.futile_at = now;
+          return {store_status::full};
+        }
+        s.find(h, key, i);  // the sweep moved entries: find the insertion slot again
+      }
+      s.insert_at(i, h, key);
+    }
+    V& value = s.slots[i].value;
+    if constexpr (std::is_void_v<R>) {
+      std::invoke(f, value);
+      s.note_change(value, is_dead_);
+      return {store_status::ok};
+    } else {
+      store_result<R> out{store_status::ok, std::invoke(f, value)};
+      s.note_change(value, is_dead_);
+      return out;
+    }
+  }
+
+  // Runs `f(const V&)` on the entry of `key` under its shard lock without
+  // creating it. Errors: not_found, key_too_long.
+  template <class F>
+  auto visit(std::string_view key, F&& f) const -> store_result<std::invoke_result_t<F&, const V&>> {
+    using R = std::invoke_result_t<F&, const V&>;
+    if (key.size() > MaxKeySize) return {store_status::key_too_long};
+    const std::uint64_t h = hash(key);
+    shard& s = shard_of(h);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    std::size_t i = 0;
+    if (!s.find(h, key, i)) return {store_status::not_found};
+    const V& value = s.slots[i].value;
+    if constexpr (std::is_void_v<R>) {
+      std::invoke(f, value);
+      return {store_status::ok};
+    } else {
+      return {store_status::ok, std::invoke(f, value)};
+    }
+  }
+
+  // Whether `key` has an entry.
+  bool contains(std::string_view key) const {
+    return visit(key, [](const V&) {}).status == store_status::ok;
+  }
+
+  // Removes the entry of `key` (for a service that resets a challenge, say).
+  // Returns ok, not_found or key_too_long.
+  store_status erase(std::string_view key) {
+    if (key.size() > MaxKeySize) return store_status::key_too_long;
+    const std::uint64_t h = hash(key);
+    shard& s = shard_of(h);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    std::size_t i = 0;
+    if (!s.find(h, key, i)) return store_status::not_found;
+    s.remove_at(i);
+    return store_status::ok;
+  }
+
+  // Drops every entry dead at `now` in every shard, one shard lock at a time;
+  // returns how many. Optional housekeeping: update() also does it on demand.
+  std::size_t evict_dead(timestamp now) {
+    std::size_t dropped = 0;
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      shard& s = shards_[i];
+      std::lock_guard<std::mutex> lock(s.mutex);
+      const std::size_t before = s.count;
+      sweep(s, now);
+      dropped += before - s.count;
+    }
+    return dropped;
+  }
+
+  // Calls `f(std::string_view key, const V&)` for every entry, one shard lock
+  // at a time (a consistent snapshot per shard, not of the whole store). For
+  // tests, metrics and persistence.
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t n = 0; n < shard_count_; ++n) {
+      shard& s = shards_[n];
+      std::lock_guard<std::mutex> lock(s.mutex);
+      for (std::size_t i = 0; i <= s.mask; ++i)
+        if (s.tags[i] != 0) std::invoke(f, s.slots[i].key_view(), static_cast<const V&>(s.slots[i].value));
+    }
+  }
+
+  // Entries now held (summed shard by shard; a moving figure under concurrency).
+  std::size_t size() const {
+    std::size_t total = 0;
+    for (std::size_t n = 0; n < shard_count_; ++n) {
+      std::lock_guard<std::mutex> lock(shards_[n].mutex);
+      total += shards_[n].count;
+    }
+    return total;
+  }
+
+  // The configured capacity: size() never exceeds it.
+  std::size_t capacity() const noexcept { return capacity_; }
+
+  // The number of lock stripes.
+  std::size_t shard_count() const noexcept { return shard_count_; }
+
+ private:
+  struct slot {
+    V value;
+    std::uint8_t key_size;
+    std::array<char, MaxKeySize> key;
+    std::string_view key_view() const noexcept { return {key.data(), key_size}; }
+  };
+
+  // One lock stripe, on its own cache lines so that two threads working on
+  // two shards do not contend on one line (false sharing).
+  struct alignas(64) shard {
+    mutable std::mutex mutex;
+    std::size_t count = 0;
+    std::size_t limit = 0;
+    std::size_t mask = 0;
+    std::unique_ptr<std::uint64_t[]> tags;  // 0: empty; else the key's hash (top bit set)
+    std::unique_ptr<slot[]> slots;
+    bool futile_valid = false;  // every entry was alive at futile_at when the shard was last found full
+    timestamp futile_at{};
+
+    // Finds `key` (hash h); on failure `at` is the first empty slot of its probe.
+    bool find(std::uint64_t h, std::string_view key, std::size_t& at) const noexcept {
+      std::size_t i = static_cast<std::size_t>(h) & mask;
+      for (;;) {
+        const std::uint64_t t = tags[i];
+        if (t == 0) {
+          at = i;
+          return false;
+        }
+        if (t == h && slots[i].key_size == key.size() &&
+            (key.empty() || std::memcmp(slots[i].key.data(), key.data(), key.size()) == 0)) {
+          at = i;
+          return true;
+        }
+        i = (i + 1) & mask;
+      }
+    }
+
+    void insert_at(std::size_t i, std::uint64_t h, std::string_view key) noexcept {
+      tags[i] = h;
+      slots[i].value = V{};
+      slots[i].key_size = static_cast<std::uint8_t>(key.size());
+      if (!key.empty()) std::memcpy(slots[i].key.data(), key.data(), key.size());
+      ++count;
+    }
+
+    // Re-inserts the entry at `i` at the first empty slot from its home; with
+    // linear probing this lands at or before `i` within its cluster.
+    void reseat(std::size_t i) noexcept {
+      const std::uint64_t h = tags[i];
+      tags[i] = 0;
+      std::size_t j = static_cast<std::size_t>(h) & mask;
+      while (tags[j] != 0) j = (j + 1) & mask;
+      if (j != i) slots[j] = slots[i];
+      tags[j] = h;
+    }
+
+    // Removes the entry at `i` and closes the gap: every later entry of the
+    // cluster is re-seated, so no probe is cut short (no tombstones).
+    void remove_at(std::size_t i) noexcept {
+      tags[i] = 0;
+      --count;
+      for (std::size_t j = (i + 1) & mask; tags[j] != 0; j = (j + 1) & mask) reseat(j);
+    }
+
+    // An entry changed: if it is dead at futile_at, the last "full of live
+    // state" verdict no longer holds.
+    void note_change(const V& value, const IsDead& is_dead) {
+      if (futile_valid && std::invoke(is_dead, value, futile_at)) futile_valid = false;
+    }
+  };
+
+  static std::size_t clamp_shards(std::size_t capacity, std::size_t shards) noexcept {
+    if (shards > capacity) shards = capacity;
+    if (shards > (std::size_t{1} << 20)) shards = std::size_t{1} << 20;  // keeps shard selection in 64 bits
+    return shards == 0 ? 1 : shards;
+  }
+
+  // The key's SipHash with the top bit set, so that 0 marks an empty slot.
+  std::uint64_t hash(std::string_view key) const noexcept {
+    return detail::siphash24(hash_key_, key) | (std::uint64_t{1} << 63);
+  }
+
+  // Bits 32..62 choose the shard, the low bits the slot: independent bits.
+  shard& shard_of(std::uint64_t h) const noexcept {
+    const std::uint64_t high = (h >> 32) & 0x7FFF'FFFFu;
+    return shards_[static_cast<std::size_t>((high * shard_count_) >> 31)];
+  }
+
+  // Drops the entries of `s` dead at `now`. One pass from an empty slot
+  // (clusters are then visited from their start): a dead entry is emptied, a
+  // live one is re-seated, which keeps every live entry reachable.
+  void sweep(shard& s, timestamp now) {
+    std::size_t start = 0;
+    while (s.tags[start] != 0) ++start;  // exists: the table is never full
+    for (std::size_t n = 1; n <= s.mask; ++n) {
+      const std::size_t i = (start + n) & s.mask;
+      if (s.tags[i] == 0) continue;
+      if (std::invoke(is_dead_, static_cast<const V&>(s.slots[i].value), now)) {
+        s.tags[i] = 0;
+        --s.count;
+      } else {
+        s.reseat(i);
+      }
+    }
+    s.futile_valid = false;
+  }
+
+  detail::siphash_key hash_key_;
+  IsDead is_dead_;
+  std::size_t capacity_;
+  std::size_t shard_count_;
+  std::unique_ptr<shard[]> shards_;
+};
+
+}  // namespace phoneverify
+
+#endif  // PHONEVERIFY_STORE_HPP
