@@ -366,11 +366,29 @@ class body_builder {
   bool first_ = true;
 };
 
+// code_string(e), message(e) and message(e, a) without comparing a table
+// entry's address with nullptr, as errc.hpp does: g++ 12 with
+// -fsanitize=undefined refuses such comparisons in constant expressions, and
+// rendering must stay constexpr in the sanitizer build too.
+constexpr std::string_view wire_code(errc e) noexcept {
+  const auto index = static_cast<std::size_t>(e);
+  return index < errc_count ? errc_table[index].wire : std::string_view{};
+}
+constexpr std::string_view canonical_message(errc e) noexcept {
+  const auto index = static_cast<std::size_t>(e);
+  return index < errc_count ? errc_table[index].message : std::string_view{};
+}
+constexpr std::string_view documented_message(errc e, action a) noexcept {
+  for (const auto& row : documented_errors(a))
+    if (row.code == e) return row.message;
+  return canonical_message(e);
+}
+
 constexpr bool valid_format(body_format f) noexcept { return f == body_format::json || f == body_format::xml; }
 
 constexpr render_result render_error_body(std::span<char> out, body_format f, errc e, std::string_view message_text,
                                           const error_fields& fields) noexcept {
-  const std::string_view code = code_string(e);
+  const std::string_view code = wire_code(e);
   if (e == errc::ok || code.empty() || !valid_format(f)) return {0, 0, render_status::invalid_argument};
   body_writer w(out.data(), out.size());
   body_builder b(w, f);
@@ -396,13 +414,13 @@ constexpr render_result render_error_body(std::span<char> out, body_format f, er
 constexpr render_result render_error(std::span<char> out, body_format f, action a, errc e,
                                      const error_fields& fields) noexcept {
   if (action_name(a).empty()) return {0, 0, render_status::invalid_argument};
-  return detail::render_error_body(out, f, e, message(e, a), fields);
+  return detail::render_error_body(out, f, e, detail::documented_message(e, a), fields);
 }
 
 // The same with the canonical message, for an error raised before the action is
 // known (an unknown Action is the gateway's InvalidParameter).
 constexpr render_result render_error(std::span<char> out, body_format f, errc e, const error_fields& fields) noexcept {
-  return detail::render_error_body(out, f, e, message(e), fields);
+  return detail::render_error_body(out, f, e, detail::canonical_message(e), fields);
 }
 
 // Renders action `a`'s success body (SPEC.md §1.1 "Responses"; see
