@@ -438,6 +438,26 @@ TEST_CASE("issue_code refuses inside the resend interval with the sending action
   }
 }
 
+TEST_CASE("a clock that goes back neither shortens a lock nor revives an expired code", "[code]") {
+  pv::test::splitmix64 rng{31};
+  pv::challenge c{};
+  const auto issued = pv::issue_code(three_to_lock, key_a, binding_a, c, t0, rng);
+  REQUIRE(issued);
+  CHECK(pv::check_code(three_to_lock, key_a, binding_a, c, neighbour(issued->code), at(10'000)) ==
+        check_status::wrong_code);
+  CHECK(pv::check_code(three_to_lock, key_a, binding_a, c, neighbour(issued->code), at(pv::test::opaque(5'000))) ==
+        check_status::wrong_code);
+  CHECK(c.last_failure_at() == at(10'000));  // the latest failure is kept
+  CHECK(pv::check_code(three_to_lock, key_a, binding_a, c, "12345x", at(1'000)) == check_status::malformed);
+  CHECK(pv::check_code(three_to_lock, key_a, binding_a, c, issued->code, at(2'000)) == check_status::locked);
+  CHECK(pv::next_issue_at(three_to_lock, c) == at(10'000) + 24h);
+  pv::challenge d{};
+  const auto other = pv::issue_code(defaults, key_a, binding_a, d, t0, rng);
+  REQUIRE(other);
+  CHECK(pv::check_code(defaults, key_a, binding_a, d, other->code, at(300'000)) == check_status::expired);
+  CHECK(pv::check_code(defaults, key_a, binding_a, d, other->code, at(pv::test::opaque(1))) == check_status::expired);
+}
+
 TEST_CASE("issuing for another phone rebinds the challenge and keeps its counters", "[code]") {
   pv::test::splitmix64 rng{17};
   pv::challenge c{};

@@ -541,7 +541,8 @@ constexpr check_status check_code(const code_policy& policy, const secret_key& k
   }
   if (state.attempts() < std::numeric_limits<std::uint8_t>::max()) ++access::attempts(state);
   if (state.consecutive_failures() < std::numeric_limits<std::uint16_t>::max()) ++access::failures(state);
-  access::last_failure_ms(state) = detail::ms_of(now);
+  // The latest failure time seen: a clock that goes back cannot shorten a lock (SPEC.md §4).
+  if (detail::ms_of(now) > detail::ms_of(state.last_failure_at())) access::last_failure_ms(state) = detail::ms_of(now);
   if (state.attempts() >= policy.max_attempts) access::state(state) = challenge_state::exhausted;
   if (!binding_ok) return check_status::other_binding;
   if (!right_length || !digits_ok) return check_status::malformed;

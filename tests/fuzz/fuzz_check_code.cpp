@@ -77,7 +77,7 @@ pv::check_status checked(const pv::code_policy& policy, const pv::secret_key& ke
   if (is_failure_against_live_code(status)) {
     require(before.state() == pv::challenge_state::live);
     require(state.attempts() == (before.attempts() == 255 ? 255 : before.attempts() + 1));
-    require(state.last_failure_at() == now);
+    require(state.last_failure_at() == (now > before.last_failure_at() ? now : before.last_failure_at()));
     require(state.consecutive_failures() >= 1);
     require(state.state() == (state.attempts() >= policy.max_attempts ? pv::challenge_state::exhausted
                                                                        : pv::challenge_state::live));
