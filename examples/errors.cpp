@@ -1,16 +1,16 @@
-// Prints each action's documented errors: what the catalog knows.
+// Prints each action's documented errors: what the catalog knows (SPEC.md §6).
+#include <phoneverify/errc.hpp>
+
 #include <cstdio>
-#include <phoneverify/phoneverify.hpp>
+#include <string>
 
 int main() {
   namespace pv = phoneverify;
   for (pv::action a : pv::all_actions) {
-    std::printf("%.*s\n", static_cast<int>(pv::action_name(a).size()), pv::action_name(a).data());
-    for (const auto& row : pv::documented_errors(a)) {
-      const auto code = pv::code_string(row.code);
-      std::printf("  %d %-52.*s %.*s\n", row.http_status, static_cast<int>(code.size()), code.data(),
-                  static_cast<int>(row.message.size()), row.message.data());
-    }
+    std::printf("%s\n", std::string(pv::action_name(a)).c_str());
+    for (const auto& row : pv::documented_errors(a))
+      std::printf("  %d %-52s %s\n", row.http_status, std::string(pv::code_string(row.code)).c_str(),
+                  std::string(row.message).c_str());
   }
   return 0;
 }

@@ -168,6 +168,9 @@ TEST_CASE("each action's own status and message win over the canonical ones", "[
   // An error the action does not document falls back to the canonical row.
   CHECK(pv::http_status(errc::system_limit_control, action::bind_secure_mobile_phone) == 400);
   CHECK_FALSE(pv::documents(action::bind_secure_mobile_phone, errc::system_limit_control));
+  CHECK(pv::find_documented_error(action::bind_secure_mobile_phone, errc::system_limit_control) == nullptr);
+  REQUIRE(pv::find_documented_error(action::bind_secure_mobile_phone, errc::not_support_site_action) != nullptr);
+  CHECK(pv::find_documented_error(action::bind_secure_mobile_phone, errc::not_support_site_action)->http_status == 400);
   CHECK(pv::documents(action::bind_secure_mobile_phone, errc::not_support_site_action));
 }
 
@@ -400,7 +403,7 @@ static_assert(pv::action_from_name("GetMigrationVerifyCode") == action::get_migr
 static_assert(pv::documented_errors(action::bind_secure_mobile_phone).size() == 9);
 static_assert(pv::documented_errors(action::bind_secure_mobile_phone)[8].code == errc::not_support_site_action);
 static_assert(pv::documents(action::get_migration_verify_code, errc::system_limit_control));
-static_assert(pv::find_documented_error(action::get_migration_verify_code, errc::ok) == nullptr);
+static_assert(!pv::documents(action::get_migration_verify_code, errc::ok));
 static_assert(pv::http_status(errc::invalid_parameter_mobile_country_code,
                               action::send_phone_verification_for_message_contact) == 400);
 static_assert(pv::message(errc::not_support_account_in_another_resource_directory,

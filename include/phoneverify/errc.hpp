@@ -115,31 +115,28 @@ inline constexpr errc_entry errc_table[errc_count] = {
     {errc::missing_security_info, "MissingSecurityInfo", 409, "Security info is missing."},
 };
 
-constexpr const errc_entry* find_errc_entry(errc e) noexcept {
-  const auto index = static_cast<std::size_t>(e);
-  return index < errc_count ? &errc_table[index] : nullptr;
-}
+// Whether `e` is an enumerator (an index into errc_table). The lookups below
+// index the table rather than compare pointers: g++ 12 with -fsanitize=undefined
+// refuses pointer comparisons in constant expressions.
+constexpr bool is_enumerator(errc e) noexcept { return static_cast<std::size_t>(e) < errc_count; }
 
 }  // namespace detail
 
 // The wire code ("InvalidParameter.PhoneNumber"); "" for ok and for a value
 // that is no enumerator. Never throws, never allocates, usable in constant expressions.
 constexpr std::string_view code_string(errc e) noexcept {
-  const auto* entry = detail::find_errc_entry(e);
-  return entry ? entry->wire : std::string_view{};
+  return detail::is_enumerator(e) ? detail::errc_table[static_cast<std::size_t>(e)].wire : std::string_view{};
 }
 
 // The canonical English message, verbatim from the documents; "" for ok.
 // An action's own message may differ: see message(errc, action).
 constexpr std::string_view message(errc e) noexcept {
-  const auto* entry = detail::find_errc_entry(e);
-  return entry ? entry->message : std::string_view{};
+  return detail::is_enumerator(e) ? detail::errc_table[static_cast<std::size_t>(e)].message : std::string_view{};
 }
 
 // The canonical HTTP status: 200 for ok, 500 for a value that is no enumerator.
 constexpr int http_status(errc e) noexcept {
-  const auto* entry = detail::find_errc_entry(e);
-  return entry ? entry->http_status : 500;
+  return detail::is_enumerator(e) ? detail::errc_table[static_cast<std::size_t>(e)].http_status : 500;
 }
 
 // The errc whose wire code is exactly `code` (case-sensitive); nullopt for
@@ -359,27 +356,38 @@ constexpr std::span<const documented_error> documented_errors(action a) noexcept
   return {};
 }
 
-// The row `a` documents for `e`, or nullptr when `a` does not document `e`.
-constexpr const documented_error* find_documented_error(action a, errc e) noexcept {
-  for (const auto& row : documented_errors(a))
-    if (row.code == e) return &row;
-  return nullptr;
+namespace detail {
+// The index of `e`'s row in `a`'s table, or the table's size when `a` does not document `e`.
+constexpr std::size_t documented_index(action a, errc e) noexcept {
+  const auto table = documented_errors(a);
+  std::size_t i = 0;
+  while (i < table.size() && table[i].code != e) ++i;
+  return i;
 }
+}  // namespace detail
 
 // Whether action `a` documents error `e` in its table.
-constexpr bool documents(action a, errc e) noexcept { return find_documented_error(a, e) != nullptr; }
+constexpr bool documents(action a, errc e) noexcept {
+  return detail::documented_index(a, e) < documented_errors(a).size();
+}
+
+// The row `a` documents for `e`, or nullptr when `a` does not document `e`.
+constexpr const documented_error* find_documented_error(action a, errc e) noexcept {
+  const std::size_t i = detail::documented_index(a, e);
+  return i < documented_errors(a).size() ? &documented_errors(a)[i] : nullptr;
+}
 
 // The status action `a` documents for `e`; the canonical status where it
 // documents none (ok is 200 everywhere).
 constexpr int http_status(errc e, action a) noexcept {
-  const auto* row = find_documented_error(a, e);
-  return row ? row->http_status : http_status(e);
+  const std::size_t i = detail::documented_index(a, e);
+  return i < documented_errors(a).size() ? documented_errors(a)[i].http_status : http_status(e);
 }
 
 // The message action `a` documents for `e`; the canonical message where it documents none.
 constexpr std::string_view message(errc e, action a) noexcept {
-  const auto* row = find_documented_error(a, e);
-  return row ? row->message : message(e);
+  const std::size_t i = detail::documented_index(a, e);
+  return i < documented_errors(a).size() ? documented_errors(a)[i].message : message(e);
 }
 
 }  // namespace phoneverify
