@@ -1,0 +1,436 @@
+// phoneverify: the embedded engine. A thread-safe, in-memory keeper of the
+// state the pure core needs (DESIGN.md layer 4), for a service that runs in
+// one process: daily usage per counted account, request rate per CAMS user,
+// per-phone windows, one challenge per binding. It is the only part of the
+// library with locks, heap and a clock; a fleet keeps the same state structs
+// (daily_usage, rate_state, per_phone_state, challenge) in a shared store
+// instead and calls actions.hpp directly.
+//
+// One method per action: it takes the request and the facts, decides with
+// actions.hpp (SPEC.md §7), renders the response body (render.hpp) and, for a
+// send, hands back the code to deliver (the engine sends no SMS).
+//
+// Capacity: each kind of state lives in a sharded_store (store.hpp) of the
+// configured capacity. Eviction drops only state that can no longer deny
+// (past days, windows that have emptied, challenges with nothing to
+// remember); when a store is full of live state the engine refuses the new
+// key with the action's limit error (reason state_unavailable): it never
+// forgets budget a key has spent, so a key never comes back fresh.
+#ifndef PHONEVERIFY_ENGINE_HPP
+#define PHONEVERIFY_ENGINE_HPP
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+
+#include "actions.hpp"
+#include "inline_string.hpp"
+#include "random.hpp"
+#include "render.hpp"
+#include "store.hpp"
+
+namespace phoneverify {
+
+// ---------------------------------------------------------------------------
+// The engine's sources of time and randomness (injectable for tests).
+
+// Where the engine reads the time: the default is std::chrono::system_clock
+// floored to milliseconds. Must be safe to call from several threads.
+using clock_function = std::function<timestamp()>;
+
+inline timestamp system_now() {
+  return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+// A source of uniformly random 64-bit words, called from several threads at
+// once: implementations are thread-safe. Codes and request IDs are drawn from it.
+class random_source {
+ public:
+  virtual ~random_source() = default;
+  virtual std::uint64_t next() = 0;
+};
+
+// The default: a cryptographically secure ChaCha20 generator per thread,
+// keyed from std::random_device and re-keyed as random.hpp describes (never a
+// Mersenne Twister, whose future outputs follow from 624 observed ones).
+class system_random_source final : public random_source {
+ public:
+  std::uint64_t next() override {
+    thread_local system_random generator;
+    return generator();
+  }
+};
+
+// A deterministic source for tests and simulations: ChaCha20 under a key made
+// from `seed`, behind a mutex. Never for production codes: whoever knows the
+// seed knows every code.
+class seeded_random_source final : public random_source {
+ public:
+  explicit seeded_random_source(std::uint64_t seed) : generator_(key_from_seed(seed)) {}
+  std::uint64_t next() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return generator_();
+  }
+
+ private:
+  static chacha20_generator::key_type key_from_seed(std::uint64_t seed) {
+    chacha20_generator::key_type key{};
+    for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::byte>((seed >> ((i % 8) * 8)) ^ (i * 37));
+    return key;
+  }
+  std::mutex mutex_;
+  chacha20_generator generator_;
+};
+
+namespace detail {
+// Adapts a random_source to the uniform random bit generator issue_code takes.
+struct source_generator {
+  using result_type = std::uint64_t;
+  random_source* source;
+  static constexpr result_type min() noexcept { return 0; }
+  static constexpr result_type max() noexcept { return ~result_type{0}; }
+  result_type operator()() { return source->next(); }
+};
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+// Configuration and responses
+
+// How the engine is set up. `key` is the HMAC key of the code digests: 32
+// secret bytes from the service's secret store (an all-zero key is refused).
+struct engine_config {
+  site on_site = site::china;         // the site the service runs (SPEC.md §3)
+  action_policy policy{};             // every [L] default of SPEC.md (actions.hpp)
+  secret_key key{};
+  std::size_t capacity = 1u << 16;    // entries per kind of state (quota, rate, windows, challenges)
+  std::size_t shards = default_store_shards;
+  body_format format = body_format::json;
+  std::string_view host_id = "phoneverify";  // HostId of error bodies (copied, at most 64 bytes)
+  std::string_view recommend = "";           // Recommend of JSON error bodies (copied, at most 128 bytes)
+};
+
+// The largest body the engine renders: every request-supplied value it puts in
+// a body is bounded (RequestId 36, HostId 64, Recommend 128, phone 16,
+// ExpirationDate 24, a parameter name 19), so render.hpp's bound holds.
+inline constexpr std::size_t engine_body_capacity = max_body_size(36 + 64 + 128 + 16 + 24 + 19);
+
+// What one engine call answers: the verdict (errc, the action's status and
+// message, the precise reason), the RequestId it generated, the rendered body
+// in the configured format, and for an ok send the code to deliver.
+struct engine_response {
+  verdict v;
+  issued_code code{};                  // sends: the code to deliver when v.ok(); never log it
+  inline_string<36> request_id;        // a UUID drawn from the random source
+  std::array<char, engine_body_capacity> body_storage{};
+  std::size_t body_size = 0;
+
+  constexpr bool ok() const noexcept { return v.ok(); }
+  std::string_view body() const noexcept { return {body_storage.data(), body_size}; }
+};
+
+// What the engine holds, for monitoring and capacity tests.
+struct engine_stats {
+  std::size_t quotas, rates, windows, challenges;
+};
+
+namespace detail {
+
+// When each kind of state can no longer deny, so eviction may drop it
+// (monotone in time, as the store requires).
+struct daily_usage_is_dead {
+  std::chrono::minutes utc_offset;
+  bool operator()(const daily_usage& u, timestamp now) const noexcept {
+    return u.unused() || u.day() < day_index(now, utc_offset);
+  }
+};
+struct rate_state_is_dead {
+  rate_limit limit;
+  // Idle: a full burst would be admitted now.
+  bool operator()(const rate_state& s, timestamp now) const noexcept {
+    rate_state copy = s;
+    return s.idle() || admit(limit, copy, now, limit.count).allowed;
+  }
+};
+struct windows_are_dead {
+  std::chrono::milliseconds longest;
+  bool operator()(const per_phone_state& s, timestamp now) const noexcept {
+    return s.size() == 0 || s.recent(0) + longest <= now;
+  }
+};
+struct challenge_is_dead {
+  code_policy policy;
+  // Nothing to remember: no resend interval or lock still running, no live
+  // code, and no consecutive failures that a fresh entry would forget.
+  bool operator()(const challenge& c, timestamp now) const noexcept {
+    if (now < next_issue_at(policy, c)) return false;
+    if (c.state() == challenge_state::live && now < c.expires_at()) return false;
+    return c.consecutive_failures() == 0 || c.consecutive_failures() >= policy.max_consecutive_failures;
+  }
+};
+
+template <std::size_t K>
+constexpr std::chrono::milliseconds longest_window(const window_set<K>& set) noexcept {
+  std::chrono::milliseconds longest{0};
+  for (const auto& w : set.windows)
+    if (w.window > longest) longest = w.window;
+  return longest;
+}
+
+// Store keys: a kind prefix, so no two kinds of state can meet.
+inline constexpr std::size_t engine_key_size = 80;
+using engine_key = inline_string<engine_key_size>;
+
+inline engine_key make_key(char kind, std::string_view id) {
+  engine_key key;
+  key.push_back(kind);
+  key.append(id.substr(0, engine_key_size - 1));
+  return key;
+}
+
+inline std::string_view bounded(std::string_view text, std::size_t limit) { return text.substr(0, limit); }
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+// The engine
+
+class engine {
+ public:
+  // An engine with the configuration's site, policies and key, reading time
+  // from `clock` and randomness from `random` (defaults: the system clock and
+  // a per-thread ChaCha20 keyed from std::random_device). Allocates all its
+  // stores here.
+  explicit engine(const engine_config& config, clock_function clock = system_now,
+                  std::shared_ptr<random_source> random = std::make_shared<system_random_source>())
+      : config_(config),
+        clock_(std::move(clock)),
+        random_(std::move(random)),
+        quotas_(config.capacity, hash_key(), config.shards, {config.policy.daily.utc_offset}),
+        rates_(config.capacity, hash_key(), config.shards, {config.policy.cams_rate}),
+        windows_(config.capacity, hash_key(), config.shards, {detail::longest_window(config.policy.per_phone)}),
+        challenges_(config.capacity, hash_key(), config.shards, {config.policy.code}) {
+    host_id_.append(detail::bounded(config.host_id, 64));
+    recommend_.append(detail::bounded(config.recommend, 128));
+    config_.host_id = host_id_.view();
+    config_.recommend = recommend_.view();
+  }
+
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  const engine_config& config() const noexcept { return config_; }
+
+  // One method per action (SPEC.md §1). `f.on_site` is ignored: the engine's site counts.
+  engine_response send_verification_code_for_bind_secure_mobile_phone(
+      const send_verification_code_for_bind_secure_mobile_phone_request& r, const facts& f) {
+    return do_send(r, f);
+  }
+  engine_response bind_secure_mobile_phone(const bind_secure_mobile_phone_request& r, const facts& f) {
+    return do_verify(r, f);
+  }
+  engine_response send_verification_code_for_enable_rd(const send_verification_code_for_enable_rd_request& r,
+                                                       const facts& f) {
+    return do_send(r, f);
+  }
+  engine_response get_migration_verify_code(const get_migration_verify_code_request& r, const facts& f) {
+    return do_send(r, f);
+  }
+  engine_response send_phone_verification_for_message_contact(
+      const send_phone_verification_for_message_contact_request& r, const facts& f) {
+    return do_send(r, f);
+  }
+  engine_response enable_resource_directory(const enable_resource_directory_request& r, const facts& f) {
+    return do_verify(r, f);
+  }
+  engine_response chatapp_migration_verified(const chatapp_migration_verified_request& r, const facts& f) {
+    return do_verify(r, f);
+  }
+
+  // Drops every entry that can no longer deny (the stores also do it on demand
+  // when a shard fills); returns how many went.
+  std::size_t evict_dead() {
+    const timestamp now = clock_();
+    return quotas_.evict_dead(now) + rates_.evict_dead(now) + windows_.evict_dead(now) +
+           challenges_.evict_dead(now);
+  }
+
+  // Ends a binding's lockout or pending code (a support action, SPEC.md §5:
+  // "or until the service resets the challenge").
+  void reset_challenge(action sending_action, std::string_view account_id) {
+    challenges_.erase(challenge_key(sending_action, account_id).view());
+  }
+
+  engine_stats stats() const {
+    return {quotas_.size(), rates_.size(), windows_.size(), challenges_.size()};
+  }
+
+ private:
+  using quota_store = sharded_store<daily_usage, detail::daily_usage_is_dead, detail::engine_key_size>;
+  using rate_store = sharded_store<rate_state, detail::rate_state_is_dead, detail::engine_key_size>;
+  using window_store = sharded_store<per_phone_state, detail::windows_are_dead, detail::engine_key_size>;
+  using challenge_store = sharded_store<challenge, detail::challenge_is_dead, detail::engine_key_size>;
+
+  store_hash_key hash_key() {
+    store_hash_key key{};
+    for (std::size_t i = 0; i < key.size(); i += 8) {
+      std::uint64_t v = random_->next();
+      for (std::size_t j = 0; j < 8; ++j, v >>= 8) key[i + j] = static_cast<std::byte>(v & 0xFF);
+    }
+    return key;
+  }
+
+  static detail::engine_key challenge_key(action sending_action, std::string_view account) {
+    return detail::make_key(static_cast<char>('1' + static_cast<int>(sending_action)), account);
+  }
+
+  // A version-4 UUID in upper case, the RequestId shape of the seeds.
+  inline_string<36> new_request_id() {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::uint64_t words[2] = {random_->next(), random_->next()};
+    words[0] = (words[0] & ~0xF000ULL) | 0x4000ULL;
+    words[1] = (words[1] & ~(0xCULL << 60)) | (0x8ULL << 60);
+    inline_string<36> id;
+    int nibble = 0;
+    for (int i = 0; i < 32; ++i) {
+      if (i == 8 || i == 12 || i == 16 || i == 20) id.push_back('-');
+      const std::uint64_t w = words[nibble / 16];
+      id.push_back(hex[(w >> (60 - 4 * (nibble % 16))) & 0xF]);
+      ++nibble;
+    }
+    return id;
+  }
+
+  verdict unavailable(action a, check_step step) const {
+    const errc e = uses_flow_control(a) ? errc::system_limit_control
+                   : is_send_action(a)  ? errc::send_validate_code_exceeds_limit_for_account
+                                        : errc::invalid_verification_code;
+    verdict v = detail::make_verdict(a, e, step, verdict_reason::state_unavailable);
+    v.retry_at = timestamp::max();
+    return v;
+  }
+
+  static constexpr bool is_send_action(action a) noexcept { return detail::is_sending_action(a); }
+
+  void render(engine_response& out, const prepared_request* prepared) const {
+    const std::span<char> buffer(out.body_storage.data(), out.body_storage.size());
+    render_result r;
+    if (out.v.ok()) {
+      success_fields fields;
+      fields.request_id = out.request_id.view();
+      inline_string<24> expiration;
+      inline_string<max_phone_text> phone;
+      if (out.v.act == action::send_verification_code_for_bind_secure_mobile_phone) {
+        expiration = format_iso8601(out.code.expires_at);
+        fields.expiration_date = expiration.view();
+      }
+      if (out.v.act == action::get_migration_verify_code && prepared != nullptr) {
+        phone = format_phone(prepared->phone, phone_format::compact);
+        fields.phone_number = phone.view();
+      }
+      r = render_success(buffer, config_.format, out.v.act, fields);
+    } else {
+      error_fields fields;
+      fields.request_id = out.request_id.view();
+      fields.host_id = config_.host_id;
+      fields.recommend = config_.recommend;
+      fields.parameter = parameter_name(out.v.at_fault);
+      r = render_error(buffer, config_.format, out.v.act, out.v.code, fields);
+    }
+    out.body_size = r.ok() ? r.size : 0;
+  }
+
+  template <class Request>
+  engine_response do_send(const Request& request, facts f) {
+    constexpr action a = action_of<Request>();
+    f.on_site = config_.on_site;
+    const timestamp now = clock_();
+    engine_response out;
+    out.request_id = new_request_id();
+    if (!admit_flow(a, f, now, out)) return out;
+    const prepared_request prepared = prepare(request, f, config_.policy);
+    if (!prepared.v.ok()) {
+      out.v = prepared.v;
+      render(out, &prepared);
+      return out;
+    }
+    // Locks nest in one fixed order everywhere (challenge, then phone, then
+    // account quota), so two sends can never wait on each other in a cycle.
+    detail::source_generator rng{random_.get()};
+    const auto code_key = challenge_key(a, prepared.binding.account_id);
+    const auto phone_key = detail::make_key('p', format_phone(prepared.phone, phone_format::e164).view());
+    const auto quota_key = detail::make_key('q', prepared.quota_account);
+    send_outcome outcome{unavailable(a, check_step::quota)};
+    challenges_.update(code_key.view(), now, [&](challenge& code) {
+      windows_.update(phone_key.view(), now, [&](per_phone_state& windows) {
+        if (uses_daily_quota(a)) {
+          quotas_.update(quota_key.view(), now, [&](daily_usage& usage) {
+            outcome = finish_send(config_.policy, config_.key, prepared, {&usage, &windows, &code, nullptr}, now, rng);
+          });
+        } else {
+          outcome = finish_send(config_.policy, config_.key, prepared, {nullptr, &windows, &code, nullptr}, now, rng);
+        }
+      });
+    });
+    out.v = outcome.v;
+    out.code = outcome.code;
+    render(out, &prepared);
+    return out;
+  }
+
+  template <class Request>
+  engine_response do_verify(const Request& request, facts f) {
+    constexpr action a = action_of<Request>();
+    f.on_site = config_.on_site;
+    const timestamp now = clock_();
+    engine_response out;
+    out.request_id = new_request_id();
+    if (!admit_flow(a, f, now, out)) return out;
+    const prepared_request prepared = prepare(request, f, config_.policy);
+    out.v = prepared.v;
+    if (prepared.v.ok() && prepared.needs_code) {
+      const auto code_key = challenge_key(prepared.binding.purpose, prepared.binding.account_id);
+      // A binding the store has never seen has no code: check it against an
+      // empty challenge without inserting one.
+      out.v = unavailable(a, check_step::code);
+      const auto found = challenges_.update(code_key.view(), now, [&](challenge& code) {
+        out.v = finish_verify(config_.policy, config_.key, prepared, code, now);
+      });
+      if (!found) {
+        challenge none{};
+        out.v = finish_verify(config_.policy, config_.key, prepared, none, now);
+      }
+    }
+    render(out, &prepared);
+    return out;
+  }
+
+  // Step 1 for the CAMS actions; false (and `out` complete) when refused.
+  bool admit_flow(action a, const facts& f, timestamp now, engine_response& out) {
+    if (!uses_flow_control(a)) return true;
+    const auto key = detail::make_key('r', f.caller.account_id);
+    out.v = unavailable(a, check_step::flow_control);
+    rates_.update(key.view(), now, [&](rate_state& s) { out.v = admit_request(config_.policy, a, s, now); });
+    if (out.v.ok()) return true;
+    render(out, nullptr);
+    return false;
+  }
+
+  engine_config config_;
+  inline_string<64> host_id_;
+  inline_string<128> recommend_;
+  clock_function clock_;
+  std::shared_ptr<random_source> random_;
+  quota_store quotas_;
+  rate_store rates_;
+  window_store windows_;
+  challenge_store challenges_;
+};
+
+}  // namespace phoneverify
+
+#endif  // PHONEVERIFY_ENGINE_HPP
