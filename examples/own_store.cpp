@@ -1,0 +1,57 @@
+// Keeping the state in your own store: a service that runs on several
+// machines keeps each binding's challenge and each account's daily_usage in a
+// shared database and calls the pure core (actions.hpp) itself. Here the
+// "database" is a map of byte strings; challenge::to_bytes / from_bytes give
+// the documented 64-byte layout and daily_usage::to_bits the 8-byte one.
+#include <phoneverify/core.hpp>
+
+#include <array>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+
+namespace pv = phoneverify;
+
+struct database {  // stand-in for Redis, PostgreSQL, ...
+  std::map<std::string, pv::challenge_bytes> challenges;
+  std::map<std::string, std::uint64_t> quotas;
+  std::map<std::string, pv::per_phone_state> windows;
+};
+
+int main() {
+  database db;
+  const pv::action_policy policy;  // SPEC.md defaults
+  pv::secret_key key{};
+  key.fill(std::byte{0x42});  // in production: 32 bytes from a secret store
+  std::random_device entropy;  // a CSPRNG in production (random.hpp's system_random)
+  pv::facts facts;
+  facts.caller.account_id = "1234567890123456";
+  const pv::send_verification_code_for_bind_secure_mobile_phone_request request{"86-13900001234", "1384512345678901"};
+  const pv::timestamp now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+
+  // 1. The pure steps say which keys the stateful steps need.
+  const pv::prepared_request prepared = pv::prepare(request, facts, policy);
+  if (!prepared.v.ok()) return 1;
+  const std::string challenge_key = "challenge:1:" + std::string(prepared.binding.account_id);
+  const std::string quota_key = "quota:" + std::string(prepared.quota_account);
+  const std::string phone_key = "phone:" + std::string(pv::format_phone(prepared.phone, pv::phone_format::e164));
+
+  // 2. Read the state (a missing row reads as fresh state), decide, write back.
+  //    A real service does this in one transaction (or with compare-and-set).
+  pv::challenge challenge = db.challenges.count(challenge_key)
+                                ? pv::from_bytes(db.challenges[challenge_key]).value_or(pv::challenge{})
+                                : pv::challenge{};
+  pv::daily_usage usage = pv::daily_usage::from_bits(db.quotas[quota_key]);
+  pv::per_phone_state& windows = db.windows[phone_key];
+  const pv::send_outcome out = pv::finish_send(policy, key, prepared, {&usage, &windows, &challenge, nullptr}, now, entropy);
+  db.challenges[challenge_key] = pv::to_bytes(challenge);
+  db.quotas[quota_key] = usage.to_bits();
+
+  const std::string_view verdict = out.v.ok() ? std::string_view("ok") : out.v.code_string();
+  std::printf("send: %.*s, expires %s, %u codes sent today by this account\n", static_cast<int>(verdict.size()),
+              verdict.data(),
+              pv::format_iso8601(out.code.expires_at).c_str(), usage.used());
+  std::printf("stored challenge row: %zu bytes (never the code itself)\n", db.challenges[challenge_key].size());
+  return out.v.ok() ? 0 : 1;
+}
