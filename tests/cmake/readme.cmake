@@ -1,0 +1,15 @@
+# The README's C++ example compiles, warning-free, and runs (STYLE.md: README
+# snippets compiled). The snippet is read from README.md at configure time.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/README.md")
+file(READ "${PROJECT_SOURCE_DIR}/README.md" _pv_readme)
+string(REGEX MATCH "```cpp\n([^`]*)```" _pv_snippet_block "${_pv_readme}")
+if(NOT CMAKE_MATCH_1)
+  message(FATAL_ERROR "README.md has no ```cpp example block")
+endif()
+file(CONFIGURE OUTPUT "${CMAKE_CURRENT_BINARY_DIR}/readme_snippet.cpp" CONTENT "${CMAKE_MATCH_1}" @ONLY)
+add_executable(readme_snippet "${CMAKE_CURRENT_BINARY_DIR}/readme_snippet.cpp")
+phoneverify_strict(readme_snippet)
+find_package(Threads REQUIRED)
+target_link_libraries(readme_snippet PRIVATE Threads::Threads)
+add_test(NAME readme_snippet COMMAND readme_snippet)
+set_tests_properties(readme_snippet PROPERTIES PASS_REGULAR_EXPRESSION "^200 \\{\"RequestId\":\"[0-9A-F-]+\"\\}")
