@@ -114,12 +114,16 @@ class sharded_store {
  public:
   using value_type = V;
   static constexpr std::size_t max_key_size = MaxKeySize;
+  // The largest capacity accepted (a precondition): keeps the table size
+  // arithmetic far from overflow; memory runs out long before.
+  static constexpr std::size_t max_capacity = ~std::size_t{0} / 8;
 
   // A store of at most `capacity` entries in `shards` lock stripes (clamped to
   // 1..capacity), hashing keys with SipHash-2-4 under `hash_key`. The
   // capacity is split over the shards (they differ by at most one entry), so
   // a key may be refused when its own shard is full while others have room:
-  // give the store some headroom over the expected live keys. Allocates all
+  // give the store some headroom over the expected live keys. `capacity` above
+  // max_capacity is a precondition violation. Allocates all
   // its memory here (about (MaxKeySize + sizeof(V) + 9) * 1.5 to 3 bytes per
   // entry of capacity); never afterwards.
   sharded_store(std::size_t capacity, const store_hash_key& hash_key, std::size_t shards = default_store_shards,
@@ -129,6 +133,7 @@ class sharded_store {
         capacity_(capacity),
         shard_count_(clamp_shards(capacity, shards)),
         shards_(std::make_unique<shard[]>(shard_count_)) {
+    PHONEVERIFY_ASSERT(capacity <= max_capacity, "sharded_store: capacity beyond max_capacity");
     for (std::size_t i = 0; i < shard_count_; ++i) {
       shard& s = shards_[i];
       s.limit = capacity / shard_count_ + (i < capacity % shard_count_ ? 1 : 0);
@@ -136,7 +141,6 @@ class sharded_store {
       // always stays empty, which ends every probe.
       const std::size_t slots = std::bit_ceil(s.limit + s.limit / 2 + 1);
       s.mask = slots - 1;
-      s.tags = std::make_unique<std::uint64_t[]>(slots);
       s.slots = std::make_unique<slot[]>(slots);
     }
   }
@@ -245,7 +249,7 @@ class sharded_store {
       shard& s = shards_[n];
       std::lock_guard<std::mutex> lock(s.mutex);
       for (std::size_t i = 0; i <= s.mask; ++i)
-        if (s.tags[i] != 0) std::invoke(f, s.slots[i].key_view(), static_cast<const V&>(s.slots[i].value));
+        if (s.slots[i].tag != 0) std::invoke(f, s.slots[i].key_view(), static_cast<const V&>(s.slots[i].value));
     }
   }
 
@@ -266,10 +270,13 @@ class sharded_store {
   std::size_t shard_count() const noexcept { return shard_count_; }
 
  private:
+  // The tag, the key and the value side by side: a lookup reads one line for
+  // the tag and the start of the key, and the value follows it.
   struct slot {
-    V value;
+    std::uint64_t tag;  // 0: empty; else the key's hash (top bit set)
     std::uint8_t key_size;
     std::array<char, MaxKeySize> key;
+    V value;
     std::string_view key_view() const noexcept { return {key.data(), key_size}; }
   };
 
@@ -280,7 +287,6 @@ class sharded_store {
     std::size_t count = 0;
     std::size_t limit = 0;
     std::size_t mask = 0;
-    std::unique_ptr<std::uint64_t[]> tags;  // 0: empty; else the key's hash (top bit set)
     std::unique_ptr<slot[]> slots;
     bool futile_valid = false;  // every entry was alive at futile_at when the shard was last found full
     timestamp futile_at{};
@@ -289,7 +295,7 @@ class sharded_store {
     bool find(std::uint64_t h, std::string_view key, std::size_t& at) const noexcept {
       std::size_t i = static_cast<std::size_t>(h) & mask;
       for (;;) {
-        const std::uint64_t t = tags[i];
+        const std::uint64_t t = slots[i].tag;
         if (t == 0) {
           at = i;
           return false;
@@ -304,7 +310,7 @@ class sharded_store {
     }
 
     void insert_at(std::size_t i, std::uint64_t h, std::string_view key) noexcept {
-      tags[i] = h;
+      slots[i].tag = h;
       slots[i].value = V{};
       slots[i].key_size = static_cast<std::uint8_t>(key.size());
       if (!key.empty()) std::memcpy(slots[i].key.data(), key.data(), key.size());
@@ -314,20 +320,20 @@ class sharded_store {
     // Re-inserts the entry at `i` at the first empty slot from its home; with
     // linear probing this lands at or before `i` within its cluster.
     void reseat(std::size_t i) noexcept {
-      const std::uint64_t h = tags[i];
-      tags[i] = 0;
+      const std::uint64_t h = slots[i].tag;
+      slots[i].tag = 0;
       std::size_t j = static_cast<std::size_t>(h) & mask;
-      while (tags[j] != 0) j = (j + 1) & mask;
+      while (slots[j].tag != 0) j = (j + 1) & mask;
       if (j != i) slots[j] = slots[i];
-      tags[j] = h;
+      slots[j].tag = h;
     }
 
     // Removes the entry at `i` and closes the gap: every later entry of the
     // cluster is re-seated, so no probe is cut short (no tombstones).
     void remove_at(std::size_t i) noexcept {
-      tags[i] = 0;
+      slots[i].tag = 0;
       --count;
-      for (std::size_t j = (i + 1) & mask; tags[j] != 0; j = (j + 1) & mask) reseat(j);
+      for (std::size_t j = (i + 1) & mask; slots[j].tag != 0; j = (j + 1) & mask) reseat(j);
     }
 
     // An entry changed: if it is dead at futile_at, the last "full of live
@@ -359,12 +365,12 @@ class sharded_store {
   // live one is re-seated, which keeps every live entry reachable.
   void sweep(shard& s, timestamp now) {
     std::size_t start = 0;
-    while (s.tags[start] != 0) ++start;  // exists: the table is never full
+    while (s.slots[start].tag != 0) ++start;  // exists: the table is never full
     for (std::size_t n = 1; n <= s.mask; ++n) {
       const std::size_t i = (start + n) & s.mask;
-      if (s.tags[i] == 0) continue;
+      if (s.slots[i].tag == 0) continue;
       if (std::invoke(is_dead_, static_cast<const V&>(s.slots[i].value), now)) {
-        s.tags[i] = 0;
+        s.slots[i].tag = 0;
         --s.count;
       } else {
         s.reseat(i);
