@@ -359,7 +359,9 @@ constexpr verdict bad_param(action a, parameter p, param_check c, errc e = errc:
 
 // A placeholder for the phone of a request that has none yet (phone_number has
 // no empty state: it is always a valid number). Read only when a verdict is ok.
-constexpr phone_number no_phone() noexcept { return phone_number::from_parts(1, "2015550123").value(); }
+// Computed once at compile time: building it per request would validate it per request.
+inline constexpr phone_number placeholder_phone = phone_number::from_parts(1, "2015550123").value();
+constexpr phone_number no_phone() noexcept { return placeholder_phone; }
 
 // How an action reports the three phone failures: bad syntax or length, an
 // unassigned country code, and a country code the site does not accept.
@@ -438,6 +440,31 @@ constexpr verdict state_error(action a, errc e, verdict_reason r, parameter p = 
   return make_verdict(a, e, check_step::state, r, p);
 }
 
+// Step 6, the account's place among resource directories (actions 1, 2, 3 and
+// EnableResourceDirectory): a member of another directory, then one that
+// already has its own.
+constexpr verdict directory_state(action a, const account_facts& account) noexcept {
+  if (account.membership == directory_membership::another_directory)
+    return state_error(a, errc::not_support_account_in_another_resource_directory,
+                       verdict_reason::account_in_another_directory);
+  if (account.manages_a_directory)
+    return state_error(a, errc::entity_already_exists_resource_directory, verdict_reason::directory_already_enabled);
+  return passed(a);
+}
+
+// Step 5 of the CAMS actions, in SPEC.md §7's order: permission, subscription,
+// ownership of the space.
+constexpr verdict cams_identity(action a, const facts& f) noexcept {
+  if (!f.caller.permitted)
+    return make_verdict(a, errc::ram_permission_deny, check_step::identity, verdict_reason::permission_denied);
+  if (!f.caller.product_subscribed)
+    return make_verdict(a, errc::product_unsubscript, check_step::identity, verdict_reason::product_not_subscribed);
+  if (!f.space.owned_by_caller)
+    return make_verdict(a, errc::unknown_resource_owner_id, check_step::identity, verdict_reason::resource_not_owned,
+                        parameter::cust_space_id);
+  return passed(a);
+}
+
 }  // namespace detail
 
 // What the pure steps 2-6 found, and what the stateful steps need: the
@@ -479,14 +506,7 @@ constexpr prepared_request prepare(const send_verification_code_for_bind_secure_
     return out.v = detail::make_verdict(a, errc::invalid_parameter, check_step::state,
                                         verdict_reason::account_not_found, parameter::account_id),
            out;
-  if (f.account.membership == directory_membership::another_directory)
-    return out.v = detail::state_error(a, errc::not_support_account_in_another_resource_directory,
-                                       verdict_reason::account_in_another_directory),
-           out;
-  if (f.account.manages_a_directory)
-    return out.v = detail::state_error(a, errc::entity_already_exists_resource_directory,
-                                       verdict_reason::directory_already_enabled),
-           out;
+  if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
   out.phone = phone.phone;
   out.binding = {a, r.account_id, phone.phone};
   out.quota_account = policy.bind_quota_counts == quota_subject::target_account ? r.account_id : f.caller.account_id;
@@ -515,14 +535,7 @@ constexpr prepared_request prepare(const bind_secure_mobile_phone_request& r, co
     return out.v = detail::make_verdict(a, errc::caller_identity_error, check_step::identity,
                                         verdict_reason::caller_not_management_identity),
            out;
-  if (f.account.membership == directory_membership::another_directory)
-    return out.v = detail::state_error(a, errc::not_support_account_in_another_resource_directory,
-                                       verdict_reason::account_in_another_directory),
-           out;
-  if (f.account.manages_a_directory)
-    return out.v = detail::state_error(a, errc::entity_already_exists_resource_directory,
-                                       verdict_reason::directory_already_enabled),
-           out;
+  if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
   if (!f.account.exists || f.account.kind != account_kind::resource_account ||
       f.account.status != account_status::active)
     return out.v = detail::state_error(a, errc::account_type_mismatch, f.account.exists
@@ -563,14 +576,7 @@ constexpr prepared_request prepare(const send_verification_code_for_enable_rd_re
   const auto phone = detail::check_phone(a, parameter::secure_mobile_phone, text, phone_format::dashed,
                                          detail::sites_of(policy, f));
   if (!phone.v.ok()) return out.v = phone.v, out;
-  if (f.account.membership == directory_membership::another_directory)
-    return out.v = detail::state_error(a, errc::not_support_account_in_another_resource_directory,
-                                       verdict_reason::account_in_another_directory),
-           out;
-  if (f.account.manages_a_directory)
-    return out.v = detail::state_error(a, errc::entity_already_exists_resource_directory,
-                                       verdict_reason::directory_already_enabled),
-           out;
+  if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
   out.phone = phone.phone;
   out.binding = {a, f.caller.account_id, phone.phone};
   out.quota_account = f.caller.account_id;
@@ -598,18 +604,7 @@ constexpr prepared_request prepare(const get_migration_verify_code_request& r, c
   if (const auto m = parse_method(r.method); !m) return out.v = detail::bad_param(a, parameter::method, m.check), out;
   if (!phone.v.ok()) return out.v = phone.v, out;
   // 5. identity and permission, in SPEC.md §7's order
-  if (!f.caller.permitted)
-    return out.v = detail::make_verdict(a, errc::ram_permission_deny, check_step::identity,
-                                        verdict_reason::permission_denied),
-           out;
-  if (!f.caller.product_subscribed)
-    return out.v = detail::make_verdict(a, errc::product_unsubscript, check_step::identity,
-                                        verdict_reason::product_not_subscribed),
-           out;
-  if (!f.space.owned_by_caller)
-    return out.v = detail::make_verdict(a, errc::unknown_resource_owner_id, check_step::identity,
-                                        verdict_reason::resource_not_owned, parameter::cust_space_id),
-           out;
+  if (const verdict v = detail::cams_identity(a, f); !v.ok()) return out.v = v, out;
   out.phone = phone.phone;
   out.binding = {a, r.cust_space_id, phone.phone};
   return out;
@@ -688,14 +683,7 @@ constexpr prepared_request prepare(const enable_resource_directory_request& r, c
                                 detail::sites_of(policy, f));
     if (!phone.v.ok()) return out.v = phone.v, out;
   }
-  if (f.account.membership == directory_membership::another_directory)
-    return out.v = detail::state_error(a, errc::not_support_account_in_another_resource_directory,
-                                       verdict_reason::account_in_another_directory),
-           out;
-  if (f.account.manages_a_directory)
-    return out.v = detail::state_error(a, errc::entity_already_exists_resource_directory,
-                                       verdict_reason::directory_already_enabled),
-           out;
+  if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
   if (new_account && f.management_account_name_used)
     return out.v = detail::state_error(a, errc::invalid_parameter_management_account_name_already_used,
                                        verdict_reason::management_account_name_used, parameter::ma_name),
@@ -731,18 +719,7 @@ constexpr prepared_request prepare(const chatapp_migration_verified_request& r, 
   const auto phone = detail::check_phone(a, parameter::phone_number, r.phone_number, phone_format::compact,
                                          detail::sites_of(policy, f));
   if (!phone.v.ok()) return out.v = phone.v, out;
-  if (!f.caller.permitted)
-    return out.v = detail::make_verdict(a, errc::ram_permission_deny, check_step::identity,
-                                        verdict_reason::permission_denied),
-           out;
-  if (!f.caller.product_subscribed)
-    return out.v = detail::make_verdict(a, errc::product_unsubscript, check_step::identity,
-                                        verdict_reason::product_not_subscribed),
-           out;
-  if (!f.space.owned_by_caller)
-    return out.v = detail::make_verdict(a, errc::unknown_resource_owner_id, check_step::identity,
-                                        verdict_reason::resource_not_owned, parameter::cust_space_id),
-           out;
+  if (const verdict v = detail::cams_identity(a, f); !v.ok()) return out.v = v, out;
   out.phone = phone.phone;
   out.binding = {action::get_migration_verify_code, r.cust_space_id, phone.phone};
   out.submitted_code = r.verify_code;

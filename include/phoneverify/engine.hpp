@@ -347,11 +347,9 @@ class engine {
   template <class Request>
   engine_response do_send(const Request& request, facts f) {
     constexpr action a = action_of<Request>();
-    f.on_site = config_.on_site;
-    const timestamp now = clock_();
     engine_response out;
-    out.request_id = new_request_id();
-    if (!admit_flow(a, f, now, out)) return out;
+    timestamp now;
+    if (!begin(a, f, now, out)) return out;
     const prepared_request prepared = prepare(request, f, config_.policy);
     if (!prepared.v.ok()) {
       out.v = prepared.v;
@@ -385,11 +383,9 @@ class engine {
   template <class Request>
   engine_response do_verify(const Request& request, facts f) {
     constexpr action a = action_of<Request>();
-    f.on_site = config_.on_site;
-    const timestamp now = clock_();
     engine_response out;
-    out.request_id = new_request_id();
-    if (!admit_flow(a, f, now, out)) return out;
+    timestamp now;
+    if (!begin(a, f, now, out)) return out;
     const prepared_request prepared = prepare(request, f, config_.policy);
     out.v = prepared.v;
     if (prepared.v.ok() && prepared.needs_code) {
@@ -407,6 +403,15 @@ class engine {
     }
     render(out, &prepared);
     return out;
+  }
+
+  // What every call starts with: the engine's site, the time, a RequestId and
+  // step 1 (flow control). False, with `out` complete, when flow control refuses.
+  bool begin(action a, facts& f, timestamp& now, engine_response& out) {
+    f.on_site = config_.on_site;
+    now = clock_();
+    out.request_id = new_request_id();
+    return admit_flow(a, f, now, out);
   }
 
   // Step 1 for the CAMS actions; false (and `out` complete) when refused.

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "../support.hpp"
+
 namespace pv = phoneverify;
 
 namespace {
@@ -38,19 +40,6 @@ struct input {
     data += n;
     size -= n;
     return out;
-  }
-};
-
-struct fuzz_rng {
-  using result_type = std::uint32_t;
-  std::uint32_t state;
-  static constexpr result_type min() { return 0; }
-  static constexpr result_type max() { return 0xFFFFFFFFu; }
-  result_type operator()() {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    return state;
   }
 };
 
@@ -109,7 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   pv::per_phone_state windows{};
   pv::challenge code{};
   pv::rate_state flow{};
-  fuzz_rng rng{0x9E3779B9u ^ in.byte()};
+  phoneverify::test::splitmix64 rng{0x9E3779B9u ^ in.byte()};
   pv::timestamp now{std::chrono::milliseconds{1'700'000'000'000LL + in.byte() * 1000LL}};
   std::string_view last_code = "123456";
 
