@@ -126,7 +126,7 @@ struct engine_response {
   verdict v;
   issued_code code{};                  // sends: the code to deliver when v.ok(); never log it
   inline_string<36> request_id;        // a UUID drawn from the random source
-  std::array<char, engine_body_capacity> body_storage{};
+  std::array<char, engine_body_capacity> body_storage;  // not zeroed: only body_size bytes are ever read
   std::size_t body_size = 0;
 
   constexpr bool ok() const noexcept { return v.ok(); }

@@ -111,7 +111,11 @@ namespace detail {
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 constexpr bool is_lower(char c) noexcept { return c >= 'a' && c <= 'z'; }
 constexpr bool is_upper(char c) noexcept { return c >= 'A' && c <= 'Z'; }
-constexpr bool is_alnum(char c) noexcept { return is_digit(c) || is_lower(c) || is_upper(c); }
+// Branch-free: setting bit 0x20 folds A-Z onto a-z and maps no other byte into a-z.
+constexpr bool is_alnum(char c) noexcept {
+  const auto u = static_cast<unsigned>(static_cast<unsigned char>(c));
+  return ((u | 0x20u) - 'a' < 26u) | (u - '0' < 10u);
+}
 constexpr char to_lower_ascii(char c) noexcept { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // Non-ASCII and control bytes have their own reasons wherever they appear.
@@ -131,12 +135,14 @@ constexpr param_check fail(param_reason r, std::size_t position) noexcept {
 template <class Pred>
 constexpr param_check check_run(std::string_view text, std::size_t offset, std::size_t max_length,
                                 Pred allowed) noexcept {
+  // The bound is hoisted out of the loop: the first byte that breaks the rule
+  // within max_length is the error; past it, the text is too long.
+  const std::size_t n = text.size() < max_length ? text.size() : max_length;
   std::size_t i = 0;
-  for (; i < text.size(); ++i) {
-    if (i == max_length) return fail(param_reason::too_long, offset + i);
-    if (!allowed(text[i])) return fail(classify_bad_byte(text[i]), offset + i);
-  }
-  if (i == 0) return fail(param_reason::too_short, offset);
+  while (i < n && allowed(text[i])) ++i;
+  if (i < n) return fail(classify_bad_byte(text[i]), offset + i);
+  if (text.size() > max_length) return fail(param_reason::too_long, offset + max_length);
+  if (text.empty()) return fail(param_reason::too_short, offset);
   return {};
 }
 
@@ -154,6 +160,13 @@ template <std::size_t N, class Fold>
 constexpr param_check match_name(std::string_view text, const std::string_view (&names)[N], Fold fold,
                                  std::size_t& index) noexcept {
   if (text.empty()) return fail(param_reason::empty, 0);
+  // The common case first: the text is exactly one of the names (the names
+  // are already folded, so an exact match is a match).
+  for (std::size_t k = 0; k < N; ++k)
+    if (text == names[k]) {
+      index = k;
+      return {};
+    }
   bool alive[N]{};
   for (auto& a : alive) a = true;
   for (std::size_t i = 0; i < text.size(); ++i) {
