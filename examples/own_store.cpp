@@ -35,7 +35,7 @@ int main() {
   if (!prepared.v.ok()) return 1;
   const std::string challenge_key = "challenge:1:" + std::string(prepared.binding.account_id);
   const std::string quota_key = "quota:" + std::string(prepared.quota_account);
-  const std::string phone_key = "phone:" + std::string(pv::format_phone(prepared.phone, pv::phone_format::e164));
+  const std::string phone_key = "phone:" + std::string(pv::format_phone(prepared.binding.phone, pv::phone_format::e164));
 
   // 2. Read the state (a missing row reads as fresh state), decide, write back.
   //    A real service does this in one transaction (or with compare-and-set).

@@ -299,7 +299,7 @@ struct replay_backend {
     const pv::prepared_request p = pv::prepare(r, f, policy);
     if (!p.v.ok()) return {p.v, {}};
     pv::challenge& code = challenges[{a, std::string(p.binding.account_id)}];
-    pv::per_phone_state& w = windows[std::string(pv::format_phone(p.phone, pv::phone_format::e164).view())];
+    pv::per_phone_state& w = windows[std::string(pv::format_phone(p.binding.phone, pv::phone_format::e164).view())];
     pv::daily_usage& q = quotas[std::string(p.quota_account)];
     generator g{&rng};
     const pv::send_outcome out = pv::finish_send(policy, key, p, {&q, &w, &code, nullptr}, now, g);

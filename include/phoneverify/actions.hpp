@@ -474,12 +474,11 @@ constexpr verdict cams_identity(action a, const facts& f) noexcept {
 }  // namespace detail
 
 // What the pure steps 2-6 found, and what the stateful steps need: the
-// verdict; the phone; the code binding (sending action, account, phone); the
-// account whose daily quota counts; the code submitted (consumers).
+// verdict; the code binding (sending action, account, and the phone, parsed);
+// the account whose daily quota counts; the code submitted (consumers).
 struct prepared_request {
   verdict v;
-  phone_number phone = detail::no_phone();
-  code_binding binding{action{}, {}, detail::no_phone()};
+  code_binding binding{action{}, {}, detail::no_phone()};  // binding.phone: the request's phone, parsed
   std::string_view quota_account;   // sends with a daily quota: whose quota counts
   std::string_view submitted_code;  // consumers: the code to check
   bool needs_code = false;          // consumers: a code must be checked (EnableRD with CurrentAccount: no)
@@ -513,7 +512,6 @@ constexpr prepared_request prepare(const send_verification_code_for_bind_secure_
                                         verdict_reason::account_not_found, parameter::account_id),
            out;
   if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
-  out.phone = phone.phone;
   out.binding = {a, r.account_id, phone.phone};
   out.quota_account = policy.bind_quota_counts == quota_subject::target_account ? r.account_id : f.caller.account_id;
   return out;
@@ -558,7 +556,6 @@ constexpr prepared_request prepare(const bind_secure_mobile_phone_request& r, co
     return out.v = detail::state_error(a, errc::enterprise_real_name_verification_error,
                                        verdict_reason::real_name_not_verified),
            out;
-  out.phone = phone.phone;
   out.binding = {action::send_verification_code_for_bind_secure_mobile_phone, r.account_id, phone.phone};
   out.submitted_code = r.verification_code;
   out.needs_code = true;
@@ -583,7 +580,6 @@ constexpr prepared_request prepare(const send_verification_code_for_enable_rd_re
                                          detail::sites_of(policy, f));
   if (!phone.v.ok()) return out.v = phone.v, out;
   if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
-  out.phone = phone.phone;
   out.binding = {a, f.caller.account_id, phone.phone};
   out.quota_account = f.caller.account_id;
   return out;
@@ -611,7 +607,6 @@ constexpr prepared_request prepare(const get_migration_verify_code_request& r, c
   if (!phone.v.ok()) return out.v = phone.v, out;
   // 5. identity and permission, in SPEC.md §7's order
   if (const verdict v = detail::cams_identity(a, f); !v.ok()) return out.v = v, out;
-  out.phone = phone.phone;
   out.binding = {a, r.cust_space_id, phone.phone};
   return out;
 }
@@ -648,7 +643,6 @@ constexpr prepared_request prepare(const send_phone_verification_for_message_con
     return out.v = detail::state_error(a, errc::entity_not_exists_contact_verification,
                                        verdict_reason::no_pending_verification),
            out;
-  out.phone = phone.phone;
   out.binding = {a, r.contact_id, phone.phone};
   out.quota_account =
       policy.message_contact_quota_counts == quota_subject::sending_account ? f.caller.account_id : r.contact_id;
@@ -701,7 +695,6 @@ constexpr prepared_request prepare(const enable_resource_directory_request& r, c
                                        verdict_reason::real_name_not_verified),
            out;
   if (new_account) {
-    out.phone = phone.phone;
     out.binding = {action::send_verification_code_for_enable_rd, f.caller.account_id, phone.phone};
     out.submitted_code = r.verification_code;
     out.needs_code = true;
@@ -726,7 +719,6 @@ constexpr prepared_request prepare(const chatapp_migration_verified_request& r, 
                                          detail::sites_of(policy, f));
   if (!phone.v.ok()) return out.v = phone.v, out;
   if (const verdict v = detail::cams_identity(a, f); !v.ok()) return out.v = v, out;
-  out.phone = phone.phone;
   out.binding = {action::get_migration_verify_code, r.cust_space_id, phone.phone};
   out.submitted_code = r.verify_code;
   out.needs_code = true;

@@ -329,7 +329,7 @@ class engine {
         fields.expiration_date = expiration.view();
       }
       if (out.v.act == action::get_migration_verify_code && prepared != nullptr) {
-        phone = format_phone(prepared->phone, phone_format::compact);
+        phone = format_phone(prepared->binding.phone, phone_format::compact);
         fields.phone_number = phone.view();
       }
       r = render_success(buffer, config_.format, out.v.act, fields);
@@ -360,7 +360,7 @@ class engine {
     // account quota), so two sends can never wait on each other in a cycle.
     detail::source_generator rng{random_.get()};
     const auto code_key = challenge_key(a, prepared.binding.account_id);
-    const auto phone_key = detail::make_key('p', format_phone(prepared.phone, phone_format::e164).view());
+    const auto phone_key = detail::make_key('p', format_phone(prepared.binding.phone, phone_format::e164).view());
     const auto quota_key = detail::make_key('q', prepared.quota_account);
     send_outcome outcome{unavailable(a, check_step::quota)};
     challenges_.update(code_key.view(), now, [&](challenge& code) {
@@ -390,8 +390,10 @@ class engine {
     out.v = prepared.v;
     if (prepared.v.ok() && prepared.needs_code) {
       const auto code_key = challenge_key(prepared.binding.purpose, prepared.binding.account_id);
-      // A binding the store has never seen has no code: check it against an
-      // empty challenge without inserting one.
+      // A binding the store has never seen gets an empty challenge (no code,
+      // dead at once, so the next sweep drops it). If the store is full of
+      // live state and refuses it, there is no code either: check against an
+      // empty challenge, which answers no_code.
       out.v = unavailable(a, check_step::code);
       const auto found = challenges_.update(code_key.view(), now, [&](challenge& code) {
         out.v = finish_verify(config_.policy, config_.key, prepared, code, now);
