@@ -20,22 +20,14 @@
 #include <liboath/oath.h>
 #endif
 
+#include "../tests/support.hpp"
+
 namespace pv = phoneverify;
 
 namespace {
 
-struct splitmix {
-  using result_type = std::uint64_t;
-  std::uint64_t state;
-  static constexpr result_type min() { return 0; }
-  static constexpr result_type max() { return ~result_type{0}; }
-  result_type operator()() {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-};
+// The seeded test generator of tests/support.hpp (a CSPRNG in production).
+using splitmix = phoneverify::test::splitmix64;
 
 pv::secret_key make_key() {
   pv::secret_key key{};

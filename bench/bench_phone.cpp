@@ -32,18 +32,12 @@
 
 namespace pv = phoneverify;
 
+#include "../tests/support.hpp"
+
 namespace {
 
-// splitmix64: fixed seed, so every run measures the same corpus.
-struct splitmix64 {
-  std::uint64_t state;
-  std::uint64_t operator()() {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-};
+// splitmix64 (tests/support.hpp): fixed seed, so every run measures the same corpus.
+using phoneverify::test::splitmix64;
 
 constexpr std::size_t corpus_size = 10000;
 

@@ -21,6 +21,8 @@
 namespace pv = phoneverify;
 using std::chrono::milliseconds;
 
+#include "../tests/support.hpp"
+
 namespace {
 
 constexpr std::size_t corpus_size = 1 << 16;  // requests
@@ -30,11 +32,12 @@ struct request {
   pv::timestamp at;
 };
 
+// The next value of tests/support.hpp's splitmix64 from `state`.
 std::uint64_t splitmix(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+  phoneverify::test::splitmix64 generator{state};
+  const std::uint64_t value = generator();
+  state = generator.state;
+  return value;
 }
 
 // Requests over `key_count` keys, time advancing `mean_gap_ms` on average per request.

@@ -18,6 +18,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "../support.hpp"
+
 namespace pv = phoneverify;
 
 namespace {
@@ -41,18 +43,7 @@ struct input {
   }
 };
 
-struct splitmix {
-  using result_type = std::uint64_t;
-  std::uint64_t state;
-  static constexpr result_type min() { return 0; }
-  static constexpr result_type max() { return ~result_type{0}; }
-  result_type operator()() {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-};
+using splitmix = phoneverify::test::splitmix64;  // tests/support.hpp
 
 bool well_formed(std::string_view text, std::size_t digits) {
   if (text.size() != digits) return false;
