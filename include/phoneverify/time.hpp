@@ -236,9 +236,17 @@ constexpr result<timestamp> parse_iso8601(std::string_view text) noexcept {
 // saturates at the int64 range instead of overflowing. Never throws, never
 // allocates, usable in constant expressions.
 constexpr std::int64_t day_index(timestamp t, std::chrono::minutes utc_offset) noexcept {
-  // Split both terms into whole days and a remainder so no product overflows.
   const std::int64_t ms = t.time_since_epoch().count();
   const std::int64_t off = utc_offset.count();
+  // Whenever the local time fits in 64 bits (every real offset at any time
+  // but the last ~days of the range): one floor division.
+  std::int64_t off_ms = 0;
+  std::int64_t local = 0;
+  if (!__builtin_mul_overflow(off, detail::ms_per_minute, &off_ms) && !__builtin_add_overflow(ms, off_ms, &local)) {
+    return detail::floor_div(local, detail::ms_per_day);
+  }
+  // Otherwise split both terms into whole days and a remainder so no product
+  // overflows, and saturate.
   const std::int64_t t_days = detail::floor_div(ms, detail::ms_per_day);
   const std::int64_t t_rest = detail::floor_mod(ms, detail::ms_per_day);
   const std::int64_t off_days = detail::floor_div(off, detail::minutes_per_day);
