@@ -39,7 +39,7 @@ static_assert(pv::rate_state{}.idle());
 static_assert(std::is_trivially_copyable_v<pv::sliding_window>);
 static_assert(std::is_trivially_copyable_v<pv::window_set<3>>);
 static_assert(std::is_trivially_copyable_v<pv::per_phone_state>);
-static_assert(sizeof(pv::per_phone_state) == 88);
+static_assert(sizeof(pv::per_phone_state) == 80);
 static_assert(pv::per_phone_state{}.size() == 0 && pv::per_phone_state::capacity() == 10);
 static_assert(std::is_trivially_copyable_v<pv::rolling_quota>);
 static_assert(std::is_trivially_copyable_v<pv::joint_decision>);
@@ -333,20 +333,45 @@ TEST_CASE("admit (GCRA): count 0 never admits, period 0 never limits, and extrem
   CHECK(pv::admit(pv::rate_limit{5, milliseconds{0}}, s, at(pv::test::opaque<std::int64_t>(3)), 5).allowed);
   CHECK(!pv::admit(pv::rate_limit{5, milliseconds{0}}, s, at(3), 6).allowed);
   CHECK(s.idle());
-  // The far past: a burst passes and the retry time is exact.
+  // The far past, where time scaled by the count (10) leaves int64: fail closed.
   const pv::rate_limit l{};
   pv::rate_state past{};
-  for (int i = 0; i < 10; ++i) CHECK(pv::admit(l, past, pv::timestamp::min()).allowed);
-  const pv::decision d = pv::admit(l, past, pv::timestamp::min());
-  CHECK((!d.allowed && d.retry_at == pv::timestamp::min() + milliseconds{100}));
-  // The far future: a TAT that would leave int64 fails closed instead of wrapping.
+  const pv::decision closed = pv::admit(l, past, pv::timestamp::min());
+  CHECK((!closed.allowed && closed.retry_at == pv::timestamp::max() && past.idle()));
+  // With a count above 32768 that divides the period, time is not scaled: a
+  // burst passes even at the very start of the range and the retry is exact.
+  const pv::rate_limit big{40'000, milliseconds{40'000'000}};  // T = 1000 ms
+  pv::rate_state early{};
+  CHECK(pv::admit(big, early, pv::timestamp::min(), 40'000).allowed);
+  const pv::decision d = pv::admit(big, early, pv::timestamp::min());
+  CHECK((!d.allowed && d.retry_at == pv::timestamp::min() + milliseconds{1000}));
+  // Within 1970-9999 every count up to 32768 is exact: 10 per second on the
+  // last second of 9999 and on the first of 1970.
+  for (const std::int64_t edge : {std::int64_t{253'402'300'799'000}, std::int64_t{0}}) {
+    pv::rate_state s10{};
+    for (int i = 0; i < 10; ++i) CHECK(pv::admit(l, s10, at(edge)).allowed);
+    const pv::decision e = pv::admit(l, s10, at(edge));
+    CHECK((!e.allowed && e.retry_at == at(edge + 100)));
+    pv::rate_state s7{};
+    const pv::rate_limit seven{32'768, milliseconds{1000}};
+    CHECK(pv::admit(seven, s7, at(edge), 32'768).allowed);
+    CHECK(pv::admit(seven, s7, at(edge)).retry_at == at(edge + 1));  // T = 1000/32768 ms, rounded up
+  }
+  // The far future: scaled time beyond int64 fails closed (10 per second).
   pv::rate_state future{};
   const pv::decision f = pv::admit(l, future, pv::timestamp::max());
   CHECK((!f.allowed && f.retry_at == pv::timestamp::max() && future.idle()));
+  // Unscaled (the large count), a TAT that would leave int64 fails closed
+  // instead of wrapping: the burst that ends exactly at the last millisecond
+  // passes, and the next request is told the exact time it conforms.
   pv::rate_state late{};
-  int passed = 0;
-  for (int i = 0; i < 20; ++i) passed += pv::admit(l, late, pv::timestamp::max() - milliseconds{1000}).allowed;
-  CHECK(passed == 10);
+  const auto last_burst = pv::timestamp::max() - milliseconds{40'000'000};
+  CHECK(pv::admit(big, late, last_burst, 40'000).allowed);
+  const pv::decision after = pv::admit(big, late, last_burst);
+  CHECK((!after.allowed && after.retry_at == last_burst + milliseconds{1000}));
+  pv::rate_state overflow{};
+  CHECK(pv::admit(big, overflow, last_burst + milliseconds{1}, 40'000).retry_at == pv::timestamp::max());
+  CHECK(overflow.idle());
   // A count that does not divide the period scales time: beyond 2^63 / scale, fail closed.
   pv::rate_state scaled{};
   CHECK(!pv::admit(pv::rate_limit{7, milliseconds{1000}}, scaled, at(std::int64_t{1} << 62)).allowed);
@@ -368,14 +393,15 @@ TEST_CASE("admit (sliding windows) enforces 1 per minute, 5 per hour, 10 per 24 
   CHECK(pv::admit(pv::per_phone_windows, s, at(24 * 3'600'000)).allowed);
 }
 
-TEST_CASE("admit (sliding windows) over seeded random traces: at most count in any window, exact retry_at",
-          "[quota]") {
-  pv::test::splitmix64 rng{pv::test::test_seed("sliding window property", 0x51D3)};
+// The sliding-window property over seeded random traces for a state of N
+// slots: window counts up to N, so the brute-force model needs no clamping.
+template <std::size_t N>
+void check_sliding_window_traces(pv::test::splitmix64& rng) {
   for (int trace = 0; trace < 30; ++trace) {
     const pv::window_set<3> set{{{static_cast<std::uint32_t>(1 + rng() % 3), milliseconds{1 + static_cast<std::int64_t>(rng() % 1000)}},
                                  {static_cast<std::uint32_t>(2 + rng() % 6), milliseconds{1 + static_cast<std::int64_t>(rng() % 20'000)}},
-                                 {static_cast<std::uint32_t>(5 + rng() % 28), milliseconds{1 + static_cast<std::int64_t>(rng() % 100'000)}}}};
-    pv::sliding_window_state<32> s{};
+                                 {static_cast<std::uint32_t>(5 + rng() % (N - 4)), milliseconds{1 + static_cast<std::int64_t>(rng() % 100'000)}}}};
+    pv::sliding_window_state<N> s{};
     std::vector<std::int64_t> charged;  // the reference: every charged time, in order
     std::int64_t t = static_cast<std::int64_t>(rng() % 1'000'000);
     for (int i = 0; i < 800; ++i) {
@@ -392,12 +418,13 @@ TEST_CASE("admit (sliding windows) over seeded random traces: at most count in a
         allowed = allowed && inside + n <= w.count;
       }
       const auto before = s;
-      pv::sliding_window_state<32> probe = s;
+      pv::sliding_window_state<N> probe = s;
       const bool allowed_at_latest = pv::admit(set, probe, at(eff), n).allowed;
       const pv::decision d = pv::admit(set, s, at(t), n);
       REQUIRE(d.allowed == allowed);
       REQUIRE(d.allowed == allowed_at_latest);  // charged as at the latest time: going back never grants
       REQUIRE(d.remaining == (allowed ? left - n : left));
+      REQUIRE(s.size() == std::min(charged.size() + (allowed ? n : 0), N));
       if (d.allowed) {
         for (std::uint32_t k = 0; k < n; ++k) charged.push_back(eff);
         REQUIRE(d.retry_at == at(t));
@@ -406,17 +433,28 @@ TEST_CASE("admit (sliding windows) over seeded random traces: at most count in a
         if (n > set.windows[0].count) {
           REQUIRE(d.retry_at == pv::timestamp::max());
         } else {
-          pv::sliding_window_state<32> a = s, b = s;
+          pv::sliding_window_state<N> a = s, b = s;
           REQUIRE(pv::admit(set, a, d.retry_at, n).allowed);
           REQUIRE(!pv::admit(set, b, d.retry_at - milliseconds{1}, n).allowed);
         }
       }
+      for (std::size_t k = 0; k < s.size(); ++k) REQUIRE(s.recent(k) == at(charged[charged.size() - 1 - k]));
     }
     // At most count charged times in any window of length W: any count + 1 of them span W or more.
     for (const pv::sliding_window& w : set.windows)
       for (std::size_t i = 0; i + w.count < charged.size(); ++i)
         REQUIRE(charged[i + w.count] - charged[i] >= w.window.count());
   }
+}
+
+// Both layouts of the state: in order up to 16 slots, a ring beyond.
+TEST_CASE("admit (sliding windows) over seeded random traces: at most count in any window, exact retry_at",
+          "[quota]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("sliding window property", 0x51D3)};
+  check_sliding_window_traces<32>(rng);
+  check_sliding_window_traces<10>(rng);
+  check_sliding_window_traces<16>(rng);
+  check_sliding_window_traces<17>(rng);
 }
 
 TEST_CASE("admit (sliding windows): n over count is never, count over N is N, window 0 holds nothing", "[quota]") {
@@ -444,10 +482,17 @@ TEST_CASE("admit (sliding windows): n over count is never, count over N is N, wi
   const pv::sliding_window w{1, hours{1}};
   CHECK(pv::admit(w, far, pv::timestamp::max() - milliseconds{10}).allowed);
   CHECK(pv::admit(w, far, pv::timestamp::max()).retry_at == pv::timestamp::max());
-  // And near timestamp::min(): no wrap of now - event.
+  // And near timestamp::min(): no wrap of now - event. An event at the very
+  // first millisecond is kept 1 ms later (that instant marks an empty slot):
+  // it blocks 1 ms longer, stricter, never looser.
   pv::sliding_window_state<4> past{};
   CHECK(pv::admit(w, past, pv::timestamp::min()).allowed);
-  CHECK(pv::admit(w, past, pv::timestamp::min()).retry_at == pv::timestamp::min() + hours{1});
+  CHECK(past.recent(0) == pv::timestamp::min() + milliseconds{1});
+  CHECK(pv::admit(w, past, pv::timestamp::min()).retry_at == pv::timestamp::min() + hours{1} + milliseconds{1});
+  pv::sliding_window_state<4> past2{};
+  CHECK(pv::admit(w, past2, pv::timestamp::min() + milliseconds{1}).allowed);
+  CHECK(pv::admit(w, past2, pv::timestamp::min() + milliseconds{2}).retry_at ==
+        pv::timestamp::min() + hours{1} + milliseconds{1});
   CHECK(pv::admit(w, past, pv::timestamp::max()).allowed);
 }
 
@@ -467,6 +512,46 @@ TEST_CASE("consume (rolling 24 hours) admits the limit in any 24 hours and retri
   CHECK(pv::consume(q, s, at(24 * 3'600'000)).allowed);  // one left the window, one enters
   CHECK(!pv::consume(q, s, at(24 * 3'600'000)).allowed);
   CHECK(pv::consume(q, s, at(24 * 3'600'000), 0).allowed);
+}
+
+namespace custom {
+// A limit of the user's own: at most `max` units ever, the state a counter.
+// admit_all reaches its charge() by argument-dependent lookup.
+struct lifetime_cap {
+  std::uint32_t max;
+};
+struct lifetime_used {
+  std::uint32_t used = 0;
+  friend constexpr bool operator==(const lifetime_used&, const lifetime_used&) = default;
+};
+constexpr pv::decision charge(const lifetime_cap& cap, lifetime_used& state, pv::timestamp now, std::uint32_t n) {
+  if (state.used + n > cap.max) return {false, cap.max - state.used, pv::timestamp::max()};
+  state.used += n;
+  return {true, cap.max - state.used, now};
+}
+}  // namespace custom
+
+TEST_CASE("admit_all takes a limit of the user's own through charge() and keeps it all or nothing", "[quota]") {
+  STATIC_REQUIRE([] {
+    pv::per_phone_state phone{};
+    custom::lifetime_used used{};
+    const custom::lifetime_cap cap{1};
+    const auto a = pv::admit_all(at(0), pv::meter(pv::per_phone_windows, phone), pv::meter(cap, used));
+    const auto b = pv::admit_all(at(10), pv::meter(pv::per_phone_windows, phone), pv::meter(cap, used));
+    return a.result.allowed && a.result.remaining == 0 && used.used == 1 && !b.result.allowed && b.denied_by == 1;
+  }());
+  pv::per_phone_state phone{};
+  custom::lifetime_used used{};
+  const custom::lifetime_cap cap{3};
+  // The phone's minute denies: the custom state is not charged.
+  CHECK(pv::admit_all(at(0), pv::meter(pv::per_phone_windows, phone), pv::meter(cap, used)).result.allowed);
+  const auto d = pv::admit_all(at(pv::test::opaque(5)), pv::meter(pv::per_phone_windows, phone), pv::meter(cap, used));
+  CHECK((!d.result.allowed && d.denied_by == 0 && used.used == 1 && d.result.retry_at == at(60'000)));
+  // The custom limit denies: the phone is not charged.
+  used.used = 3;
+  const pv::per_phone_state before = phone;
+  const auto e = pv::admit_all(at(120'000), pv::meter(pv::per_phone_windows, phone), pv::meter(cap, used));
+  CHECK((!e.result.allowed && e.denied_by == 1 && e.result.retry_at == pv::timestamp::max() && phone == before));
 }
 
 TEST_CASE("admit_all charges every limit or none and names the limit that denied", "[quota]") {

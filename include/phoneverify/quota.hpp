@@ -26,6 +26,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
+#include <utility>
 
 #include "detail/saturating.hpp"
 #include "time.hpp"
@@ -105,21 +107,20 @@ struct limit_access {
     return s.bits_;
   }
   template <class State>
-  static constexpr void record(State& s, std::int64_t t, std::uint32_t n) noexcept {
+  static constexpr void record(State& s, std::uint64_t t, std::uint32_t n) noexcept {
     s.record(t, n);
   }
   template <class State>
-  static constexpr const std::int64_t* times(const State& s) noexcept {
-    return s.times_;
+  static constexpr const std::uint64_t* slots(const State& s) noexcept {
+    return s.slots_;
   }
   template <class State>
-  static constexpr std::size_t size(const State& s) noexcept {
-    return s.size_;
+  static constexpr std::uint64_t slot(const State& s, std::size_t k) noexcept {
+    return s.slot(k);
   }
-  // Index of the latest time in the ring (meaningful when size > 0).
   template <class State>
-  static constexpr std::size_t newest(const State& s) noexcept {
-    return s.next_ == 0 ? State::capacity() - 1 : s.next_ - 1;
+  static constexpr std::size_t write_position(const State& s) noexcept {
+    return s.ring_.next;
   }
 };
 
@@ -172,12 +173,14 @@ struct rate_limit {
 };
 
 // The GCRA state of one key: the theoretical arrival time (TAT) in units of
-// 1/s ms, where s = count / gcd(count, period), so T = period / count is an
-// integer and no rounding drifts (SPEC.md §4). 8 bytes; value-initialised =
-// idle. Exact while |time| * s < 2^63 ms (any time when count divides the
-// period, e.g. 10 per second; up to year 9999 for s <= 36'000); beyond that
-// a request fails closed (denied, retry_at = timestamp::max()). A state
-// belongs to one rate_limit: changing the limit restarts its meaning.
+// 1/s ms, where the scale s makes the emission interval T = period / count an
+// integer, so no rounding drifts (SPEC.md §4): s = count while count <= 32768
+// (then T = period, and finding the scale needs no division), otherwise
+// s = count / gcd(count, period). 8 bytes; value-initialised = idle. Exact
+// while |time| * s < 2^63 ms: for counts up to 32768, any time within about
+// 8,900 years of 1970 (so all of 1970-9999); beyond that a request fails
+// closed (denied, retry_at = timestamp::max()). A state belongs to one
+// rate_limit: changing the limit restarts its meaning.
 struct rate_state {
  public:
   constexpr rate_state() noexcept = default;
@@ -198,6 +201,24 @@ struct rate_state {
 };
 
 namespace detail {
+
+// The counts up to which GCRA time is scaled by the count itself: 2^15, so
+// that |time| * count stays below 2^63 for any time within ~8,900 years of 1970.
+inline constexpr std::uint32_t gcra_small_count = 1u << 15;
+
+struct gcra_scaling {
+  std::int64_t scale;   // s: time is counted in 1/s ms
+  std::uint64_t step;   // T = period / count, in 1/s ms
+};
+
+// The scale of rate_state for count c >= 1 and period p >= 1 (see there).
+constexpr gcra_scaling gcra_scale(std::uint32_t c, std::uint64_t p) noexcept {
+  if (c <= gcra_small_count && p <= (std::uint64_t{1} << 47)) return {static_cast<std::int64_t>(c), p};
+  const std::uint64_t rest = p % c;
+  if (rest == 0) return {1, p / c};
+  const std::uint64_t g = gcd_u(c, rest);
+  return {static_cast<std::int64_t>(c / g), p / g};
+}
 
 constexpr std::uint64_t sign_bit = std::uint64_t{1} << 63;
 constexpr std::int64_t unbias(std::uint64_t bits) noexcept { return static_cast<std::int64_t>(bits ^ sign_bit); }
@@ -221,19 +242,13 @@ constexpr decision admit(const rate_limit& limit, rate_state& state, timestamp n
   if (period <= 0 && n <= c) return {true, c - n, now};
   if (n > c) return {false, 0, timestamp::max()};
   if (c == 0) return {true, 0, now};  // n = 0 of nothing
-  // Scale s = count / gcd(count, period) and T = period / gcd in 1/s ms. When
-  // count divides the period (10 per second) s = 1 and one division suffices.
+  // The scale s and T = period / count in 1/s ms (see rate_state). Up to
+  // 32768, s = count and T = period: no division before the decision.
   const auto p = static_cast<std::uint64_t>(period);
-  std::uint64_t t_step = p / c;
-  std::int64_t s = 1;
-  if (const std::uint64_t rest = p % c; rest != 0) {
-    const std::uint64_t g = detail::gcd_u(c, rest);
-    s = static_cast<std::int64_t>(c / g);
-    t_step = p / g;
-  }
-  const std::uint64_t window = detail::sat_mul_u(c, t_step);                  // count * T = period
-  const std::int64_t t = s == 1 ? now.time_since_epoch().count()
-                                : detail::sat_mul(now.time_since_epoch().count(), s);  // now, scaled
+  const auto [s, t_step] = detail::gcra_scale(c, p);
+  const std::uint64_t window = detail::sat_mul_u(c, t_step);  // count * T = period, scaled
+  std::int64_t t = 0;                                          // now, scaled
+  if (__builtin_mul_overflow(now.time_since_epoch().count(), s, &t)) return {false, 0, timestamp::max()};
   std::uint64_t& bits = detail::limit_access::bits(state);
   const std::int64_t tat = detail::unbias(bits);
   // How far ahead of now the TAT already is (exact as unsigned: base >= t).
@@ -252,7 +267,8 @@ constexpr decision admit(const rate_limit& limit, rate_state& state, timestamp n
   }
   // Conforms once scaled time reaches tat - (count - n) * T, which lies after
   // now (ahead > (count - n) * T); as a millisecond, rounded up.
-  const std::uint64_t free_now = ahead < window ? (window - ahead) / t_step : 0;  // fewer than n
+  // Fewer than n pass now: none when n = 1, the common case, with no division.
+  const std::uint64_t free_now = n == 1 || ahead >= window ? 0 : (window - ahead) / t_step;
   const auto due = static_cast<std::int64_t>(static_cast<std::uint64_t>(tat) - (window - step));
   const std::int64_t retry = s == 1 ? due : detail::ceil_div(due, s);
   return {false, static_cast<std::uint32_t>(free_now), timestamp{std::chrono::milliseconds{retry}}};
@@ -281,10 +297,31 @@ inline constexpr window_set<3> per_phone_windows{{{1, std::chrono::minutes{1}},
                                                   {5, std::chrono::hours{1}},
                                                   {10, std::chrono::hours{24}}}};
 
-// The last N admitted times of one key, a ring (newest last; times never
-// decrease because an earlier request is recorded at the latest time).
-// 8 * N + 8 bytes; value-initialised = nothing admitted. A window of count
-// c needs N >= c: a larger count is treated as N (stricter, never looser).
+namespace detail {
+// Where a ring-layout sliding_window_state writes next, and how many it holds.
+struct ring_position {
+  std::uint32_t size = 0;
+  std::uint32_t next = 0;
+  friend constexpr bool operator==(const ring_position&, const ring_position&) noexcept = default;
+};
+struct no_ring {
+  friend constexpr bool operator==(const no_ring&, const no_ring&) noexcept = default;
+};
+}  // namespace detail
+
+// The last N admitted times of one key, newest first (times never decrease,
+// because an earlier request is recorded at the latest time). 8 * N bytes up
+// to N = 16, 8 * N + 8 beyond; value-initialised = nothing admitted. A window of count c needs
+// N >= c: a larger count is treated as N (stricter, never looser).
+//
+// Layout (private; why it is fast): each time is stored biased by 2^63, so
+// the zero bytes of a fresh state read as "before any time" and an empty slot
+// never falls inside a window; counting needs no separate size check. Up to
+// 16 slots the times are kept in order, newest in slot 0, and a record
+// shifts them (cheaper than a ring's index arithmetic at this size; the count
+// is then a straight loop, and the size is the number of non-zero slots);
+// beyond 16, a ring with its size and write position, so a record stays O(1)
+// and counting is a binary search.
 template <std::size_t N>
 struct sliding_window_state {
   static_assert(N >= 1 && N <= 0xFFFF, "sliding_window_state holds 1 to 65535 times");
@@ -293,96 +330,201 @@ struct sliding_window_state {
   constexpr sliding_window_state() noexcept = default;
   static constexpr std::size_t capacity() noexcept { return N; }
   // How many times are remembered (at most N).
-  constexpr std::size_t size() const noexcept { return size_; }
+  constexpr std::size_t size() const noexcept {
+    if constexpr (ordered) {  // the used slots are the leading non-zero ones
+      std::size_t used = 0;
+      for (std::size_t k = 0; k < N; ++k) used += slots_[k] != 0 ? 1 : 0;
+      return used;
+    } else {
+      return ring_.size;
+    }
+  }
   // The k-th most recent admitted time (k = 0 is the latest); k < size().
   constexpr timestamp recent(std::size_t k) const noexcept {
-    PHONEVERIFY_ASSERT(k < size_, "sliding_window_state::recent: k out of range");
-    return timestamp{std::chrono::milliseconds{times_[(next_ + N - 1 - k) % N]}};
+    PHONEVERIFY_ASSERT(k < size(), "sliding_window_state::recent: k out of range");
+    return timestamp{std::chrono::milliseconds{detail::unbias(slot(k))}};
   }
   friend constexpr bool operator==(const sliding_window_state&, const sliding_window_state&) noexcept = default;
 
  private:
   friend struct detail::limit_access;
-  constexpr void record(std::int64_t t, std::uint32_t n) noexcept {
-    for (std::uint32_t i = 0; i < n; ++i) {
-      times_[next_] = t;
-      next_ = next_ + 1 == N ? 0 : next_ + 1;
+  static constexpr bool ordered = N <= 16;  // slots in order, newest first; else a ring
+  // The biased k-th most recent time, k < N (0 when fewer were admitted).
+  constexpr std::uint64_t slot(std::size_t k) const noexcept {
+    if constexpr (ordered) {
+      return slots_[k];
+    } else {
+      const std::size_t newest = ring_.next == 0 ? N - 1 : ring_.next - 1;
+      return slots_[newest >= k ? newest - k : newest + N - k];
     }
-    size_ = static_cast<std::uint32_t>(size_ + n > N ? N : size_ + n);
   }
-  std::int64_t times_[N] = {};
-  std::uint32_t size_ = 0;
-  std::uint32_t next_ = 0;
+  // Records n events at biased time `t` (>= every remembered time).
+  constexpr void record(std::uint64_t t, std::uint32_t n) noexcept {
+    if constexpr (ordered) {
+      if (n == 1) {  // the common case: one send, a fixed-size shift
+        // Through a copy, so the compiler moves the N - 1 slots in registers
+        // instead of calling memmove.
+        std::uint64_t kept[N] = {};
+        for (std::size_t k = 0; k + 1 < N; ++k) kept[k] = slots_[k];
+        slots_[0] = t;
+        for (std::size_t k = 0; k + 1 < N; ++k) slots_[k + 1] = kept[k];
+      } else {
+        const std::size_t shift = n < N ? n : N;
+        for (std::size_t k = N; k-- > shift;) slots_[k] = slots_[k - shift];
+        for (std::size_t k = 0; k < shift; ++k) slots_[k] = t;
+      }
+    } else {
+      const std::size_t writes = n < N ? n : N;
+      for (std::size_t i = 0; i < writes; ++i) {
+        slots_[ring_.next] = t;
+        ring_.next = ring_.next + 1 == N ? 0 : ring_.next + 1;
+      }
+      ring_.size = static_cast<std::uint32_t>(ring_.size + writes > N ? N : ring_.size + writes);
+    }
+  }
+  std::uint64_t slots_[N] = {};  // time + 2^63; 0 = empty
+  [[no_unique_address]] std::conditional_t<ordered, detail::no_ring, detail::ring_position> ring_{};
 };
 
-// The per-phone state for per_phone_windows (88 bytes).
+// The per-phone state for per_phone_windows (80 bytes).
 using per_phone_state = sliding_window_state<10>;
 
 namespace detail {
 
+// The running answer over the windows, in the biased domain of the slots
+// (time + 2^63 as unsigned: the order of times is the unsigned order).
 struct window_check {
-  std::int64_t at;                   // effective time: max(now, latest admitted)
+  std::uint64_t at;         // effective time: max(now, latest admitted)
   bool allowed = true;
-  std::uint32_t left = 0xFFFF'FFFFu;  // least headroom over the windows, before this request
-  std::int64_t retry = i64_min;      // latest instant a denying window frees up
+  std::uint64_t retry = 0;  // latest instant a denying window frees up (0: none)
 };
 
-// Applies one window to `check` (records nothing). `times` is the ring,
-// `newest` the index of the latest time, `size` how many are remembered.
+// How many of the c most recent times of `state` (c <= N) lie after the
+// biased instant `floor`. Those inside a window are the most recent ones, so
+// the predicate "slot(k) > floor" holds for k below the count and fails above.
 template <std::size_t N>
-constexpr void check_window(const sliding_window& w, const std::int64_t* times, std::size_t newest, std::size_t size,
-                            std::uint32_t n, window_check& check) noexcept {
-  const std::uint32_t c = w.count < N ? w.count : static_cast<std::uint32_t>(N);
-  const std::int64_t width = w.window.count();
-  const auto recent = [times, newest](std::size_t k) {  // k-th most recent, k < N
-    return times[newest >= k ? newest - k : newest + N - k];
-  };
-  // recent(k) is in the window while at - recent(k) < width (exact as
-  // unsigned: at >= recent(k)), and recent(k) does not increase with k, so the
-  // in-window count is where that first fails among the c most recent.
-  const auto inside = [&](std::size_t k) {
-    return static_cast<std::uint64_t>(check.at) - static_cast<std::uint64_t>(recent(k)) <
-           static_cast<std::uint64_t>(width);
-  };
-  const std::size_t limit = width <= 0 ? 0 : (size < c ? size : c);
-  std::size_t count = 0;
+constexpr std::uint32_t count_after(const sliding_window_state<N>& state, std::size_t c,
+                                    std::uint64_t floor) noexcept {
+  using access = limit_access;
   if constexpr (N <= 16) {
-    // Short rings: count every remembered time in the window, without
-    // branches. The ones inside are the most recent ones, so the count among
-    // the c most recent is min(c, that count). Slots [0, size) are the used ones.
-    // Short rings: count, without branches, the times inside the window among
-    // the `limit` most recent ones, which occupy at most two runs of the ring:
-    // [newest + 1 - limit, newest] or [0, newest] plus the tail of the array.
-    const auto at_u = static_cast<std::uint64_t>(check.at);
-    const auto width_u = static_cast<std::uint64_t>(width);
-    const auto count_run = [&](std::size_t from, std::size_t to) {
-      std::size_t k = 0;
-      for (std::size_t i = from; i < to; ++i) k += at_u - static_cast<std::uint64_t>(times[i]) < width_u ? 1 : 0;
-      return k;
-    };
-    if (limit <= newest + 1) {
-      count = count_run(newest + 1 - limit, newest + 1);
-    } else {
-      count = count_run(0, newest + 1) + count_run(N - (limit - newest - 1), N);
-    }
+    // Short: compare each of the c most recent without branches (empty
+    // slots are 0, never after). The loop runs to the fixed bound N with
+    // k < c as a mask, so it unrolls, and when the window's count is a
+    // constant the masked-out comparisons vanish.
+    const std::uint64_t* slots = access::slots(state);
+    std::uint32_t count = 0;
+    for (std::size_t k = 0; k < N; ++k) count += static_cast<std::uint32_t>((k < c) & (slots[k] > floor));
+    return count;
   } else {
-    std::size_t hi = limit;
-    while (count < hi) {
-      const std::size_t mid = count + (hi - count) / 2;
-      if (inside(mid)) count = mid + 1; else hi = mid;
+    // Long: the ring holds two runs in ascending time, the older one from the
+    // write position to the end of the array and the newer one before it
+    // (everything in the older run is at or before the newer run's first).
+    // One comparison tells which run the floor falls in, and a branchless
+    // binary search in that run, with no ring arithmetic, counts the slots at
+    // or before it. Those after it among the c most recent are then min(c, all).
+    const std::uint64_t* slots = access::slots(state);
+    const std::size_t split = access::write_position(state);
+    const bool in_newer = split > 0 && slots[0] <= floor;
+    const std::uint64_t* base = in_newer ? slots : slots + split;
+    std::size_t len = in_newer ? split : N - split;
+    const std::size_t before_run = in_newer ? N - split : 0;  // the older run, all at or before floor
+    // (The step is masked, not chosen with ?:, which compilers may turn into
+    // a branch that a binary search mispredicts half of the time.)
+    std::size_t pos = 0;
+    while (len > 1) {
+      const std::size_t half = len / 2;
+      pos += half & (std::size_t{0} - static_cast<std::size_t>(base[pos + half - 1] <= floor));
+      len -= half;
     }
+    const std::size_t at_or_before = before_run + pos + static_cast<std::size_t>((len == 1) & (base[pos] <= floor));
+    const std::size_t after = N - at_or_before;
+    return static_cast<std::uint32_t>(after < c ? after : c);
   }
-  const std::uint32_t left = c - static_cast<std::uint32_t>(count);
-  if (left < check.left) check.left = left;
-  if (n <= left) return;
-  check.allowed = false;
-  if (n > c) {
-    check.retry = i64_max;  // never
-    return;
+}
+
+// Applies one window to `check` (records nothing).
+template <std::size_t N>
+constexpr void check_window(const sliding_window& w, const sliding_window_state<N>& state, std::uint32_t n,
+                            window_check& check) noexcept {
+  const std::uint32_t c = w.count < N ? w.count : static_cast<std::uint32_t>(N);
+  const std::uint64_t width = w.window.count() > 0 ? static_cast<std::uint64_t>(w.window.count()) : 0;
+  // A time t is inside while at - t < width, that is t > at - width (and
+  // every time is when at - width would pass the start of the range). A
+  // width <= 0 puts the floor at `at`, so nothing is inside.
+  const std::uint64_t floor = check.at > width ? check.at - width : 0;
+  // Whether this window denies, straight from the one slot that decides it:
+  // n more fit unless the (c - n + 1)-th most recent is still inside (the
+  // times inside are the most recent ones). Deciding from one comparison
+  // rather than from the count below keeps the data-dependent branch on the
+  // outcome short, which is what a mispredicted outcome costs. That slot,
+  // plus the width, is also when the window frees up (saturating); never
+  // when n > c. Its index is kept in range when n = 0 or n > c.
+  const std::size_t blocker = n > c ? 0 : (c - n < N ? c - n : N - 1);
+  const std::uint64_t blocking = limit_access::slot(state, blocker);
+  const bool denies = n > c || (n != 0 && blocking > floor);
+  check.allowed = check.allowed && !denies;
+  const std::uint64_t until = n > c || blocking > u64_max - width ? u64_max : blocking + width;
+  const std::uint64_t candidate = denies ? until : 0;
+  check.retry = candidate > check.retry ? candidate : check.retry;
+}
+
+// The headroom of one window at biased time `at`: how many more of its count
+// fit, c minus the times inside among the c most recent.
+template <std::size_t N>
+constexpr std::uint32_t headroom(const sliding_window& w, const sliding_window_state<N>& state,
+                                 std::uint64_t at) noexcept {
+  const std::uint32_t c = w.count < N ? w.count : static_cast<std::uint32_t>(N);
+  const std::uint64_t width = w.window.count() > 0 ? static_cast<std::uint64_t>(w.window.count()) : 0;
+  return c - count_after(state, c, at > width ? at - width : 0);
+}
+
+// The biased effective time of a request at `now`: never before the latest
+// admitted time (SPEC.md §4), and never the empty-slot value 0 (an event at
+// the very first millisecond of the range is kept 1 ms later: stricter).
+template <std::size_t N>
+constexpr std::uint64_t effective_time(const sliding_window_state<N>& state, timestamp now) noexcept {
+  const std::uint64_t t = bias(now.time_since_epoch().count());
+  const std::uint64_t latest = limit_access::slot(state, 0);
+  const std::uint64_t at = t > latest ? t : latest;
+  return at == 0 ? 1 : at;
+}
+
+}  // namespace detail
+
+namespace detail {
+
+// The answer of a sliding-window admission before anything is recorded, and
+// what to record on commit: the events at the biased time `at`.
+template <std::size_t N>
+struct pending_events {
+  decision result;
+  std::uint64_t at;
+  constexpr void commit(sliding_window_state<N>& state, std::uint32_t n) const noexcept {
+    limit_access::record(state, at, n);
   }
-  // The (c - n + 1)-th most recent must leave the window: it blocks until + width.
-  const std::int64_t until = sat_add(recent(c - n), width);
-  if (until > check.retry) check.retry = until;
+};
+
+template <std::size_t N, std::size_t Extent>
+constexpr pending_events<N> evaluate(std::span<const sliding_window, Extent> windows,
+                                  const sliding_window_state<N>& state, timestamp now, std::uint32_t n) noexcept {
+  const std::uint64_t at = effective_time(state, now);  // never back (SPEC.md §4)
+  window_check check{at};
+  for (const sliding_window& w : windows) check_window(w, state, n, check);
+  // The headroom is counted only where it is not already known: a window
+  // that denies one event has none, so the least headroom is then 0.
+  const auto least_headroom = [&] {
+    std::uint32_t least = 0xFFFF'FFFFu;
+    for (const sliding_window& w : windows) {
+      const std::uint32_t left = headroom(w, state, at);
+      least = left < least ? left : least;
+    }
+    return least;
+  };
+  if (!check.allowed) {
+    const timestamp retry{std::chrono::milliseconds{unbias(check.retry)}};
+    return {{false, n == 1 ? 0 : least_headroom(), retry}, at};
+  }
+  return {{true, least_headroom() - n, now}, at};
 }
 
 }  // namespace detail
@@ -396,34 +538,34 @@ constexpr void check_window(const sliding_window& w, const std::int64_t* times, 
 // (the latest over the windows, exact), timestamp::max() when n exceeds a
 // count. With no windows everything passes. Never throws, never allocates,
 // usable in constant expressions.
+template <std::size_t N, std::size_t Extent>
+constexpr decision admit(std::span<const sliding_window, Extent> windows, sliding_window_state<N>& state,
+                         timestamp now, std::uint32_t n = 1) noexcept {
+  const detail::pending_events<N> pending = detail::evaluate(windows, state, now, n);
+  if (pending.result.allowed) pending.commit(state, n);
+  return pending.result;
+}
+
+// Any contiguous range of windows (an array, a std::vector): see above.
 template <std::size_t N>
 constexpr decision admit(std::span<const sliding_window> windows, sliding_window_state<N>& state, timestamp now,
                          std::uint32_t n = 1) noexcept {
-  using access = detail::limit_access;
-  const std::int64_t* times = access::times(state);
-  const std::size_t size = access::size(state);
-  const std::size_t newest = access::newest(state);
-  std::int64_t at = now.time_since_epoch().count();
-  if (size > 0 && times[newest] > at) at = times[newest];  // never back (SPEC.md §4)
-  detail::window_check check{at};
-  for (const sliding_window& w : windows) detail::check_window<N>(w, times, newest, size, n, check);
-  if (!check.allowed) return {false, check.left, timestamp{std::chrono::milliseconds{check.retry}}};
-  access::record(state, at, n);
-  return {true, check.left - n, now};
+  return admit<N, std::dynamic_extent>(windows, state, now, n);
 }
 
 // One window: see the overload above.
 template <std::size_t N>
 constexpr decision admit(const sliding_window& window, sliding_window_state<N>& state, timestamp now,
                          std::uint32_t n = 1) noexcept {
-  return admit(std::span<const sliding_window>(&window, 1), state, now, n);
+  return admit(std::span<const sliding_window, 1>(&window, 1), state, now, n);
 }
 
-// A window_set: see the overload above.
+// A window_set: see the overload above (a fixed number of windows, so the
+// loop over them unrolls).
 template <std::size_t K, std::size_t N>
 constexpr decision admit(const window_set<K>& set, sliding_window_state<N>& state, timestamp now,
                          std::uint32_t n = 1) noexcept {
-  return admit(std::span<const sliding_window>(set.windows), state, now, n);
+  return admit(std::span<const sliding_window, K>(set.windows), state, now, n);
 }
 
 // ---------------------------------------------------------------------------
@@ -508,27 +650,82 @@ struct joint_accumulator {
   std::uint8_t denied_by = joint_decision::none;
 };
 
-constexpr void admit_all_step(joint_accumulator&, std::uint8_t) noexcept {}
-
-// Tries each limit on a copy of its state; the copies live in the recursion's
-// frames and are written back on the way out only if every limit admitted.
-template <class L, class S, class... Rest>
-constexpr void admit_all_step(joint_accumulator& acc, std::uint8_t index, metered<L, S> first,
-                              Rest... rest) noexcept {
-  S copy = first.state;
-  const decision d = charge(first.limit, copy, acc.now, acc.n);
-  if (d.remaining < acc.remaining) acc.remaining = d.remaining;
-  if (!d.allowed) {
-    if (acc.allowed || d.retry_at > acc.retry) {
-      acc.retry = d.retry_at;
-      acc.denied_by = index;
-    }
-    acc.allowed = false;
-  }
-  admit_all_step(acc, static_cast<std::uint8_t>(index + 1), rest...);
-  if (acc.allowed) first.state = copy;
+// What a limit would answer, and how to apply it afterwards. For any limit,
+// by default: charge() a copy of the state, and copy it back on commit.
+template <class State>
+struct pending_charge {
+  decision result;
+  State next;
+  constexpr void commit(State& state, std::uint32_t) const noexcept { state = next; }
+};
+template <class L, class S>
+constexpr pending_charge<S> preview(const L& limit, const S& state, timestamp now, std::uint32_t n) noexcept {
+  S next = state;
+  const decision result = charge(limit, next, now, n);
+  return {result, next};
 }
 
+// For sliding windows, no copy of the (larger) state: evaluate it in place
+// and record the events on commit.
+template <std::size_t N>
+constexpr pending_events<N> preview(const sliding_window& w, const sliding_window_state<N>& state, timestamp now,
+                                    std::uint32_t n) noexcept {
+  return evaluate(std::span<const sliding_window, 1>(&w, 1), state, now, n);
+}
+template <std::size_t K, std::size_t N>
+constexpr pending_events<N> preview(const window_set<K>& set, const sliding_window_state<N>& state, timestamp now,
+                                    std::uint32_t n) noexcept {
+  return evaluate(std::span<const sliding_window, K>(set.windows), state, now, n);
+}
+template <std::size_t N>
+constexpr pending_events<N> preview(const rolling_quota& q, const sliding_window_state<N>& state, timestamp now,
+                                    std::uint32_t n) noexcept {
+  const sliding_window w{q.limit, q.window};
+  return evaluate(std::span<const sliding_window, 1>(&w, 1), state, now, n);
+}
+
+template <class L, class S>
+using pending_of = decltype(preview(std::declval<const L&>(), std::declval<const S&>(), timestamp{}, std::uint32_t{}));
+
+// The pending answers of all the limits of admit_all, previewed before any
+// outcome is acted on, and committed only if every limit admitted. The later
+// limits are previewed first (`rest` is declared, so built, before
+// `pending`): their work then starts before a mispredicted outcome of an
+// earlier limit can discard it (measured: 10.5 -> 9.9 ns for the per-phone
+// windows and the daily quota, bench_quota.cpp).
+template <class... M>
+struct pending_chain;
+template <>
+struct pending_chain<> {
+  constexpr pending_chain(timestamp, std::uint32_t) noexcept {}
+  constexpr void accumulate(joint_accumulator&, std::uint8_t) const noexcept {}
+  constexpr void commit(std::uint32_t) const noexcept {}
+};
+template <class L, class S, class... Rest>
+struct pending_chain<metered<L, S>, Rest...> {
+  pending_chain<Rest...> rest;
+  S& state;
+  pending_of<L, S> pending;
+  constexpr pending_chain(timestamp now, std::uint32_t n, metered<L, S> first, Rest... others) noexcept
+      : rest(now, n, others...), state(first.state), pending(preview(first.limit, std::as_const(first.state), now, n)) {}
+  // The least remaining; the denial with the latest retry_at, the first on a tie.
+  constexpr void accumulate(joint_accumulator& acc, std::uint8_t index) const noexcept {
+    const decision& d = pending.result;
+    if (d.remaining < acc.remaining) acc.remaining = d.remaining;
+    if (!d.allowed) {
+      if (acc.allowed || d.retry_at > acc.retry) {
+        acc.retry = d.retry_at;
+        acc.denied_by = index;
+      }
+      acc.allowed = false;
+    }
+    rest.accumulate(acc, static_cast<std::uint8_t>(index + 1));
+  }
+  constexpr void commit(std::uint32_t n) const noexcept {
+    pending.commit(state, n);
+    rest.commit(n);
+  }
+};
 }  // namespace detail
 
 // Charges `n` units at `now` to every limit or to none (SPEC.md §4: the
@@ -543,9 +740,11 @@ template <class... L, class... S>
 constexpr joint_decision consume_all(timestamp now, std::uint32_t n, metered<L, S>... limits) noexcept {
   static_assert(sizeof...(L) < joint_decision::none, "admit_all: at most 254 limits");
   detail::joint_accumulator acc{now, n};
-  detail::admit_all_step(acc, std::uint8_t{0}, limits...);
-  if (acc.allowed) return {{true, acc.remaining, now}, joint_decision::none};
-  return {{false, acc.remaining, acc.retry}, acc.denied_by};
+  const detail::pending_chain<metered<L, S>...> chain(now, n, limits...);
+  chain.accumulate(acc, std::uint8_t{0});
+  if (!acc.allowed) return {{false, acc.remaining, acc.retry}, acc.denied_by};
+  chain.commit(n);
+  return {{true, acc.remaining, now}, joint_decision::none};
 }
 
 // consume_all for one unit (one send).
