@@ -106,6 +106,15 @@ void BM_admit_sliding_window_per_phone(benchmark::State& bench) {
 }
 BENCHMARK(BM_admit_sliding_window_per_phone);
 
+void BM_admit_sliding_window_per_phone_mostly_allowed(benchmark::State& bench) {
+  // The same windows, one request per phone every ~3.4 hours: most are
+  // admitted, so each pays for the exact headroom and the record.
+  run_corpus<pv::per_phone_state>(bench, 12'000, 1024, [](pv::per_phone_state& s, pv::timestamp t) {
+    return pv::admit(pv::per_phone_windows, s, t);
+  });
+}
+BENCHMARK(BM_admit_sliding_window_per_phone_mostly_allowed);
+
 void BM_consume_rolling_quota(benchmark::State& bench) {
   const pv::rolling_quota q{};
   run_corpus<pv::sliding_window_state<100>>(bench, 420, 1024, [&q](pv::sliding_window_state<100>& s, pv::timestamp t) {
@@ -126,6 +135,14 @@ void BM_admit_all_per_phone_and_daily(benchmark::State& bench) {
   });
 }
 BENCHMARK(BM_admit_all_per_phone_and_daily);
+
+void BM_admit_all_per_phone_and_daily_mostly_allowed(benchmark::State& bench) {
+  const pv::daily_quota q{};
+  run_corpus<phone_and_account>(bench, 12'000, 1024, [&q](phone_and_account& s, pv::timestamp t) {
+    return pv::admit_all(t, pv::meter(pv::per_phone_windows, s.phone), pv::meter(q, s.account)).result;
+  });
+}
+BENCHMARK(BM_admit_all_per_phone_and_daily_mostly_allowed);
 
 // ---- the shared counter, 1 and 2 threads, one hot key ----
 
