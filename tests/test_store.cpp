@@ -101,6 +101,30 @@ TEST_CASE("siphash24 equals OpenSSL's SipHash-2-4 for random keys and messages o
 }
 #endif
 
+TEST_CASE("sharded_store picks one lock stripe per 256 entries, 1 to 1024, when not told", "[store]") {
+  STATIC_REQUIRE(pv::store_shards_for(0) == 1);
+  STATIC_REQUIRE(pv::store_shards_for(511) == 1);
+  STATIC_REQUIRE(pv::store_shards_for(1000) == 2);
+  STATIC_REQUIRE(pv::store_shards_for(1u << 16) == 256);
+  STATIC_REQUIRE(pv::store_shards_for(1u << 18) == 1024);
+  STATIC_REQUIRE(pv::store_shards_for(~std::size_t{0} / 8) == 1024);
+  const pv::sharded_store<std::uint32_t> automatic(1u << 16, sequential_hash_key());
+  CHECK(automatic.shard_count() == 256);
+  const pv::sharded_store<std::uint32_t> told(1u << 16, sequential_hash_key(), 7);
+  CHECK(told.shard_count() == 7);
+  // The automatic stripes still hold the whole capacity, each its share.
+  pv::sharded_store<std::uint32_t> filled(2048, sequential_hash_key(), pv::default_store_shards);
+  CHECK(filled.shard_count() == 8);
+  std::size_t admitted = 0;
+  for (int i = 0; i < 20'000 && admitted < filled.capacity(); ++i) {
+    std::string key = "k";
+    key += std::to_string(i);  // (not "k" + ...: g++ 12's -Wrestrict false positive)
+    admitted += filled.update(key, at(0), [](std::uint32_t& v) { v = 1; }).status == pv::store_status::ok;
+  }
+  CHECK(admitted == 2048);
+  CHECK(filled.size() == 2048);
+}
+
 TEST_CASE("sharded_store update creates a value-initialised entry and runs the function on it", "[store]") {
   pv::sharded_store<std::uint32_t> store(100, sequential_hash_key(), 4);
   CHECK(store.size() == 0);

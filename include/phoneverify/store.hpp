@@ -90,9 +90,22 @@ struct never_dead {
 // system_random (random.hpp). A known key lets clients flood one shard.
 using store_hash_key = std::array<std::byte, 16>;
 
-// Shards of a store when the constructor is not told: enough stripes that 2-4
-// threads rarely meet on one lock.
-inline constexpr std::size_t default_store_shards = 64;
+// Shards of a store when the constructor is not told (0): chosen from the
+// capacity by store_shards_for().
+inline constexpr std::size_t default_store_shards = 0;
+
+// The automatic number of lock stripes for `capacity`: one per 256 entries,
+// rounded down to a power of two, from 1 to 1024. Many stripes, because the
+// engine holds a stripe while it computes a code's HMAC (about 1.5 us): with
+// 64 stripes two threads met often enough that a send cost 20-45% more CPU at
+// 2 threads than at 1 (bench_engine.cpp); with 1024 they rarely meet. Not more
+// than one per 256 entries, because each stripe gets an equal share of the
+// capacity and a key is refused when its own stripe is full: at 256 per
+// stripe, chance imbalance stays around 6% (one standard deviation).
+constexpr std::size_t store_shards_for(std::size_t capacity) noexcept {
+  const std::size_t stripes = std::bit_floor(capacity / 256);
+  return stripes < 1 ? 1 : (stripes > 1024 ? 1024 : stripes);
+}
 
 // A thread-safe map from byte-string keys (at most MaxKeySize bytes, compared
 // exactly) to values of the trivially copyable type V, with a fixed capacity
@@ -119,7 +132,7 @@ class sharded_store {
   static constexpr std::size_t max_capacity = ~std::size_t{0} / 8;
 
   // A store of at most `capacity` entries in `shards` lock stripes (clamped to
-  // 1..capacity), hashing keys with SipHash-2-4 under `hash_key`. The
+  // 1..capacity; 0 = store_shards_for(capacity)), hashing keys with SipHash-2-4 under `hash_key`. The
   // capacity is split over the shards (they differ by at most one entry), so
   // a key may be refused when its own shard is full while others have room:
   // give the store some headroom over the expected live keys. `capacity` above
@@ -344,6 +357,7 @@ class sharded_store {
   };
 
   static std::size_t clamp_shards(std::size_t capacity, std::size_t shards) noexcept {
+    if (shards == 0) return store_shards_for(capacity);
     if (shards > capacity) shards = capacity;
     if (shards > (std::size_t{1} << 20)) shards = std::size_t{1} << 20;  // keeps shard selection in 64 bits
     return shards == 0 ? 1 : shards;
