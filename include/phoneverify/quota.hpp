@@ -442,28 +442,42 @@ constexpr std::uint32_t count_after(const sliding_window_state<N>& state, std::s
   }
 }
 
+// One window as the state sees it, at the biased time `at`: its count (at
+// most N), its width (0 for a width <= 0), and the floor: a time t is inside
+// while at - t < width, that is t > floor = at - width (every time is when
+// at - width would pass the start of the range; a width of 0 puts the floor
+// at `at`, so nothing is inside).
+struct window_bounds {
+  std::uint32_t count;
+  std::uint64_t width;
+  std::uint64_t floor;
+};
+template <std::size_t N>
+constexpr window_bounds bounds_of(const sliding_window& w, std::uint64_t at) noexcept {
+  const std::uint32_t c = w.count < N ? w.count : static_cast<std::uint32_t>(N);
+  const std::uint64_t width = w.window.count() > 0 ? static_cast<std::uint64_t>(w.window.count()) : 0;
+  return {c, width, at > width ? at - width : 0};
+}
+
 // Applies one window to `check` (records nothing).
 template <std::size_t N>
 constexpr void check_window(const sliding_window& w, const sliding_window_state<N>& state, std::uint32_t n,
                             window_check& check) noexcept {
-  const std::uint32_t c = w.count < N ? w.count : static_cast<std::uint32_t>(N);
-  const std::uint64_t width = w.window.count() > 0 ? static_cast<std::uint64_t>(w.window.count()) : 0;
-  // A time t is inside while at - t < width, that is t > at - width (and
-  // every time is when at - width would pass the start of the range). A
-  // width <= 0 puts the floor at `at`, so nothing is inside.
-  const std::uint64_t floor = check.at > width ? check.at - width : 0;
+  const window_bounds b = bounds_of<N>(w, check.at);
+  const std::uint32_t c = b.count;
   // Whether this window denies, straight from the one slot that decides it:
   // n more fit unless the (c - n + 1)-th most recent is still inside (the
   // times inside are the most recent ones). Deciding from one comparison
-  // rather than from the count below keeps the data-dependent branch on the
-  // outcome short, which is what a mispredicted outcome costs. That slot,
-  // plus the width, is also when the window frees up (saturating); never
-  // when n > c. Its index is kept in range when n = 0 or n > c.
+  // rather than from the exact count (headroom()) keeps the data-dependent
+  // branch on the outcome short, which is what a mispredicted outcome costs.
+  // That slot, plus the width, is also when the window frees up
+  // (saturating); never when n > c. Its index is kept in range when n = 0 or
+  // n > c.
   const std::size_t blocker = n > c ? 0 : (c - n < N ? c - n : N - 1);
   const std::uint64_t blocking = limit_access::slot(state, blocker);
-  const bool denies = n > c || (n != 0 && blocking > floor);
+  const bool denies = n > c || (n != 0 && blocking > b.floor);
   check.allowed = check.allowed && !denies;
-  const std::uint64_t until = n > c || blocking > u64_max - width ? u64_max : blocking + width;
+  const std::uint64_t until = n > c || blocking > u64_max - b.width ? u64_max : blocking + b.width;
   const std::uint64_t candidate = denies ? until : 0;
   check.retry = candidate > check.retry ? candidate : check.retry;
 }
@@ -473,9 +487,8 @@ constexpr void check_window(const sliding_window& w, const sliding_window_state<
 template <std::size_t N>
 constexpr std::uint32_t headroom(const sliding_window& w, const sliding_window_state<N>& state,
                                  std::uint64_t at) noexcept {
-  const std::uint32_t c = w.count < N ? w.count : static_cast<std::uint32_t>(N);
-  const std::uint64_t width = w.window.count() > 0 ? static_cast<std::uint64_t>(w.window.count()) : 0;
-  return c - count_after(state, c, at > width ? at - width : 0);
+  const window_bounds b = bounds_of<N>(w, at);
+  return b.count - count_after(state, b.count, b.floor);
 }
 
 // The biased effective time of a request at `now`: never before the latest
