@@ -393,57 +393,88 @@ TEST_CASE("admit (sliding windows) enforces 1 per minute, 5 per hour, 10 per 24 
   CHECK(pv::admit(pv::per_phone_windows, s, at(24 * 3'600'000)).allowed);
 }
 
-// The sliding-window property over seeded random traces for a state of N
-// slots: window counts up to N, so the brute-force model needs no clamping.
+// How a random trace moves time: each step forward by up to `step_ms`; one
+// step in `pause_every` also pauses up to `pause_ms` (so many times age out
+// at once), one in `back_every` goes back up to `back_ms`.
+struct trace_shape {
+  std::int64_t step_ms;
+  int pause_every;
+  std::int64_t pause_ms;
+  int back_every;
+  std::int64_t back_ms;
+  int steps;
+};
+
+// The sliding-window property over one seeded random trace: every answer of
+// decide(state, now, n) (admit() with `set`, or its equivalent) against a
+// brute-force count of the charged times (window counts up to N, so the
+// model needs no clamping), the state after each step against the charged
+// times, and at the end at most count in any window.
+template <std::size_t N, std::size_t K, class Decide>
+void check_window_trace(const pv::window_set<K>& set, const trace_shape& shape, pv::test::splitmix64& rng,
+                        Decide decide) {
+  const auto chance = [&rng](int every) { return every > 0 && rng() % static_cast<std::uint64_t>(every) == 0; };
+  const auto up_to = [&rng](std::int64_t ms) { return static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(ms + 1)); };
+  std::uint32_t least_count = 0xFFFF'FFFFu;
+  for (const pv::sliding_window& w : set.windows) least_count = std::min(least_count, w.count);
+  pv::sliding_window_state<N> s{};
+  std::vector<std::int64_t> charged;  // the reference: every charged time, in order
+  std::int64_t t = static_cast<std::int64_t>(rng() % 1'000'000);
+  for (int i = 0; i < shape.steps; ++i) {
+    t += up_to(shape.step_ms);
+    if (chance(shape.pause_every)) t += up_to(shape.pause_ms);
+    if (chance(shape.back_every)) t -= up_to(shape.back_ms);
+    const auto n = static_cast<std::uint32_t>(rng() % 3);
+    const std::int64_t eff = charged.empty() ? t : std::max(t, charged.back());
+    // Brute force: for each window, the charged times inside (eff - W, eff].
+    bool allowed = true;
+    std::uint32_t left = 0xFFFF'FFFFu;
+    for (const pv::sliding_window& w : set.windows) {
+      const auto inside = static_cast<std::uint32_t>(
+          std::count_if(charged.begin(), charged.end(), [&](std::int64_t e) { return eff - e < w.window.count(); }));
+      left = std::min(left, w.count - std::min(w.count, inside));
+      allowed = allowed && inside + n <= w.count;
+    }
+    const auto before = s;
+    pv::sliding_window_state<N> probe = s;
+    const bool allowed_at_latest = decide(probe, at(eff), n).allowed;
+    const pv::decision d = decide(s, at(t), n);
+    REQUIRE(d.allowed == allowed);
+    REQUIRE(d.allowed == allowed_at_latest);  // charged as at the latest time: going back never grants
+    REQUIRE(d.remaining == (allowed ? left - n : left));
+    REQUIRE(s.size() == std::min(charged.size() + (allowed ? n : 0), N));
+    if (d.allowed) {
+      for (std::uint32_t k = 0; k < n; ++k) charged.push_back(eff);
+      REQUIRE(d.retry_at == at(t));
+    } else {
+      REQUIRE(s == before);
+      if (n > least_count) {
+        REQUIRE(d.retry_at == pv::timestamp::max());
+      } else {
+        pv::sliding_window_state<N> a = s, b = s;
+        REQUIRE(decide(a, d.retry_at, n).allowed);
+        REQUIRE(!decide(b, d.retry_at - milliseconds{1}, n).allowed);
+      }
+    }
+    for (std::size_t k = 0; k < s.size(); ++k) REQUIRE(s.recent(k) == at(charged[charged.size() - 1 - k]));
+  }
+  // At most count charged times in any window of length W: any count + 1 of them span W or more.
+  for (const pv::sliding_window& w : set.windows)
+    for (std::size_t i = 0; i + w.count < charged.size(); ++i)
+      REQUIRE(charged[i + w.count] - charged[i] >= w.window.count());
+}
+
+// The property over 30 traces of random window sets for a state of N slots.
 template <std::size_t N>
 void check_sliding_window_traces(pv::test::splitmix64& rng) {
   for (int trace = 0; trace < 30; ++trace) {
     const pv::window_set<3> set{{{static_cast<std::uint32_t>(1 + rng() % 3), milliseconds{1 + static_cast<std::int64_t>(rng() % 1000)}},
                                  {static_cast<std::uint32_t>(2 + rng() % 6), milliseconds{1 + static_cast<std::int64_t>(rng() % 20'000)}},
                                  {static_cast<std::uint32_t>(5 + rng() % (N - 4)), milliseconds{1 + static_cast<std::int64_t>(rng() % 100'000)}}}};
-    pv::sliding_window_state<N> s{};
-    std::vector<std::int64_t> charged;  // the reference: every charged time, in order
-    std::int64_t t = static_cast<std::int64_t>(rng() % 1'000'000);
-    for (int i = 0; i < 800; ++i) {
-      t += static_cast<std::int64_t>(rng() % 700) - (rng() % 12 == 0 ? static_cast<std::int64_t>(rng() % 50'000) : 0);
-      const auto n = static_cast<std::uint32_t>(rng() % 3);
-      const std::int64_t eff = charged.empty() ? t : std::max(t, charged.back());
-      // Brute force: for each window, the charged times inside (eff - W, eff].
-      bool allowed = true;
-      std::uint32_t left = 0xFFFF'FFFFu;
-      for (const pv::sliding_window& w : set.windows) {
-        const auto inside = static_cast<std::uint32_t>(
-            std::count_if(charged.begin(), charged.end(), [&](std::int64_t e) { return eff - e < w.window.count(); }));
-        left = std::min(left, w.count - std::min(w.count, inside));
-        allowed = allowed && inside + n <= w.count;
-      }
-      const auto before = s;
-      pv::sliding_window_state<N> probe = s;
-      const bool allowed_at_latest = pv::admit(set, probe, at(eff), n).allowed;
-      const pv::decision d = pv::admit(set, s, at(t), n);
-      REQUIRE(d.allowed == allowed);
-      REQUIRE(d.allowed == allowed_at_latest);  // charged as at the latest time: going back never grants
-      REQUIRE(d.remaining == (allowed ? left - n : left));
-      REQUIRE(s.size() == std::min(charged.size() + (allowed ? n : 0), N));
-      if (d.allowed) {
-        for (std::uint32_t k = 0; k < n; ++k) charged.push_back(eff);
-        REQUIRE(d.retry_at == at(t));
-      } else {
-        REQUIRE(s == before);
-        if (n > set.windows[0].count) {
-          REQUIRE(d.retry_at == pv::timestamp::max());
-        } else {
-          pv::sliding_window_state<N> a = s, b = s;
-          REQUIRE(pv::admit(set, a, d.retry_at, n).allowed);
-          REQUIRE(!pv::admit(set, b, d.retry_at - milliseconds{1}, n).allowed);
-        }
-      }
-      for (std::size_t k = 0; k < s.size(); ++k) REQUIRE(s.recent(k) == at(charged[charged.size() - 1 - k]));
-    }
-    // At most count charged times in any window of length W: any count + 1 of them span W or more.
-    for (const pv::sliding_window& w : set.windows)
-      for (std::size_t i = 0; i + w.count < charged.size(); ++i)
-        REQUIRE(charged[i + w.count] - charged[i] >= w.window.count());
+    check_window_trace<N>(set, {699, 0, 0, 12, 50'000, 800}, rng,
+                          [&set](pv::sliding_window_state<N>& s, pv::timestamp now, std::uint32_t n) {
+                            return pv::admit(set, s, now, n);
+                          });
   }
 }
 
@@ -504,6 +535,21 @@ TEST_CASE("consume (rolling 24 hours) admits the limit in any 24 hours and retri
     return pv::consume(q, s, at(0), 2).allowed && pv::consume(q, s, at(1000)).allowed &&
            pv::consume(q, s, at(2000)).retry_at == at(24 * 3'600'000);
   }());
+  // The ring layout (more than 16 slots) in a constant expression too: after
+  // a pause that ages out 11 times the count comes from the search; one that
+  // ages out 2 confirms the count the last admission left.
+  STATIC_REQUIRE([] {
+    pv::sliding_window_state<20> s{};
+    const pv::rolling_quota q{20, std::chrono::seconds{10}};
+    bool ok = true;
+    for (int i = 0; i < 20; ++i) ok = ok && pv::consume(q, s, at(i * 100)).remaining == static_cast<std::uint32_t>(19 - i);
+    const pv::decision full = pv::consume(q, s, at(5000));
+    const pv::decision eleven_out = pv::consume(q, s, at(11'050));  // times 0 to 1000 aged out
+    const pv::decision two_out = pv::consume(q, s, at(11'200));     // and 1100, 1200
+    const pv::decision all_out = pv::consume(q, s, at(60'000));
+    return ok && !full.allowed && full.retry_at == at(10'000) && eleven_out.allowed && eleven_out.remaining == 10 &&
+           two_out.allowed && two_out.remaining == 11 && all_out.allowed && all_out.remaining == 19;
+  }());
   pv::sliding_window_state<100> s{};
   const pv::rolling_quota q{};
   for (int i = 0; i < 100; ++i) REQUIRE(pv::consume(q, s, at(pv::test::opaque(i) * 60'000)).allowed);
@@ -512,6 +558,48 @@ TEST_CASE("consume (rolling 24 hours) admits the limit in any 24 hours and retri
   CHECK(pv::consume(q, s, at(24 * 3'600'000)).allowed);  // one left the window, one enters
   CHECK(!pv::consume(q, s, at(24 * 3'600'000)).allowed);
   CHECK(pv::consume(q, s, at(24 * 3'600'000), 0).allowed);
+}
+
+// The ring counts from the count its last admission left, checked against
+// the slots around it; these traces make that guess hold, fall short after
+// long pauses (many times age out at once), and go stale when the clock goes
+// back or another window shares the state: every answer stays exact.
+TEST_CASE("consume (rolling 24 hours) over seeded random traces: exact at any pace, after pauses and going back",
+          "[quota]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("rolling quota property", 0x2A11)};
+  const pv::rolling_quota q{};
+  const pv::window_set<1> as_window{{{q.limit, q.window}}};
+  const auto by_consume = [&q](pv::sliding_window_state<100>& s, pv::timestamp now, std::uint32_t n) {
+    return pv::consume(q, s, now, n);
+  };
+  // About 150 requests a day, so the quota binds; pauses of up to 6 hours.
+  for (int trace = 0; trace < 4; ++trace)
+    check_window_trace<100>(as_window, {1'150'000, 40, 6 * 3'600'000, 25, 3'600'000, 1500}, rng, by_consume);
+  // About 60 a day: mostly admitted, the count moves both ways.
+  check_window_trace<100>(as_window, {2'900'000, 30, 12 * 3'600'000, 40, 600'000, 1500}, rng, by_consume);
+  // A smaller quota over a larger ring, and bursts of many requests at one instant.
+  const pv::rolling_quota small{30, std::chrono::hours{1}};
+  const pv::window_set<1> small_window{{{small.limit, small.window}}};
+  check_window_trace<64>(small_window, {250'000, 15, 2 * 3'600'000, 20, 900'000, 2000}, rng,
+                         [&small](pv::sliding_window_state<64>& s, pv::timestamp now, std::uint32_t n) {
+                           return pv::consume(small, s, now, n);
+                         });
+  // Two windows taking turns over one ring: each finds the count the other left.
+  const pv::sliding_window turns[2] = {{20, std::chrono::hours{1}}, {60, std::chrono::hours{24}}};
+  pv::sliding_window_state<60> shared{};
+  std::vector<std::int64_t> charged;
+  std::int64_t t = 0;
+  for (int i = 0; i < 4000; ++i) {
+    t += static_cast<std::int64_t>(rng() % 200'000) + (i % 500 == 499 ? 20 * 3'600'000 : 0);
+    const pv::sliding_window& w = turns[i % 2];
+    const std::int64_t eff = charged.empty() ? t : std::max(t, charged.back());
+    const auto inside = static_cast<std::uint32_t>(
+        std::count_if(charged.begin(), charged.end(), [&](std::int64_t e) { return eff - e < w.window.count(); }));
+    const pv::decision d = pv::admit(w, shared, at(t));
+    REQUIRE(d.allowed == (inside < w.count));
+    REQUIRE(d.remaining == (d.allowed ? w.count - inside - 1 : 0));
+    if (d.allowed) charged.push_back(eff);
+  }
 }
 
 namespace custom {

@@ -107,8 +107,8 @@ struct limit_access {
     return s.bits_;
   }
   template <class State>
-  static constexpr void record(State& s, std::uint64_t t, std::uint32_t n) noexcept {
-    s.record(t, n);
+  static constexpr void record(State& s, std::uint64_t t, std::uint32_t n, std::uint32_t inside_after) noexcept {
+    s.record(t, n, inside_after);
   }
   template <class State>
   static constexpr const std::uint64_t* slots(const State& s) noexcept {
@@ -121,6 +121,10 @@ struct limit_access {
   template <class State>
   static constexpr std::size_t write_position(const State& s) noexcept {
     return s.ring_.next;
+  }
+  template <class State>
+  static constexpr std::size_t inside_hint(const State& s) noexcept {
+    return s.ring_.inside;
   }
 };
 
@@ -298,12 +302,23 @@ inline constexpr window_set<3> per_phone_windows{{{1, std::chrono::minutes{1}},
                                                   {10, std::chrono::hours{24}}}};
 
 namespace detail {
-// Where a ring-layout sliding_window_state writes next, and how many it holds.
+// Where a ring-layout sliding_window_state writes next, and how many it
+// holds. `inside` is a guess, checked before it is used: how many of the
+// most recent times were inside the (last) window of the last admission,
+// just after it (see count_after). 8 bytes, as N < 2^16.
 struct ring_position {
-  std::uint32_t size = 0;
-  std::uint32_t next = 0;
+  std::uint16_t size = 0;
+  std::uint16_t next = 0;
+  std::uint16_t inside = 0;
+  std::uint16_t reserved = 0;
   friend constexpr bool operator==(const ring_position&, const ring_position&) noexcept = default;
 };
+// x mod N for x < 2N, as a mask rather than a ?: (which compilers may turn
+// into a branch that ring positions mispredict).
+template <std::size_t N>
+constexpr std::size_t ring_index(std::size_t x) noexcept {
+  return x - (N & (std::size_t{0} - static_cast<std::size_t>(x >= N)));
+}
 struct no_ring {
   friend constexpr bool operator==(const no_ring&, const no_ring&) noexcept = default;
 };
@@ -320,8 +335,10 @@ struct no_ring {
 // 16 slots the times are kept in order, newest in slot 0, and a record
 // shifts them (cheaper than a ring's index arithmetic at this size; the count
 // is then a straight loop, and the size is the number of non-zero slots);
-// beyond 16, a ring with its size and write position, so a record stays O(1)
-// and counting is a binary search.
+// beyond 16, a ring with its size, write position and the count its last
+// admission left, so a record stays O(1) and counting usually only confirms
+// that count less the few times that aged out since (a binary search when
+// it cannot).
 template <std::size_t N>
 struct sliding_window_state {
   static_assert(N >= 1 && N <= 0xFFFF, "sliding_window_state holds 1 to 65535 times");
@@ -354,12 +371,13 @@ struct sliding_window_state {
     if constexpr (ordered) {
       return slots_[k];
     } else {
-      const std::size_t newest = ring_.next == 0 ? N - 1 : ring_.next - 1;
-      return slots_[newest >= k ? newest - k : newest + N - k];
+      return slots_[detail::ring_index<N>(ring_.next + (N - 1) - k)];  // newest is before next
     }
   }
-  // Records n events at biased time `t` (>= every remembered time).
-  constexpr void record(std::uint64_t t, std::uint32_t n) noexcept {
+  // Records n events at biased time `t` (>= every remembered time); the ring
+  // also keeps `inside_after`, the window count just after them, as the
+  // starting guess of the next count.
+  constexpr void record(std::uint64_t t, std::uint32_t n, std::uint32_t inside_after) noexcept {
     if constexpr (ordered) {
       if (n == 1) {  // the common case: one send, a fixed-size shift
         // Through a copy, so the compiler moves the N - 1 slots in registers
@@ -369,6 +387,7 @@ struct sliding_window_state {
         slots_[0] = t;
         for (std::size_t k = 0; k + 1 < N; ++k) slots_[k + 1] = kept[k];
       } else {
+        static_cast<void>(inside_after);  // the ordered layout counts without a guess
         const std::size_t shift = n < N ? n : N;
         for (std::size_t k = N; k-- > shift;) slots_[k] = slots_[k - shift];
         for (std::size_t k = 0; k < shift; ++k) slots_[k] = t;
@@ -377,9 +396,10 @@ struct sliding_window_state {
       const std::size_t writes = n < N ? n : N;
       for (std::size_t i = 0; i < writes; ++i) {
         slots_[ring_.next] = t;
-        ring_.next = ring_.next + 1 == N ? 0 : ring_.next + 1;
+        ring_.next = static_cast<std::uint16_t>(ring_.next + 1 == N ? 0 : ring_.next + 1);
       }
-      ring_.size = static_cast<std::uint32_t>(ring_.size + writes > N ? N : ring_.size + writes);
+      ring_.size = static_cast<std::uint16_t>(ring_.size + writes > N ? N : ring_.size + writes);
+      ring_.inside = static_cast<std::uint16_t>(inside_after < N ? inside_after : N);
     }
   }
   std::uint64_t slots_[N] = {};  // time + 2^63; 0 = empty
@@ -399,6 +419,40 @@ struct window_check {
   std::uint64_t retry = 0;  // latest instant a denying window frees up (0: none)
 };
 
+inline constexpr std::size_t no_count = ~std::size_t{0};
+// How many times may have aged out since the guess for it still to confirm
+// the count (measured on bench_quota's rolling quota: 2 and 3 confirm too
+// rarely, 6 costs more than it saves).
+inline constexpr std::size_t guess_reach = 4;
+
+// The exact result of count_after on a ring, if it lies at most guess_reach
+// below `guess` (guess <= c); no_count otherwise. With `lowest` = guess -
+// guess_reach (or 0), the count is lowest plus the times of recency lowest
+// to guess - 1 that are after the floor, provided the time of recency
+// lowest is after the floor (or lowest is 0: nothing older to count) and the
+// time of recency guess is not (or guess is c: nothing newer). Those times
+// sit side by side in the ring, so this is a few loads with no dependency
+// between them and no branch.
+template <std::size_t N>
+constexpr std::size_t count_near_guess(const sliding_window_state<N>& state, std::size_t c, std::uint64_t floor,
+                                       std::size_t guess) noexcept {
+  const std::uint64_t* slots = limit_access::slots(state);
+  const std::size_t next = limit_access::write_position(state);
+  // The ring position of recency k < N: newest - k, that is next - 1 - k (mod N).
+  const auto position = [next](std::size_t k) { return ring_index<N>(next + (N - 1) - k); };
+  // (Every index stays in range even where the answer ignores its slot, so
+  // the loads need no branch.)
+  const bool none_newer = guess >= c || slots[position(guess < c ? guess : 0)] <= floor;
+  const std::size_t lowest = guess > guess_reach ? guess - guess_reach : 0;
+  const bool all_older = lowest == 0 || slots[position(lowest)] > floor;
+  // Recency guess - 1 - i lies at ring position position(guess - 1) + i.
+  const std::size_t start = position(guess == 0 ? 0 : guess - 1);
+  std::size_t between = 0;
+  for (std::size_t i = 0; i < guess_reach; ++i)
+    between += static_cast<std::size_t>((i < guess - lowest) & (slots[ring_index<N>(start + i)] > floor));
+  return none_newer && all_older ? lowest + between : no_count;
+}
+
 // How many of the c most recent times of `state` (c <= N) lie after the
 // biased instant `floor`. Those inside a window are the most recent ones, so
 // the predicate "slot(k) > floor" holds for k below the count and fails above.
@@ -416,7 +470,18 @@ constexpr std::uint32_t count_after(const sliding_window_state<N>& state, std::s
     for (std::size_t k = 0; k < N; ++k) count += static_cast<std::uint32_t>((k < c) & (slots[k] > floor));
     return count;
   } else {
-    // Long: the ring holds two runs in ascending time, the older one from the
+    // Long: first from the count the last admission left
+    // (ring_position::inside). The floor only moves forward for a window, so
+    // the count has since dropped by the times that aged out, usually few: a
+    // look at the slots around the guess confirms the exact count with no
+    // dependent loads. Otherwise (more aged out, or the guess was for
+    // another window) the binary search below, whose loads depend on each
+    // other (measured on bench_quota's rolling quota, mostly admitted: 24.0
+    // -> 17.9 ns).
+    const std::size_t guess = access::inside_hint(state) < c ? access::inside_hint(state) : c;
+    const std::size_t near = count_near_guess(state, c, floor, guess);
+    if (near != no_count) return static_cast<std::uint32_t>(near);
+    // The ring holds two runs in ascending time, the older one from the
     // write position to the end of the array and the newer one before it
     // (everything in the older run is at or before the newer run's first).
     // One comparison tells which run the floor falls in, and a branchless
@@ -468,7 +533,7 @@ constexpr void check_window(const sliding_window& w, const sliding_window_state<
   // Whether this window denies, straight from the one slot that decides it:
   // n more fit unless the (c - n + 1)-th most recent is still inside (the
   // times inside are the most recent ones). Deciding from one comparison
-  // rather than from the exact count (headroom()) keeps the data-dependent
+  // rather than from the exact count (count_after) keeps the data-dependent
   // branch on the outcome short, which is what a mispredicted outcome costs.
   // That slot, plus the width, is also when the window frees up
   // (saturating); never when n > c. Its index is kept in range when n = 0 or
@@ -480,15 +545,6 @@ constexpr void check_window(const sliding_window& w, const sliding_window_state<
   const std::uint64_t until = n > c || blocking > u64_max - b.width ? u64_max : blocking + b.width;
   const std::uint64_t candidate = denies ? until : 0;
   check.retry = candidate > check.retry ? candidate : check.retry;
-}
-
-// The headroom of one window at biased time `at`: how many more of its count
-// fit, c minus the times inside among the c most recent.
-template <std::size_t N>
-constexpr std::uint32_t headroom(const sliding_window& w, const sliding_window_state<N>& state,
-                                 std::uint64_t at) noexcept {
-  const window_bounds b = bounds_of<N>(w, at);
-  return b.count - count_after(state, b.count, b.floor);
 }
 
 // The biased effective time of a request at `now`: never before the latest
@@ -507,13 +563,15 @@ constexpr std::uint64_t effective_time(const sliding_window_state<N>& state, tim
 namespace detail {
 
 // The answer of a sliding-window admission before anything is recorded, and
-// what to record on commit: the events at the biased time `at`.
+// what to record on commit: the events at the biased time `at`, and the
+// count of the last window just after them (the ring's next guess).
 template <std::size_t N>
 struct pending_events {
   decision result;
   std::uint64_t at;
+  std::uint32_t inside_after = 0;
   constexpr void commit(sliding_window_state<N>& state, std::uint32_t n) const noexcept {
-    limit_access::record(state, at, n);
+    limit_access::record(state, at, n, inside_after);
   }
 };
 
@@ -525,19 +583,24 @@ constexpr pending_events<N> evaluate(std::span<const sliding_window, Extent> win
   for (const sliding_window& w : windows) check_window(w, state, n, check);
   // The headroom is counted only where it is not already known: a window
   // that denies one event has none, so the least headroom is then 0.
-  const auto least_headroom = [&] {
-    std::uint32_t least = 0xFFFF'FFFFu;
+  std::uint32_t least_headroom = 0xFFFF'FFFFu;
+  std::uint32_t last_count = 0;  // of the last window: the ring's next guess
+  const auto count_headroom = [&] {
     for (const sliding_window& w : windows) {
-      const std::uint32_t left = headroom(w, state, at);
-      least = left < least ? left : least;
+      const window_bounds b = bounds_of<N>(w, at);
+      last_count = count_after(state, b.count, b.floor);
+      const std::uint32_t left = b.count - last_count;
+      least_headroom = left < least_headroom ? left : least_headroom;
     }
-    return least;
   };
   if (!check.allowed) {
     const timestamp retry{std::chrono::milliseconds{unbias(check.retry)}};
-    return {{false, n == 1 ? 0 : least_headroom(), retry}, at};
+    if (n == 1) return {{false, 0, retry}, at};
+    count_headroom();
+    return {{false, least_headroom, retry}, at};
   }
-  return {{true, least_headroom() - n, now}, at};
+  count_headroom();
+  return {{true, least_headroom - n, now}, at, last_count + n};
 }
 
 }  // namespace detail
