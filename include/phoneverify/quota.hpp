@@ -313,8 +313,8 @@ struct ring_position {
   std::uint16_t reserved = 0;
   friend constexpr bool operator==(const ring_position&, const ring_position&) noexcept = default;
 };
-// x mod N for x < 2N, as a mask rather than a ?: (which compilers may turn
-// into a branch that ring positions mispredict).
+// x mod N for x < 2N: every wrap of a ring position. A mask rather than a
+// ?:, so the loads of count_near_guess stay free of branches.
 template <std::size_t N>
 constexpr std::size_t ring_index(std::size_t x) noexcept {
   return x - (N & (std::size_t{0} - static_cast<std::size_t>(x >= N)));
@@ -396,7 +396,7 @@ struct sliding_window_state {
       const std::size_t writes = n < N ? n : N;
       for (std::size_t i = 0; i < writes; ++i) {
         slots_[ring_.next] = t;
-        ring_.next = static_cast<std::uint16_t>(ring_.next + 1 == N ? 0 : ring_.next + 1);
+        ring_.next = static_cast<std::uint16_t>(detail::ring_index<N>(ring_.next + std::size_t{1}));
       }
       ring_.size = static_cast<std::uint16_t>(ring_.size + writes > N ? N : ring_.size + writes);
       ring_.inside = static_cast<std::uint16_t>(inside_after < N ? inside_after : N);
