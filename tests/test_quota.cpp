@@ -42,6 +42,12 @@ static_assert(std::is_trivially_copyable_v<pv::per_phone_state>);
 static_assert(sizeof(pv::per_phone_state) == 80);
 static_assert(pv::per_phone_state{}.size() == 0 && pv::per_phone_state::capacity() == 10);
 static_assert(std::is_trivially_copyable_v<pv::rolling_quota>);
+static_assert(std::is_trivially_copyable_v<pv::rolling_usage<100>>);
+static_assert(sizeof(pv::rolling_usage<100>) == 440);  // 4 * (100 + 4) + 24: half a sliding_window_state<100>
+static_assert(sizeof(pv::rolling_usage<100>) < sizeof(pv::sliding_window_state<100>) / 2 + 40);
+static_assert(pv::rolling_usage<>{}.unused() && pv::rolling_usage<>{}.size() == 0 && pv::rolling_usage<>::capacity() == 100);
+static_assert(noexcept(pv::consume(std::declval<const pv::rolling_quota&>(), std::declval<pv::rolling_usage<>&>(),
+                                   std::declval<pv::timestamp>())));
 static_assert(std::is_trivially_copyable_v<pv::joint_decision>);
 static_assert(sizeof(pv::joint_decision) <= 24);
 // The defaults are SPEC.md §4's figures.
@@ -410,14 +416,14 @@ struct trace_shape {
 // brute-force count of the charged times (window counts up to N, so the
 // model needs no clamping), the state after each step against the charged
 // times, and at the end at most count in any window.
-template <std::size_t N, std::size_t K, class Decide>
+template <std::size_t N, std::size_t K, class Decide, class State = pv::sliding_window_state<N>>
 void check_window_trace(const pv::window_set<K>& set, const trace_shape& shape, pv::test::splitmix64& rng,
                         Decide decide) {
   const auto chance = [&rng](int every) { return every > 0 && rng() % static_cast<std::uint64_t>(every) == 0; };
   const auto up_to = [&rng](std::int64_t ms) { return static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(ms + 1)); };
   std::uint32_t least_count = 0xFFFF'FFFFu;
   for (const pv::sliding_window& w : set.windows) least_count = std::min(least_count, w.count);
-  pv::sliding_window_state<N> s{};
+  State s{};
   std::vector<std::int64_t> charged;  // the reference: every charged time, in order
   std::int64_t t = static_cast<std::int64_t>(rng() % 1'000'000);
   for (int i = 0; i < shape.steps; ++i) {
@@ -436,7 +442,7 @@ void check_window_trace(const pv::window_set<K>& set, const trace_shape& shape, 
       allowed = allowed && inside + n <= w.count;
     }
     const auto before = s;
-    pv::sliding_window_state<N> probe = s;
+    State probe = s;
     const bool allowed_at_latest = decide(probe, at(eff), n).allowed;
     const pv::decision d = decide(s, at(t), n);
     REQUIRE(d.allowed == allowed);
@@ -451,7 +457,7 @@ void check_window_trace(const pv::window_set<K>& set, const trace_shape& shape, 
       if (n > least_count) {
         REQUIRE(d.retry_at == pv::timestamp::max());
       } else {
-        pv::sliding_window_state<N> a = s, b = s;
+        State a = s, b = s;
         REQUIRE(decide(a, d.retry_at, n).allowed);
         REQUIRE(!decide(b, d.retry_at - milliseconds{1}, n).allowed);
       }
@@ -602,6 +608,168 @@ TEST_CASE("consume (rolling 24 hours) over seeded random traces: exact at any pa
   }
 }
 
+// ---- rolling_usage: the compact state of a rolling quota ----
+
+TEST_CASE("consume (rolling_usage) admits the limit in any window and retries when the oldest ages out", "[quota]") {
+  STATIC_REQUIRE([] {
+    pv::rolling_usage<3> u{};
+    const pv::rolling_quota q{3, hours{24}};
+    return pv::consume(q, u, at(0), 2).allowed && pv::consume(q, u, at(1000)).allowed &&
+           pv::consume(q, u, at(2000)).retry_at == at(24 * 3'600'000) && u.size() == 3 && u.recent(0) == at(1000);
+  }());
+  // The common path in a constant expression: a count confirmed from the
+  // first block of the hint, one after 11 times aged out (three blocks), and
+  // one after a pause that moves the origin (60 days: past 2^32 ms; the older
+  // times are then kept as 1 ms after it).
+  STATIC_REQUIRE([] {
+    pv::rolling_usage<20> u{};
+    const pv::rolling_quota q{20, std::chrono::seconds{10}};
+    bool ok = true;
+    for (int i = 0; i < 20; ++i) ok = ok && pv::consume(q, u, at(i * 100)).remaining == static_cast<std::uint32_t>(19 - i);
+    const pv::decision full = pv::consume(q, u, at(5000));
+    const pv::decision eleven_out = pv::consume(q, u, at(11'050));  // times 0 to 1000 aged out
+    const pv::decision two_out = pv::consume(q, u, at(11'200));     // and 1100, 1200
+    const pv::decision later = pv::consume(q, u, at(60 * day_ms));
+    return ok && !full.allowed && full.retry_at == at(10'000) && eleven_out.allowed && eleven_out.remaining == 10 &&
+           two_out.allowed && two_out.remaining == 11 && later.allowed && later.remaining == 19 &&
+           u.recent(0) == at(60 * day_ms) && u.size() == 20 &&
+           u.recent(1) == at(60 * day_ms - (std::int64_t{1} << 31) + 1);  // kept as 1 ms after the new origin
+  }());
+  pv::rolling_usage<> u{};
+  const pv::rolling_quota q{};
+  for (int i = 0; i < 100; ++i) REQUIRE(pv::consume(q, u, at(pv::test::opaque(i) * 60'000)).allowed);
+  const pv::decision d = pv::consume(q, u, at(23 * 3'600'000));
+  CHECK((!d.allowed && d.remaining == 0 && d.retry_at == at(24 * 3'600'000)));
+  CHECK(pv::consume(q, u, at(24 * 3'600'000)).allowed);  // one left the window, one enters
+  CHECK(!pv::consume(q, u, at(24 * 3'600'000)).allowed);
+  CHECK(pv::consume(q, u, at(24 * 3'600'000), 0).allowed);
+  CHECK(pv::consume(q, u, at(24 * 3'600'000), 101).retry_at == pv::timestamp::max());  // more than the limit: never
+  // The extremes of time: the first millisecond is kept 1 ms later (as the
+  // sliding window does), and a retry past the last saturates to never.
+  pv::rolling_usage<2> edge{};
+  const pv::rolling_quota one_hour{1, hours{1}};
+  CHECK(pv::consume(one_hour, edge, pv::timestamp::min()).allowed);
+  CHECK(edge.recent(0) == pv::timestamp::min() + milliseconds{1});
+  CHECK(pv::consume(one_hour, edge, pv::timestamp::min()).retry_at == pv::timestamp::min() + hours{1} + milliseconds{1});
+  CHECK(pv::consume(one_hour, edge, pv::timestamp::max()).allowed);
+  CHECK(pv::consume(one_hour, edge, pv::timestamp::max()).retry_at == pv::timestamp::max());
+}
+
+// The ring keeps the count its last admission left and confirms it a block
+// of four slots at a time; these traces make that hold, run past the first
+// block after pauses, and go back in time: every answer stays exact.
+TEST_CASE("consume (rolling_usage) over seeded random traces: exact at any pace, after pauses and going back",
+          "[quota]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("rolling usage property", 0x2A12)};
+  const pv::rolling_quota q{};
+  const pv::window_set<1> as_window{{{q.limit, q.window}}};
+  const auto by_consume = [&q](pv::rolling_usage<100>& u, pv::timestamp now, std::uint32_t n) {
+    return pv::consume(q, u, now, n);
+  };
+  using usage100 = pv::rolling_usage<100>;
+  for (int trace = 0; trace < 4; ++trace)
+    check_window_trace<100, 1, decltype(by_consume), usage100>(as_window, {1'150'000, 40, 6 * 3'600'000, 25, 3'600'000, 1500},
+                                                               rng, by_consume);
+  check_window_trace<100, 1, decltype(by_consume), usage100>(as_window, {2'900'000, 30, 12 * 3'600'000, 40, 600'000, 1500},
+                                                             rng, by_consume);
+  // A smaller quota over a larger ring (the path for any request), and one
+  // with fewer slots than the four of a block.
+  const pv::rolling_quota small{30, hours{1}};
+  const auto by_small = [&small](pv::rolling_usage<64>& u, pv::timestamp now, std::uint32_t n) {
+    return pv::consume(small, u, now, n);
+  };
+  check_window_trace<64, 1, decltype(by_small), pv::rolling_usage<64>>({{{small.limit, small.window}}},
+                                                                        {250'000, 15, 2 * 3'600'000, 20, 900'000, 2000}, rng, by_small);
+  const pv::rolling_quota tiny{3, std::chrono::seconds{10}};
+  const auto by_tiny = [&tiny](pv::rolling_usage<3>& u, pv::timestamp now, std::uint32_t n) {
+    return pv::consume(tiny, u, now, n);
+  };
+  check_window_trace<3, 1, decltype(by_tiny), pv::rolling_usage<3>>({{{tiny.limit, tiny.window}}},
+                                                                     {6000, 10, 30'000, 5, 8000, 3000}, rng, by_tiny);
+  // A few blocks' worth inside, and frequent pauses longer than the window:
+  // counts that end exactly at, just before and past a block's end.
+  const pv::rolling_quota eight{8, std::chrono::seconds{10}};
+  const auto by_eight = [&eight](pv::rolling_usage<8>& u, pv::timestamp now, std::uint32_t n) {
+    return pv::consume(eight, u, now, n);
+  };
+  for (int trace = 0; trace < 4; ++trace)
+    check_window_trace<8, 1, decltype(by_eight), pv::rolling_usage<8>>({{{eight.limit, eight.window}}},
+                                                                       {2500, 6, 14'000, 30, 3000, 3000}, rng, by_eight);
+}
+
+// rolling_usage<N> against sliding_window_state<N> (exact at any window)
+// on the same requests: limits below, at and above N, windows from none to
+// 2^31 - 1 ms (and changing between requests), n of 0 to 3, pauses that
+// move the origin (beyond 2^32 ms), clocks that go back, and times at the
+// ends of the range. Every answer and
+// every kept time within 2^31 ms of the newest must be the same.
+template <std::size_t N>
+void check_rolling_against_window_state(pv::test::splitmix64& rng, int traces) {
+  constexpr std::int64_t windows[] = {0, 1, 1000, 3'600'000, day_ms, 2'147'483'647, -5};
+  const auto saturating_add = [](std::int64_t& t, std::int64_t d) {
+    if (__builtin_add_overflow(t, d, &t)) t = d > 0 ? never : std::numeric_limits<std::int64_t>::min();
+  };
+  for (int trace = 0; trace < traces; ++trace) {
+    pv::rolling_quota q{static_cast<std::uint32_t>(rng() % (N + 3)), milliseconds{windows[rng() % 7]}};
+    if (trace % 4 == 3) q.limit = static_cast<std::uint32_t>(N);  // the common path throughout
+    const std::uint64_t step = static_cast<std::uint64_t>(std::max<std::int64_t>(q.window.count(), 1000) / 4 + 1);
+    pv::rolling_usage<N> compact{};
+    pv::sliding_window_state<N> exact{};
+    std::int64_t t = static_cast<std::int64_t>(rng() % 4'000'000'000'000u) - 2'000'000'000'000;
+    if (trace % 20 == 0) t = std::numeric_limits<std::int64_t>::min() + static_cast<std::int64_t>(rng() % 1000);
+    if (trace % 20 == 1) t = never - 3 * day_ms;
+    for (int i = 0; i < 300; ++i) {
+      // Now and then another window over the same states: the count a
+      // narrower window left must not be trusted for a wider one.
+      if (trace % 4 == 3 && rng() % 8 == 0) q.window = milliseconds{windows[rng() % 6]};
+      const std::uint64_t r = rng() % 100;
+      if (r < 60) saturating_add(t, static_cast<std::int64_t>(rng() % step));
+      else if (r < 72) saturating_add(t, -static_cast<std::int64_t>(rng() % (step * 8)));
+      else if (r < 77) saturating_add(t, static_cast<std::int64_t>(rng() % 6'000'000'000u));  // may move the origin
+      const auto n = static_cast<std::uint32_t>(rng() % 3 == 0 ? rng() % 4 : 1);
+      const pv::decision a = pv::consume(q, compact, at(t), n);
+      const pv::decision b = pv::consume(q, exact, at(t), n);
+      INFO("trace " << trace << " step " << i << " limit " << q.limit << " window " << q.window.count() << " t " << t << " n " << n);
+      REQUIRE((a.allowed == b.allowed && a.remaining == b.remaining && a.retry_at == b.retry_at));
+      REQUIRE(compact.size() == exact.size());
+      for (std::size_t k = 0; k < exact.size(); ++k) {
+        const auto age = static_cast<std::uint64_t>(ms_of(exact.recent(0))) - static_cast<std::uint64_t>(ms_of(exact.recent(k)));
+        if (age < (std::uint64_t{1} << 31)) REQUIRE(compact.recent(k) == exact.recent(k));
+      }
+    }
+  }
+}
+
+TEST_CASE("consume (rolling_usage) answers as sliding_window_state does for windows up to 2^31 - 1 ms", "[quota]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("rolling usage differential", 0xD1FF)};
+  check_rolling_against_window_state<1>(rng, 200);
+  check_rolling_against_window_state<3>(rng, 300);
+  check_rolling_against_window_state<8>(rng, 300);
+  check_rolling_against_window_state<100>(rng, 60);
+}
+
+TEST_CASE("consume (rolling_usage): a window over 2^31 - 1 ms is stricter after the origin moves, never looser",
+          "[quota]") {
+  // 3 in any 40 days. Times at day 0 and day 30: the second moves the origin
+  // (past 2^32 ms), to 2^31 ms before day 30, so the time of day 0 is kept as
+  // 1 ms after it (day 5.14...), still inside a 40-day window on day 45.
+  const pv::rolling_quota forty_days{3, hours{40 * 24}};
+  pv::rolling_usage<3> compact{};
+  pv::sliding_window_state<3> exact{};
+  for (const std::int64_t day : {0, 30}) {
+    REQUIRE(pv::consume(forty_days, compact, at(day * day_ms)).allowed);
+    REQUIRE(pv::consume(forty_days, exact, at(day * day_ms)).allowed);
+  }
+  const std::int64_t kept_as = 30 * day_ms - (std::int64_t{1} << 31) + 1;
+  CHECK(compact.recent(1) == at(kept_as));
+  const pv::decision strict = pv::consume(forty_days, compact, at(45 * day_ms));
+  const pv::decision exact_answer = pv::consume(forty_days, exact, at(45 * day_ms));
+  CHECK((strict.allowed && strict.remaining == 0 && exact_answer.allowed && exact_answer.remaining == 1));
+  const pv::decision denied = pv::consume(forty_days, compact, at(45 * day_ms + 1));
+  CHECK((!denied.allowed && denied.retry_at == at(kept_as + 40 * day_ms)));
+  CHECK(pv::consume(forty_days, exact, at(45 * day_ms + 1)).allowed);
+}
+
 namespace custom {
 // A limit of the user's own: at most `max` units ever, the state a counter.
 // admit_all reaches its charge() by argument-dependent lookup.
@@ -695,9 +863,11 @@ TEST_CASE("admit_all over seeded random traces: all-or-nothing, the max of the r
                                      {static_cast<std::uint32_t>(3 + rng() % 5), milliseconds{1 + static_cast<std::int64_t>(rng() % 60'000)}}}};
     const pv::daily_quota q{static_cast<std::uint32_t>(5 + rng() % 20), minutes{static_cast<std::int64_t>(rng() % 1561) - 720}};
     const pv::rate_limit r{static_cast<std::uint32_t>(1 + rng() % 5), milliseconds{1 + static_cast<std::int64_t>(rng() % 3000)}};
+    const pv::rolling_quota rq{static_cast<std::uint32_t>(3 + rng() % 8), milliseconds{1 + static_cast<std::int64_t>(rng() % 30'000'000)}};
     pv::sliding_window_state<8> phone{};
     pv::daily_usage account{};
     pv::rate_state user{};
+    pv::rolling_usage<8> rolling{};
     std::int64_t t = static_cast<std::int64_t>(rng() % (100 * day_ms));
     for (int i = 0; i < 600; ++i) {
       t += static_cast<std::int64_t>(rng() % 4'000'000) - (rng() % 10 == 0 ? static_cast<std::int64_t>(rng() % day_ms) : 0);
@@ -706,24 +876,27 @@ TEST_CASE("admit_all over seeded random traces: all-or-nothing, the max of the r
       auto p1 = phone;
       auto a1 = account;
       auto u1 = user;
+      auto r1 = rolling;
       const pv::decision dp = pv::admit(windows, p1, at(t), n);
       const pv::decision da = pv::consume(q, a1, at(t), n);
       const pv::decision du = pv::admit(r, u1, at(t), n);
-      const auto joint = pv::consume_all(at(t), n, pv::meter(windows, phone), pv::meter(q, account), pv::meter(r, user));
-      const bool every = dp.allowed && da.allowed && du.allowed;
+      const pv::decision dr = pv::consume(rq, r1, at(t), n);
+      const auto joint = pv::consume_all(at(t), n, pv::meter(windows, phone), pv::meter(q, account), pv::meter(r, user),
+                                         pv::meter(rq, rolling));
+      const bool every = dp.allowed && da.allowed && du.allowed && dr.allowed;
       REQUIRE(joint.result.allowed == every);
-      REQUIRE(joint.result.remaining == std::min({dp.remaining, da.remaining, du.remaining}));
+      REQUIRE(joint.result.remaining == std::min({dp.remaining, da.remaining, du.remaining, dr.remaining}));
       if (every) {
         // Every state charged exactly as alone.
-        REQUIRE((phone == p1 && account == a1 && user == u1));
+        REQUIRE((phone == p1 && account == a1 && user == u1 && rolling == r1));
         REQUIRE(joint.denied_by == pv::joint_decision::none);
       } else {
         // None charged; the named limit denied with the latest retry time.
-        const pv::decision parts[] = {dp, da, du};
+        const pv::decision parts[] = {dp, da, du, dr};
         pv::timestamp latest = pv::timestamp::min();
         for (const pv::decision& part : parts)
           if (!part.allowed) latest = std::max(latest, part.retry_at);
-        REQUIRE(joint.denied_by < 3);
+        REQUIRE(joint.denied_by < 4);
         REQUIRE(!parts[joint.denied_by].allowed);
         REQUIRE(parts[joint.denied_by].retry_at == latest);
         REQUIRE(joint.result.retry_at == latest);
@@ -731,12 +904,15 @@ TEST_CASE("admit_all over seeded random traces: all-or-nothing, the max of the r
           auto p2 = phone;
           auto a2 = account;
           auto u2 = user;
-          REQUIRE(pv::consume_all(latest, n, pv::meter(windows, p2), pv::meter(q, a2), pv::meter(r, u2)).result.allowed);
+          auto r2 = rolling;
+          REQUIRE(pv::consume_all(latest, n, pv::meter(windows, p2), pv::meter(q, a2), pv::meter(r, u2),
+                                  pv::meter(rq, r2)).result.allowed);
           auto p3 = phone;
           auto a3 = account;
           auto u3 = user;
+          auto r3 = rolling;
           REQUIRE(!pv::consume_all(latest - milliseconds{1}, n, pv::meter(windows, p3), pv::meter(q, a3),
-                                   pv::meter(r, u3)).result.allowed);
+                                   pv::meter(r, u3), pv::meter(rq, r3)).result.allowed);
         }
       }
     }
