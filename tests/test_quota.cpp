@@ -533,6 +533,33 @@ TEST_CASE("admit (sliding windows): n over count is never, count over N is N, wi
   CHECK(pv::admit(w, past, pv::timestamp::max()).allowed);
 }
 
+// 20 in any 10 s on a 20-slot state (a ring): full, then a pause that ages
+// out 11 times at once, then one that ages out 2 more. Either state.
+template <class State>
+constexpr bool twenty_in_ten_seconds(State& s) {
+  const pv::rolling_quota q{20, std::chrono::seconds{10}};
+  bool ok = true;
+  for (int i = 0; i < 20; ++i) ok = ok && pv::consume(q, s, at(i * 100)).remaining == static_cast<std::uint32_t>(19 - i);
+  const pv::decision full = pv::consume(q, s, at(5000));
+  const pv::decision eleven_out = pv::consume(q, s, at(11'050));  // times 0 to 1000 aged out
+  const pv::decision two_out = pv::consume(q, s, at(11'200));     // and 1100, 1200
+  return ok && !full.allowed && full.retry_at == at(10'000) && eleven_out.allowed && eleven_out.remaining == 10 &&
+         two_out.allowed && two_out.remaining == 11;
+}
+
+// The default quota, one a minute: the 101st waits for the first to leave
+// the 24 hours, then one leaves and one enters. Either state.
+template <class State>
+void check_hundred_a_day(State& s) {
+  const pv::rolling_quota q{};
+  for (int i = 0; i < 100; ++i) REQUIRE(pv::consume(q, s, at(pv::test::opaque(i) * 60'000)).allowed);
+  const pv::decision d = pv::consume(q, s, at(23 * 3'600'000));
+  CHECK((!d.allowed && d.remaining == 0 && d.retry_at == at(24 * 3'600'000)));
+  CHECK(pv::consume(q, s, at(24 * 3'600'000)).allowed);
+  CHECK(!pv::consume(q, s, at(24 * 3'600'000)).allowed);
+  CHECK(pv::consume(q, s, at(24 * 3'600'000), 0).allowed);
+}
+
 TEST_CASE("consume (rolling 24 hours) admits the limit in any 24 hours and retries when the oldest ages out",
           "[quota]") {
   STATIC_REQUIRE([] {
@@ -546,24 +573,12 @@ TEST_CASE("consume (rolling 24 hours) admits the limit in any 24 hours and retri
   // ages out 2 confirms the count the last admission left.
   STATIC_REQUIRE([] {
     pv::sliding_window_state<20> s{};
-    const pv::rolling_quota q{20, std::chrono::seconds{10}};
-    bool ok = true;
-    for (int i = 0; i < 20; ++i) ok = ok && pv::consume(q, s, at(i * 100)).remaining == static_cast<std::uint32_t>(19 - i);
-    const pv::decision full = pv::consume(q, s, at(5000));
-    const pv::decision eleven_out = pv::consume(q, s, at(11'050));  // times 0 to 1000 aged out
-    const pv::decision two_out = pv::consume(q, s, at(11'200));     // and 1100, 1200
-    const pv::decision all_out = pv::consume(q, s, at(60'000));
-    return ok && !full.allowed && full.retry_at == at(10'000) && eleven_out.allowed && eleven_out.remaining == 10 &&
-           two_out.allowed && two_out.remaining == 11 && all_out.allowed && all_out.remaining == 19;
+    const bool ok = twenty_in_ten_seconds(s);
+    const pv::decision all_out = pv::consume(pv::rolling_quota{20, std::chrono::seconds{10}}, s, at(60'000));
+    return ok && all_out.allowed && all_out.remaining == 19;
   }());
   pv::sliding_window_state<100> s{};
-  const pv::rolling_quota q{};
-  for (int i = 0; i < 100; ++i) REQUIRE(pv::consume(q, s, at(pv::test::opaque(i) * 60'000)).allowed);
-  const pv::decision d = pv::consume(q, s, at(23 * 3'600'000));
-  CHECK((!d.allowed && d.remaining == 0 && d.retry_at == at(24 * 3'600'000)));
-  CHECK(pv::consume(q, s, at(24 * 3'600'000)).allowed);  // one left the window, one enters
-  CHECK(!pv::consume(q, s, at(24 * 3'600'000)).allowed);
-  CHECK(pv::consume(q, s, at(24 * 3'600'000), 0).allowed);
+  check_hundred_a_day(s);
 }
 
 // The ring counts from the count its last admission left, checked against
@@ -623,26 +638,14 @@ TEST_CASE("consume (rolling_usage) admits the limit in any window and retries wh
   // times are then kept as 1 ms after it).
   STATIC_REQUIRE([] {
     pv::rolling_usage<20> u{};
-    const pv::rolling_quota q{20, std::chrono::seconds{10}};
-    bool ok = true;
-    for (int i = 0; i < 20; ++i) ok = ok && pv::consume(q, u, at(i * 100)).remaining == static_cast<std::uint32_t>(19 - i);
-    const pv::decision full = pv::consume(q, u, at(5000));
-    const pv::decision eleven_out = pv::consume(q, u, at(11'050));  // times 0 to 1000 aged out
-    const pv::decision two_out = pv::consume(q, u, at(11'200));     // and 1100, 1200
-    const pv::decision later = pv::consume(q, u, at(60 * day_ms));
-    return ok && !full.allowed && full.retry_at == at(10'000) && eleven_out.allowed && eleven_out.remaining == 10 &&
-           two_out.allowed && two_out.remaining == 11 && later.allowed && later.remaining == 19 &&
-           u.recent(0) == at(60 * day_ms) && u.size() == 20 &&
+    const bool ok = twenty_in_ten_seconds(u);
+    const pv::decision later = pv::consume(pv::rolling_quota{20, std::chrono::seconds{10}}, u, at(60 * day_ms));
+    return ok && later.allowed && later.remaining == 19 && u.recent(0) == at(60 * day_ms) && u.size() == 20 &&
            u.recent(1) == at(60 * day_ms - (std::int64_t{1} << 31) + 1);  // kept as 1 ms after the new origin
   }());
   pv::rolling_usage<> u{};
+  check_hundred_a_day(u);
   const pv::rolling_quota q{};
-  for (int i = 0; i < 100; ++i) REQUIRE(pv::consume(q, u, at(pv::test::opaque(i) * 60'000)).allowed);
-  const pv::decision d = pv::consume(q, u, at(23 * 3'600'000));
-  CHECK((!d.allowed && d.remaining == 0 && d.retry_at == at(24 * 3'600'000)));
-  CHECK(pv::consume(q, u, at(24 * 3'600'000)).allowed);  // one left the window, one enters
-  CHECK(!pv::consume(q, u, at(24 * 3'600'000)).allowed);
-  CHECK(pv::consume(q, u, at(24 * 3'600'000), 0).allowed);
   CHECK(pv::consume(q, u, at(24 * 3'600'000), 101).retry_at == pv::timestamp::max());  // more than the limit: never
   // The extremes of time: the first millisecond is kept 1 ms later (as the
   // sliding window does), and a retry past the last saturates to never.
