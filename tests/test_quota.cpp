@@ -747,6 +747,8 @@ TEST_CASE("consume (rolling_usage) answers as sliding_window_state does for wind
   pv::test::splitmix64 rng{pv::test::test_seed("rolling usage differential", 0xD1FF)};
   check_rolling_against_window_state<1>(rng, 200);
   check_rolling_against_window_state<3>(rng, 300);
+  check_rolling_against_window_state<4>(rng, 200);  // as many slots as a block
+  check_rolling_against_window_state<5>(rng, 200);
   check_rolling_against_window_state<8>(rng, 300);
   check_rolling_against_window_state<100>(rng, 60);
 }
