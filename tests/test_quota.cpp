@@ -581,6 +581,22 @@ TEST_CASE("consume (rolling 24 hours) admits the limit in any 24 hours and retri
   check_hundred_a_day(s);
 }
 
+// The default rolling quota (100 in any 24 hours) on either state over the
+// same five traces: about 150 requests a day, so the quota binds, with pauses
+// of up to 6 hours; then about 60 a day: mostly admitted, the count moves
+// both ways.
+template <class State>
+void check_rolling_day_traces(pv::test::splitmix64& rng) {
+  const pv::rolling_quota q{};
+  const pv::window_set<1> as_window{{{q.limit, q.window}}};
+  const auto by_consume = [&q](State& s, pv::timestamp now, std::uint32_t n) { return pv::consume(q, s, now, n); };
+  for (int trace = 0; trace < 4; ++trace)
+    check_window_trace<100, 1, decltype(by_consume), State>(as_window, {1'150'000, 40, 6 * 3'600'000, 25, 3'600'000, 1500},
+                                                            rng, by_consume);
+  check_window_trace<100, 1, decltype(by_consume), State>(as_window, {2'900'000, 30, 12 * 3'600'000, 40, 600'000, 1500},
+                                                          rng, by_consume);
+}
+
 // The ring counts from the count its last admission left, checked against
 // the slots around it; these traces make that guess hold, fall short after
 // long pauses (many times age out at once), and go stale when the clock goes
@@ -588,16 +604,7 @@ TEST_CASE("consume (rolling 24 hours) admits the limit in any 24 hours and retri
 TEST_CASE("consume (rolling 24 hours) over seeded random traces: exact at any pace, after pauses and going back",
           "[quota]") {
   pv::test::splitmix64 rng{pv::test::test_seed("rolling quota property", 0x2A11)};
-  const pv::rolling_quota q{};
-  const pv::window_set<1> as_window{{{q.limit, q.window}}};
-  const auto by_consume = [&q](pv::sliding_window_state<100>& s, pv::timestamp now, std::uint32_t n) {
-    return pv::consume(q, s, now, n);
-  };
-  // About 150 requests a day, so the quota binds; pauses of up to 6 hours.
-  for (int trace = 0; trace < 4; ++trace)
-    check_window_trace<100>(as_window, {1'150'000, 40, 6 * 3'600'000, 25, 3'600'000, 1500}, rng, by_consume);
-  // About 60 a day: mostly admitted, the count moves both ways.
-  check_window_trace<100>(as_window, {2'900'000, 30, 12 * 3'600'000, 40, 600'000, 1500}, rng, by_consume);
+  check_rolling_day_traces<pv::sliding_window_state<100>>(rng);
   // A smaller quota over a larger ring, and bursts of many requests at one instant.
   const pv::rolling_quota small{30, std::chrono::hours{1}};
   const pv::window_set<1> small_window{{{small.limit, small.window}}};
@@ -664,17 +671,7 @@ TEST_CASE("consume (rolling_usage) admits the limit in any window and retries wh
 TEST_CASE("consume (rolling_usage) over seeded random traces: exact at any pace, after pauses and going back",
           "[quota]") {
   pv::test::splitmix64 rng{pv::test::test_seed("rolling usage property", 0x2A12)};
-  const pv::rolling_quota q{};
-  const pv::window_set<1> as_window{{{q.limit, q.window}}};
-  const auto by_consume = [&q](pv::rolling_usage<100>& u, pv::timestamp now, std::uint32_t n) {
-    return pv::consume(q, u, now, n);
-  };
-  using usage100 = pv::rolling_usage<100>;
-  for (int trace = 0; trace < 4; ++trace)
-    check_window_trace<100, 1, decltype(by_consume), usage100>(as_window, {1'150'000, 40, 6 * 3'600'000, 25, 3'600'000, 1500},
-                                                               rng, by_consume);
-  check_window_trace<100, 1, decltype(by_consume), usage100>(as_window, {2'900'000, 30, 12 * 3'600'000, 40, 600'000, 1500},
-                                                             rng, by_consume);
+  check_rolling_day_traces<pv::rolling_usage<100>>(rng);
   // A smaller quota over a larger ring (the path for any request), and one
   // with fewer slots than the four of a block.
   const pv::rolling_quota small{30, hours{1}};
