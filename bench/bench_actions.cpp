@@ -1,4 +1,4 @@
-// Benchmarks of actions.hpp (issue 6): the pure check of a valid request for
+// Benchmarks of actions.hpp: the pure check of a valid request for
 // each action (goal: at most 100 ns), a full send (checks, limits and
 // issue_code; goal: at most 2.5 us) and rendering a response (goal: at most
 // 150 ns). Requests come from a fixed-seed corpus read through an opaque

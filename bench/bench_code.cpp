@@ -1,4 +1,4 @@
-// Speed of issue_code and check_code (issue 5: each at most 2 us with the
+// Speed of issue_code and check_code (each at most 2 us with the
 // portable SHA-256), beside the HMAC-SHA-256 they are built on, OpenSSL's
 // HMAC-SHA256 with a reused context and liboath's oath_hotp_generate (each
 // compiled in when found). Every function reports `codes` (items per second)

@@ -1,6 +1,6 @@
 // Benchmarks of the embedded engine (engine.hpp), end to end: a send decision
 // (checks, limits, issue_code, rendering) and a check (checks, check_code,
-// rendering), at 1 and 2 threads. Goals (issue 7): at most 3 us each per
+// rendering), at 1 and 2 threads. Goals: at most 3 us each per
 // thread; 2-thread throughput at least 1.6 times one thread's.
 //
 // Each iteration uses a fresh account and phone from a fixed-seed corpus so
@@ -56,7 +56,7 @@ std::unique_ptr<pv::engine> make_engine() {
   config.capacity = 2 * corpus_size;
   // The check benchmark guesses wrong many times per code: let every guess do
   // the full work (HMAC and constant-time compare) instead of stopping at
-  // "exhausted" after 5 (SPEC.md §4's default, which would measure the cheap path).
+  // "exhausted" after 5 (RULES.md §4's default, which would measure the cheap path).
   config.policy.code.max_attempts = 255;
   config.policy.code.max_consecutive_failures = 65535;
   // The engine's default random source (a ChaCha20 per thread, no lock), as

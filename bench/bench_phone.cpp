@@ -1,4 +1,4 @@
-// Benchmark of the hot path of every request (issue 3): parse + validate a
+// Benchmark of the hot path of every request: parse + validate a
 // phone number and check the site's country codes, per form, against
 // libphonenumber (Parse + IsPossibleNumber, when found) and a std::regex
 // implementation as many services write it.

@@ -1,4 +1,4 @@
-// Benchmarks of time.hpp, quota.hpp and atomic_quota.hpp (issue 4 targets:
+// Benchmarks of time.hpp, quota.hpp and atomic_quota.hpp (targets:
 // consume, admit, the sliding window and the all-or-nothing check at most
 // 10 ns per decision; the atomic counter within 1.5x a bare CAS loop at 1 and
 // 2 threads, compared with std::unordered_map + std::mutex; format_iso8601 at

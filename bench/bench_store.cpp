@@ -1,4 +1,4 @@
-// bench_store: the engine's building blocks (issue 7).
+// bench_store: the engine's building blocks.
 //   - sharded_store::update() latency and throughput at 1 and 2 threads (the
 //     engine must scale to >= 1.6x at 2 threads), against one std::mutex
 //     around a std::unordered_map, the obvious alternative;

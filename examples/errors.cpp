@@ -1,4 +1,4 @@
-// Prints each action's documented errors: what the catalog knows (SPEC.md §6).
+// Prints each action's documented errors: what the catalog knows (RULES.md §6).
 #include <phoneverify/errc.hpp>
 
 #include <cstdio>

@@ -21,7 +21,7 @@ struct database {  // stand-in for Redis, PostgreSQL, ...
 
 int main() {
   database db;
-  const pv::action_policy policy;  // SPEC.md defaults
+  const pv::action_policy policy;  // RULES.md defaults
   pv::secret_key key{};
   key.fill(std::byte{0x42});  // in production: 32 bytes from a secret store
   std::random_device entropy;  // a CSPRNG in production (random.hpp's system_random)

@@ -1,5 +1,5 @@
 // Parse a phone number in each wire form, check it for an action and a site,
-// and print it the only way logs may show it: masked (SPEC.md §2, §3).
+// and print it the only way logs may show it: masked (RULES.md §2, §3).
 #include <phoneverify/core.hpp>
 
 #include <cstdio>

@@ -1,5 +1,5 @@
-// The seven actions (SPEC.md §1, §3, §6, §7, appendix A): one row per rule,
-// every documented error produced, SPEC §7's order, the sites, and the flows.
+// The seven actions (RULES.md §1, §3, §6, §7, appendix A): one row per rule,
+// every documented error produced, RULES.md §7's order, the sites, and the flows.
 #include <catch2/catch.hpp>
 #include <phoneverify/actions.hpp>
 
@@ -240,7 +240,7 @@ pv::verdict eleventh_cams_request_in_one_second(action which) {
   world w;
   pv::verdict last;
   for (int i = 0; i < 11; ++i) {
-    // Invalid requests count too (SPEC.md §7 step 1): every other one lacks a parameter.
+    // Invalid requests count too (RULES.md §7 step 1): every other one lacks a parameter.
     pv::get_migration_verify_code_request r = cams_ok;
     if (i % 2 == 1) r.locale = {};
     if (which == action::get_migration_verify_code)
@@ -297,7 +297,7 @@ TEST_CASE("a verdict names the parameter at fault and the precise reason", "[act
   CHECK(!pv::describe(v.reason).empty());
 }
 
-TEST_CASE("action 1's NotSupport message is seed 000's and action 3's is seed 002's", "[actions]") {
+TEST_CASE("action 1's NotSupport message is action 1's documented and action 3's is action 3's documented", "[actions]") {
   auto f = china_facts();
   f.account.membership = pv::directory_membership::another_directory;
   CHECK(pv::check(send_bind_ok, f).message.starts_with("Your account is a management account"));
@@ -479,9 +479,9 @@ TEST_CASE("every documented error of every action is produced by a rule and noth
   }
 }
 
-// --- Precedence: each adjacent pair of SPEC §7 steps -------------------------
+// --- Precedence: each adjacent pair of RULES.md §7 steps -------------------------
 
-TEST_CASE("a request that breaks two rules gets the one SPEC §7 puts first", "[actions][order]") {
+TEST_CASE("a request that breaks two rules gets the one RULES.md §7 puts first", "[actions][order]") {
   const pv::facts cn = china_facts();
   // 1 before 2: flow control counts even a request that lacks parameters.
   {
@@ -549,7 +549,7 @@ TEST_CASE("a request that breaks two rules gets the one SPEC §7 puts first", "[
   }
 }
 
-TEST_CASE("the same requests on both sites give SPEC §3's answer with each action's own status", "[actions][site]") {
+TEST_CASE("the same requests on both sites give RULES.md §3's answer with each action's own status", "[actions][site]") {
   struct case_row {
     pv::site on;
     std::string_view phone;

@@ -1,4 +1,4 @@
-// atomic_quota.hpp: the lock-free shared daily counter (SPEC.md §4).
+// atomic_quota.hpp: the lock-free shared daily counter (RULES.md §4).
 // The [concurrency] cases also run in the ThreadSanitizer build.
 #include <catch2/catch.hpp>
 #include <phoneverify/atomic_quota.hpp>

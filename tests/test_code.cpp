@@ -1,4 +1,4 @@
-// code.hpp: verification codes (SPEC.md §5 and the attempt limits of §4):
+// code.hpp: verification codes (RULES.md §5 and the attempt limits of §4):
 // uniform drawing, keyed storage, every check_status at its boundary, the
 // resend interval, the lockout, the byte layout of a challenge.
 #include <catch2/catch.hpp>
@@ -41,7 +41,7 @@ constexpr pv::code_binding other_purpose{pv::action::send_verification_code_for_
                                          phone("86-13900001234")};
 constexpr pv::code_binding cams{pv::action::get_migration_verify_code, "9876543210", phone("44-7911123456")};
 
-// 2021-12-17T07:33:41.747Z: five minutes before seed 000's ExpirationDate.
+// 2021-12-17T07:33:41.747Z: five minutes before action 1's documented ExpirationDate.
 constexpr pv::timestamp t0{std::chrono::milliseconds{1639726421747}};
 constexpr pv::timestamp at(std::int64_t ms_after_t0) { return t0 + std::chrono::milliseconds{ms_after_t0}; }
 
@@ -283,7 +283,7 @@ static_assert(std::is_trivially_copyable_v<pv::code_binding>);
 static_assert(sizeof(pv::challenge_bytes) == 64);
 static_assert(sizeof(pv::check_status) == 1);
 
-TEST_CASE("check_code follows SPEC §5 step by step at compile time", "[code]") {
+TEST_CASE("check_code follows RULES.md §5 step by step at compile time", "[code]") {
   STATIC_REQUIRE(run(scenarios[0]) == -1);
   STATIC_REQUIRE(run(scenarios[1]) == -1);
   STATIC_REQUIRE(run(scenarios[2]) == -1);
@@ -298,7 +298,7 @@ TEST_CASE("check_code follows SPEC §5 step by step at compile time", "[code]") 
   STATIC_REQUIRE(scenario_count == 11);
 }
 
-TEST_CASE("check_code follows SPEC §5 step by step at run time", "[code]") {
+TEST_CASE("check_code follows RULES.md §5 step by step at run time", "[code]") {
   for (std::size_t i = 0; i < scenario_count; ++i) {
     INFO(scenarios[i].rule);
     CHECK(run(pv::test::opaque(&scenarios[i])[0], pv::test::opaque<std::uint64_t>(42)) == -1);
@@ -325,7 +325,7 @@ TEST_CASE("issue_code returns digits ASCII digits and expires_at = now + validit
   }
 }
 
-TEST_CASE("issue_code's expires_at formats as seed 000's ExpirationDate", "[code]") {
+TEST_CASE("issue_code's expires_at formats as action 1's documented ExpirationDate", "[code]") {
   pv::test::splitmix64 rng{3};
   pv::challenge c{};
   const auto issued = pv::issue_code(defaults, key_a, binding_a, c, at(pv::test::opaque<std::int64_t>(0)), rng);

@@ -1,5 +1,5 @@
 // country_codes.hpp: the assigned E.164 calling codes and their possible
-// national lengths (SPEC.md §2), generated from libphonenumber 8.12.57.
+// national lengths (RULES.md §2), generated from libphonenumber 8.12.57.
 #include <catch2/catch.hpp>
 #include <phoneverify/country_codes.hpp>
 
@@ -41,13 +41,13 @@ constexpr code_case code_cases[] = {
     {0, false, 0},
     {1, true, lengths_mask({7, 10})},  // NANP: 10, and 7 from Canada's plan
     {7, true, lengths_mask({10, 14})},
-    {44, true, lengths_mask({7, 9, 10})},  // the gap of SPEC.md §2
+    {44, true, lengths_mask({7, 9, 10})},  // the gap of RULES.md §2
     {86, true, lengths_mask({7, 8, 9, 10, 11, 12})},
     {800, true, lengths_mask({8})},
     {808, true, lengths_mask({8})},
     {870, true, lengths_mask({9, 12})},
-    {388, false, 0},  // ITU group code without a plan (SPEC.md §2)
-    {991, false, 0},  // ITU trial code without a plan (SPEC.md §2)
+    {388, false, 0},  // ITU group code without a plan (RULES.md §2)
+    {991, false, 0},  // ITU trial code without a plan (RULES.md §2)
     {999, false, 0},
     {1000, false, 0},
     {65535, false, 0},
@@ -126,7 +126,7 @@ TEST_CASE("every integer 0..1000 is assigned exactly when the generated list has
 }
 
 TEST_CASE("assigned country codes are prefix-free, so a compact number splits one way", "[country_codes]") {
-  // ITU-T E.164: no calling code is a prefix of another (SPEC.md §2, compact form).
+  // ITU-T E.164: no calling code is a prefix of another (RULES.md §2, compact form).
   STATIC_REQUIRE([] {
     for (const auto& a : pv::country_code_table)
       for (const auto& b : pv::country_code_table) {

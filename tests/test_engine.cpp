@@ -175,7 +175,7 @@ TEST_CASE("4 threads never exceed the daily quota or the phone windows and never
   // The threads race within a round; the clock moves only between rounds, so
   // the time a send was issued is the time its limits were charged at (a
   // request that read the clock before another moved it is charged at the
-  // later time, SPEC.md §4, which the log could not see).
+  // later time, RULES.md §4, which the log could not see).
   pv::test::splitmix64 clock_rng{99};
   std::barrier round_end(threads, [&]() noexcept {
     clock.advance(std::chrono::milliseconds{static_cast<std::int64_t>(clock_rng() % 700)});

@@ -1,4 +1,4 @@
-// The error catalog (SPEC.md §6, appendix A): wire codes, messages, statuses,
+// The error catalog (RULES.md §6, appendix A): wire codes, messages, statuses,
 // actions and each action's documented table.
 #include <catch2/catch.hpp>
 #include <phoneverify/errc.hpp>
@@ -40,8 +40,8 @@ std::string snake_case(std::string_view wire) {
   return out;
 }
 
-// The 28 wire codes of SPEC.md §6 and appendix A with the enumerator name the
-// snake-case rule gives and the canonical status (transcribed from SPEC.md).
+// The 28 wire codes of RULES.md §6 and appendix A with the enumerator name the
+// snake-case rule gives and the canonical status (transcribed from RULES.md).
 struct catalog_row {
   errc code;
   const char* enumerator;
@@ -92,7 +92,7 @@ const catalog_row catalog[] = {
 
 }  // namespace
 
-TEST_CASE("errc has ok = 0 and one enumerator per wire code of SPEC §6 and appendix A", "[errc]") {
+TEST_CASE("errc has ok = 0 and one enumerator per wire code of RULES.md §6 and appendix A", "[errc]") {
   STATIC_REQUIRE(static_cast<int>(errc::ok) == 0);
   STATIC_REQUIRE(errc{} == errc::ok);
   STATIC_REQUIRE(pv::errc_count == 29);
@@ -143,7 +143,7 @@ TEST_CASE("values that are no enumerator get empty strings and status 500, never
   CHECK(pv::documented_errors(bogus_action).empty());
 }
 
-TEST_CASE("the canonical message and status follow SPEC §6 where a code has several", "[errc]") {
+TEST_CASE("the canonical message and status follow RULES.md §6 where a code has several", "[errc]") {
   CHECK(pv::http_status(errc::invalid_parameter_mobile_country_code) == 409);
   CHECK(pv::message(errc::not_support_account_in_another_resource_directory) ==
         "The specified account is an Alibaba Cloud account or already exists in another resource directory.");
@@ -189,7 +189,7 @@ TEST_CASE("action names round-trip, exactly and case-sensitively", "[errc][actio
 }
 
 // ---------------------------------------------------------------------------
-// documented_errors against an independent transcription of the seeds.
+// documented_errors against an independent transcription of the documented tables.
 
 namespace {
 
@@ -200,7 +200,7 @@ struct seed_row {
 };
 
 // Transcribed by hand from ../shared/seeds/ (in the seed's order), then the
-// rows SPEC.md §6 says only the metadata documents.
+// rows RULES.md §6 says only the metadata documents.
 const seed_row seed_000[] = {
     {"EntityAlreadyExists.ResourceDirectory", 409,
      "The resource directory for the account is already enabled. We recommend that you do not enable the resource "
@@ -338,7 +338,7 @@ TEST_CASE("documented_errors returns each seed's table in the seed's order, then
   check_table(action::chatapp_migration_verified, chatapp_verified);
 }
 
-TEST_CASE("seed 000's Chinese descriptions are carried as they stand", "[errc][documented]") {
+TEST_CASE("action 1's documented Chinese descriptions are carried as they stand", "[errc][documented]") {
   const auto table = pv::documented_errors(action::send_verification_code_for_bind_secure_mobile_phone);
   CHECK(table[0].description == "账号已开通资源目录,请勿重复开通。");
   CHECK(table[1].description == "当前账号发送的验证码每日数量超限。");

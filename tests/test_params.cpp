@@ -1,4 +1,4 @@
-// The syntax of the non-phone parameters (SPEC.md §1.1, §5, appendix A):
+// The syntax of the non-phone parameters (RULES.md §1.1, §5, appendix A):
 // AccountId, CustSpaceId, ContactId, Locale, Method, EnableMode, MAName,
 // verification code text, RequestId. Each rule is one constexpr table of
 // cases, checked at compile time (STATIC_REQUIRE) and at run time through opaque.
@@ -180,8 +180,8 @@ constexpr param_case code6_cases[] = {
 };
 
 constexpr param_case request_id_cases[] = {
-    {"DCD43660-75DD-5D15-B342-1B83FCA5B913", param_reason::ok, 0},  // seed 000
-    {"90E63D28-E31D-1EB2-8939-A94866411B2O", param_reason::ok, 0},  // seed 003, ends in a letter O
+    {"DCD43660-75DD-5D15-B342-1B83FCA5B913", param_reason::ok, 0},  // action 1's documented example
+    {"90E63D28-E31D-1EB2-8939-A94866411B2O", param_reason::ok, 0},  // action 4's documented example, ends in a letter O
     {"a", param_reason::ok, 0},
     {"", param_reason::empty, 0},
     {"abc_def", param_reason::invalid_character, 3},

@@ -1,4 +1,4 @@
-// phone.hpp: parse, format and mask phone numbers (SPEC.md §2).
+// phone.hpp: parse, format and mask phone numbers (RULES.md §2).
 #include <catch2/catch.hpp>
 #include <phoneverify/phone.hpp>
 
@@ -36,9 +36,9 @@ struct parse_case {
 };
 
 // One table, checked at compile time and at run time. Each row names the rule
-// of SPEC.md §2 it checks.
+// of RULES.md §2 it checks.
 constexpr parse_case parse_cases[] = {
-    // The documented examples (SPEC.md §1.1, §2), in their forms.
+    // The documented examples (RULES.md §1.1, §2), in their forms.
     {"44-7911123456", dashed, errc::ok, phone_error::none, 0},
     {"86-13900001234", dashed, errc::ok, phone_error::none, 0},
     {"8613800001234", compact, errc::ok, phone_error::none, 0},
@@ -134,7 +134,7 @@ std::string written(std::uint16_t cc, std::string_view national, phone_format fo
 
 }  // namespace
 
-TEST_CASE("parse_phone follows the table of SPEC §2 cases at compile time and at run time", "[phone]") {
+TEST_CASE("parse_phone follows the table of RULES.md §2 cases at compile time and at run time", "[phone]") {
   STATIC_REQUIRE([] {
     for (const auto& c : parse_cases)
       if (!case_holds(c)) return false;
@@ -166,7 +166,7 @@ TEST_CASE("parse_phone rejects a national number whose length the code does not 
 }
 
 TEST_CASE("parse_phone checks syntax, then the country code, then the length", "[phone]") {
-  // SPEC §2 order: a text broken in all three ways reports syntax; with good
+  // RULES.md §2 order: a text broken in all three ways reports syntax; with good
   // syntax, an unassigned code wins over a bad length.
   STATIC_REQUIRE(pv::parse_phone("999-1x", dashed).error() == bad_phone);
   STATIC_REQUIRE(pv::parse_phone("999-1", dashed).error() == bad_code);
@@ -323,7 +323,7 @@ TEST_CASE("is_mobile_number: 86 needs 11 digits starting with 1, other codes any
       REQUIRE(number.has_value());
       CHECK(pv::is_mobile_number(*number) == (n == 11 && first == '1'));
     }
-  // The actions of SPEC §2 that need a mobile: 1, 2, 3, 5 and EnableResourceDirectory.
+  // The actions of RULES.md §2 that need a mobile: 1, 2, 3, 5 and EnableResourceDirectory.
   STATIC_REQUIRE(pv::requires_mobile_number(pv::action::send_verification_code_for_bind_secure_mobile_phone));
   STATIC_REQUIRE(pv::requires_mobile_number(pv::action::bind_secure_mobile_phone));
   STATIC_REQUIRE(pv::requires_mobile_number(pv::action::send_verification_code_for_enable_rd));
@@ -350,7 +350,7 @@ TEST_CASE("phone_number::from_parts applies the rules of parse_phone", "[phone]"
     }
 }
 
-TEST_CASE("every phone_error has a description and the wire error of SPEC §2", "[phone]") {
+TEST_CASE("every phone_error has a description and the wire error of RULES.md §2", "[phone]") {
   STATIC_REQUIRE(pv::describe(phone_error::second_separator) == "second '-'");
   STATIC_REQUIRE(pv::to_errc(phone_error::none) == errc::ok);
   for (int i = 0; i <= static_cast<int>(phone_error::unknown_format); ++i) {

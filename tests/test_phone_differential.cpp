@@ -1,5 +1,5 @@
 // Differential test of phone.hpp and country_codes.hpp against Debian's
-// libphonenumber (SPEC.md §2: the assigned codes and possible lengths are
+// libphonenumber (RULES.md §2: the assigned codes and possible lengths are
 // libphonenumber's). Built only when libphonenumber is found.
 #include <catch2/catch.hpp>
 
@@ -129,15 +129,15 @@ TEST_CASE("every national length libphonenumber calls possible, not local-only, 
     }
 }
 
-TEST_CASE("parse_phone never rejects a number libphonenumber's IsPossibleNumber accepts, except by a SPEC rule",
+TEST_CASE("parse_phone never rejects a number libphonenumber's IsPossibleNumber accepts, except by a RULES.md rule",
           "[phone][differential]") {
-  // The exceptions, each a rule of SPEC.md §2:
+  // The exceptions, each a rule of RULES.md §2:
   //  * local-only lengths (IS_POSSIBLE_LOCAL_ONLY) are not possible lengths;
   //  * more than 15 digits in all is refused (ITU-T E.164).
   // The other way round is reported, not failed: parse_phone takes the union
   // of the lengths over the regions of a code, libphonenumber the main region.
   const auto corpus = mutated_corpus();
-  REQUIRE(corpus.size() > 10000);  // issue 3: a corpus of examples and mutations
+  REQUIRE(corpus.size() > 10000);  // a corpus of examples and mutations
   std::size_t both = 0, neither = 0, local_only = 0, over_15 = 0, only_ours = 0, compared = 0;
   std::map<int, std::size_t> only_ours_by_code;
   for (const auto& s : corpus) {
@@ -172,7 +172,7 @@ TEST_CASE("parse_phone never rejects a number libphonenumber's IsPossibleNumber 
     }
   }
   std::printf("[differential] %zu numbers compared: both accept %zu, both reject %zu; parse_phone rejects %zu "
-              "local-only and %zu over 15 digits (SPEC §2); parse_phone accepts %zu that libphonenumber calls "
+              "local-only and %zu over 15 digits (RULES.md §2); parse_phone accepts %zu that libphonenumber calls "
               "impossible (union of regions' lengths):",
               compared, both, neither, local_only, over_15, only_ours);
   for (const auto& [cc, count] : only_ours_by_code) std::printf(" %d:%zu", cc, count);

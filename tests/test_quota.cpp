@@ -1,4 +1,4 @@
-// quota.hpp: daily quotas, GCRA, exact sliding windows, all-or-nothing (SPEC.md §4).
+// quota.hpp: daily quotas, GCRA, exact sliding windows, all-or-nothing (RULES.md §4).
 #include <catch2/catch.hpp>
 #include <phoneverify/quota.hpp>
 
@@ -50,7 +50,7 @@ static_assert(noexcept(pv::consume(std::declval<const pv::rolling_quota&>(), std
                                    std::declval<pv::timestamp>())));
 static_assert(std::is_trivially_copyable_v<pv::joint_decision>);
 static_assert(sizeof(pv::joint_decision) <= 24);
-// The defaults are SPEC.md §4's figures.
+// The defaults are RULES.md §4's figures.
 static_assert(pv::daily_quota{}.limit == 100 && pv::daily_quota{}.utc_offset == hours{8});
 static_assert(pv::rate_limit{}.count == 10 && pv::rate_limit{}.period == milliseconds{1000});
 static_assert(pv::per_phone_windows.windows[0].count == 1 && pv::per_phone_windows.windows[0].window == minutes{1});

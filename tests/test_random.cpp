@@ -1,5 +1,5 @@
 // random.hpp and detail/chacha20.hpp: the engine's cryptographically secure
-// random source (SPEC.md §5: codes are drawn from an approved random bit
+// random source (RULES.md §5: codes are drawn from an approved random bit
 // generator, NIST SP 800-63B; never a Mersenne Twister).
 #include <catch2/catch.hpp>
 #include <phoneverify/random.hpp>

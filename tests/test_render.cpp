@@ -1,5 +1,5 @@
-// Response bodies (SPEC.md §1.1 "Responses", §6 "Error body on the wire"):
-// exact bodies for the seeds' examples, escaping of hostile values, a real JSON
+// Response bodies (RULES.md §1.1 "Responses", §6 "Error body on the wire"):
+// exact bodies for the documented examples, escaping of hostile values, a real JSON
 // parser over the output (nlohmann_json when found; the XML parser check is the
 // render_xml_python ctest of tests/cmake/render.cmake), every buffer size.
 #include <catch2/catch.hpp>
@@ -46,7 +46,7 @@ std::string render_error_text(body_format f, action a, errc e, const pv::error_f
   return std::string(buffer.data(), r.size);
 }
 
-// The seeds' examples are pretty-printed: drop the whitespace between JSON
+// The documented examples are pretty-printed: drop the whitespace between JSON
 // tokens (outside strings) and between XML tags, which carries no data.
 std::string minify_json(std::string_view pretty) {
   std::string out;
@@ -90,7 +90,7 @@ constexpr bool renders_as(std::string_view expected, body_format f, action a, co
   return r.ok() && std::string_view(buffer.data(), r.size) == expected;
 }
 
-// The rows of seed 000, 001 and 003, verbatim.
+// The rows of actions 1, 2 and 4, verbatim.
 constexpr std::string_view seed000_xml = R"(<SendVerificationCodeForBindSecureMobilePhoneResponse>
     <RequestId>DCD43660-75DD-5D15-B342-1B83FCA5B913</RequestId>
     <ExpirationDate>2021-12-17T07:38:41.747Z</ExpirationDate>
@@ -218,7 +218,7 @@ std::string xml_text(std::string_view s) {
 
 }  // namespace
 
-TEST_CASE("render_success gives seed 000's bodies for SendVerificationCodeForBindSecureMobilePhone", "[render]") {
+TEST_CASE("render_success gives action 1's documented bodies for SendVerificationCodeForBindSecureMobilePhone", "[render]") {
   const action a = action::send_verification_code_for_bind_secure_mobile_phone;
   CHECK(render_success_text(body_format::json, a, seed000_fields) == minify_json(seed000_json));
   CHECK(render_success_text(body_format::xml, a, seed000_fields) == std::string(decl) + minify_xml(seed000_xml));
@@ -227,7 +227,7 @@ TEST_CASE("render_success gives seed 000's bodies for SendVerificationCodeForBin
       body_format::json, a, seed000_fields));
 }
 
-TEST_CASE("render_success gives seed 001's bodies for BindSecureMobilePhone", "[render]") {
+TEST_CASE("render_success gives action 2's documented bodies for BindSecureMobilePhone", "[render]") {
   const action a = action::bind_secure_mobile_phone;
   CHECK(render_success_text(body_format::json, a, seed001_fields) == minify_json(seed001_json));
   CHECK(render_success_text(body_format::xml, a, seed001_fields) == std::string(decl) + minify_xml(seed001_xml));
@@ -236,7 +236,7 @@ TEST_CASE("render_success gives seed 001's bodies for BindSecureMobilePhone", "[
       body_format::xml, a, seed001_fields));
 }
 
-TEST_CASE("render_success gives seed 003's CAMS envelope for GetMigrationVerifyCode", "[render]") {
+TEST_CASE("render_success gives action 4's documented CAMS envelope for GetMigrationVerifyCode", "[render]") {
   const action a = action::get_migration_verify_code;
   CHECK(render_success_text(body_format::json, a, seed003_fields) == minify_json(seed003_json));
   // Seed 003 shows no XML: the same members as elements, Data nested.
@@ -253,7 +253,7 @@ TEST_CASE("render_success gives seed 003's CAMS envelope for GetMigrationVerifyC
 }
 
 TEST_CASE("render_success gives the other actions a body with RequestId only", "[render]") {
-  // SPEC.md §1.1: every action returns RequestId; only actions 1 and 4 add fields.
+  // RULES.md §1.1: every action returns RequestId; only actions 1 and 4 add fields.
   const pv::success_fields all{"REQ-1", "2021-12-17T07:38:41.747Z", "m", "p", "i", "d"};
   for (action a : {action::bind_secure_mobile_phone, action::send_verification_code_for_enable_rd,
                    action::send_phone_verification_for_message_contact, action::enable_resource_directory,
@@ -268,7 +268,7 @@ TEST_CASE("render_success gives the other actions a body with RequestId only", "
         R"({"RequestId":"","ExpirationDate":""})");
 }
 
-TEST_CASE("render_error renders the five JSON members and the four XML elements of SPEC 6", "[render]") {
+TEST_CASE("render_error renders the five JSON members and the four XML elements of RULES.md §6", "[render]") {
   const pv::error_fields fields{"0217AFEB-5318-56D4-B167-1933D83EDF3F", "resourcemanager.aliyuncs.com",
                                 "https://api.aliyun.com/troubleshoot?q=Invalid.VerificationCode", {}};
   const action a = action::bind_secure_mobile_phone;
@@ -293,7 +293,7 @@ TEST_CASE("render_error renders the five JSON members and the four XML elements 
 
 TEST_CASE("render_error takes the code and the message that the action documents", "[render]") {
   // NotSupport.AccountInAnotherResourceDirectory has one message in actions 1
-  // and 2 and another in 3 (SPEC.md §6): each body carries its action's row.
+  // and 2 and another in 3 (RULES.md §6): each body carries its action's row.
   std::size_t rows = 0;
   for (action a : pv::all_actions) {
     for (const auto& row : pv::documented_errors(a)) {

@@ -1,4 +1,4 @@
-// site.hpp: the country codes each site accepts for each action (SPEC.md §3).
+// site.hpp: the country codes each site accepts for each action (RULES.md §3).
 #include <catch2/catch.hpp>
 #include <phoneverify/site.hpp>
 
@@ -18,7 +18,7 @@ namespace {
 
 enum class phone_kind { secure_phone, message_contact, cams };
 
-// SPEC.md §3's table, written out independently of site.hpp.
+// RULES.md §3's table, written out independently of site.hpp.
 constexpr phone_kind kind_of(action a) {
   switch (a) {
     case action::get_migration_verify_code:
@@ -66,7 +66,7 @@ constexpr site_case site_cases[] = {
 
 }  // namespace
 
-TEST_CASE("site_accepts follows the table of SPEC §3 cases at compile time and at run time", "[site]") {
+TEST_CASE("site_accepts follows the table of RULES.md §3 cases at compile time and at run time", "[site]") {
   STATIC_REQUIRE([] {
     for (const auto& c : site_cases)
       if (pv::site_accepts(c.s, c.a, c.cc) != c.accepted) return false;
@@ -78,7 +78,7 @@ TEST_CASE("site_accepts follows the table of SPEC §3 cases at compile time and 
   }
 }
 
-TEST_CASE("site_accepts implements SPEC §3 for every site, action and code 0..1000", "[site]") {
+TEST_CASE("site_accepts implements RULES.md §3 for every site, action and code 0..1000", "[site]") {
   // China: secure phone only 86; international: secure phone never 86;
   // message contact only 86 on both; CAMS any assigned code.
   for (site s : all_sites)
@@ -182,11 +182,11 @@ TEST_CASE("check_phone_for_action applies the mobile rule, then the site, with e
   constexpr auto fixed = *pv::parse_phone("86-1012345678", pv::phone_format::dashed);
   constexpr auto uk = *pv::parse_phone("44-7911123456", pv::phone_format::dashed);
   STATIC_REQUIRE(pv::check_phone_for_action(site::china, action::bind_secure_mobile_phone, mobile) == errc::ok);
-  // Mobile rule (syntax) before the site (SPEC §7: 3 before 4).
+  // Mobile rule (syntax) before the site (RULES.md §7: 3 before 4).
   STATIC_REQUIRE(pv::check_phone_for_action(site::international, action::bind_secure_mobile_phone, fixed) ==
                  errc::invalid_parameter_phone_number);
   STATIC_REQUIRE(pv::check_phone_for_action(site::china, action::get_migration_verify_code, fixed) == errc::ok);
-  // Site errors of SPEC §3: 2 says NotSupport.Site.Action, 1, 3, 5 the country code.
+  // Site errors of RULES.md §3: 2 says NotSupport.Site.Action, 1, 3, 5 the country code.
   STATIC_REQUIRE(pv::check_phone_for_action(site::international, action::bind_secure_mobile_phone, mobile) ==
                  errc::not_support_site_action);
   STATIC_REQUIRE(pv::check_phone_for_action(site::china, action::send_verification_code_for_bind_secure_mobile_phone,

@@ -1,5 +1,5 @@
 // store.hpp and detail/siphash.hpp: the engine's sharded, thread-safe state
-// table (issue 7; SPEC.md §4: a key that is forgotten never comes back with a
+// table (RULES.md §4: a key that is forgotten never comes back with a
 // fresh budget it had spent).
 #include <catch2/catch.hpp>
 #include <phoneverify/store.hpp>

@@ -1,4 +1,4 @@
-// time.hpp: the ExpirationDate form (SPEC.md §1.1) and day indexes (SPEC.md §4).
+// time.hpp: the ExpirationDate form (RULES.md §1.1) and day indexes (RULES.md §4).
 #include <catch2/catch.hpp>
 #include <phoneverify/time.hpp>
 

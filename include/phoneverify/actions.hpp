@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: the seven actions. One request type and one check per action,
-// applying SPEC.md §7's order and answering with the error that action
-// documents (SPEC.md §1, §3, §6, §7, appendix A).
+// applying RULES.md §7's order and answering with the error that action
+// documents (RULES.md §1, §3, §6, §7, appendix A).
 //
 // Two levels:
-//   - `check(request, facts, policy)`: the pure steps 2-6 of SPEC.md §7
+//   - `check(request, facts, policy)`: the pure steps 2-6 of RULES.md §7
 //     (presence, syntax, site and country code, caller identity and permission,
 //     state of the entities). No state, no time.
 //   - `send(...)` for the five sending actions and `verify(...)` for the three
@@ -35,7 +36,7 @@ namespace phoneverify {
 // Requests: the parameters exactly as received (an empty view is a parameter
 // that was not supplied). Views: keep the texts alive while the request is used.
 
-// SendVerificationCodeForBindSecureMobilePhone (SPEC.md §1.1, action 1).
+// SendVerificationCodeForBindSecureMobilePhone (RULES.md §1.1, action 1).
 struct send_verification_code_for_bind_secure_mobile_phone_request {
   std::string_view secure_mobile_phone;  // SecureMobilePhone, required, dashed ("44-7911123456")
   std::string_view account_id;           // AccountId, required: the member account
@@ -85,7 +86,7 @@ struct chatapp_migration_verified_request {
 // ---------------------------------------------------------------------------
 // Facts: what the service knows about the world, passed in as plain values.
 
-// Who is calling (SPEC.md §6 CallerIdentityError; the usage notes of seeds 000, 001).
+// Who is calling (RULES.md §6 CallerIdentityError; the usage notes of the documentation of actions 1 and 2).
 enum class caller_kind : std::uint8_t {
   management_ram_identity,  // a RAM user or role of the management account (what actions 1, 2 require)
   management_account,       // the management account itself (its root identity)
@@ -145,22 +146,22 @@ struct facts {
 };
 
 // ---------------------------------------------------------------------------
-// Policy: the knobs SPEC.md marks [L], with its defaults.
+// Policy: the knobs RULES.md marks [L], with its defaults.
 
-// Whose daily quota a send counts (SPEC.md §4: the documents disagree for action 1).
+// Whose daily quota a send counts (RULES.md §4: the documents disagree for action 1).
 enum class quota_subject : std::uint8_t {
   sending_account,  // the caller's account
   target_account,   // the member account the code is for (action 1's AccountId)
 };
 
 struct action_policy {
-  daily_quota daily{};                                          // 100 codes per account per day, UTC+8 (SPEC §4)
+  daily_quota daily{};                                          // 100 codes per account per day, UTC+8 (RULES.md §4)
   quota_subject bind_quota_counts = quota_subject::target_account;           // action 1 [L]
   quota_subject message_contact_quota_counts = quota_subject::sending_account;  // action 5 [L]
-  rate_limit cams_rate{};                                       // 10 requests per second per user (seed 003)
-  window_set<3> per_phone = per_phone_windows;                 // 1/min, 5/h, 10/24 h per phone (SPEC §4)
-  code_policy code{};                                           // 6 digits, 5 min, 5 attempts... (SPEC §5)
-  const site_policy* sites = nullptr;                           // custom site tables; nullptr = built-in (SPEC §3)
+  rate_limit cams_rate{};                                       // 10 requests per second per user (action 4's documentation)
+  window_set<3> per_phone = per_phone_windows;                 // 1/min, 5/h, 10/24 h per phone (RULES.md §4)
+  code_policy code{};                                           // 6 digits, 5 min, 5 attempts... (RULES.md §5)
+  const site_policy* sites = nullptr;                           // custom site tables; nullptr = built-in (RULES.md §3)
 };
 
 // ---------------------------------------------------------------------------
@@ -203,7 +204,7 @@ constexpr std::string_view parameter_name(parameter p) noexcept {
   return "";
 }
 
-// The step of SPEC.md §7 that decided a verdict.
+// The step of RULES.md §7 that decided a verdict.
 enum class check_step : std::uint8_t {
   passed,        // every step passed
   flow_control,  // 1
@@ -224,7 +225,7 @@ enum class verdict_reason : std::uint8_t {
   bad_syntax,                       // detail: param_reason or phone_error value; position: byte offset
   unassigned_country_code,          // detail: phone_error::unassigned_country_code
   site_rejects_country_code,        // the site does not accept the phone's country code for this action
-  not_a_mobile_number,              // the action needs a mobile number (SPEC §2: 86 = 11 digits starting with 1)
+  not_a_mobile_number,              // the action needs a mobile number (RULES.md §2: 86 = 11 digits starting with 1)
   no_phone_bound,                   // no phone given and the account has none bound
   caller_not_management_identity,   // CallerIdentityError
   permission_denied,                // Ram.PermissionDeny
@@ -242,7 +243,7 @@ enum class verdict_reason : std::uint8_t {
   contact_phone_mismatch,           // the phone is not the one given to AddMessageContact
   no_pending_verification,          // EntityNotExists.Contact.Verification
   resend_too_soon,                  // inside the code policy's resend interval
-  binding_locked,                   // too many consecutive failures (SPEC §4, §5)
+  binding_locked,                   // too many consecutive failures (RULES.md §4, §5)
   phone_window_exceeded,            // detail: index of the per-phone window that denied
   daily_quota_exceeded,             // the account's daily quota
   code_rejected,                    // detail: check_status value
@@ -310,9 +311,9 @@ struct verdict {
 
 // Whether action `a` may answer `e` at all: the rows of its documented table,
 // the common MissingParameter / InvalidParameter where it documents no specific
-// code (SPEC.md §6 [L]), CallerIdentityError for action 1 ("the caller rule of
-// 1", SPEC.md §6), and Invalid.VerificationCode for ChatappMigrationVerified
-// (every failed check is Invalid.VerificationCode, SPEC.md §5). ok always.
+// code (RULES.md §6 [L]), CallerIdentityError for action 1 ("the caller rule of
+// 1", RULES.md §6), and Invalid.VerificationCode for ChatappMigrationVerified
+// (every failed check is Invalid.VerificationCode, RULES.md §5). ok always.
 constexpr bool may_return(action a, errc e) noexcept {
   if (e == errc::ok || documents(a, e)) return true;
   if (e == errc::missing_parameter || e == errc::invalid_parameter) return true;
@@ -346,7 +347,7 @@ constexpr verdict passed(action a) noexcept {
 }
 
 // Step 2: a required parameter is missing. Actions that document a specific
-// code for it pass it; the others answer the common MissingParameter (SPEC §6).
+// code for it pass it; the others answer the common MissingParameter (RULES.md §6).
 constexpr verdict missing(action a, parameter p, errc e = errc::missing_parameter) noexcept {
   return make_verdict(a, e, check_step::presence, verdict_reason::missing_parameter, p);
 }
@@ -379,7 +380,7 @@ constexpr phone_errors phone_errors_of(action a) noexcept {
       return {errc::invalid_parameter, errc::invalid_parameter_mobile_country_code,
               errc::invalid_parameter_mobile_country_code};
     case action::bind_secure_mobile_phone:
-      // Documents no country-code error; its site error is NotSupport.Site.Action (SPEC §3).
+      // Documents no country-code error; its site error is NotSupport.Site.Action (RULES.md §3).
       return {errc::invalid_parameter, errc::not_support_site_action, errc::not_support_site_action};
     case action::send_phone_verification_for_message_contact:
       return {errc::invalid_parameter_phone_number, errc::invalid_parameter_mobile_country_code,
@@ -404,7 +405,7 @@ struct phone_check {
 };
 
 // Steps 3 (syntax, length, mobile rule) and 4 (assigned code, site) for the
-// phone of action `a` (SPEC.md §2, §3): parse errors keep SPEC §2's order
+// phone of action `a` (RULES.md §2, §3): parse errors keep RULES.md §2's order
 // (syntax, then country code, then length); the country code's assignment is
 // judged with the site (step 4) because both answer with the country-code error.
 constexpr phone_check check_phone(action a, parameter p, std::string_view text, phone_format form,
@@ -458,7 +459,7 @@ constexpr verdict directory_state(action a, const account_facts& account) noexce
   return passed(a);
 }
 
-// Step 5 of the CAMS actions, in SPEC.md §7's order: permission, subscription,
+// Step 5 of the CAMS actions, in RULES.md §7's order: permission, subscription,
 // ownership of the space.
 constexpr verdict cams_identity(action a, const facts& f) noexcept {
   if (!f.caller.permitted)
@@ -501,7 +502,7 @@ constexpr prepared_request prepare(const send_verification_code_for_bind_secure_
   if (!phone.v.ok() && phone.v.step == check_step::syntax) return out.v = phone.v, out;
   if (const auto c = check_account_id(r.account_id); !c) return out.v = detail::bad_param(a, parameter::account_id, c), out;
   if (!phone.v.ok()) return out.v = phone.v, out;
-  // 5. caller identity: a RAM user or role of the management account (usage notes of seed 000)
+  // 5. caller identity: a RAM user or role of the management account (usage notes of action 1's documentation)
   if (f.caller.kind != caller_kind::management_ram_identity)
     return out.v = detail::make_verdict(a, errc::caller_identity_error, check_step::identity,
                                         verdict_reason::caller_not_management_identity),
@@ -529,7 +530,7 @@ constexpr prepared_request prepare(const bind_secure_mobile_phone_request& r, co
   if (r.secure_mobile_phone.empty()) return out.v = detail::missing(a, parameter::secure_mobile_phone), out;
   if (r.account_id.empty()) return out.v = detail::missing(a, parameter::account_id), out;
   // The code's own syntax is not a step-3 error: a malformed code is a failed
-  // check that uses an attempt (SPEC.md §5), judged at step 8.
+  // check that uses an attempt (RULES.md §5), judged at step 8.
   const auto phone = detail::check_phone(a, parameter::secure_mobile_phone, r.secure_mobile_phone,
                                          phone_format::dashed, detail::sites_of(policy, f));
   if (!phone.v.ok() && phone.v.step == check_step::syntax) return out.v = phone.v, out;
@@ -565,7 +566,7 @@ constexpr prepared_request prepare(const bind_secure_mobile_phone_request& r, co
 // --- Action 3 ---------------------------------------------------------------
 
 // Steps 2-6 of SendVerificationCodeForEnableRD: the caller's own account; an
-// empty SecureMobilePhone means the phone bound to it (seed 002).
+// empty SecureMobilePhone means the phone bound to it (action 3's documentation).
 constexpr prepared_request prepare(const send_verification_code_for_enable_rd_request& r, const facts& f,
                                    const action_policy& policy = {}) noexcept {
   constexpr action a = action::send_verification_code_for_enable_rd;
@@ -605,7 +606,7 @@ constexpr prepared_request prepare(const get_migration_verify_code_request& r, c
   if (const auto c = check_locale(r.locale); !c) return out.v = detail::bad_param(a, parameter::locale, c), out;
   if (const auto m = parse_method(r.method); !m) return out.v = detail::bad_param(a, parameter::method, m.check), out;
   if (!phone.v.ok()) return out.v = phone.v, out;
-  // 5. identity and permission, in SPEC.md §7's order
+  // 5. identity and permission, in RULES.md §7's order
   if (const verdict v = detail::cams_identity(a, f); !v.ok()) return out.v = v, out;
   out.binding = {a, r.cust_space_id, phone.phone};
   return out;
@@ -615,7 +616,7 @@ constexpr prepared_request prepare(const get_migration_verify_code_request& r, c
 
 // Steps 2-6 of SendPhoneVerificationForMessageContact. The code binding's
 // account is the contact (each contact verifies on its own) [L]; the daily
-// quota counts the sending account by default (SPEC.md §4).
+// quota counts the sending account by default (RULES.md §4).
 constexpr prepared_request prepare(const send_phone_verification_for_message_contact_request& r, const facts& f,
                                    const action_policy& policy = {}) noexcept {
   constexpr action a = action::send_phone_verification_for_message_contact;
@@ -633,7 +634,7 @@ constexpr prepared_request prepare(const send_phone_verification_for_message_con
     return out.v = detail::state_error(a, errc::entity_not_exists_contact, verdict_reason::contact_not_found,
                                        parameter::contact_id),
            out;
-  // The phone must be the one given to AddMessageContact (seed 004): compared
+  // The phone must be the one given to AddMessageContact (action 5's documentation): compared
   // as numbers (the same text is the same number without a second parse).
   if (f.contact.phone != r.phone_number && !detail::same_dashed_number(f.contact.phone, phone.phone))
     return out.v = detail::state_error(a, errc::invalid_parameter_phone_number,
@@ -725,7 +726,7 @@ constexpr prepared_request prepare(const chatapp_migration_verified_request& r, 
   return out;
 }
 
-// The pure check of a request (SPEC.md §7 steps 2-6): presence, syntax, site,
+// The pure check of a request (RULES.md §7 steps 2-6): presence, syntax, site,
 // identity and state. No state is read or changed; flow control, quotas and
 // the code are the stateful steps of send() and verify().
 template <class Request>
@@ -740,12 +741,12 @@ constexpr verdict check(const Request& request, const facts& f, const action_pol
 // windows, daily quota) and 8 (the code).
 
 // Whether action `a` is metered by the per-user request rate (step 1): the CAMS
-// actions, 10 requests per second per user (seed 003, appendix A).
+// actions, 10 requests per second per user (action 4's documentation, appendix A).
 constexpr bool uses_flow_control(action a) noexcept {
   return a == action::get_migration_verify_code || a == action::chatapp_migration_verified;
 }
 
-// Whether a send of action `a` is charged to an account's daily quota (SPEC.md §4:
+// Whether a send of action `a` is charged to an account's daily quota (RULES.md §4:
 // actions 1, 3 and 5; CAMS is metered per user and per phone instead).
 constexpr bool uses_daily_quota(action a) noexcept {
   return a == action::send_verification_code_for_bind_secure_mobile_phone ||
@@ -753,7 +754,7 @@ constexpr bool uses_daily_quota(action a) noexcept {
          a == action::send_phone_verification_for_message_contact;
 }
 
-// Step 1 for action `a`: every request counts, valid or not (SPEC.md §7).
+// Step 1 for action `a`: every request counts, valid or not (RULES.md §7).
 // An ok verdict for the actions without flow control.
 constexpr verdict admit_request(const action_policy& policy, action a, rate_state& flow, timestamp now) noexcept {
   if (!uses_flow_control(a)) return detail::passed(a);
@@ -798,9 +799,9 @@ constexpr verdict limit_denial(action a, verdict_reason reason, timestamp retry_
 // Steps 7 and the issue of a send whose steps 2-6 passed (`prepared.v.ok()`):
 // the resend interval and the lock (code.hpp), the per-phone windows and, for
 // actions 1, 3 and 5, the daily quota (quota.hpp), all or nothing: a denied
-// send changes no state (SPEC.md §4). The denial is the action's limit error
+// send changes no state (RULES.md §4). The denial is the action's limit error
 // (SendValidateCodeExceedsLimitForAccount, or System.LimitControl for CAMS,
-// SPEC.md §5) with retry_at the earliest instant every limit admits again.
+// RULES.md §5) with retry_at the earliest instant every limit admits again.
 template <detail::uniform_random_bit_generator G>
 constexpr send_outcome finish_send(const action_policy& policy, const secret_key& key, const prepared_request& prepared,
                                    const send_state& state, timestamp now, G& rng) noexcept {
@@ -843,7 +844,7 @@ constexpr send_outcome finish_send(const action_policy& policy, const secret_key
 }
 
 // Step 8 of a consumer whose steps 2-6 passed: the code, checked against the
-// binding's challenge (code.hpp). A failed check uses an attempt as SPEC.md §5
+// binding's challenge (code.hpp). A failed check uses an attempt as RULES.md §5
 // says and answers Invalid.VerificationCode, the precise check_status in
 // `detail`. EnableResourceDirectory with CurrentAccount has no code: ok.
 constexpr verdict finish_verify(const action_policy& policy, const secret_key& key, const prepared_request& prepared,
@@ -893,7 +894,7 @@ constexpr action action_of() noexcept {
 }
 
 // A whole send, steps 1-7 and the issue, on state the caller already holds
-// (SPEC.md §7). States change only as each step allows: flow control counts
+// (RULES.md §7). States change only as each step allows: flow control counts
 // every request; the limits and the challenge change only for a request
 // that passed every earlier step.
 template <class Request, detail::uniform_random_bit_generator G>
@@ -915,7 +916,7 @@ struct verify_state {
   rate_state* flow = nullptr;
 };
 
-// A whole consumer request, steps 1-8 (SPEC.md §7).
+// A whole consumer request, steps 1-8 (RULES.md §7).
 template <class Request>
   requires is_verify_request<Request>
 constexpr verdict verify(const action_policy& policy, const secret_key& key, const Request& request, const facts& f,

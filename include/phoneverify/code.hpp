@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: verification codes: issue, store as a keyed digest, check,
-// expire, lock (SPEC.md §5 and the attempt limits of §4).
+// expire, lock (RULES.md §5 and the attempt limits of §4).
 //
 // A `challenge` is the whole state of one (sending action, account): the
 // service keeps one per pair (in memory, or in any database through
@@ -44,7 +45,7 @@
 
 namespace phoneverify {
 
-// How verification codes are made and checked (SPEC.md §5, §4). The defaults
+// How verification codes are made and checked (RULES.md §5, §4). The defaults
 // are the library's [L] choices: 6 digits, valid 5 minutes, 5 failed checks
 // per code, one code per minute, 100 consecutive failures then 24 h locked.
 // Limits (validate() checks them): digits 6..10 (NIST SP 800-63B asks for at
@@ -60,7 +61,7 @@ struct code_policy {
   std::chrono::seconds lockout{24 * 3600};
 };
 
-// The bounds validate() enforces (SPEC.md §5).
+// The bounds validate() enforces (RULES.md §5).
 inline constexpr std::uint8_t code_min_digits = 6;
 inline constexpr std::uint8_t code_max_digits = 10;
 inline constexpr std::chrono::seconds code_min_validity{1};
@@ -83,7 +84,7 @@ constexpr errc validate(const code_policy& policy) noexcept {
 // `policy` itself when it is inside its limits; a policy outside them does not
 // compile (consteval, PHONEVERIFY_ASSERT): `constexpr auto p = checked_policy({.digits = 8});`.
 consteval code_policy checked_policy(code_policy policy) noexcept {
-  PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "code_policy outside its limits (SPEC.md §5)");
+  PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "code_policy outside its limits (RULES.md §5)");
   return policy;
 }
 
@@ -91,8 +92,8 @@ consteval code_policy checked_policy(code_policy policy) noexcept {
 // same key must check the codes it issued). An all-zero key is refused.
 using secret_key = std::array<std::byte, 32>;
 
-// What a code is bound to (SPEC.md §5): the *sending* action (1, 3, 4 or 5 of
-// SPEC.md §1; its consumer checks with the same purpose), the account the
+// What a code is bound to (RULES.md §5): the *sending* action (1, 3, 4 or 5 of
+// RULES.md §1; its consumer checks with the same purpose), the account the
 // challenge belongs to, and the phone the code was sent to. The account id
 // is borrowed: keep it alive during the call.
 struct code_binding {
@@ -160,7 +161,7 @@ struct challenge {
   constexpr challenge_state state() const noexcept { return state_; }
   // When the current code was issued (the epoch if none).
   constexpr timestamp issued_at() const noexcept { return timestamp{std::chrono::milliseconds{issued_ms_}}; }
-  // The current code is valid while now < expires_at() (SPEC.md §5).
+  // The current code is valid while now < expires_at() (RULES.md §5).
   constexpr timestamp expires_at() const noexcept { return timestamp{std::chrono::milliseconds{expires_ms_}}; }
   // When the last failed check happened (the epoch if none); a lock lasts `lockout` from it.
   constexpr timestamp last_failure_at() const noexcept {
@@ -193,7 +194,7 @@ struct issued_code {
   timestamp expires_at;
 };
 
-// The outcome of check_code (SPEC.md §5). Every value but ok is
+// The outcome of check_code (RULES.md §5). Every value but ok is
 // Invalid.VerificationCode on the wire (to_errc); the value is for logs.
 enum class check_status : std::uint8_t {
   ok,             // the code matched: it is now used, and the consecutive failures are reset
@@ -207,7 +208,7 @@ enum class check_status : std::uint8_t {
   malformed,      // a live code, the submission is not exactly `digits` ASCII digits (a failure)
 };
 
-// Invalid.VerificationCode for every failure, ok for ok (SPEC.md §5: every
+// Invalid.VerificationCode for every failure, ok for ok (RULES.md §5: every
 // failure of a check is Invalid.VerificationCode on the wire).
 constexpr errc to_errc(check_status status) noexcept {
   return status == check_status::ok ? errc::ok : errc::invalid_verification_code;
@@ -245,7 +246,7 @@ constexpr std::uint64_t pow10_u64(unsigned digits) noexcept {
   return p;
 }
 
-// A sending action of SPEC.md §1 (the purposes a code is issued for).
+// A sending action of RULES.md §1 (the purposes a code is issued for).
 constexpr bool is_sending_action(action a) noexcept {
   return a == action::send_verification_code_for_bind_secure_mobile_phone ||
          a == action::send_verification_code_for_enable_rd || a == action::get_migration_verify_code ||
@@ -253,7 +254,7 @@ constexpr bool is_sending_action(action a) noexcept {
 }
 
 // The limit error of a refused issue: System.LimitControl for CAMS, else
-// SendValidateCodeExceedsLimitForAccount (SPEC.md §5).
+// SendValidateCodeExceedsLimitForAccount (RULES.md §5).
 constexpr errc issue_limit_error(action purpose) noexcept {
   return purpose == action::get_migration_verify_code ? errc::system_limit_control
                                                       : errc::send_validate_code_exceeds_limit_for_account;
@@ -390,7 +391,7 @@ struct challenge_access {
 };
 
 // Whether the binding is locked at `now`: max_consecutive_failures reached
-// and now < last failure + lockout (SPEC.md §5).
+// and now < last failure + lockout (RULES.md §5).
 constexpr bool is_locked(const code_policy& policy, const challenge& c, timestamp now) noexcept {
   return c.consecutive_failures() >= policy.max_consecutive_failures &&
          ms_of(now) < sat_add(ms_of(c.last_failure_at()), to_ms(policy.lockout));
@@ -437,7 +438,7 @@ constexpr timestamp next_issue_at(const code_policy& policy, const challenge& st
   return timestamp{std::chrono::milliseconds{at}};
 }
 
-// Issues a new code for `binding` at `now` and records it in `state` (SPEC.md §5):
+// Issues a new code for `binding` at `now` and records it in `state` (RULES.md §5):
 // draws policy.digits decimal digits uniformly from `rng` (rejection
 // sampling, no modulo bias), stores only their keyed tags, sets the expiry
 // to now + validity and the attempts of the code to 0, and keeps the
@@ -456,7 +457,7 @@ template <detail::uniform_random_bit_generator G>
 constexpr result<issued_code> issue_code(const code_policy& policy, const secret_key& key, const code_binding& binding,
                                          challenge& state, timestamp now, G& rng) noexcept {
   if (std::is_constant_evaluated())
-    PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "issue_code: code_policy outside its limits (SPEC.md §5)");
+    PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "issue_code: code_policy outside its limits (RULES.md §5)");
   if (validate(policy) != errc::ok || !detail::is_sending_action(binding.purpose) || detail::is_zero_key(key))
     return errc::invalid_parameter;
   challenge next = state;
@@ -487,7 +488,7 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const secret
 }
 
 // Checks `submitted` against the live code of `state` for `binding` at
-// `now` and updates `state` (SPEC.md §5). In order: locked, then no_code,
+// `now` and updates `state` (RULES.md §5). In order: locked, then no_code,
 // used, exhausted, expired (now >= expires_at) for a challenge with no live
 // code (these use nothing); then, against a live code, other_binding
 // (another account, phone or purpose), malformed (not exactly
@@ -503,7 +504,7 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const secret
 constexpr check_status check_code(const code_policy& policy, const secret_key& key, const code_binding& binding,
                                   challenge& state, std::string_view submitted, timestamp now) noexcept {
   if (std::is_constant_evaluated())
-    PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "check_code: code_policy outside its limits (SPEC.md §5)");
+    PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "check_code: code_policy outside its limits (RULES.md §5)");
   if (validate(policy) != errc::ok) return check_status::no_code;
   using access = detail::challenge_access;
   detail::end_expired_lock(policy, state, now);
@@ -541,7 +542,7 @@ constexpr check_status check_code(const code_policy& policy, const secret_key& k
   }
   if (state.attempts() < std::numeric_limits<std::uint8_t>::max()) ++access::attempts(state);
   if (state.consecutive_failures() < std::numeric_limits<std::uint16_t>::max()) ++access::failures(state);
-  // The latest failure time seen: a clock that goes back cannot shorten a lock (SPEC.md §4).
+  // The latest failure time seen: a clock that goes back cannot shorten a lock (RULES.md §4).
   if (detail::ms_of(now) > detail::ms_of(state.last_failure_at())) access::last_failure_ms(state) = detail::ms_of(now);
   if (state.attempts() >= policy.max_attempts) access::state(state) = challenge_state::exhausted;
   if (!binding_ok) return check_status::other_binding;

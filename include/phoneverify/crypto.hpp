@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: constexpr SHA-256 (FIPS 180-4) and HMAC-SHA-256 (RFC 2104).
 //
 // What code.hpp uses to store a verification code only as a keyed digest
-// (SPEC.md §5, OWASP ASVS 2.7.5). Portable: no intrinsics, no I/O, no heap,
+// (RULES.md §5, OWASP ASVS 2.7.5). Portable: no intrinsics, no I/O, no heap,
 // usable in constant expressions; checked against the FIPS 180-4 examples and
 // RFC 4231 (tests/test_crypto.cpp). Nothing here branches on or indexes by
 // the bytes being hashed, so hashing a secret takes the same path for every
@@ -264,7 +265,7 @@ constexpr sha256_digest hmac_sha256(std::span<const std::byte> key, std::string_
 
 // Whether `a` and `b` hold the same bytes, in time that depends only on their
 // sizes: every byte is read, with no early exit and no branch on the contents
-// (how a stored digest is compared, SPEC.md §5). Sizes are public; unequal
+// (how a stored digest is compared, RULES.md §5). Sizes are public; unequal
 // sizes compare unequal. The result is a secret-derived bit: a caller that
 // branches on it reveals only that bit.
 constexpr bool constant_time_equal(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {

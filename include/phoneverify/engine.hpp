@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: the embedded engine. A thread-safe, in-memory keeper of the
 // state the pure core needs (DESIGN.md layer 4), for a service that runs in
 // one process: daily usage per counted account, request rate per CAMS user,
@@ -7,7 +8,7 @@
 // instead and calls actions.hpp directly.
 //
 // One method per action: it takes the request and the facts, decides with
-// actions.hpp (SPEC.md §7), renders the response body (render.hpp) and, for a
+// actions.hpp (RULES.md §7), renders the response body (render.hpp) and, for a
 // send, hands back the code to deliver (the engine sends no SMS).
 //
 // Capacity: each kind of state lives in a sharded_store (store.hpp) of the
@@ -104,8 +105,8 @@ struct source_generator {
 // How the engine is set up. `key` is the HMAC key of the code digests: 32
 // secret bytes from the service's secret store (an all-zero key is refused).
 struct engine_config {
-  site on_site = site::china;         // the site the service runs (SPEC.md §3)
-  action_policy policy{};             // every [L] default of SPEC.md (actions.hpp)
+  site on_site = site::china;         // the site the service runs (RULES.md §3)
+  action_policy policy{};             // every [L] default of RULES.md (actions.hpp)
   secret_key key{};
   std::size_t capacity = 1u << 16;    // entries per kind of state (quota, rate, windows, challenges)
   std::size_t shards = default_store_shards;
@@ -225,7 +226,7 @@ class engine {
 
   const engine_config& config() const noexcept { return config_; }
 
-  // One method per action (SPEC.md §1). `f.on_site` is ignored: the engine's site counts.
+  // One method per action (RULES.md §1). `f.on_site` is ignored: the engine's site counts.
   engine_response send_verification_code_for_bind_secure_mobile_phone(
       const send_verification_code_for_bind_secure_mobile_phone_request& r, const facts& f) {
     return do_send(r, f);
@@ -259,7 +260,7 @@ class engine {
            challenges_.evict_dead(now);
   }
 
-  // Ends a binding's lockout or pending code (a support action, SPEC.md §5:
+  // Ends a binding's lockout or pending code (a support action, RULES.md §5:
   // "or until the service resets the challenge").
   void reset_challenge(action sending_action, std::string_view account_id) {
     challenges_.erase(challenge_key(sending_action, account_id).view());
@@ -288,7 +289,7 @@ class engine {
     return detail::make_key(static_cast<char>('1' + static_cast<int>(sending_action)), account);
   }
 
-  // A version-4 UUID in upper case, the RequestId shape of the seeds.
+  // A version-4 UUID in upper case, the RequestId shape of the documented examples.
   inline_string<36> new_request_id() {
     static constexpr char hex[] = "0123456789ABCDEF";
     std::uint64_t words[2] = {random_->next(), random_->next()};

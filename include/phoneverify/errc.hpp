@@ -1,10 +1,11 @@
-// phoneverify: the error catalog and the actions (SPEC.md §1, §6, appendix A).
+// SPDX-License-Identifier: MIT
+// phoneverify: the error catalog and the actions (RULES.md §1, §6, appendix A).
 //
 // `errc` names every wire code the seven actions document; `ok` (zero) is
 // success. `code_string`, `message` and `http_status` give the wire code and
 // the canonical English message and status; `documented_errors(action)` gives
 // each action's own documented table, because the same code carries another
-// status or message in another action (SPEC.md §6). Everything here is
+// status or message in another action (RULES.md §6). Everything here is
 // constexpr, noexcept and heap-free. The <system_error> glue lives in
 // error_code.hpp so that this header stays cheap to include.
 #ifndef PHONEVERIFY_ERRC_HPP
@@ -18,7 +19,7 @@
 
 namespace phoneverify {
 
-// One enumerator per wire code of SPEC.md §6 and appendix A, named by
+// One enumerator per wire code of RULES.md §6 and appendix A, named by
 // snake-casing the code. Values are append-only: never renumber.
 enum class errc : std::uint8_t {
   ok = 0,
@@ -64,7 +65,7 @@ struct errc_entry {
   std::string_view message;
 };
 
-// The canonical status and message of each code (SPEC.md §6: where a code has
+// The canonical status and message of each code (RULES.md §6: where a code has
 // several, the most common status, and the metadata's current message).
 // Indexed by the enumerator's value; tests check the index matches.
 inline constexpr errc_entry errc_table[errc_count] = {
@@ -149,7 +150,7 @@ constexpr std::optional<errc> errc_from_string(std::string_view code) noexcept {
 }
 
 // ---------------------------------------------------------------------------
-// Actions (SPEC.md §1)
+// Actions (RULES.md §1)
 
 // The five sending actions and the two consumer actions that check their codes.
 enum class action : std::uint8_t {
@@ -261,7 +262,7 @@ inline constexpr documented_error bind_errors[] = {
      "directory.",
      "The error message returned because your account is the management account or a member of another "
      "resource directory."},
-    // Documented only by the OpenAPI metadata (SPEC.md §3, §6).
+    // Documented only by the OpenAPI metadata (RULES.md §3, §6).
     {errc::not_support_site_action, 400, "Site does not allow current action.",
      "The current site does not allow this operation (for example a country code the site does not support)."},
 };
@@ -340,7 +341,7 @@ inline constexpr documented_error chatapp_verified_errors[] = {
 
 }  // namespace detail
 
-// The action's documented error table, in the document's order (SPEC.md §6):
+// The action's documented error table, in the document's order (RULES.md §6):
 // the seed's rows, then the rows only the metadata documents; for the consumer
 // actions, appendix A's rows. Empty for a value that is no enumerator.
 constexpr std::span<const documented_error> documented_errors(action a) noexcept {

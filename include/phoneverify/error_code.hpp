@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: std::error_code glue for errc.
 //
 // Kept apart from errc.hpp because <system_error> is a heavy include (STYLE.md):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: inline_string<N>, a fixed-capacity string held by value.
 //
 // What the formatting functions return (format_phone, mask_phone,

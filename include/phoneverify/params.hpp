@@ -1,4 +1,5 @@
-// phoneverify: the syntax of every non-phone request parameter (SPEC.md §1.1
+// SPDX-License-Identifier: MIT
+// phoneverify: the syntax of every non-phone request parameter (RULES.md §1.1
 // and appendix A).
 //
 // Each check takes the parameter exactly as received and says whether it is
@@ -87,7 +88,7 @@ struct parsed_param {
   friend constexpr bool operator==(const parsed_param&, const parsed_param&) noexcept = default;
 };
 
-// Length bounds of the library's own decisions [L] (SPEC.md §1.1 gives no lengths).
+// Length bounds of the library's own decisions [L] (RULES.md §1.1 gives no lengths).
 // Account IDs: Alibaba Cloud UIDs are 16 digits today; up to 20 digits (the
 // width of a 64-bit unsigned value) so that older or future IDs are not refused.
 inline constexpr std::size_t account_id_max_digits = 20;
@@ -102,7 +103,7 @@ inline constexpr std::size_t ma_name_min_prefix = 2;
 inline constexpr std::size_t ma_name_max_prefix = 50;
 // The only domain a management account name may have (appendix A).
 inline constexpr std::string_view ma_name_domain = "rdadmin.aliyunid.com";
-// Verification codes are 6 to 10 digits (SPEC.md §5, NIST SP 800-63B asks for at least 6).
+// Verification codes are 6 to 10 digits (RULES.md §5, NIST SP 800-63B asks for at least 6).
 inline constexpr std::size_t verification_code_min_digits = 6;
 inline constexpr std::size_t verification_code_max_digits = 10;
 
@@ -189,7 +190,7 @@ constexpr param_check match_name(std::string_view text, const std::string_view (
 
 }  // namespace detail
 
-// AccountId (actions 1, 2; SPEC.md §1.1 "member account ID (digits)"): 1 to 20
+// AccountId (actions 1, 2; RULES.md §1.1 "member account ID (digits)"): 1 to 20
 // ASCII digits without a leading zero [L]. Masked examples ("138660628348****")
 // are refused. Errors: empty, leading_zero, non_ascii, control_character,
 // invalid_character, too_long.
@@ -197,13 +198,13 @@ constexpr param_check check_account_id(std::string_view text) noexcept {
   return detail::check_numeric_id(text, account_id_max_digits);
 }
 
-// CustSpaceId (actions 4, 7; SPEC.md §1.1 "space ID ... (digits)"): the same
+// CustSpaceId (actions 4, 7; RULES.md §1.1 "space ID ... (digits)"): the same
 // rule as AccountId [L]. Errors as check_account_id.
 constexpr param_check check_cust_space_id(std::string_view text) noexcept {
   return detail::check_numeric_id(text, cust_space_id_max_digits);
 }
 
-// ContactId (action 5; SPEC.md §1.1, example "c-qL4HqKONzOM7****"): "c-" then 1
+// ContactId (action 5; RULES.md §1.1, example "c-qL4HqKONzOM7****"): "c-" then 1
 // to 64 ASCII letters and digits [L]. Errors: empty, missing_prefix (the first
 // two bytes are not "c-"; position of the first that differs), non_ascii,
 // control_character, invalid_character, too_short (nothing after "c-"), too_long.
@@ -219,7 +220,7 @@ constexpr param_check check_contact_id(std::string_view text) noexcept {
   return detail::check_run(text.substr(2), 2, contact_id_max_suffix, detail::is_alnum);
 }
 
-// Locale (action 4; SPEC.md §1.1, "zh_CN", "en_US"): a language of 2 or 3
+// Locale (action 4; RULES.md §1.1, "zh_CN", "en_US"): a language of 2 or 3
 // lowercase ASCII letters, optionally '_' and a region of exactly 2 uppercase
 // ASCII letters (the ISO 639 / ISO 3166 alpha shapes; no list is documented, so
 // any such pair is accepted [L]). "zh-CN" and "zh_cn" are refused. Errors:
@@ -253,7 +254,7 @@ constexpr std::string_view method_name(verify_method m) noexcept {
   return "";
 }
 
-// Method (action 4; SPEC.md §1.1): "sms" or "voice", ASCII case-insensitive
+// Method (action 4; RULES.md §1.1): "sms" or "voice", ASCII case-insensitive
 // because the sources disagree on case [L]. Errors: empty, non_ascii,
 // control_character, unknown_value (at the first byte no name can continue with,
 // or at the end for a proper prefix such as "sm").
@@ -320,14 +321,14 @@ constexpr param_check check_ma_name(std::string_view text) noexcept {
   return {};
 }
 
-// The text of a verification code (VerificationCode, VerifyCode; SPEC.md §5):
+// The text of a verification code (VerificationCode, VerifyCode; RULES.md §5):
 // exactly `digits` ASCII digits. `digits` is the code policy's length and must
 // be 6 to 10 (a precondition: PHONEVERIFY_ASSERT, a compile error in a constant
 // expression). Errors: empty, non_ascii (full-width digits included),
 // control_character, invalid_character, too_short, too_long.
 constexpr param_check check_verification_code(std::string_view text, std::size_t digits) noexcept {
   PHONEVERIFY_ASSERT(digits >= verification_code_min_digits && digits <= verification_code_max_digits,
-                     "check_verification_code: digits must be 6 to 10 (SPEC.md §5)");
+                     "check_verification_code: digits must be 6 to 10 (RULES.md §5)");
   if (text.empty()) return detail::fail(param_reason::empty, 0);
   const param_check c = detail::check_run(text, 0, digits, detail::is_digit);
   if (!c.ok()) return c;
@@ -337,7 +338,7 @@ constexpr param_check check_verification_code(std::string_view text, std::size_t
 
 // A RequestId-style identifier (what a service or client uses to name a request,
 // for example "DCD43660-75DD-5D15-B342-1B83FCA5B913"): 1 to 64 ASCII letters,
-// digits and '-' [L]. Not a strict UUID check: seed 003's own example ends in
+// digits and '-' [L]. Not a strict UUID check: action 4's documented own example ends in
 // the letter 'O'. Errors: empty, non_ascii, control_character,
 // invalid_character, too_long.
 constexpr param_check check_request_id(std::string_view text) noexcept {

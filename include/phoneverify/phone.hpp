@@ -1,9 +1,10 @@
-// phoneverify: phone numbers (SPEC.md §2): parse the three forms strictly,
+// SPDX-License-Identifier: MIT
+// phoneverify: phone numbers (RULES.md §2): parse the three forms strictly,
 // format them back, mask them for logs, and tell a mobile number for the
 // actions that need one.
 //
 // A phone_number is always valid: the only ways to get one are parse_phone and
-// phone_number::from_parts, which apply every rule of SPEC.md §2. Everything
+// phone_number::from_parts, which apply every rule of RULES.md §2. Everything
 // here is constexpr, noexcept and heap-free.
 #ifndef PHONEVERIFY_PHONE_HPP
 #define PHONEVERIFY_PHONE_HPP
@@ -19,7 +20,7 @@
 
 namespace phoneverify {
 
-// The three written forms of a number (SPEC.md §2): dashed `44-7911123456`
+// The three written forms of a number (RULES.md §2): dashed `44-7911123456`
 // (actions 1, 2, 3, 5), compact `447911123456` (action 4) and e164
 // `+447911123456` (what users log and store).
 enum class phone_format : std::uint8_t { dashed, compact, e164 };
@@ -83,7 +84,7 @@ constexpr std::string_view describe(phone_error e) noexcept {
   return {};
 }
 
-// The wire error of a reason (SPEC.md §2): invalid_parameter_mobile_country_code
+// The wire error of a reason (RULES.md §2): invalid_parameter_mobile_country_code
 // for an unassigned code, invalid_parameter_phone_number for every other
 // failure, ok for none.
 constexpr errc to_errc(phone_error e) noexcept {
@@ -98,7 +99,7 @@ struct phone_access;
 
 // A valid phone number: an assigned country code and a national significant
 // number of ASCII digits whose length is possible for that code, 15 digits at
-// most in all (SPEC.md §2). Trivially copyable, 18 bytes, no heap; two
+// most in all (RULES.md §2). Trivially copyable, 18 bytes, no heap; two
 // numbers are equal when code and digits are.
 class phone_number {
  public:
@@ -179,7 +180,7 @@ constexpr std::uint16_t phone_code_value(std::string_view digits) noexcept {
   return value;
 }
 
-// The checks after syntax, in SPEC.md §2's order: the code, then the length.
+// The checks after syntax, in RULES.md §2's order: the code, then the length.
 // `national_at` is the offset of the national number in the original text.
 constexpr phone_parse_result phone_finish(std::uint16_t cc, std::size_t cc_at, std::string_view national,
                                           std::size_t national_at) noexcept {
@@ -248,7 +249,7 @@ constexpr phone_parse_result phone_parse_digits(std::string_view text, std::size
 }  // namespace detail
 
 // Parses `text` in form `form` and says exactly why it is not a number.
-// Checks in SPEC.md §2's order: syntax (first offending byte, then the shape of
+// Checks in RULES.md §2's order: syntax (first offending byte, then the shape of
 // the parts, then at most 15 digits), the country code, the national length.
 // Never throws, never allocates, usable in constant expressions.
 constexpr phone_parse_result parse_phone_detailed(std::string_view text, phone_format form) noexcept {
@@ -263,7 +264,7 @@ constexpr phone_parse_result parse_phone_detailed(std::string_view text, phone_f
   return detail::phone_failure(phone_error::unknown_format, 0);
 }
 
-// Parses `text` in form `form` (SPEC.md §2). Errors:
+// Parses `text` in form `form` (RULES.md §2). Errors:
 // invalid_parameter_phone_number for bad syntax (masks, spaces, letters,
 // non-ASCII digits, a second '-', '+' in the dashed form, an empty part, a
 // leading zero in the code, more than 15 digits) or an impossible national
@@ -295,7 +296,7 @@ constexpr inline_string<max_phone_text> format_phone(const phone_number& number,
   return out;
 }
 
-// The number for logs, dashed, with its middle digits masked (SPEC.md §2): a
+// The number for logs, dashed, with its middle digits masked (RULES.md §2): a
 // national number of 8 digits or more keeps its first 3 and last 4 digits, a
 // shorter one its last 2; every other digit becomes '*' ("86-139****1234").
 // Never throws, never allocates, usable in constant expressions.
@@ -311,7 +312,7 @@ constexpr inline_string<max_phone_text> mask_phone(const phone_number& number) n
   return out;
 }
 
-// Whether `number` is a mobile number in the sense of SPEC.md §2: for 86
+// Whether `number` is a mobile number in the sense of RULES.md §2: for 86
 // (China), 11 digits starting with 1 (the national plan); for every other
 // code any possible number, since only 86 has a plan rule in the library.
 constexpr bool is_mobile_number(const phone_number& number) noexcept {
@@ -320,7 +321,7 @@ constexpr bool is_mobile_number(const phone_number& number) noexcept {
   return national.size() == 11 && national[0] == '1';
 }
 
-// Whether `a` takes a mobile number (SPEC.md §2): the secure-phone and
+// Whether `a` takes a mobile number (RULES.md §2): the secure-phone and
 // message-contact actions (1, 2, 3, 5 and EnableResourceDirectory) do; the
 // CAMS actions (4, ChatappMigrationVerified) take any possible number.
 constexpr bool requires_mobile_number(action a) noexcept {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: the umbrella header (DESIGN.md: "includes everything"). It only
 // includes: the whole pure core (core.hpp), the std::error_code glue, the
 // lock-free shared daily counter and the embedded engine with its random

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: daily quotas, smooth rate limits and exact sliding windows.
 //
-// The limits of SPEC.md §4: 100 codes per account per calendar day at UTC+8
+// The limits of RULES.md §4: 100 codes per account per calendar day at UTC+8
 // (`daily_quota`, or the rolling-24-hour `rolling_quota`), 10 requests per
 // second per CAMS user (`rate_limit`, GCRA), and the per-phone windows
 // 1 per minute, 5 per hour, 10 per 24 hours (`per_phone_windows`, exact
@@ -10,7 +11,7 @@
 // same request would be allowed (exact to the millisecond), the request's own
 // time for an admission, timestamp::max() when it can never be allowed.
 //
-// Rules every function here keeps (SPEC.md §4):
+// Rules every function here keeps (RULES.md §4):
 // - integer arithmetic only, saturating: no input overflows;
 // - time that goes backwards never grants budget: a state remembers the
 //   latest day or time it admitted, and an earlier request is charged as if
@@ -34,7 +35,7 @@
 
 namespace phoneverify {
 
-// The answer of every limit (SPEC.md §4): whether the request is allowed,
+// The answer of every limit (RULES.md §4): whether the request is allowed,
 // how many more units the limit would allow at that instant after it, and
 // when to retry (the request's own time when allowed; the earliest instant
 // the same request succeeds when denied; timestamp::max() for never).
@@ -51,7 +52,7 @@ struct limit_access;
 // ---------------------------------------------------------------------------
 // Calendar-day quota
 
-// At most `limit` units per calendar day at `utc_offset` (SPEC.md §4: 100
+// At most `limit` units per calendar day at `utc_offset` (RULES.md §4: 100
 // codes per account per day; the day of Alibaba Cloud, UTC+8, by default).
 struct daily_quota {
   std::uint32_t limit = 100;
@@ -139,7 +140,7 @@ constexpr std::uint32_t day_key(std::int64_t day) noexcept {
 }  // namespace detail
 
 // Charges `n` units (default 1) at `now` to `usage` under `quota`, all or
-// nothing (SPEC.md §4). Allowed while the day's units plus n stay within the
+// nothing (RULES.md §4). Allowed while the day's units plus n stay within the
 // limit; a new local day starts from zero. A request timed before the
 // remembered day is charged to the remembered day. Denied: nothing is
 // charged and retry_at is the first instant of the next local day (the
@@ -169,7 +170,7 @@ constexpr decision consume(const daily_quota& quota, daily_usage& usage, timesta
 
 // At most `count` requests per `period`, smoothly: GCRA with emission
 // interval T = period / count and tolerance (count - 1) * T, so `count`
-// requests pass at one instant and then one every T (SPEC.md §4: 10 per
+// requests pass at one instant and then one every T (RULES.md §4: 10 per
 // second per CAMS user). count 0 never admits; a period <= 0 never limits.
 struct rate_limit {
   std::uint32_t count = 10;
@@ -178,7 +179,7 @@ struct rate_limit {
 
 // The GCRA state of one key: the theoretical arrival time (TAT) in units of
 // 1/s ms, where the scale s makes the emission interval T = period / count an
-// integer, so no rounding drifts (SPEC.md §4): s = count while count <= 32768
+// integer, so no rounding drifts (RULES.md §4): s = count while count <= 32768
 // (then T = period, and finding the scale needs no division), otherwise
 // s = count / gcd(count, period). 8 bytes; value-initialised = idle. Exact
 // while |time| * s < 2^63 ms: for counts up to 32768, any time within about
@@ -231,7 +232,7 @@ constexpr std::uint64_t bias(std::int64_t value) noexcept { return static_cast<s
 }  // namespace detail
 
 // Admits `n` requests (default 1) at `now` under `limit` or none (GCRA,
-// SPEC.md §4), integer arithmetic only. Allowed when the TAT moved by n*T
+// RULES.md §4), integer arithmetic only. Allowed when the TAT moved by n*T
 // stays within count*T of now; remaining is how many more requests would
 // pass at that instant. Denied: nothing changes; retry_at is the exact
 // first millisecond at which the same n requests conform, timestamp::max()
@@ -283,7 +284,7 @@ constexpr decision admit(const rate_limit& limit, rate_state& state, timestamp n
 
 // At most `count` events in any window of length `window` (half-open: an
 // event at t blocks until t + window). Used for the per-phone limits of
-// SPEC.md §4. A window <= 0 holds nothing (only n <= count is checked).
+// RULES.md §4. A window <= 0 holds nothing (only n <= count is checked).
 struct sliding_window {
   std::uint32_t count;
   std::chrono::milliseconds window;
@@ -295,7 +296,7 @@ struct window_set {
   sliding_window windows[K];
 };
 
-// The per-phone defaults of SPEC.md §4 [L]: 1 per minute, 5 per hour, 10 per
+// The per-phone defaults of RULES.md §4 [L]: 1 per minute, 5 per hour, 10 per
 // 24 hours; one sliding_window_state<10> serves all three.
 inline constexpr window_set<3> per_phone_windows{{{1, std::chrono::minutes{1}},
                                                   {5, std::chrono::hours{1}},
@@ -548,7 +549,7 @@ constexpr void check_window(const sliding_window& w, const sliding_window_state<
 }
 
 // The biased effective time of a request at `now`: never before the latest
-// admitted time (SPEC.md §4), and never the empty-slot value 0 (an event at
+// admitted time (RULES.md §4), and never the empty-slot value 0 (an event at
 // the very first millisecond of the range is kept 1 ms later: stricter).
 template <std::size_t N>
 constexpr std::uint64_t effective_time(const sliding_window_state<N>& state, timestamp now) noexcept {
@@ -578,7 +579,7 @@ struct pending_events {
 template <std::size_t N, std::size_t Extent>
 constexpr pending_events<N> evaluate(std::span<const sliding_window, Extent> windows,
                                   const sliding_window_state<N>& state, timestamp now, std::uint32_t n) noexcept {
-  const std::uint64_t at = effective_time(state, now);  // never back (SPEC.md §4)
+  const std::uint64_t at = effective_time(state, now);  // never back (RULES.md §4)
   window_check check{at};
   for (const sliding_window& w : windows) check_window(w, state, n, check);
   // The headroom is counted only where it is not already known: a window
@@ -606,7 +607,7 @@ constexpr pending_events<N> evaluate(std::span<const sliding_window, Extent> win
 }  // namespace detail
 
 // Admits `n` events (default 1) at `now` if every window of `windows` stays
-// within its count, recording them all in `state`, or none (SPEC.md §4: all
+// within its count, recording them all in `state`, or none (RULES.md §4: all
 // windows checked together, a denied send consumes nothing). An event timed
 // before the latest admitted one is recorded at that latest time. remaining:
 // the least headroom over the windows after this request (before it, when denied).
@@ -647,7 +648,7 @@ constexpr decision admit(const window_set<K>& set, sliding_window_state<N>& stat
 // ---------------------------------------------------------------------------
 // Rolling-24-hour quota
 
-// The rolling alternative to daily_quota (SPEC.md §4, "a rolling 24 h is the
+// The rolling alternative to daily_quota (RULES.md §4, "a rolling 24 h is the
 // other choice"): at most `limit` units in any `window` (24 hours by
 // default), exact. An exact rolling count must remember each admitted time,
 // so its state holds N >= limit times: rolling_usage<N> (4 * N + 40 bytes,
@@ -876,7 +877,7 @@ struct rolling_ops {
     const std::uint32_t c = quota.limit < N ? quota.limit : static_cast<std::uint32_t>(N);
     const std::int64_t window = quota.window.count();
     const std::uint64_t width = window > 0 ? static_cast<std::uint64_t>(window) : 0;
-    // The effective time: never before the latest admitted (SPEC.md §4), and
+    // The effective time: never before the latest admitted (RULES.md §4), and
     // the first millisecond of the range is kept 1 ms later (as the
     // sliding window does; no offset could hold it otherwise).
     const std::int64_t newest = u.unused() ? i64_min : u.origin_ + u.newest_;
@@ -921,7 +922,7 @@ struct rolling_ops {
     // admitted, the few slots count() confirms.
     if (n == 1 && quota.limit >= N && static_cast<std::uint64_t>(window) - 1 < exact_window && t != 0) {
       const std::uint32_t newest = u.newest_;
-      const std::uint32_t at = t > newest ? t : newest;  // never back (SPEC.md §4)
+      const std::uint32_t at = t > newest ? t : newest;  // never back (RULES.md §4)
       const auto width = static_cast<std::uint32_t>(window);
       // A full quota waits on its oldest time (recency N - 1, 0 while the
       // ring is not full): denied while that is still inside, at < oldest +
@@ -988,7 +989,7 @@ struct rolling_ops {
 }  // namespace detail
 
 // Charges `n` units (default 1) at `now` to a rolling_usage, all or none
-// (SPEC.md §4): allowed while the times inside the window (at - window, at]
+// (RULES.md §4): allowed while the times inside the window (at - window, at]
 // plus n stay within the limit, at being now or the latest admitted time if
 // later (going back never grants budget). Same answers as the
 // sliding_window_state overload for windows up to 2^31 - 1 ms: remaining
@@ -1151,7 +1152,7 @@ struct pending_chain<metered<L, S>, Rest...> {
 };
 }  // namespace detail
 
-// Charges `n` units at `now` to every limit or to none (SPEC.md §4: the
+// Charges `n` units at `now` to every limit or to none (RULES.md §4: the
 // per-phone windows and the daily quota are checked together; a denied send
 // consumes nothing). Allowed: all states are charged, remaining is the least
 // over the limits, retry_at is now. Denied: no state changes, denied_by names

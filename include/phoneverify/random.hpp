@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: the engine's random source, ChaCha20 with fast key erasure.
 //
 // This is the embedded engine's header (DESIGN.md layer 4), not part of the
 // light core: system_random includes <random> for std::random_device. The core
 // functions take any std::uniform_random_bit_generator the caller supplies
-// (SPEC.md §5); this header provides the cryptographically secure default
+// (RULES.md §5); this header provides the cryptographically secure default
 // that NIST SP 800-63B and OWASP ASVS 6.5.3 ask for, never a Mersenne Twister
 // (whose future outputs follow from 624 observed ones).
 //

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: response bodies rendered into a caller-provided buffer, in JSON
-// and in XML (SPEC.md §1.1 "Responses", §6 "Error body on the wire").
+// and in XML (RULES.md §1.1 "Responses", §6 "Error body on the wire").
 //
 // No heap, no exceptions, usable in constant expressions. A buffer that is too
 // small is an error that says how many bytes the body needs (`required`); the
@@ -35,7 +36,7 @@ namespace phoneverify {
 enum class body_format : std::uint8_t { json, xml };
 
 // The Content-Type of a format: "application/json" or "application/xml"
-// (the seeds' headers); "" for a value that is no enumerator.
+// (the documented pages' headers); "" for a value that is no enumerator.
 constexpr std::string_view content_type(body_format f) noexcept {
   switch (f) {
     case body_format::json: return "application/json";
@@ -74,22 +75,22 @@ struct render_result {
   friend constexpr bool operator==(const render_result&, const render_result&) noexcept = default;
 };
 
-// The fields of an error body beyond the code and message (SPEC.md §6). Views:
+// The fields of an error body beyond the code and message (RULES.md §6). Views:
 // keep the texts alive during the call.
 struct error_fields {
   std::string_view request_id;  // RequestId
   std::string_view host_id;     // HostId, e.g. "resourcemanager.aliyuncs.com"
-  std::string_view recommend;   // Recommend: JSON only, SPEC.md §6 lists four XML elements
+  std::string_view recommend;   // Recommend: JSON only, RULES.md §6 lists four XML elements
   std::string_view parameter;   // replaces the message's "%s" (MissingParameter, InvalidParameter)
 };
 
-// The fields of a success body (SPEC.md §1.1 "Responses"). Each action renders
+// The fields of a success body (RULES.md §1.1 "Responses"). Each action renders
 // the fields it documents, always, in the documented order (an empty view is
 // an empty value), and ignores the others:
 // - every action: RequestId;
 // - SendVerificationCodeForBindSecureMobilePhone: ExpirationDate (ISO 8601
 //   with milliseconds, "2021-12-17T07:38:41.747Z": pass format_iso8601's text);
-// - GetMigrationVerifyCode (seed 003): Code ("OK"), Message, Data.PhoneNumber,
+// - GetMigrationVerifyCode (action 4's documentation): Code ("OK"), Message, Data.PhoneNumber,
 //   Data.Id, AccessDeniedDetail.
 struct success_fields {
   std::string_view request_id;            // RequestId
@@ -404,7 +405,7 @@ constexpr render_result render_error_body(std::span<char> out, body_format f, er
 
 }  // namespace detail
 
-// Renders the error body of `e` as action `a` documents it (SPEC.md §6): JSON
+// Renders the error body of `e` as action `a` documents it (RULES.md §6): JSON
 // {"RequestId","HostId","Code","Message","Recommend"}, XML
 // <?xml ...?><Error><RequestId/><HostId/><Code/><Message/></Error>. The code is
 // code_string(e), the message message(e, a) with its "%s" replaced by
@@ -423,9 +424,9 @@ constexpr render_result render_error(std::span<char> out, body_format f, errc e,
   return detail::render_error_body(out, f, e, detail::canonical_message(e), fields);
 }
 
-// Renders action `a`'s success body (SPEC.md §1.1 "Responses"; see
+// Renders action `a`'s success body (RULES.md §1.1 "Responses"; see
 // success_fields for which fields each action has): JSON an object, XML
-// <?xml ...?><ActionNameResponse>...</ActionNameResponse> (seed 000's shape).
+// <?xml ...?><ActionNameResponse>...</ActionNameResponse> (action 1's documented shape).
 // Errors: buffer_too_small (with `required`), invalid_argument (a or f no
 // enumerator). Never throws, never allocates, usable in constant expressions.
 constexpr render_result render_success(std::span<char> out, body_format f, action a,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: result<T>, a value or an errc, shaped like std::expected.
 //
 // Every fallible function of the library returns one. It never throws: asking

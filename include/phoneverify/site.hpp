@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: which country codes each site accepts for each action
-// (SPEC.md §3).
+// (RULES.md §3).
 //
 // A site_policy is three sets of calling codes (secure phone, message
-// contact, CAMS); the two built-in policies encode SPEC.md §3, and a user
+// contact, CAMS); the two built-in policies encode RULES.md §3, and a user
 // replaces them with their own, built at compile time (make_country_code_set,
 // which refuses duplicates and codes outside 1..999) or at start-up
 // (country_code_set::from_codes, which returns an errc). A code that is not
@@ -23,7 +24,7 @@
 
 namespace phoneverify {
 
-// The two Alibaba Cloud sites (SPEC.md §3): aliyun.com and alibabacloud.com.
+// The two Alibaba Cloud sites (RULES.md §3): aliyun.com and alibabacloud.com.
 enum class site : std::uint8_t { china, international };
 
 // A set of calling codes 1..999 as a 1000-bit bitset: O(1) contains, 128
@@ -109,7 +110,7 @@ consteval country_code_set make_country_code_set(const std::uint16_t (&codes)[N]
   return set;
 }
 
-// Which country codes a site accepts, per kind of phone (SPEC.md §3): the
+// Which country codes a site accepts, per kind of phone (RULES.md §3): the
 // secure phone (actions 1, 2, 3 and EnableResourceDirectory), the message
 // contact (action 5) and CAMS (action 4 and ChatappMigrationVerified). A user
 // builds their own for a custom site, at compile time or at start-up.
@@ -130,13 +131,13 @@ constexpr country_code_set site_assigned_without(std::uint16_t cc) noexcept {
 inline constexpr std::uint16_t site_china_only[] = {86};
 }  // namespace detail
 
-// The China site (aliyun.com, SPEC.md §3): secure phones and message contacts
+// The China site (aliyun.com, RULES.md §3): secure phones and message contacts
 // only 86; CAMS any assigned code.
 inline constexpr site_policy china_site_policy{make_country_code_set(detail::site_china_only),
                                                make_country_code_set(detail::site_china_only),
                                                country_code_set::all_assigned()};
 
-// The international site (alibabacloud.com, SPEC.md §3): secure phones any
+// The international site (alibabacloud.com, RULES.md §3): secure phones any
 // assigned code but 86; message contacts only 86; CAMS any assigned code.
 inline constexpr site_policy international_site_policy{detail::site_assigned_without(86),
                                                        make_country_code_set(detail::site_china_only),
@@ -147,7 +148,7 @@ constexpr const site_policy& default_site_policy(site s) noexcept {
   return s == site::china ? china_site_policy : international_site_policy;
 }
 
-// The set of `policy` that governs the phone of action `a` (SPEC.md §3):
+// The set of `policy` that governs the phone of action `a` (RULES.md §3):
 // secure phone for 1, 2, 3 and EnableResourceDirectory, message contact for
 // 5, CAMS for 4 and ChatappMigrationVerified. nullptr for a value that is no
 // enumerator.
@@ -173,14 +174,14 @@ constexpr bool site_accepts(const site_policy& policy, action a, std::uint16_t c
 }
 
 // Whether site `s` accepts country code `cc` for the phone of action `a`
-// (SPEC.md §3 exactly): China site, secure phone only 86; international site,
+// (RULES.md §3 exactly): China site, secure phone only 86; international site,
 // secure phone never 86; message contact only 86 on both; CAMS any assigned
 // code. Never throws, never allocates, usable in constant expressions.
 constexpr bool site_accepts(site s, action a, std::uint16_t cc) noexcept {
   return site_accepts(default_site_policy(s), a, cc);
 }
 
-// The wire error when a site refuses a code for action `a` (SPEC.md §3, §6):
+// The wire error when a site refuses a code for action `a` (RULES.md §3, §6):
 // NotSupport.Site.Action for BindSecureMobilePhone (the only site error it
 // documents), InvalidParameter.ManagementAccountSecurityInfo for
 // EnableResourceDirectory (its error for the management account's phone),
@@ -193,8 +194,8 @@ constexpr errc site_rejection_error(action a) noexcept {
   return errc::invalid_parameter_mobile_country_code;
 }
 
-// The checks of a parsed phone for action `a` under `policy`, in SPEC.md §7
-// order: the mobile rule of SPEC.md §2 (syntax: invalid_parameter_phone_number
+// The checks of a parsed phone for action `a` under `policy`, in RULES.md §7
+// order: the mobile rule of RULES.md §2 (syntax: invalid_parameter_phone_number
 // for a non-mobile 86 number where the action needs a mobile), then the site
 // (site_rejection_error(a)). errc::ok when the phone is accepted.
 constexpr errc check_phone_for_action(const site_policy& policy, action a, const phone_number& number) noexcept {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: sharded_store, the engine's in-memory, thread-safe state table.
 //
 // This is the embedded engine's header (DESIGN.md layer 4), not part of the
@@ -12,7 +13,7 @@
 // Keys are hashed with SipHash-2-4 under a secret key given at construction,
 // so clients cannot aim their keys at one shard or one bucket.
 //
-// Capacity and eviction (issue 7, SPEC.md §4 "a key that is forgotten never
+// Capacity and eviction (RULES.md §4 "a key that is forgotten never
 // comes back with a fresh budget it had spent"): the configured capacity is a
 // hard bound on entries. When a new key arrives at a full shard, the store
 // first drops the entries that the caller's predicate `is_dead(value, now)`

@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: timestamps, the ISO-8601 form of ExpirationDate, day indexes.
 //
 // The caller supplies the time (DESIGN.md): a `timestamp` is milliseconds
 // since 1970-01-01T00:00:00Z on the system clock. `format_iso8601` and
-// `parse_iso8601` speak exactly the wire form of ExpirationDate (SPEC.md §1.1,
+// `parse_iso8601` speak exactly the wire form of ExpirationDate (RULES.md §1.1,
 // "2021-12-17T07:38:41.747Z"): 24 characters, UTC, milliseconds, years
 // 1970-9999. `day_index` gives the calendar day of a timestamp at a UTC
-// offset, the unit of the daily quota (SPEC.md §4). Everything here is
+// offset, the unit of the daily quota (RULES.md §4). Everything here is
 // constexpr and noexcept, never allocates and never overflows.
 #ifndef PHONEVERIFY_TIME_HPP
 #define PHONEVERIFY_TIME_HPP
@@ -108,7 +109,7 @@ inline constexpr timestamp iso8601_max{
     std::chrono::milliseconds{detail::days_from_civil(10000, 1, 1) * detail::ms_per_day - 1}};
 
 // Formats `t` as "YYYY-MM-DDTHH:MM:SS.sssZ", the ExpirationDate form of
-// SPEC.md §1.1 (ISO 8601 extended format, UTC, milliseconds). A timestamp
+// RULES.md §1.1 (ISO 8601 extended format, UTC, milliseconds). A timestamp
 // outside [iso8601_min, iso8601_max] is clamped to the nearer end, so the
 // output is always 24 characters that parse_iso8601 accepts. Never throws,
 // never allocates, usable in constant expressions.
@@ -218,7 +219,7 @@ constexpr iso8601_parse_result parse_iso8601_detailed(std::string_view text) noe
   return {timestamp{std::chrono::milliseconds{ms}}, iso8601_error::none};
 }
 
-// Parses an ExpirationDate ("2021-12-17T07:38:41.747Z", SPEC.md §1.1): exactly
+// Parses an ExpirationDate ("2021-12-17T07:38:41.747Z", RULES.md §1.1): exactly
 // the form format_iso8601 emits, real dates only; anything else (impossible
 // dates, hour 24, second 60, other separators, offsets other than Z, missing
 // milliseconds, years before 1970) is errc::invalid_parameter. Never throws,
@@ -231,7 +232,7 @@ constexpr result<timestamp> parse_iso8601(std::string_view text) noexcept {
 
 // The calendar day of `t` at `utc_offset` (UTC+8:00 is minutes{480}): days
 // since 1970-01-01 in that zone, rounded toward minus infinity, so the
-// instant before local midnight of 1970-01-01 is day -1 (SPEC.md §4, "when a
+// instant before local midnight of 1970-01-01 is day -1 (RULES.md §4, "when a
 // day ends"). Any timestamp and any offset are accepted; the result
 // saturates at the int64 range instead of overflowing. Never throws, never
 // allocates, usable in constant expressions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: the library's version. The CMake project version is read from
 // this file, so the two always agree (tests/test_version.cpp checks it).
 #ifndef PHONEVERIFY_VERSION_HPP

@@ -1,5 +1,5 @@
-# Issue 5 (verification codes): check_code's constant-time comparison under
-# valgrind memcheck (SPEC.md §5). Registered only when valgrind and its
+# Verification codes (RULES.md §5): check_code's constant-time comparison under
+# valgrind memcheck (RULES.md §5). Registered only when valgrind and its
 # client-request header are found, and not in sanitizer builds (valgrind
 # cannot run ASan binaries).
 find_program(PHONEVERIFY_VALGRIND valgrind)

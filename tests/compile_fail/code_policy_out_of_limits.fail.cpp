@@ -1,5 +1,5 @@
 // expect: precondition_failed
-// A code_policy outside its limits (SPEC.md §5: 6 to 10 digits) does not
+// A code_policy outside its limits (RULES.md §5: 6 to 10 digits) does not
 // compile when it is a constant: checked_policy is consteval.
 #include <phoneverify/code.hpp>
 

@@ -1,6 +1,6 @@
 // expect: country_code_set_duplicate_code
 // A country_code_set built at compile time refuses a code listed twice
-// (site.hpp, SPEC.md §3: the site tables are data a user writes by hand).
+// (site.hpp, RULES.md §3: the site tables are data a user writes by hand).
 #include <phoneverify/site.hpp>
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // expect: precondition_failed
-// issue_code with a policy whose validity exceeds 10 minutes (SPEC.md §5,
+// issue_code with a policy whose validity exceeds 10 minutes (RULES.md §5,
 // NIST SP 800-63B §5.1.3.2) does not compile in a constant expression; at run
 // time it returns errc::invalid_parameter instead.
 #include <phoneverify/code.hpp>

@@ -1,5 +1,5 @@
 // expect: precondition_failed
-// A verification code length outside 6..10 (SPEC.md §5) is a broken
+// A verification code length outside 6..10 (RULES.md §5) is a broken
 // precondition of check_verification_code: in a constant expression it does not compile.
 #include <phoneverify/params.hpp>
 

@@ -1,7 +1,7 @@
 // Fuzz target for actions.hpp: random requests, facts, states and times
-// through every action's check, send and verify. Invariants (SPEC.md §6, §7):
+// through every action's check, send and verify. Invariants (RULES.md §6, §7):
 //   - the answer is ok or an errc the action may return (its documented table,
-//     or the common MissingParameter / InvalidParameter, or SPEC's named extras);
+//     or the common MissingParameter / InvalidParameter, or RULES.md's named extras);
 //   - status and message are the action's own for that errc;
 //   - a request that fails a pure step (2-6) changes no state but flow control;
 //   - a denied send changes none of the quota, windows or challenge;

@@ -1,4 +1,4 @@
-// Fuzz target for check_code (SPEC.md §5): arbitrary submitted strings,
+// Fuzz target for check_code (RULES.md §5): arbitrary submitted strings,
 // times, policies, bindings and stored challenges (through from_bytes), and
 // freshly issued codes submitted right or wrong. Asserts the rules, not only
 // "no crash":

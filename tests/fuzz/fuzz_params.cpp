@@ -1,6 +1,6 @@
 // Fuzz target for params.hpp. Every check runs on the input; invariants:
 // - accepted exactly when an independent, straightforward reference of the
-//   rule (written here from SPEC.md §1.1, §5 and appendix A) accepts;
+//   rule (written here from RULES.md §1.1, §5 and appendix A) accepts;
 // - a refusal names a reason other than ok, a position within the text (or at
 //   its end), and a byte-class reason (non_ascii, control_character,
 //   invalid_character) points at a byte of that class;

@@ -1,4 +1,4 @@
-// Fuzz target for parse_iso8601 (time.hpp, SPEC.md §1.1 ExpirationDate).
+// Fuzz target for parse_iso8601 (time.hpp, RULES.md §1.1 ExpirationDate).
 // Invariants, each aborting when broken:
 // - accepted => format_iso8601 of the value gives the input back, byte for
 //   byte, and the detailed parser agrees with the plain one;

@@ -1,4 +1,4 @@
-// Fuzz target for parse_phone (SPEC.md §2), all three forms: the first byte
+// Fuzz target for parse_phone (RULES.md §2), all three forms: the first byte
 // picks the form (dashed, compact, e164), the rest is the text. Asserts the
 // invariants, not only the absence of crashes (abort on violation):
 //  * a rejection has a reason, the reason's wire errc, a position inside the text;

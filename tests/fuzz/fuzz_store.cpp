@@ -1,7 +1,7 @@
 // Fuzz target for store.hpp: the input is a program of updates, erases,
 // visits and sweeps on short byte keys with a clock that mostly moves forward
 // and sometimes back, run against two stores (1 shard and 4 shards) and a
-// model map. Invariants (abort on violation), from issue 7 and SPEC.md §4:
+// model map. Invariants (abort on violation), from RULES.md §4:
 // - a live entry (expires_at > now) is never forgotten and its state is exact;
 // - the store holds nothing the model does not, with the same state;
 // - size() <= capacity();

@@ -1,6 +1,6 @@
 // Writes rendered bodies to files for tests/render/check_bodies.py, which parses
 // them with Python's own XML (expat) and JSON parsers: a real parser over the
-// output, hostile request values included (SPEC.md §6, issue 6).
+// output, hostile request values included (RULES.md §6).
 //
 // Usage: phoneverify_render_dump <directory>. For each value i it writes
 // i.value (the raw bytes) and, for each action, i.<action>.success.{json,xml}

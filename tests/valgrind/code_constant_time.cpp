@@ -1,4 +1,4 @@
-// Constant-time check of check_code (SPEC.md §5: "compared in constant
+// Constant-time check of check_code (RULES.md §5: "compared in constant
 // time"), run under valgrind memcheck by the ctest code_constant_time.
 //
 // The submitted code and the stored tags are marked undefined with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: the ChaCha20 block function and keystream (RFC 8439 §2.1-§2.4).
 //
 // The core of chacha20_generator (random.hpp), the engine's default random

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: configuration macros and the precondition check.
 // Not part of the public contract.
 #ifndef PHONEVERIFY_DETAIL_CONFIG_HPP

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: saturating and floor-rounding 64-bit integer arithmetic.
 // Not part of the public contract.
 //
 // The time and limit arithmetic (time.hpp, quota.hpp) must not overflow for
-// any input (SPEC.md §4: "no overflow for any input"), so every sum and
+// any input (RULES.md §4: "no overflow for any input"), so every sum and
 // product that can leave the int64 range clamps to its end instead.
 #ifndef PHONEVERIFY_DETAIL_SATURATING_HPP
 #define PHONEVERIFY_DETAIL_SATURATING_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // phoneverify: SipHash-2-4, a keyed hash for the engine's in-memory tables.
 //
 // Written from J.-P. Aumasson and D. J. Bernstein, "SipHash: a fast
