@@ -9,9 +9,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <span>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "support.hpp"
 
@@ -326,6 +330,114 @@ TEST_CASE("system_random is keyed from the system and works with std distributio
   CHECK(std::any_of(key.begin(), key.end(), [](std::byte x) { return x != std::byte{0}; }));
 }
 
+// Entropy sources for the failure tests: the system's, or one that fails
+// from its `fail_from`-th call on.
+namespace failing_entropy {
+inline int calls = 0;
+inline int fail_from = 0;
+inline bool source(std::span<std::byte> out) noexcept {
+  if (++calls >= fail_from) return false;
+  return pv::system_entropy(out);
+}
+}  // namespace failing_entropy
+
+TEST_CASE("system_random fails closed, never throws, when the system's entropy fails", "[random]") {
+  failing_entropy::calls = 0;
+  failing_entropy::fail_from = 1;  // the keying itself fails
+  pv::system_random dead(pv::system_random::default_reseed_interval, failing_entropy::source);
+  CHECK_FALSE(dead.healthy());
+  CHECK_FALSE(dead.try_next().has_value());
+  CHECK(dead.entropy_failures() >= 2);  // the keying and the retry of try_next
+  std::array<std::byte, 16> out{};
+  out.fill(std::byte{0xAA});
+  CHECK_FALSE(dead.fill(out));
+  CHECK(std::all_of(out.begin(), out.end(), [](std::byte b) { return b == std::byte{0}; }));
+
+  // The entropy comes back: the generator keys itself and answers again.
+  failing_entropy::fail_from = 1 << 30;
+  REQUIRE(dead.try_next().has_value());
+  CHECK(dead.healthy());
+
+  // A failed periodic reseed keeps the (secret) current key and is counted.
+  failing_entropy::calls = 0;
+  failing_entropy::fail_from = 2;  // keying works, every reseed fails
+  pv::system_random reseeding(3, failing_entropy::source);
+  for (int i = 0; i < 10; ++i) CHECK(reseeding.try_next().has_value());
+  CHECK(reseeding.healthy());
+  CHECK(reseeding.entropy_failures() == 3);  // reseeds at outputs 3, 6 and 9
+}
+
+TEST_CASE("system_entropy fills from the operating system, different every call", "[random]") {
+  std::array<std::byte, 32> a{}, b{};
+  REQUIRE(pv::system_entropy(a));
+  REQUIRE(pv::system_entropy(b));
+  CHECK(a != b);
+  CHECK(std::any_of(a.begin(), a.end(), [](std::byte x) { return x != std::byte{0}; }));
+  std::array<std::byte, 1000> big{};  // longer than one getrandom guarantee of 256 bytes
+  REQUIRE(pv::system_entropy(big));
+  CHECK(std::count(big.begin(), big.end(), std::byte{0}) < 20);  // about 4 expected
+}
+
+namespace {
+// Runs `draw` in `workers` forked children (and once in the parent) and
+// returns every process's 4 outputs, the parent's first.
+template <class Draw>
+std::vector<std::array<std::uint64_t, 4>> outputs_of_forked_workers(int workers, Draw draw) {
+  std::vector<std::array<std::uint64_t, 4>> all;
+  std::vector<std::pair<pid_t, int>> children;
+  for (int w = 0; w < workers; ++w) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      std::array<std::uint64_t, 4> mine{};
+      for (auto& v : mine) v = draw();
+      const auto written = ::write(fds[1], mine.data(), sizeof mine);
+      ::_exit(written == static_cast<ssize_t>(sizeof mine) ? 0 : 1);
+    }
+    ::close(fds[1]);
+    children.emplace_back(pid, fds[0]);
+  }
+  std::array<std::uint64_t, 4> parent{};
+  for (auto& v : parent) v = draw();
+  all.push_back(parent);
+  for (auto [pid, fd] : children) {
+    std::array<std::uint64_t, 4> theirs{};
+    CHECK(::read(fd, theirs.data(), sizeof theirs) == static_cast<ssize_t>(sizeof theirs));
+    ::close(fd);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    all.push_back(theirs);
+  }
+  return all;
+}
+}  // namespace
+
+TEST_CASE("system_random gives every forked worker its own stream", "[random]") {
+  pv::system_random shared;  // keyed before the fork, as a pre-forking server does
+  static_cast<void>(shared());
+  const auto outputs = outputs_of_forked_workers(3, [&] { return shared(); });
+  std::vector<std::uint64_t> every;
+  for (const auto& process : outputs) every.insert(every.end(), process.begin(), process.end());
+  std::sort(every.begin(), every.end());
+  CHECK(std::adjacent_find(every.begin(), every.end()) == every.end());
+
+  // A generator that lives in thread-local storage, as the engine's default does.
+  const auto draw_thread_local = [] {
+    thread_local pv::system_random generator;
+    return generator();
+  };
+  static_cast<void>(draw_thread_local());  // keyed in the parent, before the fork
+  const auto thread_local_outputs = outputs_of_forked_workers(3, draw_thread_local);
+  every.clear();
+  for (const auto& process : thread_local_outputs) every.insert(every.end(), process.begin(), process.end());
+  std::sort(every.begin(), every.end());
+  CHECK(std::adjacent_find(every.begin(), every.end()) == every.end());
+}
+
 // The public types: generators, not values.
 static_assert(std::uniform_random_bit_generator<pv::chacha20_generator>);
 static_assert(std::uniform_random_bit_generator<pv::system_random>);
@@ -334,7 +446,9 @@ static_assert(!std::is_copy_assignable_v<pv::chacha20_generator>);
 static_assert(std::is_nothrow_move_constructible_v<pv::chacha20_generator>);
 static_assert(std::is_nothrow_invocable_v<pv::chacha20_generator&>);
 static_assert(sizeof(pv::chacha20_generator) <= 320);
-static_assert(sizeof(pv::system_random) <= 336);
+static_assert(sizeof(pv::system_random) <= 368);
+static_assert(std::is_nothrow_constructible_v<pv::system_random>);
+static_assert(std::is_nothrow_invocable_v<pv::system_random&>);
 static_assert(!std::is_copy_constructible_v<pv::system_random>);
 static_assert(pv::chacha20_generator::outputs_per_batch == 28);
 static_assert(pv::chacha20_generator::min() == 0 && pv::chacha20_generator::max() == ~std::uint64_t{0});

@@ -1,26 +1,45 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: the engine's random source, ChaCha20 with fast key erasure.
 //
-// This is the embedded engine's header (DESIGN.md layer 4), not part of the
-// light core: system_random includes <random> for std::random_device. The core
+// This is the embedded engine's header (layer 4), not part of the light core:
+// system_random reads the operating system's entropy (getrandom(2)) and mixes
+// in std::random_device's. The core
 // functions take any std::uniform_random_bit_generator the caller supplies
 // (RULES.md §5); this header provides the cryptographically secure default
 // that NIST SP 800-63B and OWASP ASVS 6.5.3 ask for, never a Mersenne Twister
 // (whose future outputs follow from 624 observed ones).
 //
 // chacha20_generator is deterministic for a given key and nonce, so tests can
-// replay it; system_random keys one from std::random_device and mixes fresh
-// entropy into it periodically. Neither is thread-safe: give each thread or
+// replay it; system_random keys one from the system's entropy, mixes fresh
+// entropy into it periodically and rekeys it in a forked child. Neither is thread-safe: give each thread or
 // shard its own, or guard it with a lock.
 #ifndef PHONEVERIFY_RANDOM_HPP
 #define PHONEVERIFY_RANDOM_HPP
 
 #include <array>
+#include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <span>
 #include <type_traits>
+
+#if defined(__unix__) || defined(__APPLE__)
+#define PHONEVERIFY_HAS_POSIX 1
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+#else
+#define PHONEVERIFY_HAS_POSIX 0
+#endif
+#if defined(__linux__) && __has_include(<sys/random.h>)
+#define PHONEVERIFY_HAS_GETRANDOM 1
+#include <sys/random.h>
+#else
+#define PHONEVERIFY_HAS_GETRANDOM 0
+#endif
 
 #include "detail/chacha20.hpp"
 #include "detail/config.hpp"
@@ -167,24 +186,96 @@ class chacha20_generator {
   bool keyed_ = true;
 };
 
-// 32 bytes from std::random_device (the operating system's entropy source on
-// the supported platforms: getrandom or /dev/urandom with libstdc++ and
-// libc++). May throw what std::random_device throws when no source exists.
-inline chacha20_generator::key_type system_entropy_key() {
-  std::random_device device;
-  chacha20_generator::key_type key{};
-  for (std::size_t i = 0; i < key.size(); i += 4) {
-    const auto v = static_cast<std::uint32_t>(device());
-    for (std::size_t j = 0; j < 4; ++j) key[i + j] = static_cast<std::byte>((v >> (8 * j)) & 0xFFu);
+// Where system_random draws its keys: a function that fills `out` with
+// secret random bytes and answers false when it cannot (nothing is then
+// trusted). Injectable so tests can make the system's entropy fail.
+using entropy_function = bool (*)(std::span<std::byte> out) noexcept;
+
+namespace detail {
+
+// The operating system's entropy: getrandom(2) where the C library has it,
+// /dev/urandom elsewhere. Retries interrupted and short reads; false on any
+// other failure (never throws: a failure fails the request closed, RULES.md §5).
+inline bool os_entropy(std::span<std::byte> out) noexcept {
+  std::size_t done = 0;
+#if PHONEVERIFY_HAS_GETRANDOM
+  while (done < out.size()) {
+    const ssize_t n = ::getrandom(out.data() + done, out.size() - done, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOSYS) break;  // a kernel before 3.17: fall back to the device
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
   }
-  return key;
+  if (done == out.size()) return true;
+#endif
+#if PHONEVERIFY_HAS_POSIX
+  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  while (done < out.size()) {
+    const ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+#endif
+  return done == out.size();
 }
 
-// The engine's default random source: a chacha20_generator keyed from
-// std::random_device, which mixes 32 fresh bytes of system entropy into its
-// key every `reseed_interval` outputs (default 2^16 outputs, 512 KiB), on top
-// of the fast key erasure every 28 outputs. Satisfies
-// std::uniform_random_bit_generator. Not thread-safe; not copyable.
+// XORs the CPU's entropy (std::random_device: RDRAND/RDSEED with libstdc++ on
+// x86) into `out` where it works. Optional: it only adds to the OS entropy, so
+// its failure (a throw, or no exceptions to catch one with) is ignored.
+inline void mix_device_entropy(std::span<std::byte> out) noexcept {
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+  try {
+    std::random_device device;
+    for (std::size_t i = 0; i < out.size(); i += 4) {
+      const auto v = static_cast<std::uint32_t>(device());
+      for (std::size_t j = 0; j < 4 && i + j < out.size(); ++j)
+        out[i + j] ^= static_cast<std::byte>((v >> (8 * j)) & 0xFFu);
+    }
+  } catch (...) {
+  }
+#else
+  static_cast<void>(out);
+#endif
+}
+
+// How many fork()s this process descends from: every child increments it in
+// a pthread_atfork handler, so a generator keyed before the fork sees that it
+// runs in a copy and rekeys before its next output (two workers must never
+// share a stream: they would issue the same codes, RULES.md §5).
+inline std::atomic<std::uint64_t> fork_generation{0};
+
+inline void note_fork_in_child() noexcept { fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+inline void watch_forks() noexcept {
+#if PHONEVERIFY_HAS_POSIX
+  static const bool registered = ::pthread_atfork(nullptr, nullptr, note_fork_in_child) == 0;
+  static_cast<void>(registered);
+#endif
+}
+
+}  // namespace detail
+
+// The default entropy: the operating system's (getrandom), with the CPU's
+// mixed in where available. False when the operating system's source fails:
+// the CPU's instruction alone is never trusted.
+inline bool system_entropy(std::span<std::byte> out) noexcept {
+  if (!detail::os_entropy(out)) return false;
+  detail::mix_device_entropy(out);
+  return true;
+}
+
+// The engine's default random source: a chacha20_generator keyed from the
+// system's entropy, which mixes 32 fresh bytes into its key every
+// `reseed_interval` outputs (default 2^16 outputs, 512 KiB), on top of the
+// fast key erasure every 28 outputs, and rekeys from scratch in a process
+// forked after it was keyed. Never throws: when the entropy fails it answers
+// no value (try_next) and counts the failure, so the caller fails the request
+// closed. Satisfies std::uniform_random_bit_generator. Not thread-safe; not copyable.
 class system_random {
  public:
   using result_type = chacha20_generator::result_type;
@@ -193,32 +284,90 @@ class system_random {
   static constexpr result_type min() noexcept { return chacha20_generator::min(); }
   static constexpr result_type max() noexcept { return chacha20_generator::max(); }
 
-  // Keys the generator from std::random_device; `reseed_interval` 0 means
-  // never mix in fresh entropy after construction.
-  explicit system_random(std::uint64_t reseed_interval = default_reseed_interval)
-      : generator_(system_entropy_key()), interval_(reseed_interval), left_(reseed_interval) {}
+  // Keys the generator from `entropy`; `reseed_interval` 0 means never mix in
+  // fresh entropy after keying (a fork still rekeys).
+  explicit system_random(std::uint64_t reseed_interval = default_reseed_interval,
+                         entropy_function entropy = system_entropy) noexcept
+      : generator_(chacha20_generator::key_type{}), entropy_(entropy), interval_(reseed_interval) {
+    detail::watch_forks();
+    rekey();
+  }
 
-  result_type operator()() {
+  // The next 64 random bits, or no value when the generator has no key it can
+  // trust (the entropy failed at keying or after a fork): fail closed.
+  std::optional<result_type> try_next() noexcept {
+    if (generation_ != detail::fork_generation.load(std::memory_order_relaxed)) rekey();
+    if (!keyed_) {
+      rekey();  // the entropy may have come back
+      if (!keyed_) return std::nullopt;
+    }
     if (interval_ != 0 && --left_ == 0) {
-      generator_.reseed(system_entropy_key());
+      chacha20_generator::key_type fresh{};
+      // A failed reseed keeps the current key, which is still secret: count it and go on.
+      if (entropy_(fresh)) generator_.reseed(fresh);
+      else ++failures_;
+      wipe(fresh);
       left_ = interval_;
     }
     return generator_();
   }
 
-  // Fills `out` with random bytes.
-  void fill(std::span<std::byte> out) {
-    std::size_t i = 0;
-    while (i < out.size()) {
-      result_type v = (*this)();
-      for (int j = 0; j < 8 && i < out.size(); ++j, ++i, v >>= 8) out[i] = static_cast<std::byte>(v & 0xFFu);
-    }
+  // The next 64 random bits; a precondition that the entropy works. Services
+  // that must not abort call try_next (the engine does).
+  result_type operator()() noexcept {
+    const auto v = try_next();
+    PHONEVERIFY_ASSERT(v.has_value(), "system_random: the system's entropy source failed");
+    return v.value_or(0);
   }
 
+  // Fills `out` with random bytes; false (and `out` zeroed) when the entropy failed.
+  bool fill(std::span<std::byte> out) noexcept {
+    std::size_t i = 0;
+    while (i < out.size()) {
+      auto v = try_next();
+      if (!v) {
+        wipe(out);
+        return false;
+      }
+      for (int j = 0; j < 8 && i < out.size(); ++j, ++i, *v >>= 8) out[i] = static_cast<std::byte>(*v & 0xFFu);
+    }
+    return true;
+  }
+
+  // Whether the generator holds a key it trusts.
+  bool healthy() const noexcept { return keyed_; }
+  // How many times the entropy source failed (keying, rekeying after a fork, reseeding).
+  std::uint64_t entropy_failures() const noexcept { return failures_; }
+
  private:
+  static void wipe(std::span<std::byte> bytes) noexcept {
+    volatile std::byte* p = bytes.data();
+    for (std::size_t i = 0; i < bytes.size(); ++i) p[i] = std::byte{0};
+  }
+
+  // A whole new key from the entropy (not mixed into the old one: after a
+  // fork the old key is the parent's).
+  void rekey() noexcept {
+    generation_ = detail::fork_generation.load(std::memory_order_relaxed);
+    chacha20_generator::key_type key{};
+    keyed_ = entropy_(key);
+    if (keyed_) {
+      generator_ = chacha20_generator(key);
+    } else {
+      ++failures_;
+      generator_ = chacha20_generator(chacha20_generator::key_type{});
+    }
+    wipe(key);
+    left_ = interval_;
+  }
+
   chacha20_generator generator_;
+  entropy_function entropy_;
   std::uint64_t interval_;
-  std::uint64_t left_;
+  std::uint64_t left_ = 0;
+  std::uint64_t generation_ = 0;
+  std::uint64_t failures_ = 0;
+  bool keyed_ = false;
 };
 
 static_assert(std::uniform_random_bit_generator<chacha20_generator>);
