@@ -3,11 +3,10 @@
 #include <catch2/catch.hpp>
 #include <phoneverify/errc.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
-#include <regex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,7 +18,7 @@ using pv::action;
 
 namespace {
 
-// The snake-casing rule of DESIGN.md, written independently of the library:
+// The snake-casing rule of errc (RULES.md §6), written independently of the library:
 // dots become '_', each capital starts a new word.
 std::string snake_case(std::string_view wire) {
   std::string out;
@@ -193,15 +192,17 @@ TEST_CASE("action names round-trip, exactly and case-sensitively", "[errc][actio
 
 namespace {
 
-struct seed_row {
+struct expected_row {
   const char* wire;
   int status;
   const char* message;
 };
 
-// Transcribed by hand from ../shared/seeds/ (in the seed's order), then the
-// rows RULES.md §6 says only the metadata documents.
-const seed_row seed_000[] = {
+// Transcribed by hand from each action's documented error table (RULES.md §6,
+// in the page's order), then the rows RULES.md §6 says only the metadata
+// documents. The test below compares the library with the tables of
+// tests/data/documented_errors/ as well.
+const expected_row send_bind_table[] = {
     {"EntityAlreadyExists.ResourceDirectory", 409,
      "The resource directory for the account is already enabled. We recommend that you do not enable the resource "
      "directory again."},
@@ -212,7 +213,7 @@ const seed_row seed_000[] = {
      "Your account is a management account for another resource directory or a member of another resource "
      "directory."},
 };
-const seed_row seed_001[] = {
+const expected_row bind_table[] = {
     {"Invalid.EnterpriseName", 409, "You must specify the enterprise name."},
     {"EnterpriseRealNameVerificationError", 409,
      "The specified account does not pass enterprise real-name verification. We recommend you first complete "
@@ -229,7 +230,7 @@ const seed_row seed_001[] = {
      "directory."},
     {"NotSupport.Site.Action", 400, "Site does not allow current action."},  // metadata only
 };
-const seed_row seed_002[] = {
+const expected_row send_enable_rd_table[] = {
     {"NotSupport.AccountInAnotherResourceDirectory", 409,
      "The specified account is an Alibaba Cloud account or already exists in another resource directory."},
     {"EntityAlreadyExists.ResourceDirectory", 409,
@@ -239,13 +240,13 @@ const seed_row seed_002[] = {
      "For the same account, the number of verification codes sent exceeds the limit."},
     {"InvalidParameter.MobileCountryCode", 409, "The current site does not support the country code."},
 };
-const seed_row seed_003[] = {
+const expected_row cams_table[] = {
     {"Product.Unsubscript", 400, "You have not subscribed to the specified product."},
     {"Ram.PermissionDeny", 400, "You are not authorized to perform the operation."},
     {"System.LimitControl", 400, "The system is under flow control."},
     {"Unknown.ResourceOwnerId", 400, "The resource does not belong to the current user."},
 };
-const seed_row seed_004[] = {
+const expected_row message_contact_table[] = {
     {"MissingParameter.ContactId", 400, "You must specify ContactId."},
     {"InvalidParameter.ContactId", 400, "The ContactId is invalid."},
     {"MissingParameter.PhoneNumber", 400, "You must specify PhoneNumber."},
@@ -257,7 +258,7 @@ const seed_row seed_004[] = {
      "For the same account, the number of verification codes sent exceeds the limit."},
 };
 // Appendix A, in its order.
-const seed_row enable_rd[] = {
+const expected_row enable_rd_table[] = {
     {"NotSupport.AccountInAnotherResourceDirectory", 409,
      "The specified account is an Alibaba Cloud account or already exists in another resource directory."},
     {"Invalid.EnterpriseName", 409, "You must specify the enterprise name."},
@@ -275,7 +276,7 @@ const seed_row enable_rd[] = {
     {"MissingSecureMobilePhone", 409, "Secure mobile phone is missing."},
     {"MissingSecurityInfo", 409, "Security info is missing."},
 };
-const seed_row chatapp_verified[] = {
+const expected_row chatapp_verified_table[] = {
     {"Product.Unsubscript", 400, "You have not subscribed to the specified product."},
     {"Ram.PermissionDeny", 400, "You are not authorized to perform the operation."},
     {"System.LimitControl", 400, "The system is under flow control."},
@@ -283,7 +284,7 @@ const seed_row chatapp_verified[] = {
 };
 
 template <std::size_t N>
-void check_table(action a, const seed_row (&expected)[N]) {
+void check_table(action a, const expected_row (&expected)[N]) {
   const auto table = pv::documented_errors(a);
   INFO(pv::action_name(a));
   REQUIRE(table.size() == N);
@@ -295,47 +296,63 @@ void check_table(action a, const seed_row (&expected)[N]) {
   }
 }
 
-// Reads a seed's error table straight from the seed file: each line (or
-// '|'-separated cell run) holding a status then a wire code then the message.
-struct parsed_row {
-  std::string wire;
+// One row of a table of tests/data/documented_errors/ (tests/data/README.md).
+struct table_row {
   int status;
+  std::string code;
   std::string message;
+  std::string description;
 };
-std::vector<parsed_row> parse_seed(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
-  // Seed 003 spreads a row over lines ("| 400 | Code | Message | |"): join lines
-  // so each row reads like the others.
-  std::string joined;
-  for (char c : text) joined += (c == '\n') ? '\n' : c;
-  std::vector<parsed_row> rows;
-  const std::regex row_re(R"((?:^|\n)\|?\s*(400|404|409)\s*\|?\s*([A-Z][A-Za-z.]+)\s*\|?\s*([^|\n]*))");
-  for (auto it = std::sregex_iterator(joined.begin(), joined.end(), row_re); it != std::sregex_iterator(); ++it) {
-    std::string message = (*it)[3];
-    // Seed 000: the English message is followed by a Chinese description.
-    const auto non_ascii = std::find_if(message.begin(), message.end(),
-                                        [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-    message.erase(non_ascii, message.end());
-    while (!message.empty() && (message.back() == ' ' || message.back() == '|')) message.pop_back();
-    rows.push_back({(*it)[2], std::stoi((*it)[1]), message});
+
+// Splits `line` at every tab.
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> cells;
+  std::size_t from = 0;
+  for (;;) {
+    const std::size_t tab = line.find('\t', from);
+    cells.push_back(line.substr(from, tab == std::string::npos ? std::string::npos : tab - from));
+    if (tab == std::string::npos) return cells;
+    from = tab + 1;
+  }
+}
+
+// Reads tests/data/documented_errors/<file>: the header line, then one row per
+// line, four tab-separated cells. Any deviation from that format fails the
+// calling test (a table the test cannot read must not pass as "no rows").
+std::vector<table_row> read_documented_table(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  INFO("file " << path);
+  REQUIRE(in.is_open());
+  std::vector<table_row> rows;
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  CHECK(line == "status\tcode\tmessage\tdescription");
+  std::size_t number = 1;
+  while (std::getline(in, line)) {
+    ++number;
+    INFO("line " << number << ": " << line);
+    REQUIRE(!line.empty());
+    REQUIRE(line.back() != '\r');  // LF line ends only
+    const auto cells = split_tabs(line);
+    REQUIRE(cells.size() == 4);
+    REQUIRE(cells[0].size() == 3);
+    REQUIRE(std::all_of(cells[0].begin(), cells[0].end(), [](char c) { return c >= '0' && c <= '9'; }));
+    rows.push_back({std::stoi(cells[0]), cells[1], cells[2], cells[3]});
   }
   return rows;
 }
 
 }  // namespace
 
-TEST_CASE("documented_errors returns each seed's table in the seed's order, then the metadata rows",
+TEST_CASE("documented_errors returns each action's documented table in its order, then the metadata rows",
           "[errc][documented]") {
-  check_table(action::send_verification_code_for_bind_secure_mobile_phone, seed_000);
-  check_table(action::bind_secure_mobile_phone, seed_001);
-  check_table(action::send_verification_code_for_enable_rd, seed_002);
-  check_table(action::get_migration_verify_code, seed_003);
-  check_table(action::send_phone_verification_for_message_contact, seed_004);
-  check_table(action::enable_resource_directory, enable_rd);
-  check_table(action::chatapp_migration_verified, chatapp_verified);
+  check_table(action::send_verification_code_for_bind_secure_mobile_phone, send_bind_table);
+  check_table(action::bind_secure_mobile_phone, bind_table);
+  check_table(action::send_verification_code_for_enable_rd, send_enable_rd_table);
+  check_table(action::get_migration_verify_code, cams_table);
+  check_table(action::send_phone_verification_for_message_contact, message_contact_table);
+  check_table(action::enable_resource_directory, enable_rd_table);
+  check_table(action::chatapp_migration_verified, chatapp_verified_table);
 }
 
 TEST_CASE("action 1's documented Chinese descriptions are carried as they stand", "[errc][documented]") {
@@ -346,34 +363,42 @@ TEST_CASE("action 1's documented Chinese descriptions are carried as they stand"
   CHECK(table[3].description == "您的账号是另一个资源目录的管理账号或是另一个资源目录内的成员。");
 }
 
-TEST_CASE("documented_errors agrees with the seed files themselves", "[errc][documented]") {
-  const std::string seeds = std::string(PHONEVERIFY_SOURCE_DIR) + "/../shared/seeds/";
-  struct seed_file {
-    const char* name;
+TEST_CASE("documented_errors agrees with the tables in tests/data", "[errc][documented]") {
+  // The documented tables as facts (tests/data/README.md): one file per sending
+  // action, named by its wire name. A missing or unreadable file fails.
+  const std::string dir = std::string(PHONEVERIFY_SOURCE_DIR) + "/tests/data/documented_errors/";
+  struct table_file {
     action a;
-    std::size_t metadata_rows;  // rows after the seed's own
+    std::size_t metadata_rows;  // rows documented_errors has after the page's own
   };
-  const seed_file files[] = {
-      {"000_c08068c8b0982798.txt", action::send_verification_code_for_bind_secure_mobile_phone, 0},
-      {"001_ccddc70e44e745b2.txt", action::bind_secure_mobile_phone, 1},
-      {"002_264a080d19440481.txt", action::send_verification_code_for_enable_rd, 0},
-      {"003_737cce35e6a6c78e.txt", action::get_migration_verify_code, 0},
-      {"004_a8514fb888861acf.txt", action::send_phone_verification_for_message_contact, 0},
+  const table_file files[] = {
+      {action::send_verification_code_for_bind_secure_mobile_phone, 0},
+      {action::bind_secure_mobile_phone, 1},
+      {action::send_verification_code_for_enable_rd, 0},
+      {action::get_migration_verify_code, 0},
+      {action::send_phone_verification_for_message_contact, 0},
   };
-  if (!std::ifstream(seeds + files[0].name)) {
-    WARN("seed files not found beside the repository (../shared/seeds): only the hand transcription is checked");
-    return;
-  }
   for (const auto& file : files) {
-    INFO(file.name);
-    const auto parsed = parse_seed(seeds + file.name);
+    const std::string path = dir + std::string(pv::action_name(file.a)) + ".tsv";
+    INFO(path);
+    const auto rows = read_documented_table(path);
     const auto table = pv::documented_errors(file.a);
-    REQUIRE(parsed.size() + file.metadata_rows == table.size());
-    for (std::size_t i = 0; i < parsed.size(); ++i) {
-      INFO("row " << i);
-      CHECK(pv::code_string(table[i].code) == parsed[i].wire);
-      CHECK(table[i].http_status == parsed[i].status);
-      CHECK(table[i].message == parsed[i].message);
+    REQUIRE(!rows.empty());
+    REQUIRE(rows.size() + file.metadata_rows == table.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      INFO("row " << i + 1 << " " << rows[i].code);
+      CHECK(table[i].http_status == rows[i].status);
+      CHECK(pv::code_string(table[i].code) == rows[i].code);
+      CHECK(table[i].message == rows[i].message);
+      // The library carries each page's description as the page has it (the
+      // Chinese ones of SendVerificationCodeForBindSecureMobilePhone, "-" where
+      // the page writes "-", none where the page has none).
+      CHECK(table[i].description == rows[i].description);
+    }
+    // The rows after the page's own are the metadata's: never a page row twice.
+    for (std::size_t i = rows.size(); i < table.size(); ++i) {
+      INFO("metadata row " << i + 1);
+      for (const auto& row : rows) CHECK(pv::code_string(table[i].code) != row.code);
     }
   }
 }
