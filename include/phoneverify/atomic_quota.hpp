@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: a lock-free daily counter shared by the threads of a process.
 //
-// The one part of the limits that uses an atomic (DESIGN.md: locks and
+// The one part of the limits that uses an atomic (locks and
 // atomics only above the core). A `daily_usage` is 8 bytes, so a whole
 // state fits one std::atomic<std::uint64_t> and is charged by
 // compare-and-swap with exactly the rule of consume() (RULES.md §4): it never

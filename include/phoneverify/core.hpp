@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: the light umbrella. Every rule of the library (layers 0-3 of
-// DESIGN.md) without <system_error> and without the engine's threads, locks
+// the README's layer table) without <system_error> and without the engine's threads, locks
 // and heap. Prefer it in translation units that only decide requests.
 #ifndef PHONEVERIFY_CORE_HPP
 #define PHONEVERIFY_CORE_HPP

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: std::error_code glue for errc.
 //
-// Kept apart from errc.hpp because <system_error> is a heavy include (STYLE.md):
+// Kept apart from errc.hpp because <system_error> is a heavy include (README, "Compile time"):
 // include this header only where you need std::error_code.
 // `std::error_code ec = errc::invalid_verification_code;` works through ADL;
 // ec.category().name() is "phoneverify" and ec.message() the documented message.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// phoneverify: the umbrella header (DESIGN.md: "includes everything"). It only
+// phoneverify: the umbrella header (everything but an optional transport). It only
 // includes: the whole pure core (core.hpp), the std::error_code glue, the
 // lock-free shared daily counter and the embedded engine with its random
 // source and store. Include core.hpp instead where compile time matters

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: sharded_store, the engine's in-memory, thread-safe state table.
 //
-// This is the embedded engine's header (DESIGN.md layer 4), not part of the
+// This is the embedded engine's header (layer 4 of the README's table), not part of the
 // light core: it holds std::mutex. It maps a key (bytes: an account ID, a
 // phone number, a composite key) to one of the library's trivially copyable
 // state structs (daily_usage, rate_state, window_set, challenge) and runs the

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: timestamps, the ISO-8601 form of ExpirationDate, day indexes.
 //
-// The caller supplies the time (DESIGN.md): a `timestamp` is milliseconds
+// The caller supplies the time (the core reads no clock): a `timestamp` is milliseconds
 // since 1970-01-01T00:00:00Z on the system clock. `format_iso8601` and
 // `parse_iso8601` speak exactly the wire form of ExpirationDate (RULES.md §1.1,
 // "2021-12-17T07:38:41.747Z"): 24 characters, UTC, milliseconds, years
@@ -21,7 +21,7 @@
 
 namespace phoneverify {
 
-// A point in time: milliseconds since the Unix epoch, UTC (DESIGN.md, time.hpp).
+// A point in time: milliseconds since the Unix epoch, UTC (a public contract name, RULES.md).
 using timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 
 namespace detail {

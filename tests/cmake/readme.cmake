@@ -1,4 +1,4 @@
-# The README's C++ example compiles, warning-free, and runs (STYLE.md: README
+# The README's C++ example compiles, warning-free, and runs (README
 # snippets compiled). The snippet is read from README.md at configure time.
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/README.md")
 file(READ "${PROJECT_SOURCE_DIR}/README.md" _pv_readme)
