@@ -318,7 +318,7 @@ TEST_CASE("is_mobile_number: 86 needs 11 digits starting with 1, other codes any
   STATIC_REQUIRE(!pv::is_mobile_number(*pv::parse_phone("86-23900001234", dashed)));  // 11 digits, not 1
   STATIC_REQUIRE(pv::is_mobile_number(*pv::parse_phone("44-2079460000", dashed)));    // London fixed line
   for (std::size_t n = 7; n <= 12; ++n)
-    for (char first = '0'; first <= '9'; ++first) {
+    for (char first = '1'; first <= '9'; ++first) {  // '0' is 86's trunk prefix, refused by parsing
       const auto number = pv::phone_number::from_parts(86, national_of_length(n, first));
       REQUIRE(number.has_value());
       CHECK(pv::is_mobile_number(*number) == (n == 11 && first == '1'));
@@ -353,7 +353,7 @@ TEST_CASE("phone_number::from_parts applies the rules of parse_phone", "[phone]"
 TEST_CASE("every phone_error has a description and the wire error of RULES.md §2", "[phone]") {
   STATIC_REQUIRE(pv::describe(phone_error::second_separator) == "second '-'");
   STATIC_REQUIRE(pv::to_errc(phone_error::none) == errc::ok);
-  for (int i = 0; i <= static_cast<int>(phone_error::unknown_format); ++i) {
+  for (int i = 0; i <= static_cast<int>(phone_error::trunk_prefix); ++i) {
     const auto e = static_cast<phone_error>(opaque(i));
     CHECK_FALSE(pv::describe(e).empty());
     CHECK(pv::to_errc(e) == (e == phone_error::none                      ? errc::ok
@@ -363,7 +363,7 @@ TEST_CASE("every phone_error has a description and the wire error of RULES.md §
   CHECK(pv::describe(static_cast<phone_error>(opaque(200))).empty());
 }
 
-// phone_number: small, trivially copyable, no heap (DESIGN.md contract).
+// phone_number: small, trivially copyable, no heap (the public contract, RULES.md).
 static_assert(std::is_trivially_copyable_v<pv::phone_number>);
 static_assert(sizeof(pv::phone_number) <= 24);
 static_assert(!std::is_default_constructible_v<pv::phone_number>);  // always valid
@@ -378,3 +378,49 @@ static_assert(decltype(pv::format_phone(*pv::parse_phone("1-2025550123", dashed)
 static_assert(pv::parse_phone("1-2025550123", dashed)->digit_count() == 11);
 static_assert(pv::parse_phone("+447911123456", e164)->country_code() == 44);
 static_assert(pv::parse_phone("+447911123456", e164)->national_number() == "7911123456");
+
+TEST_CASE("parse_phone refuses a national number that begins with its code's trunk prefix, in every form",
+          "[phone]") {
+  // One handset, one spelling (RULES.md §2): 49-015112345678 is 49-15112345678
+  // dialled at home; accepting both would give one handset two keys.
+  STATIC_REQUIRE(pv::parse_phone("49-15112345678", dashed).has_value());
+  STATIC_REQUIRE(pv::parse_phone_detailed("49-015112345678", dashed).reason == phone_error::trunk_prefix);
+  STATIC_REQUIRE(!pv::parse_phone("49-0015112345678", dashed).has_value());
+  STATIC_REQUIRE(pv::parse_phone_detailed("86013800001234", compact).reason == phone_error::trunk_prefix);
+  STATIC_REQUIRE(pv::parse_phone_detailed("+86013800001234", e164).reason == phone_error::trunk_prefix);
+  STATIC_REQUIRE(pv::parse_phone("8613800001234", compact).has_value());
+  STATIC_REQUIRE(pv::parse_phone_detailed("1-1202555012", dashed).reason == phone_error::trunk_prefix);
+  STATIC_REQUIRE(pv::parse_phone_detailed("36-06123456", dashed).reason == phone_error::trunk_prefix);
+  STATIC_REQUIRE(pv::parse_phone("36-612345678", dashed).has_value());  // 06 is the prefix, 6 alone is not
+  // Codes whose numbers can begin with their prefix keep them: Italy has none, Russia's 8 starts 800 numbers.
+  STATIC_REQUIRE(pv::parse_phone("39-0612345678", dashed).has_value());
+  STATIC_REQUIRE(pv::parse_phone("7-8001234567", dashed).has_value());
+  const auto refused = pv::parse_phone_detailed(at_run_time("49-015112345678"), dashed);
+  CHECK(refused.number.error() == bad_phone);
+  CHECK(refused.position == 3);  // the national number
+  CHECK(pv::phone_number::from_parts(49, "015112345678").error() == bad_phone);
+  CHECK(pv::phone_number::from_parts(49, "15112345678").has_value());
+  CHECK(!pv::describe(phone_error::trunk_prefix).empty());
+  CHECK(pv::to_errc(phone_error::trunk_prefix) == bad_phone);
+  // Every code: a number of a possible length that begins with the prefix is
+  // refused exactly when the table names one, with the trunk_prefix reason.
+  int codes_with_prefix = 0;
+  for (const auto& entry : pv::country_code_table) {
+    if (entry.trunk_prefix_length == 0) continue;
+    ++codes_with_prefix;
+    const std::string prefix = entry.trunk_prefix_length == 2
+                                   ? std::string{static_cast<char>('0' + entry.trunk_prefix_value / 10),
+                                                 static_cast<char>('0' + entry.trunk_prefix_value % 10)}
+                                   : std::string{static_cast<char>('0' + entry.trunk_prefix_value)};
+    for (std::size_t n = prefix.size() + 1; n <= pv::max_national_digits; ++n) {
+      if (!pv::is_possible_length(entry.code, n) || n + std::to_string(entry.code).size() > 15) continue;
+      const std::string national = prefix + national_of_length(n - prefix.size(), '5');
+      CAPTURE(entry.code, national);
+      CHECK(pv::starts_with_trunk_prefix(entry.code, national));
+      for (phone_format form : all_forms)
+        CHECK(pv::parse_phone_detailed(at_run_time(written(entry.code, national, form)), form).reason ==
+              phone_error::trunk_prefix);
+    }
+  }
+  CHECK(codes_with_prefix == 101);  // of libphonenumber 8.12.57's 215 codes
+}

@@ -133,12 +133,15 @@ TEST_CASE("parse_phone never rejects a number libphonenumber's IsPossibleNumber 
           "[phone][differential]") {
   // The exceptions, each a rule of RULES.md §2:
   //  * local-only lengths (IS_POSSIBLE_LOCAL_ONLY) are not possible lengths;
-  //  * more than 15 digits in all is refused (ITU-T E.164).
+  //  * more than 15 digits in all is refused (ITU-T E.164);
+  //  * a national number that begins with its code's trunk prefix, which no
+  //    national number of the code can begin with, is refused (one handset,
+  //    one spelling: libphonenumber's Parse strips such a prefix).
   // The other way round is reported, not failed: parse_phone takes the union
   // of the lengths over the regions of a code, libphonenumber the main region.
   const auto corpus = mutated_corpus();
   REQUIRE(corpus.size() > 10000);  // a corpus of examples and mutations
-  std::size_t both = 0, neither = 0, local_only = 0, over_15 = 0, only_ours = 0, compared = 0;
+  std::size_t both = 0, neither = 0, local_only = 0, over_15 = 0, trunk_prefixed = 0, only_ours = 0, compared = 0;
   std::map<int, std::size_t> only_ours_by_code;
   for (const auto& s : corpus) {
     PhoneNumber number;
@@ -162,9 +165,11 @@ TEST_CASE("parse_phone never rejects a number libphonenumber's IsPossibleNumber 
     } else if (theirs) {
       const bool too_long = std::to_string(s.cc).size() + s.national.size() > 15;
       const bool local = reason == PhoneNumberUtil::IS_POSSIBLE_LOCAL_ONLY;
-      CHECK((too_long || local));  // otherwise parse_phone is wrong
+      const bool trunk = pv::starts_with_trunk_prefix(static_cast<std::uint16_t>(s.cc), s.national);
+      CHECK((too_long || local || trunk));  // otherwise parse_phone is wrong
       if (too_long) ++over_15;
       else if (local) ++local_only;
+      else if (trunk) ++trunk_prefixed;
       CHECK(ours.error() == pv::errc::invalid_parameter_phone_number);
     } else {
       ++only_ours;
@@ -172,13 +177,37 @@ TEST_CASE("parse_phone never rejects a number libphonenumber's IsPossibleNumber 
     }
   }
   std::printf("[differential] %zu numbers compared: both accept %zu, both reject %zu; parse_phone rejects %zu "
-              "local-only and %zu over 15 digits (RULES.md §2); parse_phone accepts %zu that libphonenumber calls "
-              "impossible (union of regions' lengths):",
-              compared, both, neither, local_only, over_15, only_ours);
+              "local-only, %zu over 15 digits and %zu behind a trunk prefix (RULES.md §2); parse_phone accepts %zu "
+              "that libphonenumber calls impossible (union of regions' lengths):",
+              compared, both, neither, local_only, over_15, trunk_prefixed, only_ours);
   for (const auto& [cc, count] : only_ours_by_code) std::printf(" %d:%zu", cc, count);
   std::printf("\n");
   CHECK(compared > 10000);
   CHECK(both > 1000);
+}
+
+TEST_CASE("every spelling of a handset that parse_phone refuses for its trunk prefix is one libphonenumber number",
+          "[phone][differential]") {
+  // 49-15112345678 and 49-015112345678 are one German handset to
+  // libphonenumber; parse_phone accepts only the first spelling.
+  const struct {
+    std::uint16_t cc;
+    const char* national;
+    const char* trunk_spelling;
+  } handsets[] = {{49, "15112345678", "015112345678"},
+                  {86, "13800001234", "013800001234"}, {44, "7911123456", "07911123456"},
+                  {1, "2025550123", "12025550123"},    {33, "612345678", "0612345678"}};
+  for (const auto& h : handsets) {
+    CAPTURE(h.cc, h.trunk_spelling);
+    PhoneNumber plain, prefixed;
+    const std::string cc = std::to_string(h.cc);
+    REQUIRE(util().Parse("+" + cc + h.national, "ZZ", &plain) == PhoneNumberUtil::NO_PARSING_ERROR);
+    REQUIRE(util().Parse("+" + cc + h.trunk_spelling, "ZZ", &prefixed) == PhoneNumberUtil::NO_PARSING_ERROR);
+    CHECK(util().IsNumberMatch(plain, prefixed) == PhoneNumberUtil::EXACT_MATCH);
+    CHECK(pv::parse_phone(cc + "-" + h.national, pv::phone_format::dashed).has_value());
+    CHECK(pv::parse_phone(cc + "-" + h.trunk_spelling, pv::phone_format::dashed).error() ==
+          pv::errc::invalid_parameter_phone_number);
+  }
 }
 
 #endif  // PHONEVERIFY_HAVE_LIBPHONENUMBER

@@ -56,6 +56,7 @@ enum class phone_error : std::uint8_t {
   unassigned_country_code,    // no numbering plan for the code (InvalidParameter.MobileCountryCode)
   bad_length,                 // the national length is not one of the code's possible lengths
   unknown_format,             // the phone_format argument is no enumerator
+  trunk_prefix,               // the national number begins with the code's trunk prefix (49-0151...): one handset, one spelling
 };
 
 // A short English description of a reason, for logs; "" for a value that is
@@ -80,6 +81,7 @@ constexpr std::string_view describe(phone_error e) noexcept {
     case phone_error::unassigned_country_code: return "country code that is not assigned";
     case phone_error::bad_length: return "national number length not possible for the country code";
     case phone_error::unknown_format: return "unknown phone_format";
+    case phone_error::trunk_prefix: return "national number begins with the country's trunk prefix";
   }
   return {};
 }
@@ -98,7 +100,8 @@ struct phone_access;
 }  // namespace detail
 
 // A valid phone number: an assigned country code and a national significant
-// number of ASCII digits whose length is possible for that code, 15 digits at
+// number of ASCII digits whose length is possible for that code and that does
+// not begin with its trunk prefix (RULES.md §2), 15 digits at
 // most in all (RULES.md §2). Trivially copyable, 18 bytes, no heap; two
 // numbers are equal when code and digits are.
 class phone_number {
@@ -123,7 +126,8 @@ class phone_number {
     for (char c : national)
       if (c < '0' || c > '9') return errc::invalid_parameter_phone_number;
     const phone_number number(cc, national);
-    if (number.digit_count() > max_phone_digits || !is_possible_length(cc, national.size()))
+    if (number.digit_count() > max_phone_digits || !is_possible_length(cc, national.size()) ||
+        starts_with_trunk_prefix(cc, national))
       return errc::invalid_parameter_phone_number;
     return number;
   }
@@ -180,12 +184,14 @@ constexpr std::uint16_t phone_code_value(std::string_view digits) noexcept {
   return value;
 }
 
-// The checks after syntax, in RULES.md §2's order: the code, then the length.
+// The checks after syntax, in RULES.md §2's order: the code, the length, then
+// the trunk prefix.
 // `national_at` is the offset of the national number in the original text.
 constexpr phone_parse_result phone_finish(std::uint16_t cc, std::size_t cc_at, std::string_view national,
                                           std::size_t national_at) noexcept {
   if (!is_assigned_country_code(cc)) return phone_failure(phone_error::unassigned_country_code, cc_at);
   if (!is_possible_length(cc, national.size())) return phone_failure(phone_error::bad_length, national_at);
+  if (starts_with_trunk_prefix(cc, national)) return phone_failure(phone_error::trunk_prefix, national_at);
   return {phone_access::make(cc, national), phone_error::none, 0};
 }
 
