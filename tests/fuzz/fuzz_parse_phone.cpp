@@ -30,6 +30,7 @@ void check_accepted(const pv::phone_number& number, std::string_view text, pv::p
   const std::string_view national = number.national_number();
   require(!national.empty());
   require(pv::is_possible_length(number.country_code(), national.size()));
+  require(!pv::starts_with_trunk_prefix(number.country_code(), national));  // one handset, one spelling
   require(number.digit_count() <= pv::max_phone_digits);
   for (char c : national) require(c >= '0' && c <= '9');
   for (auto other : forms) {
