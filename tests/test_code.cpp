@@ -416,6 +416,60 @@ TEST_CASE("the 100th consecutive failure across resends returns its own status a
   CHECK(pv::check_code(defaults, key_a, binding_a, c, fresh->code, unlock + 1ms) == check_status::ok);
 }
 
+TEST_CASE("consecutive failures below the limit are forgotten lockout after the last one", "[code]") {
+  // A binding someone mistyped and abandoned must die (RULES.md §4): 99
+  // failures, then a day of silence, then one more failure is 1, not 100.
+  pv::test::splitmix64 rng{pv::test::test_seed("forgotten failures", 99)};
+  pv::challenge c{};
+  std::int64_t now = 0;
+  int failures = 0;
+  while (failures < 99) {
+    const auto issued = pv::issue_code(defaults, key_a, binding_a, c, at(now), rng);
+    REQUIRE(issued);
+    for (int k = 0; k < 5 && failures < 99; ++k, ++failures)
+      CHECK(pv::check_code(defaults, key_a, binding_a, c, neighbour(issued->code), at(++now)) ==
+            check_status::wrong_code);
+    now += 60'000;
+  }
+  const std::int64_t last_failure = now - 60'000;
+  REQUIRE(c.consecutive_failures() == 99);
+  // Until lockout has passed the count stands; from then on nothing remains.
+  CHECK(pv::forgettable_at(defaults, c) == at(last_failure) + 24h);
+  const pv::challenge kept = [&] {
+    pv::challenge copy = c;
+    const auto issued = pv::issue_code(defaults, key_a, binding_a, copy, at(last_failure) + 24h - 1ms, rng);
+    REQUIRE(issued);
+    return copy;
+  }();
+  CHECK(kept.consecutive_failures() == 99);
+  const auto issued = pv::issue_code(defaults, key_a, binding_a, c, at(last_failure) + 24h, rng);
+  REQUIRE(issued);
+  CHECK(c.consecutive_failures() == 0);
+  CHECK(pv::check_code(defaults, key_a, binding_a, c, neighbour(issued->code), at(last_failure) + 24h + 1ms) ==
+        check_status::wrong_code);
+  CHECK(c.consecutive_failures() == 1);  // not 100: no lock
+  CHECK(pv::check_code(defaults, key_a, binding_a, c, issued->code, at(last_failure) + 24h + 2ms) == check_status::ok);
+}
+
+TEST_CASE("forgettable_at is the latest of resend interval, live code and forgotten failures", "[code]") {
+  STATIC_REQUIRE(pv::forgettable_at(defaults, pv::challenge{}) == pv::timestamp::min());
+  pv::test::splitmix64 rng{pv::test::test_seed("forgettable", 5)};
+  pv::challenge c{};
+  const auto issued = pv::issue_code(defaults, key_a, binding_a, c, at(0), rng);
+  REQUIRE(issued);
+  CHECK(pv::forgettable_at(defaults, c) == at(0) + 5min);  // the code lives longer than the 60 s resend interval
+  REQUIRE(pv::check_code(defaults, key_a, binding_a, c, issued->code, at(1000)) == check_status::ok);
+  CHECK(pv::forgettable_at(defaults, c) == at(0) + 60s);  // used: only the resend interval remains
+  const auto second = pv::issue_code(defaults, key_a, binding_a, c, at(60'000), rng);
+  REQUIRE(second);
+  REQUIRE(pv::check_code(defaults, key_a, binding_a, c, neighbour(second->code), at(70'000)) ==
+          check_status::wrong_code);
+  CHECK(pv::forgettable_at(defaults, c) == at(70'000) + 24h);
+  pv::code_policy broken = defaults;
+  broken.digits = 2;
+  CHECK(pv::forgettable_at(broken, c) == pv::timestamp::max());
+}
+
 TEST_CASE("issue_code refuses inside the resend interval with the sending action's limit error", "[code]") {
   struct row {
     pv::code_binding binding;

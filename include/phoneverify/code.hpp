@@ -397,9 +397,12 @@ constexpr bool is_locked(const code_policy& policy, const challenge& c, timestam
          ms_of(now) < sat_add(ms_of(c.last_failure_at()), to_ms(policy.lockout));
 }
 
-// A lock that has run out ends the count: the binding starts again from zero.
-constexpr void end_expired_lock(const code_policy& policy, challenge& c, timestamp now) noexcept {
-  if (c.consecutive_failures() >= policy.max_consecutive_failures && !is_locked(policy, c, now))
+// Consecutive failures are forgotten `lockout` after the last one (RULES.md
+// §4): a lock that has run out and a count below the limit alike, so a
+// binding someone mistyped once and abandoned does not stay for ever.
+constexpr void forget_old_failures(const code_policy& policy, challenge& c, timestamp now) noexcept {
+  if (c.consecutive_failures() != 0 &&
+      ms_of(now) >= sat_add(ms_of(c.last_failure_at()), to_ms(policy.lockout)))
     challenge_access::failures(c) = 0;
 }
 
@@ -438,6 +441,26 @@ constexpr timestamp next_issue_at(const code_policy& policy, const challenge& st
   return timestamp{std::chrono::milliseconds{at}};
 }
 
+// The first instant from which `state` remembers nothing that could change a
+// verdict (RULES.md §4: every state has a time at which it dies): the end of
+// the resend interval of its last code, the expiry of a live code, and the
+// moment its consecutive failures are forgotten (`lockout` after the last
+// one), whichever is latest; timestamp::min() for a challenge that holds
+// nothing. From then on it answers as challenge{} does on the wire
+// (Invalid.VerificationCode for any check), so a store may drop it.
+// timestamp::max() for a policy outside its limits.
+constexpr timestamp forgettable_at(const code_policy& policy, const challenge& state) noexcept {
+  if (validate(policy) != errc::ok) return timestamp::max();
+  std::int64_t at = std::numeric_limits<std::int64_t>::min();
+  const auto later = [&at](std::int64_t t) { at = t > at ? t : at; };
+  if (state.state() != challenge_state::none)
+    later(detail::sat_add(detail::ms_of(state.issued_at()), detail::to_ms(policy.resend_interval)));
+  if (state.state() == challenge_state::live) later(detail::ms_of(state.expires_at()));
+  if (state.consecutive_failures() != 0)
+    later(detail::sat_add(detail::ms_of(state.last_failure_at()), detail::to_ms(policy.lockout)));
+  return timestamp{std::chrono::milliseconds{at}};
+}
+
 // Issues a new code for `binding` at `now` and records it in `state` (RULES.md §5):
 // draws policy.digits decimal digits uniformly from `rng` (rejection
 // sampling, no modulo bias), stores only their keyed tags, sets the expiry
@@ -461,7 +484,7 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const secret
   if (validate(policy) != errc::ok || !detail::is_sending_action(binding.purpose) || detail::is_zero_key(key))
     return errc::invalid_parameter;
   challenge next = state;
-  detail::end_expired_lock(policy, next, now);
+  detail::forget_old_failures(policy, next, now);
   if (now < next_issue_at(policy, next)) return detail::issue_limit_error(binding.purpose);
 
   std::uint64_t value = 0;
@@ -507,7 +530,7 @@ constexpr check_status check_code(const code_policy& policy, const secret_key& k
     PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "check_code: code_policy outside its limits (RULES.md §5)");
   if (validate(policy) != errc::ok) return check_status::no_code;
   using access = detail::challenge_access;
-  detail::end_expired_lock(policy, state, now);
+  detail::forget_old_failures(policy, state, now);
   if (detail::is_locked(policy, state, now)) return check_status::locked;
   switch (state.state()) {
     case challenge_state::live: break;
