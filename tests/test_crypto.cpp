@@ -8,6 +8,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <span>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -149,6 +151,41 @@ static_assert(sizeof(pv::sha256_hasher) <= 128);
 static_assert(sizeof(pv::hmac_sha256_hasher) <= 256);
 static_assert(sizeof(pv::sha256_digest) == 32);
 static_assert(std::is_nothrow_default_constructible_v<pv::sha256_hasher>);
+
+namespace {
+// The object representation of `object`, copied out (reading a live object's bytes is defined).
+template <class T>
+std::array<unsigned char, sizeof(T)> bytes_of(const T& object) {
+  std::array<unsigned char, sizeof(T)> out{};
+  std::memcpy(out.data(), &object, sizeof(T));
+  return out;
+}
+template <std::size_t N>
+bool all_zero(const std::array<unsigned char, N>& bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](unsigned char b) { return b == 0; });
+}
+}  // namespace
+
+TEST_CASE("a finished or wiped hasher keeps nothing of its key or message", "[crypto]") {
+  // A keyed state is as good as the key: none may stay behind in memory that
+  // a later response or a core dump could carry (the engine's key, RULES.md §5).
+  const auto key = filled<32>(pv::test::opaque(std::uint8_t{0x5e}));
+  pv::hmac_sha256_hasher mac{std::span<const std::byte>(key)};
+  REQUIRE_FALSE(all_zero(bytes_of(mac)));
+  pv::hmac_sha256_hasher copy = mac;
+  mac.update("message");
+  const auto tag = mac.finish();
+  CHECK(all_zero(bytes_of(mac)));
+  CHECK(tag == pv::hmac_sha256(key, "message"));  // the wipe comes after the tag
+  copy.wipe();
+  CHECK(all_zero(bytes_of(copy)));
+
+  pv::sha256_hasher plain;
+  plain.update("a secret code: 123456");
+  const auto digest = plain.finish();
+  CHECK(all_zero(bytes_of(plain)));
+  CHECK(digest == pv::sha256("a secret code: 123456"));
+}
 
 TEST_CASE("sha256 gives the digests of FIPS 180-4's examples", "[crypto]") {
   for (const auto& c : sha_cases) {

@@ -340,11 +340,12 @@ struct binding_tags {
 };
 constexpr binding_tags compute_tags(const secret_key& key, const code_binding& binding,
                                     std::string_view code) noexcept {
-  const hmac_sha256_hasher keyed{std::span<const std::byte>(key)};  // the key schedule, done once
+  hmac_sha256_hasher keyed{std::span<const std::byte>(key)};  // the key schedule, done once
   hmac_sha256_hasher b = keyed;
   b.update(binding_domain);
   feed_binding(b, binding);
   hmac_sha256_hasher c = keyed;
+  keyed.wipe();  // no keyed state stays behind on the stack (finish wipes b and c)
   c.update(code_domain);
   feed_binding(c, binding);
   c.update(static_cast<std::byte>(code.size() & 0xFFU)).update(code);
@@ -496,6 +497,7 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const secret
     value /= 10U;
   }
   out.code.append(std::string_view(digits, policy.digits));
+  detail::secure_zero(digits, code_max_digits);  // the code leaves only in `out`
 
   const detail::binding_tags tags = detail::compute_tags(key, binding, out.code.view());
   using access = detail::challenge_access;

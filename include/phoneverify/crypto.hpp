@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <type_traits>
 
 namespace phoneverify {
 
@@ -27,6 +28,27 @@ inline constexpr std::size_t sha256_block_size = 64;
 using sha256_digest = std::array<std::byte, sha256_digest_size>;
 
 namespace detail {
+
+// Zeroes `count` objects at `p` through a volatile pointer, so the optimiser
+// cannot drop the stores as dead: how key material, pads and message
+// schedules are erased once used (never left on the stack or in a spent
+// hasher for a later response to carry out). Nothing to erase during
+// constant evaluation.
+// (GCC and Clang: memset, then an empty asm that may read the memory, the
+// explicit_bzero idiom, a few instructions for 64 bytes; elsewhere a loop of
+// volatile stores.)
+template <class T>
+constexpr void secure_zero(T* p, std::size_t count) noexcept {
+  static_assert(std::is_trivially_copyable_v<T>);
+  if (std::is_constant_evaluated()) return;
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_memset(static_cast<void*>(p), 0, count * sizeof(T));
+  __asm__ __volatile__("" : : "r"(p) : "memory");
+#else
+  volatile T* v = p;
+  for (std::size_t i = 0; i < count; ++i) v[i] = T{};
+#endif
+}
 
 // FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube
 // roots of the first 64 primes.
@@ -132,7 +154,17 @@ class sha256_hasher {
     for (std::size_t i = 0; i < 8; ++i)
       for (std::size_t j = 0; j < 4; ++j)
         out[4 * i + j] = static_cast<std::byte>(state_[i] >> (24U - 8U * j));
+    wipe();  // spent: what it hashed may have been a secret
     return out;
+  }
+
+  // Erases the state and the buffered bytes (secure_zero); the hasher is
+  // spent afterwards.
+  constexpr void wipe() noexcept {
+    detail::secure_zero(state_, 8);
+    detail::secure_zero(block_, sha256_block_size);
+    length_ = 0;
+    used_ = 0;
   }
 
  private:
@@ -184,6 +216,7 @@ class sha256_hasher {
     state_[5] += f;
     state_[6] += g;
     state_[7] += h;
+    detail::secure_zero(w, 64);  // the schedule of a key block is the key
   }
 
   std::uint32_t state_[8] = {detail::sha256_h0[0], detail::sha256_h0[1], detail::sha256_h0[2],
@@ -225,6 +258,9 @@ class hmac_sha256_hasher {
     }
     inner_.update(std::span<const std::byte>(ipad));
     outer_.update(std::span<const std::byte>(opad));
+    detail::secure_zero(k, sha256_block_size);
+    detail::secure_zero(ipad, sha256_block_size);
+    detail::secure_zero(opad, sha256_block_size);
   }
 
   // Appends `data` to the authenticated message.
@@ -243,10 +279,19 @@ class hmac_sha256_hasher {
     return *this;
   }
 
-  // The tag H((K ^ opad) || H((K ^ ipad) || message)). The hasher is spent afterwards.
+  // The tag H((K ^ opad) || H((K ^ ipad) || message)). The hasher is spent
+  // (wiped) afterwards.
   constexpr sha256_digest finish() noexcept {
-    const sha256_digest inner_digest = inner_.finish();
-    return outer_.update(std::span<const std::byte>(inner_digest)).finish();
+    sha256_digest inner_digest = inner_.finish();
+    const sha256_digest tag = outer_.update(std::span<const std::byte>(inner_digest)).finish();
+    detail::secure_zero(inner_digest.data(), inner_digest.size());
+    return tag;
+  }
+
+  // Erases the keyed state (a copy of it can authenticate under the key).
+  constexpr void wipe() noexcept {
+    inner_.wipe();
+    outer_.wipe();
   }
 
  private:
