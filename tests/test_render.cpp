@@ -239,7 +239,7 @@ TEST_CASE("render_success gives action 2's documented bodies for BindSecureMobil
 TEST_CASE("render_success gives action 4's documented CAMS envelope for GetMigrationVerifyCode", "[render]") {
   const action a = action::get_migration_verify_code;
   CHECK(render_success_text(body_format::json, a, seed003_fields) == minify_json(seed003_json));
-  // Seed 003 shows no XML: the same members as elements, Data nested.
+  // Action 4's page shows no XML: the same members as elements, Data nested.
   CHECK(render_success_text(body_format::xml, a, seed003_fields) ==
         std::string(decl) +
             "<GetMigrationVerifyCodeResponse><RequestId>90E63D28-E31D-1EB2-8939-A94866411B2O</RequestId>"

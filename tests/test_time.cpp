@@ -41,7 +41,7 @@ struct parse_case {
 };
 
 constexpr parse_case parse_cases[] = {
-    // accepted: the seed's ExpirationDate, the ends of the range, leap days
+    // accepted: the documented ExpirationDate, the ends of the range, leap days
     {"2021-12-17T07:38:41.747Z", pv::iso8601_error::none, 1639726721747},
     {"1970-01-01T00:00:00.000Z", pv::iso8601_error::none, 0},
     {"9999-12-31T23:59:59.999Z", pv::iso8601_error::none, 253402300799999},
@@ -135,7 +135,7 @@ TEST_CASE("parse_iso8601 accepts exactly the ExpirationDate form and names each 
   }
 }
 
-TEST_CASE("format_iso8601 emits the seed's ExpirationDate 2021-12-17T07:38:41.747Z", "[time]") {
+TEST_CASE("format_iso8601 emits the documented ExpirationDate 2021-12-17T07:38:41.747Z", "[time]") {
   STATIC_REQUIRE(pv::format_iso8601(at(1639726721747)) == std::string_view("2021-12-17T07:38:41.747Z"));
   CHECK(pv::format_iso8601(at(pv::test::opaque<std::int64_t>(1639726721747))) ==
         std::string_view("2021-12-17T07:38:41.747Z"));

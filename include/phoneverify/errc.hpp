@@ -212,8 +212,8 @@ struct documented_error {
 
 namespace detail {
 
-// Seed 000 (SendVerificationCodeForBindSecureMobilePhone, Chinese page): its
-// table in its order; descriptions kept in Chinese as the seed has them.
+// SendVerificationCodeForBindSecureMobilePhone (its page is in Chinese): its
+// table in its order; descriptions kept in Chinese as the page has them.
 inline constexpr documented_error send_bind_errors[] = {
     {errc::entity_already_exists_resource_directory, 409,
      "The resource directory for the account is already enabled. We recommend that you do not enable the "
@@ -230,7 +230,7 @@ inline constexpr documented_error send_bind_errors[] = {
      "您的账号是另一个资源目录的管理账号或是另一个资源目录内的成员。"},
 };
 
-// Seed 001 (BindSecureMobilePhone), then the row only the metadata documents.
+// BindSecureMobilePhone, then the row only the metadata documents.
 inline constexpr documented_error bind_errors[] = {
     {errc::invalid_enterprise_name, 409, "You must specify the enterprise name.",
      "The error message returned because no enterprise name is specified for the account. Specify an "
@@ -267,7 +267,7 @@ inline constexpr documented_error bind_errors[] = {
      "The current site does not allow this operation (for example a country code the site does not support)."},
 };
 
-// Seed 002 (SendVerificationCodeForEnableRD). The seed's first description is "-".
+// SendVerificationCodeForEnableRD. The page's first description is "-".
 inline constexpr documented_error send_enable_rd_errors[] = {
     {errc::not_support_account_in_another_resource_directory, 409,
      "The specified account is an Alibaba Cloud account or already exists in another resource directory.", "-"},
@@ -283,7 +283,7 @@ inline constexpr documented_error send_enable_rd_errors[] = {
      "The current site does not support the country code you entered."},
 };
 
-// Seed 003 (GetMigrationVerifyCode): no descriptions in the seed.
+// GetMigrationVerifyCode: no descriptions on its page.
 inline constexpr documented_error cams_errors[] = {
     {errc::product_unsubscript, 400, "You have not subscribed to the specified product.", ""},
     {errc::ram_permission_deny, 400, "You are not authorized to perform the operation.", ""},
@@ -291,7 +291,7 @@ inline constexpr documented_error cams_errors[] = {
     {errc::unknown_resource_owner_id, 400, "The resource does not belong to the current user.", ""},
 };
 
-// Seed 004 (SendPhoneVerificationForMessageContact).
+// SendPhoneVerificationForMessageContact.
 inline constexpr documented_error message_contact_errors[] = {
     {errc::missing_parameter_contact_id, 400, "You must specify ContactId.", "The ContactId parameter is not configured."},
     {errc::invalid_parameter_contact_id, 400, "The ContactId is invalid.", "The value of the ContactId parameter is invalid."},
