@@ -342,7 +342,7 @@ inline constexpr documented_error chatapp_verified_errors[] = {
 }  // namespace detail
 
 // The action's documented error table, in the document's order (RULES.md §6):
-// the seed's rows, then the rows only the metadata documents; for the consumer
+// the documented page's rows, then the rows only the metadata documents; for the consumer
 // actions, appendix A's rows. Empty for a value that is no enumerator.
 constexpr std::span<const documented_error> documented_errors(action a) noexcept {
   switch (a) {
