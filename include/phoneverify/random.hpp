@@ -6,7 +6,7 @@
 // in std::random_device's. The core
 // functions take any std::uniform_random_bit_generator the caller supplies
 // (RULES.md §5); this header provides the cryptographically secure default
-// that NIST SP 800-63B and OWASP ASVS 6.5.3 ask for, never a Mersenne Twister
+// that NIST SP 800-63B and OWASP ASVS 4.0.3 V6.3.1 ask for, never a Mersenne Twister
 // (whose future outputs follow from 624 observed ones).
 //
 // chacha20_generator is deterministic for a given key and nonce, so tests can
