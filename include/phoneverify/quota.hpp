@@ -23,6 +23,7 @@
 #ifndef PHONEVERIFY_QUOTA_HPP
 #define PHONEVERIFY_QUOTA_HPP
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +32,8 @@
 #include <utility>
 
 #include "detail/saturating.hpp"
+#include "errc.hpp"
+#include "result.hpp"
 #include "time.hpp"
 
 namespace phoneverify {
@@ -47,6 +50,7 @@ struct decision {
 
 namespace detail {
 struct limit_access;
+struct state_codec;  // to_bytes / from_bytes of the states (see "Stored forms")
 }  // namespace detail
 
 // ---------------------------------------------------------------------------
@@ -366,6 +370,7 @@ struct sliding_window_state {
 
  private:
   friend struct detail::limit_access;
+  friend struct detail::state_codec;
   static constexpr bool ordered = N <= 16;  // slots in order, newest first; else a ring
   // The biased k-th most recent time, k < N (0 when fewer were admitted).
   constexpr std::uint64_t slot(std::size_t k) const noexcept {
@@ -726,6 +731,7 @@ struct rolling_usage {
 
  private:
   friend struct detail::rolling_ops<N>;
+  friend struct detail::state_codec;
   std::int64_t origin_ = 0;     // the time an offset counts from
   std::uint32_t newest_ = 0;    // offset of the latest admitted time; 0 = unused
   std::uint16_t next_ = 0;      // where the next time goes: the oldest slot
@@ -1175,6 +1181,352 @@ constexpr joint_decision consume_all(timestamp now, std::uint32_t n, metered<L, 
 template <class... L, class... S>
 constexpr joint_decision admit_all(timestamp now, metered<L, S>... limits) noexcept {
   return consume_all(now, 1, limits...);
+}
+
+
+// ---------------------------------------------------------------------------
+// Stored forms
+
+// Every state above has a fixed, documented byte layout, like challenge's
+// (code.hpp): the same bytes for a service's own database and for any other
+// reader of them (a Redis script, say). to_bytes(state) writes it;
+// from_bytes(bytes) reads it back, overloaded on the byte type, which is a
+// type of its own for each state (and each N), never a bare std::array, so
+// that no overload can take another state's bytes (nor a challenge_bytes).
+// Rules every layout keeps:
+// - big-endian (network order), the same on every machine; a signed field is
+//   two's complement;
+// - byte 0 is the format version, 1; byte 1 the kind of state:
+//     0x10 daily_usage, 0x11 rate_state, 0x12 sliding_window_state<N>,
+//     0x13 rolling_usage<N>
+//   (a challenge's byte 1 is its state, 0 to 4: never one of these, so even
+//   bytes of a challenge's size are told apart); the templated states also
+//   hold their N, so bytes written for one N are refused by another;
+// - all-zero bytes (an empty column) read as the value-initialised state;
+//   to_bytes of that state writes its version, kind and N, and zeros;
+// - from_bytes refuses with errc::invalid_parameter whatever to_bytes cannot
+//   write: another version, kind or N, a reserved byte that is not 0, a state
+//   whose invariants do not hold (listed with each layout). A decoded state
+//   answers every request exactly as the state that was written, and a read
+//   never has to trust a field it cannot check;
+// - what is derived is not stored (rolling_usage's copies of its newest and
+//   oldest offsets, its repeated slots): from_bytes recomputes it;
+// - integers stay below 2^53 in magnitude where the state allows, so a
+//   reader whose numbers are doubles (Lua 5.1's) reads them exactly: each
+//   layout says which may not.
+// Never throws, never allocates, usable in constant expressions.
+
+namespace detail {
+
+inline constexpr std::byte state_format_version{1};
+enum class state_kind : std::uint8_t {
+  daily_usage = 0x10,
+  rate_state = 0x11,
+  sliding_window_state = 0x12,
+  rolling_usage = 0x13,
+};
+
+// `width` bytes of `v` at `at`, big-endian (width <= 8).
+template <std::size_t Size>
+constexpr void store_be(std::array<std::byte, Size>& out, std::size_t at, std::size_t width,
+                        std::uint64_t v) noexcept {
+  for (std::size_t i = 0; i < width; ++i) out[at + i] = static_cast<std::byte>((v >> (8 * (width - 1 - i))) & 0xFFu);
+}
+template <std::size_t Size>
+constexpr std::uint64_t load_be(const std::array<std::byte, Size>& in, std::size_t at, std::size_t width) noexcept {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < width; ++i) v = (v << 8) | static_cast<std::uint64_t>(in[at + i]);
+  return v;
+}
+template <std::size_t Size>
+constexpr bool all_zero(const std::array<std::byte, Size>& in) noexcept {
+  bool zero = true;
+  for (std::byte b : in) zero = zero && b == std::byte{0};
+  return zero;
+}
+// The version and kind bytes that open every layout.
+template <std::size_t Size>
+constexpr void store_header(std::array<std::byte, Size>& out, state_kind kind) noexcept {
+  out[0] = state_format_version;
+  out[1] = static_cast<std::byte>(kind);
+}
+template <std::size_t Size>
+constexpr bool header_is(const std::array<std::byte, Size>& in, state_kind kind) noexcept {
+  return in[0] == state_format_version && in[1] == static_cast<std::byte>(kind);
+}
+
+}  // namespace detail
+
+// daily_usage_bytes, 16 bytes (every field below 2^53):
+//   0  u8   format version, 1
+//   1  u8   kind, 0x10
+//   2  u16  reserved, 0
+//   4  u32  day key: the day index of the latest charge (at the quota's UTC
+//           offset, days since 1970-01-01) + 2^31, clamped to 1 .. 2^32 - 1;
+//           0 = never charged
+//   8  u32  units charged that day; 0 when the day key is 0
+//   12 u32  reserved, 0
+// A daily_usage with no day (only from_bits makes one with a count, which
+// consume ignores) is written as the unused state.
+inline constexpr std::size_t daily_usage_bytes_size = 16;
+struct daily_usage_bytes : std::array<std::byte, daily_usage_bytes_size> {};
+
+// rate_state_bytes, 16 bytes:
+//   0  u8   format version, 1
+//   1  u8   kind, 0x11
+//   2  u8   1 when a request was admitted, 0 when idle
+//   3  5 B  reserved, 0
+//   8  i64  the theoretical arrival time (TAT) in 1/s ms since 1970-01-01,
+//           s being the rate_limit's scale (see rate_state: the count, for
+//           counts up to 32768); 0 when idle, never -2^63. Below 2^53 in
+//           magnitude while |time| * s is: for a count of 10, any time
+//           within 28,000 years of 1970.
+// Every TAT is valid: the state does not know its rate_limit.
+inline constexpr std::size_t rate_state_bytes_size = 16;
+struct rate_state_bytes : std::array<std::byte, rate_state_bytes_size> {};
+
+// sliding_window_state_bytes<N>, 16 + 8 * N bytes:
+//   0  u8   format version, 1
+//   1  u8   kind, 0x12
+//   2  u16  N
+//   4  u16  size: how many times are kept, 0 .. N
+//   6  u16  write position of the ring (N > 16): size while size < N, else
+//           0 .. N - 1; 0 for N <= 16, whose times are kept in order
+//   8  u16  the ring's count hint (N > 16): 0 .. size; 0 for N <= 16
+//   10 6 B  reserved, 0
+//   16 + 8 * k, k < N: i64 the k-th most recent admitted time (k = 0 is the
+//           latest), ms since 1970-01-01; never -2^63; times never increase
+//           with k; 0 for k >= size. Below 2^53 in magnitude for any time
+//           within 285,000 years of 1970.
+// (The hint is checked before it is used, so any hint up to size is safe.)
+template <std::size_t N>
+inline constexpr std::size_t sliding_window_state_bytes_size = 16 + 8 * N;
+template <std::size_t N>
+struct sliding_window_state_bytes : std::array<std::byte, sliding_window_state_bytes_size<N>> {};
+
+// rolling_usage_bytes<N>, 24 + 4 * N bytes (every field but the origin
+// below 2^32; the origin below 2^53 in magnitude for any time within 285,000
+// years of 1970):
+//   0  u8   format version, 1
+//   1  u8   kind, 0x13
+//   2  u16  N
+//   4  u16  size: how many times are kept, 0 .. N
+//   6  u16  write position of the ring: size while size < N, else 0 .. N - 1
+//   8  u16  the count hint: how many times were inside the window just after
+//           the last admission; 1 .. size (0 when size is 0)
+//   10 u16  reserved, 0
+//   12 u32  the width in ms of the hint's window (saturated at 2^32 - 1)
+//   16 i64  origin: the time, ms since 1970-01-01, the offsets count from
+//   24 + 4 * k, k < N: u32 offset from the origin of the k-th most recent
+//           admitted time (k = 0 is the latest), 1 .. 2^32 - 2; offsets
+//           never increase with k; 0 for k >= size
+// Checked on reading besides: a state with no times is all zero after its
+// header; the origin is 0 (never moved), -2^63, or at least 2^31 ms before
+// the latest time (where a move puts it); origin + latest offset is a time
+// (<= 2^63 - 1); and the hint is never low: the times after the latest less
+// the hint's width (at most 2^31 - 1 ms, the widest window it serves) are at
+// most the hint, since the hint is trusted, not checked, when it is used.
+template <std::size_t N>
+inline constexpr std::size_t rolling_usage_bytes_size = 24 + 4 * N;
+template <std::size_t N>
+struct rolling_usage_bytes : std::array<std::byte, rolling_usage_bytes_size<N>> {};
+
+namespace detail {
+
+// The stored forms of the states with private layouts (a friend of each).
+struct state_codec {
+  template <std::size_t N>
+  static constexpr sliding_window_state_bytes<N> encode(const sliding_window_state<N>& s) noexcept {
+    sliding_window_state_bytes<N> out{};
+    store_header(out, state_kind::sliding_window_state);
+    store_be(out, 2, 2, N);
+    const std::size_t size = s.size();
+    store_be(out, 4, 2, size);
+    if constexpr (!sliding_window_state<N>::ordered) {
+      store_be(out, 6, 2, s.ring_.next);
+      store_be(out, 8, 2, s.ring_.inside);
+    }
+    for (std::size_t k = 0; k < size; ++k) store_be(out, 16 + 8 * k, 8, s.slot(k) ^ sign_bit);  // unbiased
+    return out;
+  }
+
+  template <std::size_t N>
+  static constexpr result<sliding_window_state<N>> decode(const sliding_window_state_bytes<N>& in) noexcept {
+    if (all_zero(in)) return sliding_window_state<N>{};
+    if (!header_is(in, state_kind::sliding_window_state) || load_be(in, 2, 2) != N || load_be(in, 10, 6) != 0)
+      return errc::invalid_parameter;
+    const auto size = static_cast<std::size_t>(load_be(in, 4, 2));
+    const auto next = static_cast<std::size_t>(load_be(in, 6, 2));
+    const auto inside = static_cast<std::size_t>(load_be(in, 8, 2));
+    if (size > N) return errc::invalid_parameter;
+    if constexpr (sliding_window_state<N>::ordered) {
+      if (next != 0 || inside != 0) return errc::invalid_parameter;
+    } else {
+      if (next >= N || (size < N && next != size) || inside > size) return errc::invalid_parameter;
+    }
+    sliding_window_state<N> s{};
+    std::uint64_t later = u64_max;  // the biased time of recency k - 1
+    for (std::size_t k = 0; k < N; ++k) {
+      const std::uint64_t time = load_be(in, 16 + 8 * k, 8);
+      if (k >= size) {
+        if (time != 0) return errc::invalid_parameter;
+        continue;
+      }
+      const std::uint64_t biased = time ^ sign_bit;  // 0 is an empty slot: -2^63 is never kept
+      if (biased == 0 || biased > later) return errc::invalid_parameter;
+      later = biased;
+      if constexpr (sliding_window_state<N>::ordered) {
+        s.slots_[k] = biased;
+      } else {
+        s.slots_[ring_index<N>(next + (N - 1) - k)] = biased;  // newest just before next
+      }
+    }
+    if constexpr (!sliding_window_state<N>::ordered)
+      s.ring_ = {static_cast<std::uint16_t>(size), static_cast<std::uint16_t>(next), static_cast<std::uint16_t>(inside), 0};
+    return s;
+  }
+
+  template <std::size_t N>
+  static constexpr rolling_usage_bytes<N> encode(const rolling_usage<N>& u) noexcept {
+    rolling_usage_bytes<N> out{};
+    store_header(out, state_kind::rolling_usage);
+    store_be(out, 2, 2, N);
+    const std::size_t size = u.size();
+    store_be(out, 4, 2, size);
+    store_be(out, 6, 2, u.next_);
+    store_be(out, 8, 2, u.inside_);
+    store_be(out, 12, 4, u.inside_width_);
+    store_be(out, 16, 8, static_cast<std::uint64_t>(u.origin_));
+    for (std::size_t k = 0; k < size; ++k) store_be(out, 24 + 4 * k, 4, rolling_ops<N>::slot(u, k));
+    return out;
+  }
+
+  template <std::size_t N>
+  static constexpr result<rolling_usage<N>> decode(const rolling_usage_bytes<N>& in) noexcept {
+    using ops = rolling_ops<N>;
+    if (all_zero(in)) return rolling_usage<N>{};
+    if (!header_is(in, state_kind::rolling_usage) || load_be(in, 2, 2) != N || load_be(in, 10, 2) != 0)
+      return errc::invalid_parameter;
+    const auto size = static_cast<std::size_t>(load_be(in, 4, 2));
+    const auto next = static_cast<std::size_t>(load_be(in, 6, 2));
+    const auto inside = static_cast<std::size_t>(load_be(in, 8, 2));
+    const auto width = static_cast<std::uint32_t>(load_be(in, 12, 4));
+    const auto origin = static_cast<std::int64_t>(load_be(in, 16, 8));
+    if (size > N || (size < N ? next != size : next >= N)) return errc::invalid_parameter;
+    if (size == 0 && (inside != 0 || width != 0 || origin != 0)) return errc::invalid_parameter;
+    if (size != 0 && (inside == 0 || inside > size)) return errc::invalid_parameter;
+    rolling_usage<N> u{};
+    u.next_ = static_cast<std::uint16_t>(next);  // (first: slot(u, k) reads the ring from it)
+    std::uint32_t later = 0xFFFF'FFFFu;  // the offset of recency k - 1
+    for (std::size_t k = 0; k < N; ++k) {
+      const auto offset = static_cast<std::uint32_t>(load_be(in, 24 + 4 * k, 4));
+      if (k >= size) {
+        if (offset != 0) return errc::invalid_parameter;
+        continue;
+      }
+      if (offset == 0 || offset > ops::max_offset || offset > later) return errc::invalid_parameter;
+      later = offset;
+      u.slots_[ring_index<N>(next + (N - 1) - k)] = offset;  // newest just before next
+    }
+    if (size != 0) {
+      const std::uint32_t newest = u.slots_[ring_index<N>(next + (N - 1))];
+      if (origin != 0 && origin != i64_min && newest < ops::origin_lead) return errc::invalid_parameter;
+      if (origin > i64_max - static_cast<std::int64_t>(newest)) return errc::invalid_parameter;
+      // The hint is never low (see rolling_usage_bytes): the times after the
+      // floor of its window, as narrowed to the widest it serves, are at most `inside`.
+      const auto served = static_cast<std::uint32_t>(width < ops::exact_window ? width : ops::exact_window);
+      const std::uint32_t floor = newest > served ? newest - served : 0;
+      std::size_t after = 0;
+      for (std::size_t k = 0; k < size; ++k) after += static_cast<std::size_t>(ops::slot(u, k) > floor);
+      if (after > inside) return errc::invalid_parameter;
+      u.newest_ = newest;
+    }
+    for (std::size_t k = 0; k < ops::mirror && k < N; ++k) u.slots_[N + k] = u.slots_[k];
+    u.origin_ = origin;
+    u.inside_ = static_cast<std::uint16_t>(inside);
+    u.inside_width_ = width;
+    u.oldest_ = u.slots_[next];
+    return u;
+  }
+};
+
+}  // namespace detail
+
+// The stored form of `usage` (layout on daily_usage_bytes).
+constexpr daily_usage_bytes to_bytes(const daily_usage& usage) noexcept {
+  daily_usage_bytes out{};
+  detail::store_header(out, detail::state_kind::daily_usage);
+  if (!usage.unused()) {
+    const std::uint64_t bits = usage.to_bits();
+    detail::store_be(out, 4, 4, bits >> 32);
+    detail::store_be(out, 8, 4, bits & 0xFFFF'FFFFu);
+  }
+  return out;
+}
+
+// The daily_usage stored as `bytes` by to_bytes; all-zero bytes read as
+// daily_usage{}. Anything else is invalid_parameter.
+constexpr result<daily_usage> from_bytes(const daily_usage_bytes& bytes) noexcept {
+  if (detail::all_zero(bytes)) return daily_usage{};
+  if (!detail::header_is(bytes, detail::state_kind::daily_usage) || detail::load_be(bytes, 2, 2) != 0 ||
+      detail::load_be(bytes, 12, 4) != 0)
+    return errc::invalid_parameter;
+  const std::uint64_t key = detail::load_be(bytes, 4, 4);
+  const std::uint64_t used = detail::load_be(bytes, 8, 4);
+  if (key == 0 && used != 0) return errc::invalid_parameter;
+  return daily_usage::from_bits((key << 32) | used);
+}
+
+// The stored form of `state` (layout on rate_state_bytes).
+constexpr rate_state_bytes to_bytes(const rate_state& state) noexcept {
+  rate_state_bytes out{};
+  detail::store_header(out, detail::state_kind::rate_state);
+  if (!state.idle()) {
+    out[2] = std::byte{1};
+    detail::store_be(out, 8, 8, state.to_bits() ^ detail::sign_bit);  // the TAT, unbiased
+  }
+  return out;
+}
+
+// The rate_state stored as `bytes` by to_bytes; all-zero bytes read as
+// rate_state{} (idle). Anything else is invalid_parameter.
+constexpr result<rate_state> from_bytes(const rate_state_bytes& bytes) noexcept {
+  if (detail::all_zero(bytes)) return rate_state{};
+  if (!detail::header_is(bytes, detail::state_kind::rate_state) || detail::load_be(bytes, 3, 5) != 0)
+    return errc::invalid_parameter;
+  const std::uint64_t tat = detail::load_be(bytes, 8, 8);
+  if (bytes[2] == std::byte{0}) {
+    if (tat != 0) return errc::invalid_parameter;
+    return rate_state{};
+  }
+  if (bytes[2] != std::byte{1} || tat == detail::sign_bit) return errc::invalid_parameter;  // -2^63 is idle's
+  return rate_state::from_bits(tat ^ detail::sign_bit);
+}
+
+// The stored form of `state` (layout on sliding_window_state_bytes).
+template <std::size_t N>
+constexpr sliding_window_state_bytes<N> to_bytes(const sliding_window_state<N>& state) noexcept {
+  return detail::state_codec::encode(state);
+}
+
+// The sliding_window_state<N> stored as `bytes` by to_bytes; all-zero bytes
+// read as the empty state. Anything else is invalid_parameter.
+template <std::size_t N>
+constexpr result<sliding_window_state<N>> from_bytes(const sliding_window_state_bytes<N>& bytes) noexcept {
+  return detail::state_codec::decode(bytes);
+}
+
+// The stored form of `usage` (layout on rolling_usage_bytes).
+template <std::size_t N>
+constexpr rolling_usage_bytes<N> to_bytes(const rolling_usage<N>& usage) noexcept {
+  return detail::state_codec::encode(usage);
+}
+
+// The rolling_usage<N> stored as `bytes` by to_bytes; all-zero bytes read as
+// the unused state. Anything else is invalid_parameter.
+template <std::size_t N>
+constexpr result<rolling_usage<N>> from_bytes(const rolling_usage_bytes<N>& bytes) noexcept {
+  return detail::state_codec::decode(bytes);
 }
 
 }  // namespace phoneverify
