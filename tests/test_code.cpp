@@ -451,6 +451,75 @@ TEST_CASE("consecutive failures below the limit are forgotten lockout after the 
   CHECK(pv::check_code(defaults, key_a, binding_a, c, issued->code, at(last_failure) + 24h + 2ms) == check_status::ok);
 }
 
+TEST_CASE("the failure budget bounds a binding's failed checks per 24 h whatever succeeds between", "[code]") {
+  // An attacker who owns a phone resets the consecutive count with a right
+  // code after every 99 wrong ones; the budget stops that at 100 failed
+  // checks, then refills one per 14.4 minutes (RULES.md §4).
+  pv::test::splitmix64 rng{pv::test::test_seed("failure budget", 100)};
+  pv::challenge c{};
+  std::int64_t now = 0;
+  int failed = 0;
+  check_status last = check_status::ok;
+  while (failed < 100) {
+    const auto issued = pv::issue_code(defaults, key_a, binding_a, c, at(now), rng);
+    REQUIRE(issued);
+    for (int k = 0; k < 4 && failed < 100; ++k, ++failed) {
+      last = pv::check_code(defaults, key_a, binding_a, c, neighbour(issued->code), at(++now));
+      CHECK(last == check_status::wrong_code);
+    }
+    if (failed < 100) {
+      CHECK(pv::check_code(defaults, key_a, binding_a, c, issued->code, at(++now)) == check_status::ok);
+      CHECK(c.consecutive_failures() == 0);  // success resets the consecutive count...
+      CHECK(c.budget_charged() == failed);   // ...not the budget (no refill yet: < 14.4 min passed)
+    }
+    now += 60'000;
+  }
+  REQUIRE(c.budget_charged() == 100);
+  const std::int64_t last_failure = now - 60'000;
+  // Spent: no code is issued and no check is made until one failed check drains.
+  const pv::timestamp refill = at(last_failure) + std::chrono::milliseconds{864'000};
+  CHECK(pv::next_issue_at(defaults, c) == refill);
+  CHECK(pv::issue_code(defaults, key_a, binding_a, c, refill - 1ms, rng).error() == limit);
+  const auto issued = pv::issue_code(defaults, key_a, binding_a, c, refill, rng);
+  REQUIRE(issued);
+  CHECK(pv::check_code(defaults, key_a, binding_a, c, neighbour(issued->code), refill + 1ms) ==
+        check_status::wrong_code);  // the one refilled failure
+  CHECK(pv::check_code(defaults, key_a, binding_a, c, issued->code, refill + 2ms) == check_status::budget_spent);
+  CHECK(c.state() == pv::challenge_state::live);  // a refused check uses nothing, not even the code
+  CHECK(pv::to_errc(check_status::budget_spent) == errc::invalid_verification_code);
+  // After a whole window without failures the budget is full again.
+  const pv::timestamp full = refill + 1ms + 24h;
+  CHECK(pv::forgettable_at(defaults, c) == full);
+  CHECK(pv::check_code(defaults, key_a, binding_a, c, issued->code, refill + 3ms) == check_status::budget_spent);
+}
+
+TEST_CASE("the failure budget drains one per window / budget, exactly, and never on a clock that goes back",
+          "[code]") {
+  pv::code_policy policy = defaults;
+  policy.failure_budget = 3;
+  policy.failure_budget_window = std::chrono::seconds{30};  // one refill per 10 s
+  policy.resend_interval = std::chrono::seconds{0};
+  pv::test::splitmix64 rng{pv::test::test_seed("budget drain", 3)};
+  pv::challenge c{};
+  auto code = pv::issue_code(policy, key_a, binding_a, c, at(0), rng);
+  REQUIRE(code);
+  for (int k = 1; k <= 3; ++k)
+    REQUIRE(pv::check_code(policy, key_a, binding_a, c, neighbour(code->code), at(k)) == check_status::wrong_code);
+  CHECK(pv::check_code(policy, key_a, binding_a, c, code->code, at(10'002)) == check_status::budget_spent);
+  CHECK(pv::check_code(policy, key_a, binding_a, c, code->code, at(-50'000)) == check_status::budget_spent);
+  CHECK(pv::next_issue_at(policy, c) == at(10'003));
+  code = pv::issue_code(policy, key_a, binding_a, c, at(10'003), rng);
+  REQUIRE(code);
+  CHECK(pv::check_code(policy, key_a, binding_a, c, code->code, at(10'004)) == check_status::ok);
+  CHECK(c.budget_charged() == 3);  // charged as of the last failure; 1 has drained by now
+  pv::code_policy off = policy;
+  off.failure_budget = 0;
+  CHECK(pv::validate(off) == errc::invalid_parameter);
+  off = policy;
+  off.failure_budget_window = std::chrono::seconds{0};
+  CHECK(pv::validate(off) == errc::invalid_parameter);
+}
+
 TEST_CASE("forgettable_at is the latest of resend interval, live code and forgotten failures", "[code]") {
   STATIC_REQUIRE(pv::forgettable_at(defaults, pv::challenge{}) == pv::timestamp::min());
   pv::test::splitmix64 rng{pv::test::test_seed("forgettable", 5)};
@@ -593,11 +662,13 @@ TEST_CASE("to_bytes writes the documented big-endian layout and from_bytes reads
   REQUIRE(pv::issue_code(defaults, key_a, binding_a, c, t0, rng));
   for (int k = 1; k <= 3; ++k) pv::check_code(defaults, key_a, binding_a, c, "00000x", at(k));
   const auto bytes = pv::to_bytes(c);
-  CHECK(bytes[0] == std::byte{1});                                                   // version
+  CHECK(bytes[0] == std::byte{2});                                                   // version
   CHECK(bytes[1] == static_cast<std::byte>(pv::challenge_state::live));            // state
   CHECK(bytes[2] == std::byte{3});                                                   // attempts
   CHECK(bytes[4] == std::byte{0});                                                   // failures, high byte
   CHECK(bytes[5] == std::byte{3});                                                   // failures, low byte
+  CHECK(bytes[6] == std::byte{0});                                                   // budget charged, high byte
+  CHECK(bytes[7] == std::byte{3});                                                   // budget charged, low byte
   std::uint64_t issued = 0;
   for (std::size_t i = 8; i < 16; ++i) issued = (issued << 8) | static_cast<std::uint64_t>(bytes[i]);
   CHECK(issued == 1639726421747ULL);
@@ -630,11 +701,12 @@ TEST_CASE("from_bytes rejects bytes that to_bytes cannot produce", "[code]") {
     std::uint8_t value;
   };
   // Each edit flips bits of one byte of a valid encoding.
-  const edit edits[] = {{0, 0x01},   // version 0
-                        {0, 0x03},   // version 2
+  const edit edits[] = {{0, 0x02},   // version 0
+                        {0, 0x01},   // version 3
+                        {0, 0x06},   // version 4
                         {1, 0x04},   // state 5
                         {1, 0xfe},   // state 255
-                        {3, 0x01}, {6, 0x01}, {7, 0x01},  // reserved bytes
+                        {3, 0x01},   // the reserved byte
                         {16, 0x80},  // expires_at's sign: before issued_at, or far after
                         {20, 0x01}};  // expires_at moved by 2^24 ms: before issue or beyond 10 minutes
   for (const edit& e : edits) {
@@ -646,22 +718,38 @@ TEST_CASE("from_bytes rejects bytes that to_bytes cannot produce", "[code]") {
   auto none_with_counter = pv::to_bytes(pv::challenge{});
   none_with_counter[5] = std::byte{1};
   CHECK(pv::from_bytes(none_with_counter).error() == errc::invalid_parameter);
+  none_with_counter[5] = std::byte{0};
+  none_with_counter[7] = std::byte{1};  // a budget charge with no code ever issued
+  CHECK(pv::from_bytes(none_with_counter).error() == errc::invalid_parameter);
+  // Version 1 (no failure budget) still reads, with nothing charged; a version 1
+  // encoding with bytes 6-7 set is not one version 1 could write.
+  auto version_1 = good;
+  version_1[0] = std::byte{1};
+  const auto old = pv::from_bytes(version_1);
+  REQUIRE(old);
+  CHECK(*old == live);
+  CHECK(old->budget_charged() == 0);
+  version_1[7] = std::byte{1};
+  CHECK(pv::from_bytes(version_1).error() == errc::invalid_parameter);
   // Random bytes: a defined answer, and whatever is accepted round-trips.
   pv::test::splitmix64 noise{pv::test::test_seed("from_bytes noise", 23)};
   for (int round = 0; round < 20000; ++round) {
     pv::challenge_bytes bytes{};
     for (auto& b : bytes) b = static_cast<std::byte>(noise());
     if (round % 2 == 0) {  // keep the header plausible half of the time so the time checks are reached
-      bytes[0] = std::byte{1};
+      bytes[0] = static_cast<std::byte>(1 + noise() % 2);
       bytes[1] = static_cast<std::byte>(noise() % 5);
-      bytes[3] = bytes[6] = bytes[7] = std::byte{0};
+      bytes[3] = std::byte{0};
+      if (bytes[0] == std::byte{1}) bytes[6] = bytes[7] = std::byte{0};
       for (std::size_t i = 8; i < 24; ++i) bytes[i] = good[i];
       bytes[22] = static_cast<std::byte>(noise());
       bytes[23] = static_cast<std::byte>(noise());
     }
     const auto c = pv::from_bytes(bytes);
     if (c) {
-      CHECK(pv::to_bytes(*c) == bytes);
+      auto expected = bytes;
+      if (expected[0] == std::byte{1}) expected[0] = std::byte{2};  // read as version 1, written as 2
+      CHECK(pv::to_bytes(*c) == expected);
     } else {
       CHECK(c.error() == errc::invalid_parameter);
     }

@@ -47,11 +47,13 @@ namespace phoneverify {
 
 // How verification codes are made and checked (RULES.md §5, §4). The defaults
 // are the library's [L] choices: 6 digits, valid 5 minutes, 5 failed checks
-// per code, one code per minute, 100 consecutive failures then 24 h locked.
+// per code, one code per minute, 100 consecutive failures then 24 h locked,
+// and a budget of 100 failed checks per binding per 24 h that success does
+// not refill (RULES.md §4).
 // Limits (validate() checks them): digits 6..10 (NIST SP 800-63B asks for at
 // least 6); validity 1 s..10 min (NIST SP 800-63B §5.1.3.2, OWASP ASVS
-// 2.7.2); max_attempts and max_consecutive_failures at least 1;
-// resend_interval 0..24 h; lockout 1 s..366 days.
+// 2.7.2); max_attempts, max_consecutive_failures and failure_budget at least
+// 1; resend_interval 0..24 h; lockout and failure_budget_window 1 s..366 days.
 struct code_policy {
   std::uint8_t digits = 6;
   std::chrono::seconds validity{300};
@@ -59,6 +61,12 @@ struct code_policy {
   std::chrono::seconds resend_interval{60};
   std::uint16_t max_consecutive_failures = 100;
   std::chrono::seconds lockout{24 * 3600};
+  // Failed checks a binding may spend, refilled one every
+  // failure_budget_window / failure_budget (14.4 min by default) and never by
+  // a success: an account that owns phones of its own cannot reset its way to
+  // more guesses (RULES.md §4).
+  std::uint16_t failure_budget = 100;
+  std::chrono::seconds failure_budget_window{24 * 3600};
 };
 
 // The bounds validate() enforces (RULES.md §5).
@@ -77,7 +85,9 @@ constexpr errc validate(const code_policy& policy) noexcept {
                   policy.max_attempts >= 1 && policy.max_consecutive_failures >= 1 &&
                   policy.resend_interval >= std::chrono::seconds{0} &&
                   policy.resend_interval <= code_max_resend_interval &&
-                  policy.lockout >= std::chrono::seconds{1} && policy.lockout <= code_max_lockout;
+                  policy.lockout >= std::chrono::seconds{1} && policy.lockout <= code_max_lockout &&
+                  policy.failure_budget >= 1 && policy.failure_budget_window >= std::chrono::seconds{1} &&
+                  policy.failure_budget_window <= code_max_lockout;
   return ok ? errc::ok : errc::invalid_parameter;
 }
 
@@ -113,12 +123,13 @@ enum class challenge_state : std::uint8_t {
 
 // The serialised form of a challenge: 64 bytes, fixed layout, big-endian
 // (network order), the same on every machine. Offsets:
-//   0  u8   format version, 1
+//   0  u8   format version, 2
 //   1  u8   challenge_state
 //   2  u8   attempts: failed checks of the current code
 //   3  u8   reserved, 0
 //   4  u16  consecutive failures of the binding (NIST SP 800-63B-4 §3.2.2)
-//   6  u16  reserved, 0
+//   6  u16  failed checks charged to the budget as of last_failure_at (version 2;
+//           version 1 had 0 here and reads as none charged)
 //   8  i64  issued_at, milliseconds since 1970-01-01T00:00:00Z
 //   16 i64  expires_at, same unit
 //   24 i64  last_failure_at, same unit (0 if none)
@@ -171,6 +182,10 @@ struct challenge {
   constexpr std::uint8_t attempts() const noexcept { return attempts_; }
   // Failed checks since the last success, across codes (NIST SP 800-63B-4 §3.2.2).
   constexpr std::uint16_t consecutive_failures() const noexcept { return failures_; }
+  // Failed checks charged to the binding's failure budget as of
+  // last_failure_at(); they drain one per failure_budget_window /
+  // failure_budget after it (failure_budget_used says how many are left at a time).
+  constexpr std::uint16_t budget_charged() const noexcept { return budget_; }
 
   friend constexpr bool operator==(const challenge&, const challenge&) noexcept = default;
 
@@ -183,6 +198,7 @@ struct challenge {
   std::int64_t expires_ms_ = 0;
   std::int64_t last_failure_ms_ = 0;
   std::uint16_t failures_ = 0;
+  std::uint16_t budget_ = 0;
   std::uint8_t attempts_ = 0;
   challenge_state state_ = challenge_state::none;
 };
@@ -206,6 +222,7 @@ enum class check_status : std::uint8_t {
   other_binding,  // a live code, checked for another account or phone (a failure)
   no_code,        // no code was issued (uses nothing)
   malformed,      // a live code, the submission is not exactly `digits` ASCII digits (a failure)
+  budget_spent,   // failure_budget failed checks within the budget window, success or not between (uses nothing)
 };
 
 // Invalid.VerificationCode for every failure, ok for ok (RULES.md §5: every
@@ -226,6 +243,7 @@ constexpr std::string_view status_name(check_status status) noexcept {
     case check_status::other_binding: return "other_binding";
     case check_status::no_code: return "no_code";
     case check_status::malformed: return "malformed";
+    case check_status::budget_spent: return "budget_spent";
   }
   return {};
 }
@@ -387,6 +405,7 @@ struct challenge_access {
   static constexpr std::int64_t& expires_ms(challenge& c) noexcept { return c.expires_ms_; }
   static constexpr std::int64_t& last_failure_ms(challenge& c) noexcept { return c.last_failure_ms_; }
   static constexpr std::uint16_t& failures(challenge& c) noexcept { return c.failures_; }
+  static constexpr std::uint16_t& budget(challenge& c) noexcept { return c.budget_; }
   static constexpr std::uint8_t& attempts(challenge& c) noexcept { return c.attempts_; }
   static constexpr challenge_state& state(challenge& c) noexcept { return c.state_; }
 };
@@ -396,6 +415,35 @@ struct challenge_access {
 constexpr bool is_locked(const code_policy& policy, const challenge& c, timestamp now) noexcept {
   return c.consecutive_failures() >= policy.max_consecutive_failures &&
          ms_of(now) < sat_add(ms_of(c.last_failure_at()), to_ms(policy.lockout));
+}
+
+// Milliseconds of the budget window: one failed check drains from the budget
+// every window / failure_budget.
+constexpr std::int64_t budget_window_ms(const code_policy& policy) noexcept { return to_ms(policy.failure_budget_window); }
+
+// The failed checks still charged to the budget at `now`: those charged as of
+// the last failure, less one per window / budget since then (integer, so a
+// fraction of a refill is never granted early). A clock that goes back
+// drains nothing (RULES.md §4).
+constexpr std::uint32_t budget_used_at(const code_policy& policy, const challenge& c, timestamp now) noexcept {
+  if (c.budget_charged() == 0 || ms_of(now) <= ms_of(c.last_failure_at())) return c.budget_charged();
+  // now > last failure, so the difference of the two's-complement values is exact in 64 bits.
+  const std::uint64_t elapsed =
+      static_cast<std::uint64_t>(ms_of(now)) - static_cast<std::uint64_t>(ms_of(c.last_failure_at()));
+  const auto window = static_cast<std::uint64_t>(budget_window_ms(policy));
+  if (elapsed >= window) return 0;
+  const std::uint64_t drained = elapsed * policy.failure_budget / window;  // < 2^35 * 2^16
+  return drained >= c.budget_charged() ? 0u : c.budget_charged() - static_cast<std::uint32_t>(drained);
+}
+
+// When at most `left_charged` failed checks remain charged: the last failure
+// plus ceil((charged - left_charged) * window / budget).
+constexpr std::int64_t budget_drains_to(const code_policy& policy, const challenge& c, std::uint32_t left_charged) noexcept {
+  if (c.budget_charged() <= left_charged) return std::numeric_limits<std::int64_t>::min();
+  const std::uint64_t need = c.budget_charged() - left_charged;
+  const std::uint64_t window = static_cast<std::uint64_t>(budget_window_ms(policy));
+  const std::uint64_t wait = (need * window + policy.failure_budget - 1) / policy.failure_budget;
+  return sat_add(ms_of(c.last_failure_at()), static_cast<std::int64_t>(wait));
 }
 
 // Consecutive failures are forgotten `lockout` after the last one (RULES.md
@@ -422,12 +470,15 @@ constexpr std::int64_t u64_to_i64(std::uint64_t v) noexcept {
              : -static_cast<std::int64_t>(~v) - 1;
 }
 
-inline constexpr std::byte challenge_format_version{1};
+inline constexpr std::byte challenge_format_version{2};
+// Version 1 had no failure budget (bytes 6-7 zero); it still reads.
+inline constexpr std::byte challenge_format_version_1{1};
 
 }  // namespace detail
 
-// When issue_code can next succeed for this challenge: the later of the end
-// of the resend interval of the last code and the end of a lock;
+// When issue_code can next succeed for this challenge: the latest of the end
+// of the resend interval of the last code, the end of a lock and the refill
+// of one failed check of a spent failure budget;
 // timestamp::min() when nothing stands in the way; timestamp::max() for a
 // policy outside its limits (issue_code never succeeds with it).
 constexpr timestamp next_issue_at(const code_policy& policy, const challenge& state) noexcept {
@@ -439,14 +490,17 @@ constexpr timestamp next_issue_at(const code_policy& policy, const challenge& st
     const std::int64_t unlock = detail::sat_add(detail::ms_of(state.last_failure_at()), detail::to_ms(policy.lockout));
     if (unlock > at) at = unlock;
   }
+  // A spent failure budget: no code until one failed check has drained.
+  const std::int64_t refill = detail::budget_drains_to(policy, state, policy.failure_budget - 1u);
+  if (refill > at) at = refill;
   return timestamp{std::chrono::milliseconds{at}};
 }
 
 // The first instant from which `state` remembers nothing that could change a
 // verdict (RULES.md §4: every state has a time at which it dies): the end of
-// the resend interval of its last code, the expiry of a live code, and the
+// the resend interval of its last code, the expiry of a live code, the
 // moment its consecutive failures are forgotten (`lockout` after the last
-// one), whichever is latest; timestamp::min() for a challenge that holds
+// one) and the moment its failure budget has drained, whichever is latest; timestamp::min() for a challenge that holds
 // nothing. From then on it answers as challenge{} does on the wire
 // (Invalid.VerificationCode for any check), so a store may drop it.
 // timestamp::max() for a policy outside its limits.
@@ -459,6 +513,7 @@ constexpr timestamp forgettable_at(const code_policy& policy, const challenge& s
   if (state.state() == challenge_state::live) later(detail::ms_of(state.expires_at()));
   if (state.consecutive_failures() != 0)
     later(detail::sat_add(detail::ms_of(state.last_failure_at()), detail::to_ms(policy.lockout)));
+  if (state.budget_charged() != 0) later(detail::budget_drains_to(policy, state, 0));
   return timestamp{std::chrono::milliseconds{at}};
 }
 
@@ -513,15 +568,17 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const secret
 }
 
 // Checks `submitted` against the live code of `state` for `binding` at
-// `now` and updates `state` (RULES.md §5). In order: locked, then no_code,
+// `now` and updates `state` (RULES.md §5). In order: locked, budget_spent
+// (failure_budget failed checks still charged, RULES.md §4), then no_code,
 // used, exhausted, expired (now >= expires_at) for a challenge with no live
 // code (these use nothing); then, against a live code, other_binding
 // (another account, phone or purpose), malformed (not exactly
 // policy.digits ASCII digits) or wrong_code: each uses one attempt of the
 // code and adds one consecutive failure; the check that reaches
 // max_attempts or max_consecutive_failures returns its own status, and
-// the next returns exhausted or locked. ok consumes the code and resets the
-// consecutive failures. The tags are compared in constant time: no branch
+// the next returns exhausted or locked. Each failure is also charged to the
+// failure budget, which a success does not refill. ok consumes the code and
+// resets the consecutive failures. The tags are compared in constant time: no branch
 // or memory index depends on the submitted digits or the stored tags, only
 // on the declassified one-bit outcomes. A policy outside its limits is a
 // compile error in a constant expression and gives no_code (nothing checked,
@@ -534,6 +591,7 @@ constexpr check_status check_code(const code_policy& policy, const secret_key& k
   using access = detail::challenge_access;
   detail::forget_old_failures(policy, state, now);
   if (detail::is_locked(policy, state, now)) return check_status::locked;
+  if (detail::budget_used_at(policy, state, now) >= policy.failure_budget) return check_status::budget_spent;
   switch (state.state()) {
     case challenge_state::live: break;
     case challenge_state::used: return check_status::used;
@@ -567,6 +625,8 @@ constexpr check_status check_code(const code_policy& policy, const secret_key& k
   }
   if (state.attempts() < std::numeric_limits<std::uint8_t>::max()) ++access::attempts(state);
   if (state.consecutive_failures() < std::numeric_limits<std::uint16_t>::max()) ++access::failures(state);
+  // Charged at now (the drain so far is settled first; below the budget, so +1 fits).
+  access::budget(state) = static_cast<std::uint16_t>(detail::budget_used_at(policy, state, now) + 1u);
   // The latest failure time seen: a clock that goes back cannot shorten a lock (RULES.md §4).
   if (detail::ms_of(now) > detail::ms_of(state.last_failure_at())) access::last_failure_ms(state) = detail::ms_of(now);
   if (state.attempts() >= policy.max_attempts) access::state(state) = challenge_state::exhausted;
@@ -585,6 +645,8 @@ constexpr challenge_bytes to_bytes(const challenge& state) noexcept {
   out[2] = static_cast<std::byte>(state.attempts());
   out[4] = static_cast<std::byte>(state.consecutive_failures() >> 8);
   out[5] = static_cast<std::byte>(state.consecutive_failures() & 0xFFU);
+  out[6] = static_cast<std::byte>(state.budget_charged() >> 8);
+  out[7] = static_cast<std::byte>(state.budget_charged() & 0xFFU);
   detail::put_u64(out, 8, static_cast<std::uint64_t>(detail::ms_of(state.issued_at())));
   detail::put_u64(out, 16, static_cast<std::uint64_t>(detail::ms_of(state.expires_at())));
   detail::put_u64(out, 24, static_cast<std::uint64_t>(detail::ms_of(state.last_failure_at())));
@@ -596,17 +658,18 @@ constexpr challenge_bytes to_bytes(const challenge& state) noexcept {
 }
 
 // The challenge stored as `bytes` by to_bytes; 64 zero bytes read as
-// `challenge{}`. Anything to_bytes cannot produce is invalid_parameter: an
-// unknown version or state, non-zero reserved bytes, a "none" challenge with
-// any other field set, or a code whose expiry is not 0..10 min after its
-// issue. Never throws, never allocates, usable in constant expressions.
+// `challenge{}`; version 1 bytes (no failure budget) read with none charged.
+// Anything to_bytes cannot produce is invalid_parameter: an unknown version or
+// state, a non-zero reserved byte, a "none" challenge with any other field
+// set, or a code whose expiry is not 0..10 min after its issue. Never throws, never allocates, usable in constant expressions.
 constexpr result<challenge> from_bytes(const challenge_bytes& bytes) noexcept {
   using access = detail::challenge_access;
   bool all_zero = true;
   for (std::byte b : bytes) all_zero = all_zero && b == std::byte{0};
   if (all_zero) return challenge{};
-  if (bytes[0] != detail::challenge_format_version || bytes[3] != std::byte{0} || bytes[6] != std::byte{0} ||
-      bytes[7] != std::byte{0})
+  const bool version_1 = bytes[0] == detail::challenge_format_version_1;
+  if ((bytes[0] != detail::challenge_format_version && !version_1) || bytes[3] != std::byte{0} ||
+      (version_1 && (bytes[6] != std::byte{0} || bytes[7] != std::byte{0})))
     return errc::invalid_parameter;
   const auto state_value = static_cast<std::uint8_t>(bytes[1]);
   if (state_value > static_cast<std::uint8_t>(challenge_state::expired)) return errc::invalid_parameter;
@@ -614,6 +677,7 @@ constexpr result<challenge> from_bytes(const challenge_bytes& bytes) noexcept {
   access::state(c) = static_cast<challenge_state>(state_value);
   access::attempts(c) = static_cast<std::uint8_t>(bytes[2]);
   access::failures(c) = static_cast<std::uint16_t>((static_cast<unsigned>(bytes[4]) << 8) | static_cast<unsigned>(bytes[5]));
+  access::budget(c) = static_cast<std::uint16_t>((static_cast<unsigned>(bytes[6]) << 8) | static_cast<unsigned>(bytes[7]));
   access::issued_ms(c) = detail::u64_to_i64(detail::get_u64(bytes, 8));
   access::expires_ms(c) = detail::u64_to_i64(detail::get_u64(bytes, 16));
   access::last_failure_ms(c) = detail::u64_to_i64(detail::get_u64(bytes, 24));

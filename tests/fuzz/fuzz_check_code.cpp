@@ -62,7 +62,7 @@ pv::check_status checked(const pv::code_policy& policy, const pv::secret_key& ke
                          bool same_binding, bool tags_known, pv::challenge& state, std::string_view submitted, pv::timestamp now) {
   const pv::challenge before = state;
   const pv::check_status status = pv::check_code(policy, key, binding, state, submitted, now);
-  require(static_cast<std::uint8_t>(status) <= static_cast<std::uint8_t>(pv::check_status::malformed));
+  require(static_cast<std::uint8_t>(status) <= static_cast<std::uint8_t>(pv::check_status::budget_spent));
   require((pv::to_errc(status) == pv::errc::ok) == (status == pv::check_status::ok));
   require(status == pv::check_status::ok || pv::to_errc(status) == pv::errc::invalid_verification_code);
   if (is_failure_against_live_code(status)) {
@@ -70,6 +70,8 @@ pv::check_status checked(const pv::code_policy& policy, const pv::secret_key& ke
     require(state.attempts() == (before.attempts() == 255 ? 255 : before.attempts() + 1));
     require(state.last_failure_at() == (now > before.last_failure_at() ? now : before.last_failure_at()));
     require(state.consecutive_failures() >= 1);
+    // Charged to the failure budget, never beyond it (RULES.md §4).
+    require(state.budget_charged() >= 1 && state.budget_charged() <= policy.failure_budget);
     require(state.state() == (state.attempts() >= policy.max_attempts ? pv::challenge_state::exhausted
                                                                        : pv::challenge_state::live));
     if (tags_known) require((status == pv::check_status::other_binding) == !same_binding);
@@ -81,11 +83,13 @@ pv::check_status checked(const pv::code_policy& policy, const pv::secret_key& ke
     pv::challenge again = state;
     require(pv::check_code(policy, key, binding, again, submitted, now) == pv::check_status::used);
   } else {
-    // No live code to check: nothing is used (a lock that has run out may end the count).
+    // No live code to check, a lock or a spent budget: nothing is used
+    // (failures forgotten lockout after the last one may end the count).
     require(state.attempts() == before.attempts());
     require(state.last_failure_at() == before.last_failure_at());
+    require(state.budget_charged() == before.budget_charged());
     require(state.consecutive_failures() == before.consecutive_failures() ||
-            (state.consecutive_failures() == 0 && before.consecutive_failures() >= policy.max_consecutive_failures));
+            (state.consecutive_failures() == 0 && now >= before.last_failure_at() + policy.lockout));
   }
   // Whatever happened, the state stays storable.
   const auto back = pv::from_bytes(pv::to_bytes(state));
@@ -133,7 +137,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       require(parsed.error() == pv::errc::invalid_parameter);
       return 0;
     }
-    require(pv::to_bytes(*parsed) == bytes || bytes == pv::challenge_bytes{});
+    pv::challenge_bytes written = bytes;  // version 1 bytes read, and are written as version 2
+    if (written[0] == std::byte{1}) written[0] = std::byte{2};
+    require(pv::to_bytes(*parsed) == written || bytes == pv::challenge_bytes{});
     state = *parsed;
   } else {
     // A real code, then checks at fuzzed offsets from its issue.
