@@ -45,11 +45,7 @@ const corpus& the_corpus() {
   return c;
 }
 
-pv::facts china_facts() {
-  pv::facts f;
-  f.caller.account_id = "9999888877776666";
-  return f;
-}
+pv::facts china_facts() { return phoneverify::test::granting_facts("9999888877776666"); }
 
 template <class MakeRequest>
 void run_check(benchmark::State& state, pv::facts f, MakeRequest make) {

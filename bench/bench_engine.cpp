@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "../tests/support.hpp"
+
 namespace pv = phoneverify;
 
 namespace {
@@ -51,7 +53,7 @@ std::atomic<std::int64_t> clock_step{clock_step_ms};
 
 std::unique_ptr<pv::engine> make_engine() {
   pv::engine_config config;
-  config.on_site = pv::site::international;
+  config.policy.sites = pv::international_site_policy;
   config.key.fill(std::byte{0x3c});
   config.capacity = 2 * corpus_size;
   // The check benchmark guesses wrong many times per code: let every guess do
@@ -83,8 +85,7 @@ void setup_check(const benchmark::State&) {
   clock_step = 0;
   shared_engine = make_engine();
   const corpus& c = the_corpus();
-  pv::facts f;
-  f.caller.account_id = "9999888877776666";
+  const pv::facts f = phoneverify::test::granting_facts("9999888877776666");
   for (std::size_t k = 0; k < check_accounts; ++k)
     shared_engine->send_verification_code_for_bind_secure_mobile_phone({c.phones[k], c.accounts[k]}, f);
 }
@@ -92,8 +93,7 @@ void teardown(const benchmark::State&) { shared_engine.reset(); }
 
 void BM_send_engine(benchmark::State& state) {
   const corpus& c = the_corpus();
-  pv::facts f;
-  f.caller.account_id = "9999888877776666";
+  const pv::facts f = phoneverify::test::granting_facts("9999888877776666");
   // Each thread cycles through its own half of the corpus.
   const std::size_t half = corpus_size / 2;
   const std::size_t base = static_cast<std::size_t>(state.thread_index()) * half;
@@ -112,8 +112,7 @@ BENCHMARK(BM_send_engine)->Setup(setup_send)->Teardown(teardown)->Threads(1)->Th
 
 void BM_check_engine(benchmark::State& state) {
   const corpus& c = the_corpus();
-  pv::facts f;
-  f.caller.account_id = "9999888877776666";
+  const pv::facts f = phoneverify::test::granting_facts("9999888877776666");
   // Checks of wrong codes for accounts that have a live code: the full path
   // (HMAC, constant-time compare, attempt counting) without using codes up.
   const std::size_t half = check_accounts / 2;

@@ -7,12 +7,25 @@
 int main() {
   namespace pv = phoneverify;
   pv::engine_config config;
-  config.on_site = pv::site::international;
+  config.policy.sites = pv::international_site_policy;  // the deployment's site: here and nowhere else
   config.key.fill(std::byte{0x5e});  // in production: 32 secret bytes from a secret store
-  pv::engine engine(config);
+  auto created = pv::engine::create(config);  // a misconfiguration fails here, not on the wire
+  if (!created) {
+    std::fprintf(stderr, "%s\n", pv::describe(created.error()).data());
+    return 1;
+  }
+  pv::engine& engine = *created;
 
-  pv::facts facts;  // what the service knows: here a RAM user of the management account
+  // What the service knows. Each fact that would grant defaults to refusing,
+  // so set the ones the actions read: here a RAM user of the management
+  // account, binding a phone to a member of this directory that has its
+  // enterprise name and real-name verification.
+  pv::facts facts;
+  facts.caller.kind = pv::caller_kind::management_ram_identity;
   facts.caller.account_id = "1234567890123456";
+  facts.account.membership = pv::directory_membership::this_directory;
+  facts.account.enterprise_name_set = true;
+  facts.account.real_name_verified = true;
 
   const auto sent = engine.send_verification_code_for_bind_secure_mobile_phone({"44-7911123456", "1384512345678901"}, facts);
   std::printf("send:  %d %.*s\n", sent.v.http_status, static_cast<int>(sent.body().size()), sent.body().data());

@@ -21,12 +21,17 @@ struct database {  // stand-in for Redis, PostgreSQL, ...
 
 int main() {
   database db;
-  const pv::action_policy policy;  // RULES.md defaults
+  const pv::action_policy policy;  // RULES.md defaults, the China site (policy.sites = china_site_policy)
   pv::secret_key key{};
   key.fill(std::byte{0x42});  // in production: 32 bytes from a secret store
   std::random_device entropy;  // a CSPRNG in production (random.hpp's system_random)
+  // What the service knows. Every fact that would grant defaults to refusing:
+  // action 1 needs a RAM identity of the management account, and the member
+  // in this directory (its other facts are checked by action 2).
   pv::facts facts;
+  facts.caller.kind = pv::caller_kind::management_ram_identity;
   facts.caller.account_id = "1234567890123456";
+  facts.account.membership = pv::directory_membership::this_directory;
   const pv::send_verification_code_for_bind_secure_mobile_phone_request request{"86-13900001234", "1384512345678901"};
   const pv::timestamp now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
 

@@ -123,9 +123,17 @@ void run_scenario(Backend& backend, const scenario& s, tally& out) {
   const std::string member = std::to_string(1'000'000'000'000'000ULL + s.index);
   const std::string caller = std::to_string(2'000'000'000'000'000ULL + s.index);
   const std::string uk_phone = "44-7911" + digits(s.index, 6);
+  // The facts every scenario grants; each one is set because its default
+  // refuses (a service that forgets a fact gets the documented error).
   pv::facts f;
-  f.on_site = pv::site::international;
-  f.caller.account_id = caller;
+  f.caller.kind = pv::caller_kind::management_ram_identity;  // actions 1 and 2
+  f.caller.account_id = caller;                              // keys 3's challenge and quota, 5's quota, the CAMS rate
+  f.caller.permitted = true;                                 // CAMS: Ram.PermissionDeny otherwise
+  f.caller.product_subscribed = true;                        // CAMS: Product.Unsubscript otherwise
+  f.space.owned_by_caller = true;                            // CAMS: Unknown.ResourceOwnerId otherwise
+  f.account.membership = pv::directory_membership::this_directory;
+  f.account.enterprise_name_set = true;                      // action 2, EnableRD: Invalid.EnterpriseName otherwise
+  f.account.real_name_verified = true;                       // EnterpriseRealNameVerificationError otherwise
   f.account.secure_phone = uk_phone;
   auto at = [&](std::chrono::milliseconds offset) { backend.set_time(start + offset); };
   auto count = [&](const answer& a) -> const answer& {
@@ -225,7 +233,7 @@ void run_scenario(Backend& backend, const scenario& s, tally& out) {
 
 inline pv::engine_config simulation_config(std::size_t capacity) {
   pv::engine_config config;
-  config.on_site = pv::site::international;
+  config.policy.sites = pv::international_site_policy;  // the site, set once for both backends
   for (std::size_t i = 0; i < config.key.size(); ++i) config.key[i] = static_cast<std::byte>(0xA5 ^ i);
   config.capacity = capacity;
   return config;
@@ -288,11 +296,11 @@ struct replay_backend {
   void set_time(pv::timestamp t) { now = t; }
 
   template <class Request>
-  answer send(const Request& r, pv::facts f) {
-    f.on_site = pv::site::international;
+  answer send(const Request& r, const pv::facts& f) {
     constexpr pv::action a = pv::action_of<Request>();
-    pv::rate_state& rate = rates[f.caller.account_id.empty() ? std::string() : std::string(f.caller.account_id)];
     if constexpr (pv::uses_flow_control(a)) {
+      if (const pv::verdict named = pv::check_flow_subject(a, f); !named.ok()) return {named, {}};
+      pv::rate_state& rate = rates[std::string(f.caller.account_id)];
       const pv::verdict flow = pv::admit_request(policy, a, rate, now);
       if (!flow.ok()) return {flow, {}};
     }
@@ -306,10 +314,10 @@ struct replay_backend {
     return {out.v, std::string(out.code.code.view())};
   }
   template <class Request>
-  answer verify(const Request& r, pv::facts f) {
-    f.on_site = pv::site::international;
+  answer verify(const Request& r, const pv::facts& f) {
     constexpr pv::action a = pv::action_of<Request>();
     if constexpr (pv::uses_flow_control(a)) {
+      if (const pv::verdict named = pv::check_flow_subject(a, f); !named.ok()) return {named, {}};
       const pv::verdict flow = pv::admit_request(policy, a, rates[std::string(f.caller.account_id)], now);
       if (!flow.ok()) return {flow, {}};
     }

@@ -3,9 +3,12 @@
 #ifndef PHONEVERIFY_TESTS_SUPPORT_HPP
 #define PHONEVERIFY_TESTS_SUPPORT_HPP
 
+#include <phoneverify/actions.hpp>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 namespace phoneverify::test {
 
@@ -24,6 +27,25 @@ template <class T>
 T opaque(T value) {
   volatile T copy = value;
   return copy;
+}
+
+// Facts with every fact set to what lets a request through (RULES.md §9: a
+// default-constructed facts refuses): a RAM identity of the management
+// account, named `caller`, permitted and subscribed, owning its CAMS space; the
+// account a member of this directory with its enterprise name and real-name
+// verification. Phones (account.secure_phone, contact.phone) stay for the test
+// to set.
+constexpr facts granting_facts(std::string_view caller = "9999888877776666") noexcept {
+  facts f;
+  f.caller.kind = caller_kind::management_ram_identity;
+  f.caller.account_id = caller;
+  f.caller.permitted = true;
+  f.caller.product_subscribed = true;
+  f.space.owned_by_caller = true;
+  f.account.membership = directory_membership::this_directory;
+  f.account.enterprise_name_set = true;
+  f.account.real_name_verified = true;
+  return f;
 }
 
 // splitmix64: a small seeded generator for tests (never for codes in production).

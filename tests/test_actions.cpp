@@ -28,19 +28,23 @@ constexpr std::string_view china_mobile = "86-13900001234";
 constexpr std::string_view uk_mobile = "44-7911123456";
 
 constexpr pv::facts china_facts() {
-  pv::facts f;
-  f.on_site = pv::site::china;
-  f.caller.account_id = caller_id;
+  pv::facts f = pv::test::granting_facts(caller_id);
   f.account.secure_phone = china_mobile;
   f.contact.phone = china_mobile;
   return f;
 }
+// The facts of the international site's requests (the site itself is the policy's: intl_site).
 constexpr pv::facts international_facts() {
   pv::facts f = china_facts();
-  f.on_site = pv::site::international;
   f.account.secure_phone = uk_mobile;
   return f;
 }
+constexpr pv::action_policy policy_on(const pv::site_policy& sites) {
+  pv::action_policy policy;
+  policy.sites = sites;
+  return policy;
+}
+constexpr pv::action_policy intl_site = policy_on(pv::international_site_policy);
 
 constexpr pv::send_verification_code_for_bind_secure_mobile_phone_request send_bind_ok{china_mobile, member_id};
 constexpr pv::bind_secure_mobile_phone_request bind_ok{"123456", china_mobile, member_id};
@@ -63,10 +67,11 @@ struct rule_row {
 };
 
 template <class Request, class Mutate>
-std::function<pv::verdict()> with(Request base, pv::facts f, Mutate mutate) {
+std::function<pv::verdict()> with(Request base, pv::facts f, Mutate mutate,
+                                  const pv::action_policy& policy = pv::default_action_policy) {
   return [=]() mutable {
     mutate(base, f);
-    return pv::check(base, f);
+    return pv::check(base, f, policy);
   };
 }
 
@@ -97,7 +102,7 @@ std::vector<rule_row> pure_rules() {
       {"action 1 with a non-numeric AccountId is InvalidParameter", a1, with(send_bind_ok, cn, [](R1& r, pv::facts&) { r.account_id = "12a4"; }), errc::invalid_parameter, 400, check_step::syntax},
       {"action 1 with an unassigned country code is InvalidParameter.MobileCountryCode 409", a1, with(send_bind_ok, cn, [](R1& r, pv::facts&) { r.secure_mobile_phone = "999-1234567"; }), errc::invalid_parameter_mobile_country_code, 409, check_step::site},
       {"action 1 with a 44 number on the China site is InvalidParameter.MobileCountryCode 409", a1, with(send_bind_ok, cn, [](R1& r, pv::facts&) { r.secure_mobile_phone = uk_mobile; }), errc::invalid_parameter_mobile_country_code, 409, check_step::site},
-      {"action 1 with an 86 number on the international site is InvalidParameter.MobileCountryCode 409", a1, with(send_bind_ok, intl, [](R1&, pv::facts&) {}), errc::invalid_parameter_mobile_country_code, 409, check_step::site},
+      {"action 1 with an 86 number on the international site is InvalidParameter.MobileCountryCode 409", a1, with(send_bind_ok, intl, [](R1&, pv::facts&) {}, intl_site), errc::invalid_parameter_mobile_country_code, 409, check_step::site},
       {"action 1 from a member account is CallerIdentityError", a1, with(send_bind_ok, cn, [](R1&, pv::facts& f) { f.caller.kind = pv::caller_kind::member_account; }), errc::caller_identity_error, 409, check_step::identity},
       {"action 1 for an account that does not exist is InvalidParameter", a1, with(send_bind_ok, cn, [](R1&, pv::facts& f) { f.account.exists = false; }), errc::invalid_parameter, 400, check_step::state},
       {"action 1 for a member of another directory is NotSupport.AccountInAnotherResourceDirectory", a1, with(send_bind_ok, cn, [](R1&, pv::facts& f) { f.account.membership = pv::directory_membership::another_directory; }), errc::not_support_account_in_another_resource_directory, 409, check_step::state},
@@ -109,7 +114,7 @@ std::vector<rule_row> pure_rules() {
       {"action 2 without AccountId is MissingParameter", a2, with(bind_ok, cn, [](R2& r, pv::facts&) { r.account_id = {}; }), errc::missing_parameter, 400, check_step::presence},
       {"action 2 with a phone with a second dash is InvalidParameter", a2, with(bind_ok, cn, [](R2& r, pv::facts&) { r.secure_mobile_phone = "86-139-00001234"; }), errc::invalid_parameter, 400, check_step::syntax},
       {"action 2 with a 44 number on the China site is NotSupport.Site.Action 400", a2, with(bind_ok, cn, [](R2& r, pv::facts&) { r.secure_mobile_phone = uk_mobile; }), errc::not_support_site_action, 400, check_step::site},
-      {"action 2 with an 86 number on the international site is NotSupport.Site.Action 400", a2, with(bind_ok, intl, [](R2&, pv::facts&) {}), errc::not_support_site_action, 400, check_step::site},
+      {"action 2 with an 86 number on the international site is NotSupport.Site.Action 400", a2, with(bind_ok, intl, [](R2&, pv::facts&) {}, intl_site), errc::not_support_site_action, 400, check_step::site},
       {"action 2 with an unassigned country code is NotSupport.Site.Action", a2, with(bind_ok, cn, [](R2& r, pv::facts&) { r.secure_mobile_phone = "388-1234567"; }), errc::not_support_site_action, 400, check_step::site},
       {"action 2 from the management account itself is CallerIdentityError", a2, with(bind_ok, cn, [](R2&, pv::facts& f) { f.caller.kind = pv::caller_kind::management_account; }), errc::caller_identity_error, 409, check_step::identity},
       {"action 2 for a member of another directory is NotSupport.AccountInAnotherResourceDirectory", a2, with(bind_ok, cn, [](R2&, pv::facts& f) { f.account.membership = pv::directory_membership::another_directory; }), errc::not_support_account_in_another_resource_directory, 409, check_step::state},
@@ -125,7 +130,7 @@ std::vector<rule_row> pure_rules() {
       {"action 3 with no phone and none bound is MissingParameter", a3, with(send_rd_ok, cn, [](R3& r, pv::facts& f) { r.secure_mobile_phone = {}; f.account.secure_phone = {}; }), errc::missing_parameter, 400, check_step::presence},
       {"action 3 with letters in the phone is InvalidParameter", a3, with(send_rd_ok, cn, [](R3& r, pv::facts&) { r.secure_mobile_phone = "86-1390000abcd"; }), errc::invalid_parameter, 400, check_step::syntax},
       {"action 3 with a 44 number on the China site is InvalidParameter.MobileCountryCode 409", a3, with(send_rd_ok, cn, [](R3& r, pv::facts&) { r.secure_mobile_phone = uk_mobile; }), errc::invalid_parameter_mobile_country_code, 409, check_step::site},
-      {"action 3 with a 44 number on the international site is accepted", a3, with(send_rd_ok, intl, [](R3& r, pv::facts&) { r.secure_mobile_phone = uk_mobile; }), errc::ok, 200, check_step::passed},
+      {"action 3 with a 44 number on the international site is accepted", a3, with(send_rd_ok, intl, [](R3& r, pv::facts&) { r.secure_mobile_phone = uk_mobile; }, intl_site), errc::ok, 200, check_step::passed},
       {"action 3 for an account in another directory is NotSupport.AccountInAnotherResourceDirectory", a3, with(send_rd_ok, cn, [](R3&, pv::facts& f) { f.account.membership = pv::directory_membership::another_directory; }), errc::not_support_account_in_another_resource_directory, 409, check_step::state},
       {"action 3 for an account whose directory is enabled is EntityAlreadyExists.ResourceDirectory", a3, with(send_rd_ok, cn, [](R3&, pv::facts& f) { f.account.manages_a_directory = true; }), errc::entity_already_exists_resource_directory, 409, check_step::state},
       // Action 4
@@ -152,8 +157,8 @@ std::vector<rule_row> pure_rules() {
       {"action 5 with a ContactId without c- is InvalidParameter.ContactId", a5, with(contact_ok, cn, [](R5& r, pv::facts&) { r.contact_id = "qL4HqKONzOM7"; }), errc::invalid_parameter_contact_id, 400, check_step::syntax},
       {"action 5 with a masked phone is InvalidParameter.PhoneNumber", a5, with(contact_ok, cn, [](R5& r, pv::facts&) { r.phone_number = "86-139****1234"; }), errc::invalid_parameter_phone_number, 400, check_step::syntax},
       {"action 5 with a too short 86 number is InvalidParameter.PhoneNumber", a5, with(contact_ok, cn, [](R5& r, pv::facts&) { r.phone_number = "86-139"; }), errc::invalid_parameter_phone_number, 400, check_step::syntax},
-      {"action 5 with a 44 number on the international site is InvalidParameter.MobileCountryCode 400", a5, with(contact_ok, intl, [](R5& r, pv::facts&) { r.phone_number = uk_mobile; }), errc::invalid_parameter_mobile_country_code, 400, check_step::site},
-      {"action 5 with an 86 number on the international site is accepted", a5, with(contact_ok, intl, [](R5&, pv::facts& f) { f.contact.phone = china_mobile; }), errc::ok, 200, check_step::passed},
+      {"action 5 with a 44 number on the international site is InvalidParameter.MobileCountryCode 400", a5, with(contact_ok, intl, [](R5& r, pv::facts&) { r.phone_number = uk_mobile; }, intl_site), errc::invalid_parameter_mobile_country_code, 400, check_step::site},
+      {"action 5 with an 86 number on the international site is accepted", a5, with(contact_ok, intl, [](R5&, pv::facts& f) { f.contact.phone = china_mobile; }, intl_site), errc::ok, 200, check_step::passed},
       {"action 5 for a contact that does not exist is EntityNotExists.Contact 404", a5, with(contact_ok, cn, [](R5&, pv::facts& f) { f.contact.exists = false; }), errc::entity_not_exists_contact, 404, check_step::state},
       {"action 5 with another phone than AddMessageContact's is InvalidParameter.PhoneNumber", a5, with(contact_ok, cn, [](R5& r, pv::facts&) { r.phone_number = "86-13900004321"; }), errc::invalid_parameter_phone_number, 400, check_step::state},
       {"action 5 with no pending verification is EntityNotExists.Contact.Verification 404", a5, with(contact_ok, cn, [](R5&, pv::facts& f) { f.contact.verification_pending = false; }), errc::entity_not_exists_contact_verification, 404, check_step::state},
@@ -561,11 +566,12 @@ TEST_CASE("the same requests on both sites give RULES.md §3's answer with each 
                              {pv::site::international, uk_mobile, true}};
   for (const auto& c : secure) {
     auto f = china_facts();
-    f.on_site = c.on;
+    const pv::action_policy policy = policy_on(pv::default_site_policy(c.on));
     INFO(c.phone << (c.on == pv::site::china ? " china" : " international"));
-    const auto v1 = pv::check(pv::send_verification_code_for_bind_secure_mobile_phone_request{c.phone, member_id}, f);
-    const auto v2 = pv::check(pv::bind_secure_mobile_phone_request{"123456", c.phone, member_id}, f);
-    const auto v3 = pv::check(pv::send_verification_code_for_enable_rd_request{c.phone}, f);
+    const auto v1 =
+        pv::check(pv::send_verification_code_for_bind_secure_mobile_phone_request{c.phone, member_id}, f, policy);
+    const auto v2 = pv::check(pv::bind_secure_mobile_phone_request{"123456", c.phone, member_id}, f, policy);
+    const auto v3 = pv::check(pv::send_verification_code_for_enable_rd_request{c.phone}, f, policy);
     CHECK(v1.ok() == c.accepted);
     CHECK(v2.ok() == c.accepted);
     CHECK(v3.ok() == c.accepted);
@@ -576,7 +582,7 @@ TEST_CASE("the same requests on both sites give RULES.md §3's answer with each 
     }
     // Message contacts: only 86, on both sites, 400.
     f.contact.phone = c.phone;
-    const auto v5 = pv::check(pv::send_phone_verification_for_message_contact_request{"c-abc123", c.phone}, f);
+    const auto v5 = pv::check(pv::send_phone_verification_for_message_contact_request{"c-abc123", c.phone}, f, policy);
     const bool is86 = c.phone.starts_with("86-");
     CHECK(v5.ok() == is86);
     if (!is86) CHECK((v5.code == errc::invalid_parameter_mobile_country_code && v5.http_status == 400));
@@ -588,7 +594,7 @@ TEST_CASE("a custom site policy replaces the built-in tables", "[actions][site]"
   static constexpr pv::site_policy uk_site{pv::make_country_code_set(only_uk), pv::make_country_code_set(only_uk),
                                            pv::country_code_set::all_assigned()};
   pv::action_policy policy;
-  policy.sites = &uk_site;
+  policy.sites = uk_site;
   CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{uk_mobile}, china_facts(), policy).ok());
   CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{china_mobile}, china_facts(), policy).code ==
         errc::invalid_parameter_mobile_country_code);
@@ -605,6 +611,216 @@ TEST_CASE("which account a daily quota counts is configurable", "[actions][quota
   CHECK(pv::prepare(contact_ok, china_facts(), policy).quota_account == contact_ok.contact_id);
 }
 
+// --- RULES.md §9: a fact that keys state must be given ------------------------
+
+TEST_CASE("an empty caller.account_id that keys state gets the missing_fact verdict and keys no state", "[actions][facts]") {
+  pv::facts unnamed = china_facts();
+  unnamed.caller.account_id = {};
+  struct expectation {
+    action act;
+    errc code;
+    check_step step;
+    pv::parameter at_fault;
+  };
+  auto expect = [](const pv::verdict& v, const expectation& e) {
+    INFO(pv::action_name(e.act));
+    CHECK(v.act == e.act);
+    CHECK(pv::code_string(v.code) == pv::code_string(e.code));
+    CHECK(v.reason == verdict_reason::missing_fact);
+    CHECK(v.step == e.step);
+    CHECK(v.at_fault == e.at_fault);
+    CHECK(v.http_status == pv::http_status(e.code, e.act));
+    CHECK(pv::may_return(e.act, v.code));
+  };
+  const auto none = pv::parameter::none;
+  const auto access_key = pv::parameter::access_key_id;
+  SECTION("action 1, when its policy counts the sender's quota: CallerIdentityError") {
+    pv::action_policy policy;
+    policy.bind_quota_counts = pv::quota_subject::sending_account;
+    expect(pv::check(send_bind_ok, unnamed, policy),
+           {action::send_verification_code_for_bind_secure_mobile_phone, errc::caller_identity_error,
+            check_step::identity, none});
+    world w;
+    w.policy = policy;
+    expect(send(w, send_bind_ok, unnamed, t0).v,
+           {action::send_verification_code_for_bind_secure_mobile_phone, errc::caller_identity_error,
+            check_step::identity, none});
+    CHECK(w.quota == pv::daily_usage{});
+    CHECK(w.code == pv::challenge{});
+    // By default action 1 counts the member's quota: the caller keys nothing, so nothing is asked of it.
+    CHECK(pv::check(send_bind_ok, unnamed).ok());
+  }
+  SECTION("action 3: MissingParameter naming AccessKeyId") {
+    const expectation e{action::send_verification_code_for_enable_rd, errc::missing_parameter, check_step::presence,
+                        access_key};
+    expect(pv::check(send_rd_ok, unnamed), e);
+    world w;
+    expect(send(w, send_rd_ok, unnamed, t0).v, e);
+    CHECK(w.quota == pv::daily_usage{});
+    CHECK(w.windows == pv::per_phone_state{});
+    CHECK(w.code == pv::challenge{});
+  }
+  SECTION("action 4: Ram.PermissionDeny before flow control keys the user's rate") {
+    const expectation e{action::get_migration_verify_code, errc::ram_permission_deny, check_step::identity, none};
+    expect(pv::check(cams_ok, unnamed), e);
+    world w;
+    for (int i = 0; i < 12; ++i) expect(send(w, cams_ok, unnamed, t0).v, e);  // never System.LimitControl
+    CHECK(w.flow == pv::rate_state{});
+    CHECK(w.windows == pv::per_phone_state{});
+    CHECK(w.code == pv::challenge{});
+  }
+  SECTION("action 5, when the sender's quota counts (the default): MissingParameter naming AccessKeyId") {
+    const expectation e{action::send_phone_verification_for_message_contact, errc::missing_parameter,
+                        check_step::presence, access_key};
+    expect(pv::check(contact_ok, unnamed), e);
+    world w;
+    expect(send(w, contact_ok, unnamed, t0).v, e);
+    CHECK(w.quota == pv::daily_usage{});
+    CHECK(w.code == pv::challenge{});
+    pv::action_policy policy;
+    policy.message_contact_quota_counts = pv::quota_subject::target_account;
+    CHECK(pv::check(contact_ok, unnamed, policy).ok());  // the contact keys everything then
+  }
+  SECTION("EnableResourceDirectory with NewManagementAccount: MissingParameter naming AccessKeyId") {
+    const expectation e{action::enable_resource_directory, errc::missing_parameter, check_step::presence, access_key};
+    expect(pv::check(enable_rd_ok, unnamed), e);
+    world w;
+    REQUIRE(send(w, send_rd_ok, china_facts(), t0).v.ok());
+    const pv::challenge before = w.code;
+    auto r = enable_rd_ok;
+    r.verification_code = "000000";
+    expect(verify(w, r, unnamed, t0 + 1s), e);
+    CHECK(w.code == before);  // no attempt used on anyone's challenge
+    // CurrentAccount checks no code: the caller keys nothing.
+    CHECK(pv::check(pv::enable_resource_directory_request{"CurrentAccount", {}, {}, {}}, unnamed).ok());
+  }
+  SECTION("ChatappMigrationVerified: Ram.PermissionDeny before flow control keys the user's rate") {
+    const expectation e{action::chatapp_migration_verified, errc::ram_permission_deny, check_step::identity, none};
+    expect(pv::check(chatapp_ok, unnamed), e);
+    world w;
+    for (int i = 0; i < 12; ++i) expect(verify(w, chatapp_ok, unnamed, t0), e);
+    CHECK(w.flow == pv::rate_state{});
+    CHECK(w.code == pv::challenge{});
+  }
+  SECTION("check_flow_subject: the CAMS actions only") {
+    CHECK(pv::check_flow_subject(action::get_migration_verify_code, unnamed).reason == verdict_reason::missing_fact);
+    CHECK(pv::check_flow_subject(action::chatapp_migration_verified, unnamed).reason == verdict_reason::missing_fact);
+    CHECK(pv::check_flow_subject(action::send_verification_code_for_enable_rd, unnamed).ok());
+    CHECK(pv::check_flow_subject(action::get_migration_verify_code, china_facts()).ok());
+  }
+}
+
+// --- RULES.md §9: a forgotten fact refuses -------------------------------------
+
+TEST_CASE("a default-constructed facts gets each action's documented refusal", "[actions][facts]") {
+  const pv::facts none{};
+  // With nothing given, the unnamed caller is refused first where it keys
+  // state; everywhere else the first refusing default answers.
+  CHECK(pv::check(send_bind_ok, none).code == errc::caller_identity_error);
+  CHECK(pv::check(bind_ok, none).code == errc::caller_identity_error);
+  CHECK(pv::check(send_rd_ok, none).code == errc::missing_parameter);
+  CHECK(pv::check(cams_ok, none).code == errc::ram_permission_deny);
+  CHECK(pv::check(contact_ok, none).code == errc::missing_parameter);
+  CHECK(pv::check(enable_rd_ok, none).code == errc::missing_parameter);
+  CHECK(pv::check(chatapp_ok, none).code == errc::ram_permission_deny);
+  // With only the caller named (the state key), each action meets a refusing default.
+  pv::facts named{};
+  named.caller.account_id = caller_id;
+  CHECK(pv::check(send_bind_ok, named).reason == verdict_reason::caller_not_management_identity);
+  CHECK(pv::check(bind_ok, named).reason == verdict_reason::caller_not_management_identity);
+  CHECK(pv::check(send_rd_ok, named).code == errc::not_support_account_in_another_resource_directory);
+  CHECK(pv::check(cams_ok, named).reason == verdict_reason::permission_denied);
+  CHECK(pv::check(contact_ok, named).reason == verdict_reason::contact_phone_mismatch);
+  CHECK(pv::check(enable_rd_ok, named).code == errc::not_support_account_in_another_resource_directory);
+  CHECK(pv::check(chatapp_ok, named).reason == verdict_reason::permission_denied);
+  for (const auto& v : {pv::check(send_bind_ok, none), pv::check(bind_ok, none), pv::check(send_rd_ok, none),
+                        pv::check(cams_ok, none), pv::check(contact_ok, none), pv::check(enable_rd_ok, none),
+                        pv::check(chatapp_ok, none), pv::check(send_bind_ok, named), pv::check(send_rd_ok, named)}) {
+    CHECK_FALSE(v.ok());
+    CHECK(pv::may_return(v.act, v.code));
+  }
+}
+
+TEST_CASE("each fact that would grant defaults to the value that refuses with its documented error", "[actions][facts]") {
+  const pv::caller_facts caller{};
+  const pv::account_facts account{};
+  const pv::cams_space_facts space{};
+  struct row {
+    std::string name;
+    std::function<pv::verdict()> run;
+    errc expected;
+  };
+  const pv::facts cn = china_facts();
+  const row rows[] = {
+      {"caller.kind", [&] { auto f = cn; f.caller.kind = caller.kind; return pv::check(send_bind_ok, f); }, errc::caller_identity_error},
+      {"caller.kind (action 2)", [&] { auto f = cn; f.caller.kind = caller.kind; return pv::check(bind_ok, f); }, errc::caller_identity_error},
+      {"caller.permitted", [&] { auto f = cn; f.caller.permitted = caller.permitted; return pv::check(cams_ok, f); }, errc::ram_permission_deny},
+      {"caller.product_subscribed", [&] { auto f = cn; f.caller.product_subscribed = caller.product_subscribed; return pv::check(chatapp_ok, f); }, errc::product_unsubscript},
+      {"space.owned_by_caller", [&] { auto f = cn; f.space.owned_by_caller = space.owned_by_caller; return pv::check(cams_ok, f); }, errc::unknown_resource_owner_id},
+      {"account.membership", [&] { auto f = cn; f.account.membership = account.membership; return pv::check(send_bind_ok, f); }, errc::not_support_account_in_another_resource_directory},
+      {"account.membership (EnableRD)", [&] { auto f = cn; f.account.membership = account.membership; return pv::check(enable_rd_ok, f); }, errc::not_support_account_in_another_resource_directory},
+      {"account.enterprise_name_set", [&] { auto f = cn; f.account.enterprise_name_set = account.enterprise_name_set; return pv::check(bind_ok, f); }, errc::invalid_enterprise_name},
+      {"account.real_name_verified", [&] { auto f = cn; f.account.real_name_verified = account.real_name_verified; return pv::check(enable_rd_ok, f); }, errc::enterprise_real_name_verification_error},
+  };
+  for (const auto& r : rows) {
+    INFO(r.name);
+    const pv::verdict v = r.run();
+    CHECK(pv::code_string(v.code) == pv::code_string(r.expected));
+    CHECK(pv::may_return(v.act, v.code));
+  }
+  // And the helper of the tests sets each of them to what grants.
+  CHECK(pv::check(send_bind_ok, cn).ok());
+  CHECK(pv::check(bind_ok, cn).ok());
+  CHECK(pv::check(cams_ok, cn).ok());
+  CHECK(pv::check(enable_rd_ok, cn).ok());
+}
+
+// --- RULES.md §3, §9: the site is the policy's, held by value -------------------
+
+namespace {
+// A policy whose site tables were built at run time in a local that is gone
+// when the policy is used.
+pv::action_policy policy_from_a_local_site() {
+  static constexpr std::uint16_t codes[] = {44, 33};
+  pv::site_policy local;
+  local.secure_phone = pv::country_code_set::from_codes(codes).value();
+  local.message_contact = local.secure_phone;
+  local.cams = pv::country_code_set::all_assigned();
+  pv::action_policy policy;
+  policy.sites = local;
+  return policy;
+}
+// Writes over the stack where the local was.
+[[gnu::noinline]] std::uint64_t scribble_on_the_stack() {
+  volatile std::uint64_t junk[256];
+  for (std::size_t i = 0; i < 256; ++i) junk[i] = ~std::uint64_t{0} - i;
+  return junk[7];
+}
+}  // namespace
+
+TEST_CASE("action_policy holds its site tables by value: a local site_policy may go away", "[actions][site]") {
+  const pv::action_policy policy = policy_from_a_local_site();
+  CHECK(scribble_on_the_stack() != 0);
+  CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{uk_mobile}, china_facts(), policy).ok());
+  CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{"33-612345678"}, china_facts(), policy).ok());
+  CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{china_mobile}, china_facts(), policy).code ==
+        errc::invalid_parameter_mobile_country_code);
+  // The default is the China site.
+  CHECK(pv::action_policy{}.sites == pv::china_site_policy);
+}
+
+// The site is set in one place: the policy's tables, by value; facts carry none.
+static_assert(std::is_same_v<decltype(pv::action_policy{}.sites), pv::site_policy>);
+template <class F>
+concept names_a_site = requires(F f) { f.on_site; };
+static_assert(!names_a_site<pv::facts>);
+static_assert(pv::default_action_policy.sites == pv::china_site_policy);
+// RULES.md §9 defaults, at compile time.
+static_assert(pv::check(send_bind_ok, pv::facts{}).code == errc::caller_identity_error);
+static_assert(pv::check(cams_ok, pv::facts{}).reason == verdict_reason::missing_fact);
+static_assert(pv::parameter_name(pv::parameter::access_key_id) == "AccessKeyId");
+static_assert(!pv::describe(verdict_reason::missing_fact).empty());
+
 // Compile time: the pure checks are constant expressions.
 static_assert(pv::check(send_bind_ok, china_facts()).ok());
 static_assert(pv::check(bind_ok, china_facts()).ok());
@@ -613,7 +829,8 @@ static_assert(pv::check(cams_ok, china_facts()).ok());
 static_assert(pv::check(contact_ok, china_facts()).ok());
 static_assert(pv::check(enable_rd_ok, china_facts()).ok());
 static_assert(pv::check(chatapp_ok, china_facts()).ok());
-static_assert(pv::check(send_bind_ok, international_facts()).code == errc::invalid_parameter_mobile_country_code);
+static_assert(pv::check(send_bind_ok, international_facts(), intl_site).code ==
+              errc::invalid_parameter_mobile_country_code);
 static_assert(pv::parameter_name(pv::parameter::ma_secure_mobile_phone) == "MASecureMobilePhone");
 static_assert(pv::describe(verdict_reason::flow_control) == "over the per-user request rate");
 static_assert(pv::may_return(action::send_verification_code_for_bind_secure_mobile_phone, errc::caller_identity_error));

@@ -41,8 +41,7 @@ pv::engine_config test_config() {
 }
 
 pv::facts facts_for(std::string_view caller = "9999888877776666") {
-  pv::facts f;
-  f.caller.account_id = caller;
+  pv::facts f = pv::test::granting_facts(caller);
   f.account.secure_phone = "86-13900001234";
   f.contact.phone = "86-13900001234";
   return f;
@@ -230,3 +229,246 @@ TEST_CASE("4 threads never exceed the daily quota or the phone windows and never
   for (const auto& [code, count] : accepted_per_code) CHECK(count == 1);
   CHECK(accepted_binds.load() > 0);
 }
+
+// --- RULES.md §9: misconfiguration fails at start-up, not on the wire -----------
+
+TEST_CASE("validate(engine_config) names each misconfiguration and create refuses it at start-up", "[engine][config]") {
+  using pv::config_error;
+  struct row {
+    const char* name;
+    void (*mutate)(pv::engine_config&);
+    config_error expected;
+  };
+  const row rows[] = {
+      {"all-zero key", [](pv::engine_config& c) { c.key = {}; }, config_error::key_all_zero},
+      {"5 digits", [](pv::engine_config& c) { c.policy.code.digits = 5; }, config_error::code_policy_out_of_limits},
+      {"validity 0", [](pv::engine_config& c) { c.policy.code.validity = 0s; }, config_error::code_policy_out_of_limits},
+      {"daily limit 0", [](pv::engine_config& c) { c.policy.daily.limit = 0; }, config_error::daily_limit_zero},
+      {"UTC+14:01", [](pv::engine_config& c) { c.policy.daily.utc_offset = 14h + 1min; }, config_error::utc_offset_out_of_range},
+      {"UTC-12:01", [](pv::engine_config& c) { c.policy.daily.utc_offset = -12h - 1min; }, config_error::utc_offset_out_of_range},
+      {"offset in seconds", [](pv::engine_config& c) { c.policy.daily.utc_offset = std::chrono::minutes{8 * 3600}; }, config_error::utc_offset_out_of_range},
+      {"CAMS count 0", [](pv::engine_config& c) { c.policy.cams_rate.count = 0; }, config_error::cams_rate_count_zero},
+      {"CAMS period 0", [](pv::engine_config& c) { c.policy.cams_rate.period = 0ms; }, config_error::cams_rate_period_not_positive},
+      {"CAMS period < 0", [](pv::engine_config& c) { c.policy.cams_rate.period = -1ms; }, config_error::cams_rate_period_not_positive},
+      {"per-phone count 0", [](pv::engine_config& c) { c.policy.per_phone.windows[1].count = 0; }, config_error::per_phone_count_zero},
+      {"per-phone count 11", [](pv::engine_config& c) { c.policy.per_phone.windows[2].count = 11; }, config_error::per_phone_count_too_large},
+      {"per-phone window 0", [](pv::engine_config& c) { c.policy.per_phone.windows[0].window = 0ms; }, config_error::per_phone_window_not_positive},
+      {"empty site tables", [](pv::engine_config& c) { c.policy.sites = {}; }, config_error::sites_empty},
+      {"capacity 0", [](pv::engine_config& c) { c.capacity = 0; c.shards = 0; }, config_error::capacity_zero},
+      {"capacity too large", [](pv::engine_config& c) { c.capacity = pv::engine_max_capacity + 1; c.shards = 0; }, config_error::capacity_too_large},
+      {"more shards than capacity", [](pv::engine_config& c) { c.capacity = 8; c.shards = 9; }, config_error::shards_out_of_range},
+      {"shards above 2^20", [](pv::engine_config& c) { c.capacity = std::size_t{1} << 22; c.shards = (std::size_t{1} << 20) + 1; }, config_error::shards_out_of_range},
+      {"format 7", [](pv::engine_config& c) { c.format = static_cast<pv::body_format>(7); }, config_error::format_invalid},
+      {"host_id of 65 bytes", [](pv::engine_config& c) { c.host_id = "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"; }, config_error::host_id_too_long},
+      {"recommend of 129 bytes", [](pv::engine_config& c) { static const std::string long_text(129, 'r'); c.recommend = long_text; }, config_error::recommend_too_long},
+  };
+  std::set<std::string_view> sentences;
+  for (const row& r : rows) {
+    INFO(r.name);
+    pv::engine_config config = test_config();
+    r.mutate(config);
+    CHECK(pv::validate(config) == r.expected);
+    const auto created = pv::engine::create(config, manual_clock{}.function(), std::make_shared<pv::seeded_random_source>(7));
+    CHECK_FALSE(created.has_value());
+    CHECK_FALSE(static_cast<bool>(created));
+    CHECK(created.error() == r.expected);
+    const std::string_view sentence = pv::describe(created.error());
+    CHECK(sentence.starts_with("engine_config."));
+    sentences.insert(sentence);
+  }
+  // One sentence per misconfiguration (some have several rows): 16 kinds here.
+  CHECK(sentences.size() == 16);
+  // The limits themselves are accepted.
+  pv::engine_config edge = test_config();
+  edge.policy.daily.utc_offset = 14h;
+  edge.policy.daily.limit = 1;
+  edge.policy.cams_rate = {1, 1ms};
+  edge.policy.per_phone = {{{1, 1ms}, {10, 1ms}, {10, 24h}}};
+  edge.capacity = 16;
+  edge.shards = 16;
+  edge.host_id = std::string_view("hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh", 64);
+  static const std::string recommend(128, 'r');
+  edge.recommend = recommend;
+  CHECK(pv::validate(edge) == config_error::ok);
+  edge.policy.daily.utc_offset = -12h;
+  edge.shards = 0;  // automatic
+  CHECK(pv::validate(edge) == config_error::ok);
+}
+
+TEST_CASE("create refuses an empty clock and a null random source, and builds a working engine otherwise", "[engine][config]") {
+  const auto no_clock = pv::engine::create(test_config(), pv::clock_function{}, std::make_shared<pv::seeded_random_source>(8));
+  CHECK(no_clock.error() == pv::config_error::no_clock);
+  CHECK(pv::describe(no_clock.error()).starts_with("engine::create"));
+  const auto no_random = pv::engine::create(test_config(), manual_clock{}.function(), nullptr);
+  CHECK(no_random.error() == pv::config_error::no_random_source);
+  // Today's symptom: a default engine_config (all-zero key) used to build an
+  // engine whose every send answered 400 InvalidParameter; now it builds none.
+  CHECK(pv::engine::create(pv::engine_config{}).error() == pv::config_error::key_all_zero);
+
+  auto created = pv::engine::create(test_config(), manual_clock{}.function(), std::make_shared<pv::seeded_random_source>(9));
+  REQUIRE(created.has_value());
+  CHECK(created.error() == pv::config_error::ok);
+  CHECK(created->send_verification_code_for_enable_rd({}, facts_for()).ok());
+  CHECK((*created).stats().challenges == 1);
+  std::unique_ptr<pv::engine> owned = created.release();
+  REQUIRE(owned != nullptr);
+  CHECK_FALSE(created.has_value());
+  CHECK(owned->stats().challenges == 1);
+}
+
+TEST_CASE("the engine owns its host_id and recommend and renders them whole", "[engine][config]") {
+  auto config = test_config();
+  std::string host(64, 'h');
+  std::string advice(128, 'a');
+  config.host_id = host;
+  config.recommend = advice;
+  pv::engine engine(config, manual_clock{}.function(), std::make_shared<pv::seeded_random_source>(10));
+  const std::string expected_host = host;
+  const std::string expected_advice = advice;
+  host.assign(64, 'x');  // the caller's texts may change or go: the engine copied them
+  advice.assign(128, 'x');
+  const auto out = engine.send_verification_code_for_bind_secure_mobile_phone({"", "1234567890123456"}, facts_for());
+  CHECK(out.body().find(expected_host) != std::string_view::npos);
+  CHECK(out.body().find(expected_advice) != std::string_view::npos);
+}
+
+// validate is a constant expression.
+static_assert(pv::validate(pv::engine_config{}) == pv::config_error::key_all_zero);
+static_assert([] {
+  pv::engine_config config;
+  config.key[31] = std::byte{1};
+  if (pv::validate(config) != pv::config_error::ok) return false;
+  config.policy.code.digits = 11;
+  return pv::validate(config) == pv::config_error::code_policy_out_of_limits;
+}());
+static_assert(pv::describe(pv::config_error::key_all_zero) ==
+              "engine_config.key is all zero: load 32 secret bytes from your secret store");
+static_assert(noexcept(pv::validate(std::declval<const pv::engine_config&>())));
+static_assert(std::is_same_v<decltype(pv::engine::create(pv::engine_config{})), pv::engine_or_error>);
+
+// --- RULES.md §9: a fact that keys state must be given, through the engine -------
+
+TEST_CASE("the engine refuses an unnamed caller before keying any state", "[engine][facts]") {
+  manual_clock clock;
+  pv::engine engine(test_config(), clock.function(), std::make_shared<pv::seeded_random_source>(11));
+  pv::facts unnamed = facts_for();
+  unnamed.caller.account_id = {};
+  auto expect_refused = [&](const pv::engine_response& out, errc code) {
+    CHECK(out.v.code == code);
+    CHECK(out.v.reason == pv::verdict_reason::missing_fact);
+    CHECK(out.body_size > 0);
+    const auto stats = engine.stats();
+    CHECK(stats.quotas == 0);
+    CHECK(stats.rates == 0);
+    CHECK(stats.windows == 0);
+    CHECK(stats.challenges == 0);
+  };
+  // Many unnamed CAMS callers never share one rate: none is ever System.LimitControl.
+  for (int i = 0; i < 12; ++i)
+    expect_refused(engine.get_migration_verify_code({"293483938841234", "8613800001234", "en", "sms"}, unnamed),
+                   errc::ram_permission_deny);
+  for (int i = 0; i < 12; ++i)
+    expect_refused(engine.chatapp_migration_verified({"293483938841234", "8613800001234", "123456"}, unnamed),
+                   errc::ram_permission_deny);
+  expect_refused(engine.send_verification_code_for_enable_rd({}, unnamed), errc::missing_parameter);
+  const auto contact = engine.send_phone_verification_for_message_contact({"c-abc123", "86-13900001234"}, unnamed);
+  expect_refused(contact, errc::missing_parameter);
+  CHECK(contact.body().find("AccessKeyId") != std::string_view::npos);
+  expect_refused(engine.enable_resource_directory(
+                     {"NewManagementAccount", "admin@rdadmin.aliyunid.com", "86-13900001234", "123456"}, unnamed),
+                 errc::missing_parameter);
+  // Named callers are served as before.
+  CHECK(engine.send_verification_code_for_enable_rd({}, facts_for("1111")).ok());
+  CHECK(engine.send_verification_code_for_enable_rd({"86-13900004321"}, facts_for("2222")).ok());
+}
+
+TEST_CASE("the engine refuses an unnamed caller of action 1 when the sender's quota counts", "[engine][facts]") {
+  auto config = test_config();
+  config.policy.bind_quota_counts = pv::quota_subject::sending_account;
+  pv::engine engine(config, manual_clock{}.function(), std::make_shared<pv::seeded_random_source>(12));
+  pv::facts unnamed = facts_for();
+  unnamed.caller.account_id = {};
+  const auto out = engine.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", "1234567890123456"},
+                                                                               unnamed);
+  CHECK(out.v.code == errc::caller_identity_error);
+  CHECK(out.v.reason == pv::verdict_reason::missing_fact);
+  CHECK(engine.stats().quotas == 0);
+  CHECK(engine.stats().challenges == 0);
+}
+
+TEST_CASE("a caller account longer than the engine's keys is refused instead of cut to a shared key", "[engine][facts]") {
+  pv::engine engine(test_config(), manual_clock{}.function(), std::make_shared<pv::seeded_random_source>(13));
+  const std::string prefix(pv::detail::engine_key_size, '7');
+  const std::string first = prefix + "1";
+  const std::string second = prefix + "2";
+  for (const std::string* caller : {&first, &second}) {
+    const auto out = engine.send_verification_code_for_enable_rd({}, facts_for(*caller));
+    CHECK(out.v.code == errc::send_validate_code_exceeds_limit_for_account);
+    CHECK(out.v.reason == pv::verdict_reason::state_unavailable);
+  }
+  CHECK(engine.stats().challenges == 0);
+  // An ID that fits (79 bytes with the kind prefix's byte: 80) is served.
+  CHECK(engine.send_verification_code_for_enable_rd({}, facts_for(prefix.substr(1))).ok());
+}
+
+// --- RULES.md §3, §9: the site is config.policy.sites, held by value ---------------
+
+namespace {
+// Builds an engine from a site_policy that lives on this function's stack
+// only (made at run time from a list, as a start-up configuration would).
+std::unique_ptr<pv::engine> engine_from_a_local_site(const manual_clock& clock) {
+  const std::uint16_t codes[] = {44, 33};
+  pv::site_policy local{};
+  local.secure_phone = pv::country_code_set::from_codes(codes).value();
+  local.message_contact = pv::country_code_set::from_codes(std::span<const std::uint16_t>(codes, 1)).value();
+  local.cams = pv::country_code_set::all_assigned();
+  auto config = test_config();
+  config.policy.sites = local;
+  auto created = pv::engine::create(config, clock.function(), std::make_shared<pv::seeded_random_source>(14));
+  REQUIRE(created.has_value());
+  return created.release();
+}
+[[gnu::noinline]] std::uint64_t overwrite_stack() {
+  volatile std::uint64_t junk[512];
+  for (std::size_t i = 0; i < 512; ++i) junk[i] = ~std::uint64_t{0} - i;
+  return junk[3];
+}
+}  // namespace
+
+TEST_CASE("an engine built in a function from a local site_policy keeps working after that function returns", "[engine][site]") {
+  manual_clock clock;
+  const std::unique_ptr<pv::engine> engine = engine_from_a_local_site(clock);
+  CHECK(overwrite_stack() != 0);
+  pv::facts f = facts_for();
+  CHECK(engine->send_verification_code_for_enable_rd({"44-7911123456"}, f).ok());
+  CHECK(engine->send_verification_code_for_enable_rd({"33-612345678"}, facts_for("1111")).ok());
+  const auto china = engine->send_verification_code_for_enable_rd({"86-13900001234"}, facts_for("2222"));
+  CHECK(china.v.code == errc::invalid_parameter_mobile_country_code);
+  CHECK(china.v.reason == pv::verdict_reason::site_rejects_country_code);
+  f.contact.phone = "33-612345678";
+  CHECK(engine->send_phone_verification_for_message_contact({"c-abc123", "33-612345678"}, f).v.code ==
+        errc::invalid_parameter_mobile_country_code);
+  CHECK(engine->config().policy.sites.secure_phone.size() == 2);
+}
+
+TEST_CASE("the engine decides on the site of config.policy.sites and nowhere else", "[engine][site]") {
+  auto china_config = test_config();
+  auto international_config = test_config();
+  international_config.policy.sites = pv::international_site_policy;
+  pv::engine china(china_config, manual_clock{}.function(), std::make_shared<pv::seeded_random_source>(15));
+  pv::engine international(international_config, manual_clock{}.function(),
+                           std::make_shared<pv::seeded_random_source>(16));
+  const pv::send_verification_code_for_bind_secure_mobile_phone_request uk{"44-7911123456", "1234567890123456"};
+  const pv::send_verification_code_for_bind_secure_mobile_phone_request cn{"86-13900001234", "1234567890123457"};
+  CHECK(china.send_verification_code_for_bind_secure_mobile_phone(cn, facts_for()).ok());
+  CHECK(china.send_verification_code_for_bind_secure_mobile_phone(uk, facts_for()).v.code ==
+        errc::invalid_parameter_mobile_country_code);
+  CHECK(international.send_verification_code_for_bind_secure_mobile_phone(uk, facts_for()).ok());
+  CHECK(international.send_verification_code_for_bind_secure_mobile_phone(cn, facts_for()).v.code ==
+        errc::invalid_parameter_mobile_country_code);
+}
+
+template <class C>
+concept config_names_a_site = requires(C c) { c.on_site; };
+static_assert(!config_names_a_site<pv::engine_config>);
+static_assert(std::is_same_v<decltype(pv::engine_config{}.policy.sites), pv::site_policy>);

@@ -85,6 +85,14 @@ struct chatapp_migration_verified_request {
 
 // ---------------------------------------------------------------------------
 // Facts: what the service knows about the world, passed in as plain values.
+//
+// Every fact whose forgotten value would grant something defaults to the
+// value that refuses (RULES.md §9): a service that does not fill a fact gets
+// that fact's documented error, never a pass. The caller's kind defaults to
+// other_account (CallerIdentityError), `permitted`, `product_subscribed`,
+// `owned_by_caller`, `enterprise_name_set` and `real_name_verified` to false,
+// `membership` to another_directory (NotSupport.AccountInAnotherResourceDirectory).
+// Set each one the actions you call read.
 
 // Who is calling (RULES.md §6 CallerIdentityError; the usage notes of the documentation of actions 1 and 2).
 enum class caller_kind : std::uint8_t {
@@ -96,10 +104,13 @@ enum class caller_kind : std::uint8_t {
 
 // The caller: its identity, its account, its product subscription and permission.
 struct caller_facts {
-  caller_kind kind = caller_kind::management_ram_identity;
-  std::string_view account_id;      // the caller's account ID (quota key of 3 and 5; the CAMS user of 4 and 7)
-  bool product_subscribed = true;   // CAMS: Product.Unsubscript when false
-  bool permitted = true;            // RAM authorisation for the action: Ram.PermissionDeny when false (CAMS)
+  caller_kind kind = caller_kind::other_account;  // refuses by default (RULES.md §9): CallerIdentityError for 1, 2
+  // The caller's account ID: a state key (challenge and quota of 3, EnableRD's
+  // challenge, the quota of 5 and, by policy, of 1; the CAMS user of 4 and 7).
+  // Required where it keys state: empty is the missing_fact verdict (RULES.md §9).
+  std::string_view account_id;
+  bool product_subscribed = false;  // CAMS: Product.Unsubscript when false (the default, RULES.md §9)
+  bool permitted = false;           // RAM authorisation for the action: Ram.PermissionDeny when false (CAMS)
 };
 
 // What kind of account the request is about.
@@ -115,12 +126,12 @@ struct account_facts {
   bool exists = true;
   account_kind kind = account_kind::resource_account;
   account_status status = account_status::active;
-  directory_membership membership = directory_membership::this_directory;
+  directory_membership membership = directory_membership::another_directory;  // refuses by default (RULES.md §9)
   bool manages_a_directory = false;   // has a resource directory enabled already (EntityAlreadyExists.ResourceDirectory)
   bool secure_phone_bound = false;    // AccountSecureMobileAlreadyExists for BindSecureMobilePhone
   std::string_view secure_phone;      // the bound phone, dashed: used by 3 and EnableRD when the request gives none
-  bool enterprise_name_set = true;    // Invalid.EnterpriseName when false
-  bool real_name_verified = true;     // EnterpriseRealNameVerificationError when false
+  bool enterprise_name_set = false;   // Invalid.EnterpriseName when false (the default, RULES.md §9)
+  bool real_name_verified = false;    // EnterpriseRealNameVerificationError when false (the default)
 };
 
 // The message contact of action 5 (created by AddMessageContact).
@@ -132,12 +143,12 @@ struct contact_facts {
 
 // The CAMS space of actions 4 and 7.
 struct cams_space_facts {
-  bool owned_by_caller = true;  // Unknown.ResourceOwnerId when false
+  bool owned_by_caller = false;  // Unknown.ResourceOwnerId when false (the default, RULES.md §9)
 };
 
-// Everything a check may ask about; each action reads only its own part.
+// Everything a check may ask about; each action reads only its own part. The
+// site is not a fact: it is the deployment's, action_policy::sites (RULES.md §3).
 struct facts {
-  site on_site = site::china;
   caller_facts caller{};
   account_facts account{};
   contact_facts contact{};
@@ -161,8 +172,15 @@ struct action_policy {
   rate_limit cams_rate{};                                       // 10 requests per second per user (action 4's documentation)
   window_set<3> per_phone = per_phone_windows;                 // 1/min, 5/h, 10/24 h per phone (RULES.md §4)
   code_policy code{};                                           // 6 digits, 5 min, 5 attempts... (RULES.md §5)
-  const site_policy* sites = nullptr;                           // custom site tables; nullptr = built-in (RULES.md §3)
+  // The site the deployment runs, set here and nowhere else (RULES.md §3): the
+  // tables are held by value, so a policy never points at memory that may go
+  // away. china_site_policy, international_site_policy or your own.
+  site_policy sites = china_site_policy;
 };
+
+// The defaults, as one object: the default argument of prepare() and check(),
+// so a call without a policy copies nothing.
+inline constexpr action_policy default_action_policy{};
 
 // ---------------------------------------------------------------------------
 // Verdicts
@@ -182,6 +200,10 @@ enum class parameter : std::uint8_t {
   ma_name,                 // MAName
   ma_secure_mobile_phone,  // MASecureMobilePhone
   verify_code,             // VerifyCode
+  // AccessKeyId, the common parameter of every Alibaba Cloud RPC request, from
+  // which a service learns the caller's account: blamed when the facts name no
+  // caller account where it keys state (RULES.md §9) [L].
+  access_key_id,
 };
 
 // The wire name of a parameter ("SecureMobilePhone"); "" for none.
@@ -200,6 +222,7 @@ constexpr std::string_view parameter_name(parameter p) noexcept {
     case parameter::ma_name: return "MAName";
     case parameter::ma_secure_mobile_phone: return "MASecureMobilePhone";
     case parameter::verify_code: return "VerifyCode";
+    case parameter::access_key_id: return "AccessKeyId";
   }
   return "";
 }
@@ -249,6 +272,7 @@ enum class verdict_reason : std::uint8_t {
   code_rejected,                    // detail: check_status value
   invalid_policy,                   // the code policy or the key is unusable (a configuration error)
   state_unavailable,                // the engine's state store refused the key (full of live state): fail closed
+  missing_fact,                     // a fact that keys state is empty (caller.account_id): never a shared key (RULES.md §9)
 };
 
 // A short English description of a reason, for logs.
@@ -285,6 +309,8 @@ constexpr std::string_view describe(verdict_reason r) noexcept {
     case verdict_reason::code_rejected: return "the verification code was not accepted";
     case verdict_reason::invalid_policy: return "the code policy or the secret key is unusable";
     case verdict_reason::state_unavailable: return "no room for the state of this key: refused, nothing forgotten";
+    case verdict_reason::missing_fact:
+      return "facts.caller.account_id is empty but keys this action's state: the service must name the caller";
   }
   return "";
 }
@@ -439,10 +465,6 @@ constexpr bool same_dashed_number(std::string_view text, const phone_number& pho
   return parsed && *parsed == phone;
 }
 
-constexpr const site_policy& sites_of(const action_policy& policy, const facts& f) noexcept {
-  return policy.sites != nullptr ? *policy.sites : default_site_policy(f.on_site);
-}
-
 constexpr verdict state_error(action a, errc e, verdict_reason r, parameter p = parameter::none) noexcept {
   return make_verdict(a, e, check_step::state, r, p);
 }
@@ -472,6 +494,31 @@ constexpr verdict cams_identity(action a, const facts& f) noexcept {
   return passed(a);
 }
 
+// A fact that keys state must be given (RULES.md §9): when the caller's
+// account keys a state of action `a` and facts.caller.account_id is empty,
+// the request gets this verdict and no state is keyed, so two callers the
+// service forgot to name never share a challenge, a quota or a rate. The
+// wire error is the action's own documented identity error where it has
+// one (CallerIdentityError for action 1, "the caller rule of 1"; Ram.PermissionDeny
+// for the CAMS actions 4 and ChatappMigrationVerified: an unnamed user cannot
+// be authorised), otherwise the common MissingParameter naming AccessKeyId,
+// the request parameter the caller's account comes from (actions 3, 5 and
+// EnableResourceDirectory, which document no identity error) [L]. The reason
+// is missing_fact for logs.
+constexpr verdict missing_caller_account(action a) noexcept {
+  switch (a) {
+    case action::send_verification_code_for_bind_secure_mobile_phone:
+      return make_verdict(a, errc::caller_identity_error, check_step::identity, verdict_reason::missing_fact);
+    case action::get_migration_verify_code:
+    case action::chatapp_migration_verified:
+      return make_verdict(a, errc::ram_permission_deny, check_step::identity, verdict_reason::missing_fact);
+    default:
+      return make_verdict(a, errc::missing_parameter, check_step::presence, verdict_reason::missing_fact,
+                          parameter::access_key_id);
+  }
+}
+
+
 }  // namespace detail
 
 // What the pure steps 2-6 found, and what the stateful steps need: the
@@ -489,7 +536,7 @@ struct prepared_request {
 
 // Steps 2-6 of SendVerificationCodeForBindSecureMobilePhone.
 constexpr prepared_request prepare(const send_verification_code_for_bind_secure_mobile_phone_request& r,
-                                   const facts& f, const action_policy& policy = {}) noexcept {
+                                   const facts& f, const action_policy& policy = default_action_policy) noexcept {
   constexpr action a = action::send_verification_code_for_bind_secure_mobile_phone;
   prepared_request out;
   out.v = detail::passed(a);
@@ -498,7 +545,7 @@ constexpr prepared_request prepare(const send_verification_code_for_bind_secure_
   if (r.account_id.empty()) return out.v = detail::missing(a, parameter::account_id), out;
   // 3-4. syntax, then site and country code (phone), then the account ID's syntax
   const auto phone = detail::check_phone(a, parameter::secure_mobile_phone, r.secure_mobile_phone,
-                                         phone_format::dashed, detail::sites_of(policy, f));
+                                         phone_format::dashed, policy.sites);
   if (!phone.v.ok() && phone.v.step == check_step::syntax) return out.v = phone.v, out;
   if (const auto c = check_account_id(r.account_id); !c) return out.v = detail::bad_param(a, parameter::account_id, c), out;
   if (!phone.v.ok()) return out.v = phone.v, out;
@@ -507,6 +554,9 @@ constexpr prepared_request prepare(const send_verification_code_for_bind_secure_
     return out.v = detail::make_verdict(a, errc::caller_identity_error, check_step::identity,
                                         verdict_reason::caller_not_management_identity),
            out;
+  // ... and named, when its account is the quota key (RULES.md §9)
+  if (policy.bind_quota_counts == quota_subject::sending_account && f.caller.account_id.empty())
+    return out.v = detail::missing_caller_account(a), out;
   // 6. state of the member account
   if (!f.account.exists)
     return out.v = detail::make_verdict(a, errc::invalid_parameter, check_step::state,
@@ -522,7 +572,7 @@ constexpr prepared_request prepare(const send_verification_code_for_bind_secure_
 
 // Steps 2-6 of BindSecureMobilePhone; the code binding is action 1's.
 constexpr prepared_request prepare(const bind_secure_mobile_phone_request& r, const facts& f,
-                                   const action_policy& policy = {}) noexcept {
+                                   const action_policy& policy = default_action_policy) noexcept {
   constexpr action a = action::bind_secure_mobile_phone;
   prepared_request out;
   out.v = detail::passed(a);
@@ -532,7 +582,7 @@ constexpr prepared_request prepare(const bind_secure_mobile_phone_request& r, co
   // The code's own syntax is not a step-3 error: a malformed code is a failed
   // check that uses an attempt (RULES.md §5), judged at step 8.
   const auto phone = detail::check_phone(a, parameter::secure_mobile_phone, r.secure_mobile_phone,
-                                         phone_format::dashed, detail::sites_of(policy, f));
+                                         phone_format::dashed, policy.sites);
   if (!phone.v.ok() && phone.v.step == check_step::syntax) return out.v = phone.v, out;
   if (const auto c = check_account_id(r.account_id); !c) return out.v = detail::bad_param(a, parameter::account_id, c), out;
   if (!phone.v.ok()) return out.v = phone.v, out;
@@ -568,7 +618,7 @@ constexpr prepared_request prepare(const bind_secure_mobile_phone_request& r, co
 // Steps 2-6 of SendVerificationCodeForEnableRD: the caller's own account; an
 // empty SecureMobilePhone means the phone bound to it (action 3's documentation).
 constexpr prepared_request prepare(const send_verification_code_for_enable_rd_request& r, const facts& f,
-                                   const action_policy& policy = {}) noexcept {
+                                   const action_policy& policy = default_action_policy) noexcept {
   constexpr action a = action::send_verification_code_for_enable_rd;
   prepared_request out;
   out.v = detail::passed(a);
@@ -577,8 +627,10 @@ constexpr prepared_request prepare(const send_verification_code_for_enable_rd_re
     return out.v = detail::make_verdict(a, errc::missing_parameter, check_step::presence,
                                         verdict_reason::no_phone_bound, parameter::secure_mobile_phone),
            out;
+  // The caller's account keys the challenge and the quota (RULES.md §9).
+  if (f.caller.account_id.empty()) return out.v = detail::missing_caller_account(a), out;
   const auto phone = detail::check_phone(a, parameter::secure_mobile_phone, text, phone_format::dashed,
-                                         detail::sites_of(policy, f));
+                                         policy.sites);
   if (!phone.v.ok()) return out.v = phone.v, out;
   if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
   out.binding = {a, f.caller.account_id, phone.phone};
@@ -590,10 +642,12 @@ constexpr prepared_request prepare(const send_verification_code_for_enable_rd_re
 
 // Steps 2-6 of GetMigrationVerifyCode (flow control, step 1, is in send()).
 constexpr prepared_request prepare(const get_migration_verify_code_request& r, const facts& f,
-                                   const action_policy& policy = {}) noexcept {
+                                   const action_policy& policy = default_action_policy) noexcept {
   constexpr action a = action::get_migration_verify_code;
   prepared_request out;
   out.v = detail::passed(a);
+  // The calling user keys step 1, so it is checked before everything (RULES.md §9, check_flow_subject).
+  if (f.caller.account_id.empty()) return out.v = detail::missing_caller_account(a), out;
   if (r.cust_space_id.empty()) return out.v = detail::missing(a, parameter::cust_space_id), out;
   if (r.phone_number.empty()) return out.v = detail::missing(a, parameter::phone_number), out;
   if (r.locale.empty()) return out.v = detail::missing(a, parameter::locale), out;
@@ -601,7 +655,7 @@ constexpr prepared_request prepare(const get_migration_verify_code_request& r, c
   if (const auto c = check_cust_space_id(r.cust_space_id); !c)
     return out.v = detail::bad_param(a, parameter::cust_space_id, c), out;
   const auto phone = detail::check_phone(a, parameter::phone_number, r.phone_number, phone_format::compact,
-                                         detail::sites_of(policy, f));
+                                         policy.sites);
   if (!phone.v.ok() && phone.v.step == check_step::syntax) return out.v = phone.v, out;
   if (const auto c = check_locale(r.locale); !c) return out.v = detail::bad_param(a, parameter::locale, c), out;
   if (const auto m = parse_method(r.method); !m) return out.v = detail::bad_param(a, parameter::method, m.check), out;
@@ -618,17 +672,20 @@ constexpr prepared_request prepare(const get_migration_verify_code_request& r, c
 // account is the contact (each contact verifies on its own) [L]; the daily
 // quota counts the sending account by default (RULES.md §4).
 constexpr prepared_request prepare(const send_phone_verification_for_message_contact_request& r, const facts& f,
-                                   const action_policy& policy = {}) noexcept {
+                                   const action_policy& policy = default_action_policy) noexcept {
   constexpr action a = action::send_phone_verification_for_message_contact;
   prepared_request out;
   out.v = detail::passed(a);
   if (r.contact_id.empty()) return out.v = detail::missing(a, parameter::contact_id, errc::missing_parameter_contact_id), out;
   if (r.phone_number.empty())
     return out.v = detail::missing(a, parameter::phone_number, errc::missing_parameter_phone_number), out;
+  // The sending account keys the daily quota by default (RULES.md §9).
+  if (policy.message_contact_quota_counts == quota_subject::sending_account && f.caller.account_id.empty())
+    return out.v = detail::missing_caller_account(a), out;
   if (const auto c = check_contact_id(r.contact_id); !c)
     return out.v = detail::bad_param(a, parameter::contact_id, c, errc::invalid_parameter_contact_id), out;
   const auto phone = detail::check_phone(a, parameter::phone_number, r.phone_number, phone_format::dashed,
-                                         detail::sites_of(policy, f));
+                                         policy.sites);
   if (!phone.v.ok()) return out.v = phone.v, out;
   if (!f.contact.exists)
     return out.v = detail::state_error(a, errc::entity_not_exists_contact, verdict_reason::contact_not_found,
@@ -656,7 +713,7 @@ constexpr prepared_request prepare(const send_phone_verification_for_message_con
 // code is involved; with NewManagementAccount the code is action 3's, bound
 // to the caller's account and the management account's phone.
 constexpr prepared_request prepare(const enable_resource_directory_request& r, const facts& f,
-                                   const action_policy& policy = {}) noexcept {
+                                   const action_policy& policy = default_action_policy) noexcept {
   constexpr action a = action::enable_resource_directory;
   prepared_request out;
   out.v = detail::passed(a);
@@ -673,6 +730,8 @@ constexpr prepared_request prepare(const enable_resource_directory_request& r, c
              out;
     if (r.verification_code.empty())
       return out.v = detail::missing(a, parameter::verification_code, errc::missing_security_info), out;
+    // The caller's account keys action 3's challenge this code is checked against (RULES.md §9).
+    if (f.caller.account_id.empty()) return out.v = detail::missing_caller_account(a), out;
   }
   if (!mode) return out.v = detail::bad_param(a, parameter::enable_mode, mode.check), out;
   detail::phone_check phone{detail::passed(a), detail::no_phone()};
@@ -681,7 +740,7 @@ constexpr prepared_request prepare(const enable_resource_directory_request& r, c
       return out.v = detail::bad_param(a, parameter::ma_name, c, errc::invalid_parameter_management_account_name),
              out;
     phone = detail::check_phone(a, parameter::ma_secure_mobile_phone, phone_text, phone_format::dashed,
-                                detail::sites_of(policy, f));
+                                policy.sites);
     if (!phone.v.ok()) return out.v = phone.v, out;
   }
   if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
@@ -707,17 +766,19 @@ constexpr prepared_request prepare(const enable_resource_directory_request& r, c
 
 // Steps 2-6 of ChatappMigrationVerified (appendix A); the code is action 4's.
 constexpr prepared_request prepare(const chatapp_migration_verified_request& r, const facts& f,
-                                   const action_policy& policy = {}) noexcept {
+                                   const action_policy& policy = default_action_policy) noexcept {
   constexpr action a = action::chatapp_migration_verified;
   prepared_request out;
   out.v = detail::passed(a);
+  // The calling user keys step 1, so it is checked before everything (RULES.md §9, check_flow_subject).
+  if (f.caller.account_id.empty()) return out.v = detail::missing_caller_account(a), out;
   if (r.cust_space_id.empty()) return out.v = detail::missing(a, parameter::cust_space_id), out;
   if (r.phone_number.empty()) return out.v = detail::missing(a, parameter::phone_number), out;
   if (r.verify_code.empty()) return out.v = detail::missing(a, parameter::verify_code), out;
   if (const auto c = check_cust_space_id(r.cust_space_id); !c)
     return out.v = detail::bad_param(a, parameter::cust_space_id, c), out;
   const auto phone = detail::check_phone(a, parameter::phone_number, r.phone_number, phone_format::compact,
-                                         detail::sites_of(policy, f));
+                                         policy.sites);
   if (!phone.v.ok()) return out.v = phone.v, out;
   if (const verdict v = detail::cams_identity(a, f); !v.ok()) return out.v = v, out;
   out.binding = {action::get_migration_verify_code, r.cust_space_id, phone.phone};
@@ -730,7 +791,7 @@ constexpr prepared_request prepare(const chatapp_migration_verified_request& r, 
 // identity and state. No state is read or changed; flow control, quotas and
 // the code are the stateful steps of send() and verify().
 template <class Request>
-constexpr verdict check(const Request& request, const facts& f, const action_policy& policy = {}) noexcept
+constexpr verdict check(const Request& request, const facts& f, const action_policy& policy = default_action_policy) noexcept
   requires requires { prepare(request, f, policy); }
 {
   return prepare(request, f, policy).v;
@@ -744,6 +805,16 @@ constexpr verdict check(const Request& request, const facts& f, const action_pol
 // actions, 10 requests per second per user (action 4's documentation, appendix A).
 constexpr bool uses_flow_control(action a) noexcept {
   return a == action::get_migration_verify_code || a == action::chatapp_migration_verified;
+}
+
+// The calling user of a CAMS action must be named before step 1 meters it
+// (RULES.md §9): an ok verdict for the actions without flow control or when
+// facts.caller.account_id is given, otherwise detail::missing_caller_account's
+// (Ram.PermissionDeny, reason missing_fact). send() and verify() call it before
+// admit_request; a service that keys rate_state itself calls it first too.
+constexpr verdict check_flow_subject(action a, const facts& f) noexcept {
+  if (uses_flow_control(a) && f.caller.account_id.empty()) return detail::missing_caller_account(a);
+  return detail::passed(a);
 }
 
 // Whether a send of action `a` is charged to an account's daily quota (RULES.md §4:
@@ -904,6 +975,7 @@ constexpr send_outcome send(const action_policy& policy, const secret_key& key, 
   constexpr action a = action_of<Request>();
   if constexpr (uses_flow_control(a)) {
     PHONEVERIFY_ASSERT(state.flow != nullptr, "send: flow state for a CAMS action");
+    if (const verdict v = check_flow_subject(a, f); !v.ok()) return {v};  // before the rate is keyed (RULES.md §9)
     if (const verdict v = admit_request(policy, a, *state.flow, now); !v.ok()) return {v};
   }
   return finish_send(policy, key, prepare(request, f, policy), state, now, rng);
@@ -924,6 +996,7 @@ constexpr verdict verify(const action_policy& policy, const secret_key& key, con
   constexpr action a = action_of<Request>();
   if constexpr (uses_flow_control(a)) {
     PHONEVERIFY_ASSERT(state.flow != nullptr, "verify: flow state for a CAMS action");
+    if (const verdict v = check_flow_subject(a, f); !v.ok()) return v;  // before the rate is keyed (RULES.md §9)
     if (const verdict v = admit_request(policy, a, *state.flow, now); !v.ok()) return v;
   }
   const prepared_request prepared = prepare(request, f, policy);

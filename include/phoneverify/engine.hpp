@@ -104,16 +104,138 @@ struct source_generator {
 
 // How the engine is set up. `key` is the HMAC key of the code digests: 32
 // secret bytes from the service's secret store (an all-zero key is refused).
+// The site the service runs is policy.sites (RULES.md §3), and only there.
+// validate() says whether an engine can be built from it.
 struct engine_config {
-  site on_site = site::china;         // the site the service runs (RULES.md §3)
-  action_policy policy{};             // every [L] default of RULES.md (actions.hpp)
+  action_policy policy{};             // every [L] default of RULES.md and the site tables (actions.hpp)
   secret_key key{};
   std::size_t capacity = 1u << 16;    // entries per kind of state (quota, rate, windows, challenges)
-  std::size_t shards = default_store_shards;
+  std::size_t shards = default_store_shards;  // lock stripes: 0 = automatic (store_shards_for), else 1..capacity
   body_format format = body_format::json;
   std::string_view host_id = "phoneverify";  // HostId of error bodies (copied, at most 64 bytes)
   std::string_view recommend = "";           // Recommend of JSON error bodies (copied, at most 128 bytes)
 };
+
+// The limits of engine_config that validate() enforces.
+inline constexpr std::size_t engine_max_host_id = 64;
+inline constexpr std::size_t engine_max_recommend = 128;
+// Each store's own limit (store.hpp: a precondition of sharded_store).
+inline constexpr std::size_t engine_max_capacity = ~std::size_t{0} / 8;
+// store.hpp clamps a larger stripe count to this one.
+inline constexpr std::size_t engine_max_shards = std::size_t{1} << 20;
+// The widest UTC offsets in use: -12:00 to +14:00 (RULES.md §4).
+inline constexpr std::chrono::minutes engine_min_utc_offset{-12 * 60};
+inline constexpr std::chrono::minutes engine_max_utc_offset{14 * 60};
+
+// What is wrong with an engine configuration (RULES.md §9): one value per
+// misconfiguration that would otherwise build an engine that asserts,
+// answers every request with an error that blames the client, or silently
+// works with another value than the one configured. describe() says which
+// field and what it allows.
+enum class config_error : std::uint8_t {
+  ok,
+  key_all_zero,                   // key: 32 zero bytes (issue_code refuses it: every send would fail)
+  code_policy_out_of_limits,      // policy.code: validate(code_policy) is not ok (code.hpp)
+  daily_limit_zero,               // policy.daily.limit 0: no send would ever pass
+  utc_offset_out_of_range,        // policy.daily.utc_offset outside -12:00..+14:00
+  cams_rate_count_zero,           // policy.cams_rate.count 0: no CAMS request would ever pass
+  cams_rate_period_not_positive,  // policy.cams_rate.period <= 0: the rate would never limit
+  per_phone_count_zero,           // a policy.per_phone window with count 0: no send would ever pass
+  per_phone_count_too_large,      // a count above what per_phone_state holds (it would act as that size)
+  per_phone_window_not_positive,  // a window <= 0 ms: it would hold nothing, never limit
+  sites_empty,                    // policy.sites accepts no country code for any action
+  capacity_zero,                  // capacity 0: every key refused
+  capacity_too_large,             // capacity above engine_max_capacity (a store precondition)
+  shards_out_of_range,            // shards above capacity or above engine_max_shards (would be clamped)
+  format_invalid,                 // format is neither json nor xml
+  host_id_too_long,               // host_id above 64 bytes (it would be cut)
+  recommend_too_long,             // recommend above 128 bytes (it would be cut)
+  no_clock,                       // create(): an empty clock_function
+  no_random_source,               // create(): a null random_source
+};
+
+static_assert(per_phone_state::capacity() == 10, "describe(config_error) names per_phone_state's 10 times");
+
+// A sentence naming the field, what is wrong and what is allowed, for the
+// start-up log. "" for a value that is no enumerator.
+constexpr std::string_view describe(config_error e) noexcept {
+  switch (e) {
+    case config_error::ok: return "ok";
+    case config_error::key_all_zero:
+      return "engine_config.key is all zero: load 32 secret bytes from your secret store";
+    case config_error::code_policy_out_of_limits:
+      return "engine_config.policy.code is outside its limits: digits 6-10, validity 1 s-10 min, max_attempts and "
+             "max_consecutive_failures 1 or more, resend_interval 0-24 h, lockout 1 s-366 days (RULES.md §5)";
+    case config_error::daily_limit_zero:
+      return "engine_config.policy.daily.limit is 0: no code could ever be sent; give 1 or more (RULES.md §4: 100)";
+    case config_error::utc_offset_out_of_range:
+      return "engine_config.policy.daily.utc_offset is outside -12:00..+14:00: give minutes, e.g. 480 for UTC+8";
+    case config_error::cams_rate_count_zero:
+      return "engine_config.policy.cams_rate.count is 0: no CAMS request could pass; give 1 or more (default 10)";
+    case config_error::cams_rate_period_not_positive:
+      return "engine_config.policy.cams_rate.period is not positive: give 1 ms or more (default 1000 ms)";
+    case config_error::per_phone_count_zero:
+      return "engine_config.policy.per_phone has a window with count 0: no code could be sent; give 1 to 10";
+    case config_error::per_phone_count_too_large:
+      return "engine_config.policy.per_phone has a window with count above 10, what per_phone_state holds: give 1 "
+             "to 10";
+    case config_error::per_phone_window_not_positive:
+      return "engine_config.policy.per_phone has a window of 0 ms or less: give 1 ms or more";
+    case config_error::sites_empty:
+      return "engine_config.policy.sites accepts no country code: use china_site_policy, "
+             "international_site_policy or your own tables (RULES.md §3)";
+    case config_error::capacity_zero:
+      return "engine_config.capacity is 0: every key would be refused; give 1 or more entries (default 65536)";
+    case config_error::capacity_too_large:
+      return "engine_config.capacity is above engine_max_capacity (SIZE_MAX / 8)";
+    case config_error::shards_out_of_range:
+      return "engine_config.shards is above capacity or above 2^20: give 0 (automatic) or 1 to min(capacity, 2^20)";
+    case config_error::format_invalid:
+      return "engine_config.format is neither body_format::json nor body_format::xml";
+    case config_error::host_id_too_long:
+      return "engine_config.host_id is longer than 64 bytes";
+    case config_error::recommend_too_long:
+      return "engine_config.recommend is longer than 128 bytes";
+    case config_error::no_clock:
+      return "engine::create: the clock_function is empty: pass system_now or your own clock";
+    case config_error::no_random_source:
+      return "engine::create: the random_source is null: pass std::make_shared<system_random_source>()";
+  }
+  return "";
+}
+
+// Whether an engine can be built from `config` (RULES.md §9): the first
+// problem in the order of config_error, or config_error::ok. Refuses exactly
+// what would assert (store.hpp: capacity), never let a request pass or never
+// limit it (a zero key, code policy, limits and windows), or be silently
+// changed (shards, host_id, recommend, per-phone counts above the state).
+// Usable in constant expressions.
+constexpr config_error validate(const engine_config& config) noexcept {
+  bool zero = true;
+  for (std::byte b : config.key) zero = zero && b == std::byte{0};
+  if (zero) return config_error::key_all_zero;
+  const action_policy& p = config.policy;
+  if (validate(p.code) != errc::ok) return config_error::code_policy_out_of_limits;
+  if (p.daily.limit == 0) return config_error::daily_limit_zero;
+  if (p.daily.utc_offset < engine_min_utc_offset || p.daily.utc_offset > engine_max_utc_offset)
+    return config_error::utc_offset_out_of_range;
+  if (p.cams_rate.count == 0) return config_error::cams_rate_count_zero;
+  if (p.cams_rate.period <= std::chrono::milliseconds{0}) return config_error::cams_rate_period_not_positive;
+  for (const sliding_window& w : p.per_phone.windows) {
+    if (w.count == 0) return config_error::per_phone_count_zero;
+    if (w.count > per_phone_state::capacity()) return config_error::per_phone_count_too_large;
+    if (w.window <= std::chrono::milliseconds{0}) return config_error::per_phone_window_not_positive;
+  }
+  if (p.sites.secure_phone.empty() && p.sites.message_contact.empty() && p.sites.cams.empty())
+    return config_error::sites_empty;
+  if (config.capacity == 0) return config_error::capacity_zero;
+  if (config.capacity > engine_max_capacity) return config_error::capacity_too_large;
+  if (config.shards > config.capacity || config.shards > engine_max_shards) return config_error::shards_out_of_range;
+  if (config.format != body_format::json && config.format != body_format::xml) return config_error::format_invalid;
+  if (config.host_id.size() > engine_max_host_id) return config_error::host_id_too_long;
+  if (config.recommend.size() > engine_max_recommend) return config_error::recommend_too_long;
+  return config_error::ok;
+}
 
 // The largest body the engine renders: every request-supplied value it puts in
 // a body is bounded (RequestId 36, HostId 64, Recommend 128, phone 16,
@@ -182,43 +304,105 @@ constexpr std::chrono::milliseconds longest_window(const window_set<K>& set) noe
   return longest;
 }
 
-// Store keys: a kind prefix, so no two kinds of state can meet.
+// Store keys: a kind prefix, so no two kinds of state can meet. The stores
+// take keys of at most engine_key_size bytes; a key is built one byte longer
+// than that when the id does not fit, so the store refuses it (key_too_long,
+// the request fails closed as state_unavailable) instead of two long ids
+// sharing a cut key (RULES.md §9).
 inline constexpr std::size_t engine_key_size = 80;
-using engine_key = inline_string<engine_key_size>;
+using engine_key = inline_string<engine_key_size + 1>;
 
 inline engine_key make_key(char kind, std::string_view id) {
   engine_key key;
   key.push_back(kind);
-  key.append(id.substr(0, engine_key_size - 1));
+  key.append(id.substr(0, engine_key_size));
   return key;
 }
-
-inline std::string_view bounded(std::string_view text, std::size_t limit) { return text.substr(0, limit); }
 
 }  // namespace detail
 
 // ---------------------------------------------------------------------------
 // The engine
 
+class engine;
+
+// What engine::create answers: the engine, or the config_error that kept it
+// from being built (describe() it in the start-up log). Shaped like result:
+// has_value(), explicit operator bool, error(), and *, -> reach the engine.
+class engine_or_error {
+ public:
+  // An engine; it must not be null.
+  engine_or_error(std::unique_ptr<engine> built) noexcept  // NOLINT: implicit like expected
+      : engine_(std::move(built)) {
+    PHONEVERIFY_ASSERT(engine_ != nullptr, "engine_or_error: a success needs an engine");
+  }
+  // A failure; `error` must not be config_error::ok.
+  engine_or_error(config_error error) noexcept : error_(error) {  // NOLINT: implicit like unexpected
+    PHONEVERIFY_ASSERT(error != config_error::ok, "engine_or_error: a failure needs an error other than ok");
+  }
+
+  bool has_value() const noexcept { return engine_ != nullptr; }
+  explicit operator bool() const noexcept { return has_value(); }
+  // config_error::ok when it holds an engine (also after release()).
+  config_error error() const noexcept { return error_; }
+
+  // The engine. A precondition: has_value(); broken, it stops with
+  // describe(error())'s sentence, so a misconfiguration still names its field.
+  engine& value() const noexcept {
+    PHONEVERIFY_ASSERT(has_value(), error_ == config_error::ok ? "engine_or_error: value() after release()"
+                                                               : describe(error_).data());
+    return *engine_;
+  }
+  engine& operator*() const noexcept { return value(); }
+  engine* operator->() const noexcept { return &value(); }
+
+  // Hands the engine over (null for a failure): keep it for the service's life.
+  std::unique_ptr<engine> release() noexcept { return std::move(engine_); }
+
+ private:
+  std::unique_ptr<engine> engine_;
+  config_error error_ = config_error::ok;
+};
+
 class engine {
  public:
   // An engine with the configuration's site, policies and key, reading time
   // from `clock` and randomness from `random` (defaults: the system clock and
   // a per-thread ChaCha20 keyed from std::random_device). Allocates all its
-  // stores here.
+  // stores here. A configuration that validate() refuses, an empty clock or
+  // a null random source is a precondition violation (PHONEVERIFY_ASSERT with
+  // describe()'s sentence): it never builds a half-working engine. create()
+  // answers the config_error instead.
   explicit engine(const engine_config& config, clock_function clock = system_now,
                   std::shared_ptr<random_source> random = std::make_shared<system_random_source>())
-      : config_(config),
+      : config_(checked(config, clock, random)),
         clock_(std::move(clock)),
         random_(std::move(random)),
         quotas_(config.capacity, hash_key(), config.shards, {config.policy.daily.utc_offset}),
         rates_(config.capacity, hash_key(), config.shards, {config.policy.cams_rate}),
         windows_(config.capacity, hash_key(), config.shards, {detail::longest_window(config.policy.per_phone)}),
         challenges_(config.capacity, hash_key(), config.shards, {config.policy.code}) {
-    host_id_.append(detail::bounded(config.host_id, 64));
-    recommend_.append(detail::bounded(config.recommend, 128));
+    // The engine owns its texts: the caller's views may die after this.
+    host_id_.append(config.host_id);
+    recommend_.append(config.recommend);
     config_.host_id = host_id_.view();
     config_.recommend = recommend_.view();
+  }
+
+  // The engine of `config`, or why there is none (validate(config), then
+  // no_clock, no_random_source): a misconfiguration fails at start-up, never
+  // on the wire (RULES.md §9).
+  static engine_or_error create(const engine_config& config, clock_function clock = system_now,
+                                std::shared_ptr<random_source> random = std::make_shared<system_random_source>());
+
+  // The problem of the engine's arguments: validate(config), then the clock
+  // and the random source.
+  static config_error validate_arguments(const engine_config& config, const clock_function& clock,
+                                         const std::shared_ptr<random_source>& random) noexcept {
+    if (const config_error e = validate(config); e != config_error::ok) return e;
+    if (!clock) return config_error::no_clock;
+    if (random == nullptr) return config_error::no_random_source;
+    return config_error::ok;
   }
 
   engine(const engine&) = delete;
@@ -226,7 +410,7 @@ class engine {
 
   const engine_config& config() const noexcept { return config_; }
 
-  // One method per action (RULES.md §1). `f.on_site` is ignored: the engine's site counts.
+  // One method per action (RULES.md §1), on the site of config().policy.sites.
   engine_response send_verification_code_for_bind_secure_mobile_phone(
       const send_verification_code_for_bind_secure_mobile_phone_request& r, const facts& f) {
     return do_send(r, f);
@@ -275,6 +459,13 @@ class engine {
   using rate_store = sharded_store<rate_state, detail::rate_state_is_dead, detail::engine_key_size>;
   using window_store = sharded_store<per_phone_state, detail::windows_are_dead, detail::engine_key_size>;
   using challenge_store = sharded_store<challenge, detail::challenge_is_dead, detail::engine_key_size>;
+
+  static const engine_config& checked(const engine_config& config, const clock_function& clock,
+                                      const std::shared_ptr<random_source>& random) noexcept {
+    const config_error e = validate_arguments(config, clock, random);
+    PHONEVERIFY_ASSERT(e == config_error::ok, describe(e).data());
+    return config;
+  }
 
   store_hash_key hash_key() {
     store_hash_key key{};
@@ -346,7 +537,7 @@ class engine {
   }
 
   template <class Request>
-  engine_response do_send(const Request& request, facts f) {
+  engine_response do_send(const Request& request, const facts& f) {
     constexpr action a = action_of<Request>();
     engine_response out;
     timestamp now;
@@ -382,7 +573,7 @@ class engine {
   }
 
   template <class Request>
-  engine_response do_verify(const Request& request, facts f) {
+  engine_response do_verify(const Request& request, const facts& f) {
     constexpr action a = action_of<Request>();
     engine_response out;
     timestamp now;
@@ -408,10 +599,9 @@ class engine {
     return out;
   }
 
-  // What every call starts with: the engine's site, the time, a RequestId and
-  // step 1 (flow control). False, with `out` complete, when flow control refuses.
-  bool begin(action a, facts& f, timestamp& now, engine_response& out) {
-    f.on_site = config_.on_site;
+  // What every call starts with: the time, a RequestId and step 1 (flow
+  // control). False, with `out` complete, when flow control refuses.
+  bool begin(action a, const facts& f, timestamp& now, engine_response& out) {
     now = clock_();
     out.request_id = new_request_id();
     return admit_flow(a, f, now, out);
@@ -420,6 +610,12 @@ class engine {
   // Step 1 for the CAMS actions; false (and `out` complete) when refused.
   bool admit_flow(action a, const facts& f, timestamp now, engine_response& out) {
     if (!uses_flow_control(a)) return true;
+    // An unnamed user is refused before any rate is keyed on it (RULES.md §9).
+    out.v = check_flow_subject(a, f);
+    if (!out.v.ok()) {
+      render(out, nullptr);
+      return false;
+    }
     const auto key = detail::make_key('r', f.caller.account_id);
     out.v = unavailable(a, check_step::flow_control);
     rates_.update(key.view(), now, [&](rate_state& s) { out.v = admit_request(config_.policy, a, s, now); });
@@ -438,6 +634,12 @@ class engine {
   window_store windows_;
   challenge_store challenges_;
 };
+
+inline engine_or_error engine::create(const engine_config& config, clock_function clock,
+                                     std::shared_ptr<random_source> random) {
+  if (const config_error e = validate_arguments(config, clock, random); e != config_error::ok) return e;
+  return std::make_unique<engine>(config, std::move(clock), std::move(random));
+}
 
 }  // namespace phoneverify
 

@@ -5,6 +5,8 @@
 //   - status and message are the action's own for that errc;
 //   - a request that fails a pure step (2-6) changes no state but flow control;
 //   - a denied send changes none of the quota, windows or challenge;
+//   - a request whose facts name no caller where it keys state (missing_fact,
+//     RULES.md §9) changes no state at all, flow control included;
 //   - an ok send hands out a code of exactly policy.code.digits ASCII digits.
 #include <phoneverify/actions.hpp>
 
@@ -68,9 +70,9 @@ std::string_view compact_text(input& in) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   input in{data, size};
   pv::facts f;
-  f.on_site = in.flag() ? pv::site::china : pv::site::international;
+  const bool china = in.flag();
   f.caller.kind = static_cast<pv::caller_kind>(in.byte() % 4);
-  f.caller.account_id = in.text({"9999888877776666", "1"});
+  f.caller.account_id = in.text({"9999888877776666", "1", ""});
   f.caller.product_subscribed = !in.flag() || in.flag();
   f.caller.permitted = !in.flag() || in.flag();
   f.account.exists = !in.flag() || in.flag();
@@ -89,6 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   f.management_account_name_used = in.flag() && in.flag();
 
   pv::action_policy policy;
+  policy.sites = china ? pv::china_site_policy : pv::international_site_policy;
   policy.code.resend_interval = std::chrono::seconds{in.byte() % 90};
   policy.cams_rate.count = 1u + in.byte() % 12u;
   pv::secret_key key{};
@@ -111,15 +114,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const pv::daily_usage quota_before = quota;
     const pv::per_phone_state windows_before = windows;
     const pv::challenge code_before = code;
+    const pv::rate_state flow_before = flow;
+    auto unchanged_if_unnamed = [&](const pv::verdict& v) {
+      if (v.reason == pv::verdict_reason::missing_fact)
+        require(quota == quota_before && windows == windows_before && code == code_before && flow == flow_before);
+    };
 
     auto after_send = [&](const pv::send_outcome& out) {
       check_verdict(which, out.v);
+      unchanged_if_unnamed(out.v);
       if (out.v.ok()) {
         require(out.code.code.size() == policy.code.digits);
         for (char c : out.code.code.view()) require(c >= '0' && c <= '9');
       } else if (out.v.step != pv::check_step::passed) {
         require(quota == quota_before && windows == windows_before && code == code_before);
       }
+    };
+    auto after_verify = [&](const pv::verdict& v) {
+      check_verdict(which, v);
+      unchanged_if_unnamed(v);
     };
     switch (which) {
       case pv::action::send_verification_code_for_bind_secure_mobile_phone: {
@@ -149,19 +162,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case pv::action::bind_secure_mobile_phone: {
         const pv::bind_secure_mobile_phone_request r{code_text, phone_text(in),
                                                      in.text({"1234567890123456", "7", ""})};
-        check_verdict(which, pv::verify(policy, key, r, f, verify_state, now));
+        after_verify(pv::verify(policy, key, r, f, verify_state, now));
         break;
       }
       case pv::action::enable_resource_directory: {
         const pv::enable_resource_directory_request r{
             in.text({"NewManagementAccount", "CurrentAccount", "x", ""}),
             in.text({"admin@rdadmin.aliyunid.com", "a@b.com", ""}), phone_text(in), code_text};
-        check_verdict(which, pv::verify(policy, key, r, f, verify_state, now));
+        after_verify(pv::verify(policy, key, r, f, verify_state, now));
         break;
       }
       case pv::action::chatapp_migration_verified: {
         const pv::chatapp_migration_verified_request r{in.text({"293483938841234", ""}), compact_text(in), code_text};
-        check_verdict(which, pv::verify(policy, key, r, f, verify_state, now));
+        after_verify(pv::verify(policy, key, r, f, verify_state, now));
         break;
       }
     }
