@@ -295,7 +295,7 @@ TEST_CASE("validate(engine_config) names each misconfiguration and create refuse
   CHECK(pv::validate(edge) == config_error::ok);
 }
 
-TEST_CASE("create refuses an empty clock and a null random source, and builds a working engine otherwise", "[engine][config]") {
+TEST_CASE("create refuses an empty clock and a null random source and builds a working engine otherwise", "[engine][config]") {
   const auto no_clock = pv::engine::create(test_config(), pv::clock_function{}, std::make_shared<pv::seeded_random_source>(8));
   CHECK(no_clock.error() == pv::config_error::no_clock);
   CHECK(pv::describe(no_clock.error()).starts_with("engine::create"));
