@@ -1,7 +1,6 @@
-// The public contract of DESIGN.md: the names and shapes that tests outside
-// this repository use. This file fails to compile when one of them changes,
-// so a change to the contract has to be deliberate (DESIGN.md: "change them
-// only through an issue").
+// The public contract (RULES.md, "The public contract"): the names and shapes
+// that code outside this repository uses. This file fails to compile when one
+// of them changes, so a change to the contract has to be deliberate.
 #include <catch2/catch.hpp>
 #include <phoneverify/phoneverify.hpp>
 
@@ -104,7 +103,7 @@ static_assert(pv::to_errc(pv::check_status::other_binding) == pv::errc::invalid_
 static_assert(pv::to_errc(pv::check_status::ok) == pv::errc::ok);
 static_assert(static_cast<int>(pv::check_status::ok) == 0 && static_cast<int>(pv::check_status::malformed) == 8);
 
-TEST_CASE("the public contract of DESIGN.md holds at run time too", "[contract]") {
+TEST_CASE("the public contract holds at run time too", "[contract]") {
   const std::error_code ec = pv::make_error_code(pv::errc::invalid_verification_code);
   CHECK(std::string_view(ec.category().name()) == "phoneverify");
   const auto phone = pv::parse_phone("86-13900001234", pv::phone_format::dashed);

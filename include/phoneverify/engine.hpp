@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: the embedded engine. A thread-safe, in-memory keeper of the
-// state the pure core needs (DESIGN.md layer 4), for a service that runs in
+// state the pure core needs (layer 4 of the README's table), for a service that runs in
 // one process: daily usage per counted account, request rate per CAMS user,
 // per-phone windows, one challenge per binding. It is the only part of the
 // library with locks, heap and a clock; a fleet keeps the same state structs

@@ -13,7 +13,7 @@ namespace phoneverify::detail {
 // assert_fail). Deliberately not constexpr: reaching it during constant
 // evaluation is a compile error, which is how a broken precondition in a
 // constant expression (for example a code_policy outside its limits) fails to
-// compile (STYLE.md).
+// compile (the compile_fail tests check it).
 [[noreturn]] inline void precondition_failed(const char* file, int line, const char* what) noexcept {
   std::fprintf(stderr, "%s:%d: assertion failed: %s\n", file, line, what);
   std::abort();
