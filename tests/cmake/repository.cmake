@@ -8,7 +8,7 @@
 find_program(PHONEVERIFY_BASH bash)
 if(PHONEVERIFY_BASH)
   add_test(NAME repository_self_contained
-           COMMAND "${PHONEVERIFY_BASH}" "${PROJECT_SOURCE_DIR}/tools/check-self-contained" "${PROJECT_SOURCE_DIR}")
+           COMMAND "${PHONEVERIFY_BASH}" "${PROJECT_SOURCE_DIR}/tools/check-self-contained" --strict "${PROJECT_SOURCE_DIR}")
   if(TARGET phoneverify_tests)
     add_test(NAME rules_cite_existing_tests
              COMMAND "${PHONEVERIFY_BASH}" "${PROJECT_SOURCE_DIR}/tools/check-rules-citations"
