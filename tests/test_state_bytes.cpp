@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "support.hpp"
+#include "window_model.hpp"
 
 namespace pv = phoneverify;
 using std::chrono::hours;
@@ -24,6 +25,9 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 
 namespace {
+
+using phoneverify::test::model_of;
+using phoneverify::test::model_times;
 
 constexpr pv::timestamp at(std::int64_t ms) { return pv::timestamp{milliseconds{ms}}; }
 constexpr std::int64_t ms_of(pv::timestamp t) { return t.time_since_epoch().count(); }
@@ -252,46 +256,6 @@ std::size_t check_corruptions(const std::vector<Bytes>& valid) {
 
 // The exact answers of sliding windows from the times alone (newest first,
 // at most `capacity`): the reference for states read from bytes.
-struct model_times {
-  std::size_t capacity;
-  std::vector<std::int64_t> times;  // newest first
-
-  pv::decision admit(std::span<const pv::sliding_window> windows, std::int64_t now, std::uint32_t n) {
-    std::int64_t eff = times.empty() ? now : std::max(now, times.front());
-    if (eff == earliest) eff = earliest + 1;
-    bool allowed = true;
-    std::uint32_t least = 0xFFFF'FFFFu;
-    std::int64_t retry = earliest;
-    for (const pv::sliding_window& w : windows) {
-      const auto c = static_cast<std::uint32_t>(std::min<std::size_t>(w.count, capacity));
-      const std::uint64_t width = w.window.count() > 0 ? static_cast<std::uint64_t>(w.window.count()) : 0;
-      std::uint32_t inside = 0;
-      for (std::size_t k = 0; k < times.size() && k < c; ++k)
-        inside += static_cast<std::uint64_t>(eff) - static_cast<std::uint64_t>(times[k]) < width ? 1u : 0u;
-      least = std::min(least, c - inside);
-      if (n > c) {
-        allowed = false;
-        retry = never;
-      } else if (n != 0 && inside + n > c) {
-        allowed = false;
-        std::int64_t leaves = 0;
-        if (__builtin_add_overflow(times[c - n], static_cast<std::int64_t>(width), &leaves)) leaves = never;
-        retry = std::max(retry, leaves);
-      }
-    }
-    if (!allowed) return {false, n == 1 ? 0 : least, at(retry)};
-    for (std::uint32_t i = 0; i < n && i < capacity; ++i) times.insert(times.begin(), eff);
-    if (times.size() > capacity) times.resize(capacity);
-    return {true, least - n, at(now)};
-  }
-};
-
-template <class State>
-model_times model_of(const State& s) {
-  model_times m{State::capacity(), {}};
-  for (std::size_t k = 0; k < s.size(); ++k) m.times.push_back(ms_of(s.recent(k)));
-  return m;
-}
 
 // Requests on a state read from bytes against the model of its times: the
 // same answers, so nothing read from bytes admits more than its windows allow.

@@ -9,6 +9,7 @@
 //     RULES.md §9) changes no state at all, flow control included;
 //   - an ok send hands out a code of exactly policy.code.digits ASCII digits.
 #include <phoneverify/actions.hpp>
+#include "fuzz_input.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -23,15 +24,7 @@ namespace pv = phoneverify;
 namespace {
 
 // Reads the fuzzer's bytes as a sequence of choices and strings.
-struct input {
-  const std::uint8_t* data;
-  std::size_t size;
-  std::uint8_t byte() {
-    if (size == 0) return 0;
-    --size;
-    return *data++;
-  }
-  bool flag() { return (byte() & 1) != 0; }
+struct input : phoneverify::test::fuzz_input {
   // A string: either one of a few valid-looking texts or raw bytes.
   std::string_view text(std::initializer_list<std::string_view> valid) {
     const std::uint8_t choice = byte();
@@ -45,9 +38,7 @@ struct input {
   }
 };
 
-void require(bool condition) {
-  if (!condition) std::abort();
-}
+using phoneverify::test::require;
 
 void check_verdict(pv::action a, const pv::verdict& v) {
   require(v.act == a);

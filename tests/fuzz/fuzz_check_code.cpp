@@ -11,6 +11,7 @@
 //    the right binding); to_errc is Invalid.VerificationCode for every failure;
 //  - the issued code, submitted in time for its binding, is accepted.
 #include <phoneverify/code.hpp>
+#include "fuzz_input.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -24,24 +25,9 @@ namespace pv = phoneverify;
 
 namespace {
 
-void require(bool condition) {
-  if (!condition) std::abort();
-}
+using phoneverify::test::require;
 
-struct input {
-  const std::uint8_t* data;
-  std::size_t size;
-  std::uint8_t byte() {
-    if (size == 0) return 0;
-    --size;
-    return *data++;
-  }
-  std::uint64_t u64() {
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | byte();
-    return v;
-  }
-};
+using input = phoneverify::test::fuzz_input;
 
 using splitmix = phoneverify::test::splitmix64;  // tests/support.hpp
 

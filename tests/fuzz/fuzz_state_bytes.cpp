@@ -14,6 +14,7 @@
 // bytes of a state built by requests from the input, then changed at a few
 // places (so that the fuzzer meets mostly valid layouts too).
 #include <phoneverify/quota.hpp>
+#include "fuzz_input.hpp"
 
 #include <algorithm>
 #include <array>
@@ -24,34 +25,23 @@
 #include <span>
 #include <vector>
 
+#include "../window_model.hpp"
+
 namespace pv = phoneverify;
 
 namespace {
 
-void require(bool condition) {
-  if (!condition) std::abort();
-}
+using phoneverify::test::model_of;
+using phoneverify::test::model_times;
+
+using phoneverify::test::require;
 
 constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t earliest = std::numeric_limits<std::int64_t>::min();
 
 pv::timestamp at(std::int64_t ms) { return pv::timestamp{std::chrono::milliseconds{ms}}; }
-std::int64_t ms_of(pv::timestamp t) { return t.time_since_epoch().count(); }
 
-struct input {
-  const std::uint8_t* data;
-  std::size_t size;
-  std::uint8_t byte() {
-    if (size == 0) return 0;
-    --size;
-    return *data++;
-  }
-  std::uint64_t u64(int bytes) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v = (v << 8) | byte();
-    return v;
-  }
-};
+using input = phoneverify::test::fuzz_input;
 
 bool same(const pv::decision& a, const pv::decision& b) {
   return a.allowed == b.allowed && a.remaining == b.remaining && a.retry_at == b.retry_at;
@@ -87,46 +77,6 @@ std::chrono::milliseconds next_width(input& in, bool exact_only) {
 
 // The exact answers of sliding windows from the kept times alone (newest
 // first, at most `capacity`).
-struct model_times {
-  std::size_t capacity;
-  std::vector<std::int64_t> times;
-
-  pv::decision admit(std::span<const pv::sliding_window> windows, std::int64_t now, std::uint32_t n) {
-    std::int64_t eff = times.empty() ? now : std::max(now, times.front());
-    if (eff == earliest) eff = earliest + 1;
-    bool allowed = true;
-    std::uint32_t least = 0xFFFF'FFFFu;
-    std::int64_t retry = earliest;
-    for (const pv::sliding_window& w : windows) {
-      const auto c = static_cast<std::uint32_t>(std::min<std::size_t>(w.count, capacity));
-      const std::uint64_t width = w.window.count() > 0 ? static_cast<std::uint64_t>(w.window.count()) : 0;
-      std::uint32_t inside = 0;
-      for (std::size_t k = 0; k < times.size() && k < c; ++k)
-        inside += static_cast<std::uint64_t>(eff) - static_cast<std::uint64_t>(times[k]) < width ? 1u : 0u;
-      least = std::min(least, c - inside);
-      if (n > c) {
-        allowed = false;
-        retry = never;
-      } else if (n != 0 && inside + n > c) {
-        allowed = false;
-        std::int64_t leaves = 0;
-        if (__builtin_add_overflow(times[c - n], static_cast<std::int64_t>(width), &leaves)) leaves = never;
-        retry = std::max(retry, leaves);
-      }
-    }
-    if (!allowed) return {false, n == 1 ? 0 : least, at(retry)};
-    for (std::uint32_t i = 0; i < n && i < capacity; ++i) times.insert(times.begin(), eff);
-    if (times.size() > capacity) times.resize(capacity);
-    return {true, least - n, at(now)};
-  }
-};
-
-template <class State>
-model_times model_of(const State& s) {
-  model_times m{State::capacity(), {}};
-  for (std::size_t k = 0; k < s.size(); ++k) m.times.push_back(ms_of(s.recent(k)));
-  return m;
-}
 
 template <class State>
 void require_storable(const State& s) {
