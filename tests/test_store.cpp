@@ -457,10 +457,43 @@ TEST_CASE("sharded_store never exceeds its capacity nor drops live state under 4
 static_assert(sizeof(pv::store_status) == 1);
 static_assert(std::is_trivially_copyable_v<pv::store_result<std::uint32_t>>);
 static_assert(std::is_trivially_copyable_v<pv::store_result<void>>);
-static_assert(sizeof(pv::store_result<std::uint32_t>) <= 8);
+static_assert(sizeof(pv::store_result<std::uint32_t>) <= 16);  // status, value and retry_at: two registers
 static_assert(!std::is_copy_constructible_v<pv::sharded_store<std::uint32_t>>);
 static_assert(sizeof(pv::sharded_store<std::uint32_t>) <= 64);
 static_assert(pv::to_string(pv::store_status::full) == "full");
 static_assert(pv::to_string(pv::store_status::key_too_long) == "key_too_long");
 static_assert(pv::store_result<int>{pv::store_status::ok, 3}.ok() && !pv::store_result<void>{pv::store_status::full});
 static_assert(!pv::never_dead{}(0, pv::timestamp::max()));
+
+namespace {
+// The same state with a predicate that also says when a value dies.
+struct expires_with_time {
+  pv::timestamp dies_at(const expiring& v) const noexcept { return v.expires_at; }
+  bool operator()(const expiring& v, pv::timestamp now) const noexcept { return now >= v.expires_at; }
+};
+using timed_store = pv::sharded_store<expiring, expires_with_time>;
+static_assert(pv::reports_death_time<expires_with_time, expiring>);
+static_assert(!pv::reports_death_time<expired_at_now, expiring>);
+}  // namespace
+
+TEST_CASE("sharded_store says when a full shard can next free a slot, and the refused key gets in then", "[store]") {
+  timed_store store(3, sequential_hash_key(), 1);
+  REQUIRE(store.update("a", at(0), [](expiring& v) { v.expires_at = at(90'000); }).ok());
+  REQUIRE(store.update("b", at(0), [](expiring& v) { v.expires_at = at(60'000); }).ok());
+  REQUIRE(store.update("c", at(0), [](expiring& v) { v.expires_at = at(75'000); }).ok());
+  const auto refused = store.update("late", at(1'000), [](expiring&) {});
+  CHECK(refused.status == pv::store_status::full);
+  CHECK(refused.retry_at == at(60'000));  // the earliest death, never timestamp::max()
+  // A refusal from the cached sweep says the same, and a change that brings a
+  // death forward lowers it (a retry_at never lies later than a slot frees).
+  CHECK(store.update("late", at(500), [](expiring&) {}).retry_at == at(60'000));
+  REQUIRE(store.update("a", at(1'000), [](expiring& v) { v.expires_at = at(30'000); }).ok());
+  CHECK(store.update("late", at(1'000), [](expiring&) {}).retry_at == at(30'000));
+  CHECK(store.update("late", at(29'999), [](expiring&) {}).status == pv::store_status::full);
+  CHECK(store.update("late", at(30'000), [](expiring& v) { v.expires_at = at(99'000); }).ok());
+  // A predicate without dies_at cannot say: timestamp::max(), as for every status but full.
+  expiring_store plain(1, sequential_hash_key(), 1);
+  REQUIRE(plain.update("a", at(0), [](expiring& v) { v.expires_at = at(1'000); }).ok());
+  CHECK(plain.update("b", at(0), [](expiring&) {}).retry_at == pv::timestamp::max());
+  CHECK(store.update("b", at(30'000), [](expiring&) {}).retry_at == pv::timestamp::max());
+}

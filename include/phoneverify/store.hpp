@@ -19,12 +19,16 @@
 // first drops the entries that the caller's predicate `is_dead(value, now)`
 // says can no longer deny anything (a past day, an expired window or
 // challenge); if the shard is still full of live state, the new key is refused
-// with store_status::full. A live entry is never evicted.
+// with store_status::full. A live entry is never evicted. A predicate that
+// also says when an entry dies (`dies_at(value)`) lets a refusal say when to
+// retry: store_result::retry_at, the earliest instant a slot of the full shard
+// can free.
 #ifndef PHONEVERIFY_STORE_HPP
 #define PHONEVERIFY_STORE_HPP
 
 #include <array>
 #include <bit>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -61,11 +65,16 @@ constexpr std::string_view to_string(store_status s) noexcept {
 }
 
 // What update() and visit() return: the status and, when it is ok, what the
-// caller's function returned (a value-initialised R otherwise).
+// caller's function returned (a value-initialised R otherwise). For `full`,
+// retry_at is the earliest instant an entry of the key's shard can die, so no
+// slot frees before it (a lower bound: other keys may take the slot first, and
+// an erase() frees one at once); timestamp::max() when the store's IsDead has
+// no dies_at, when no entry of the shard ever dies, and for every other status.
 template <class R>
 struct store_result {
   store_status status = store_status::ok;
   R value{};
+  timestamp retry_at = timestamp::max();
   constexpr bool ok() const noexcept { return status == store_status::ok; }
   constexpr explicit operator bool() const noexcept { return ok(); }
 };
@@ -74,8 +83,17 @@ struct store_result {
 template <>
 struct store_result<void> {
   store_status status = store_status::ok;
+  timestamp retry_at = timestamp::max();
   constexpr bool ok() const noexcept { return status == store_status::ok; }
   constexpr explicit operator bool() const noexcept { return ok(); }
+};
+
+// An IsDead that also says when a value dies: `dies_at(value)` is the first
+// instant at which `is_dead(value, t)` holds for every t from then on
+// (timestamp::max() for never or unknown). The store then reports retry_at.
+template <class IsDead, class V>
+concept reports_death_time = requires(const IsDead& d, const V& v) {
+  { d.dies_at(v) } -> std::same_as<timestamp>;
 };
 
 // The default eviction predicate: nothing ever dies, so a full store refuses
@@ -184,7 +202,10 @@ class sharded_store {
         if (s.count == s.limit) {
           s.futile_valid = true;
           s.futile_at = now;
-          return {store_status::full};
+          store_result<R> full{};
+          full.status = store_status::full;
+          full.retry_at = s.next_death;
+          return full;
         }
         s.find(h, key, i);  // the sweep moved entries: find the insertion slot again
       }
@@ -304,6 +325,9 @@ class sharded_store {
     std::unique_ptr<slot[]> slots;
     bool futile_valid = false;  // every entry was alive at futile_at when the shard was last found full
     timestamp futile_at{};
+    // While futile_valid: no entry dies before it (the earliest dies_at at the
+    // last sweep, lowered by every change since); timestamp::max() without dies_at.
+    timestamp next_death = timestamp::max();
 
     // Finds `key` (hash h); on failure `at` is the first empty slot of its probe.
     bool find(std::uint64_t h, std::string_view key, std::size_t& at) const noexcept {
@@ -351,9 +375,16 @@ class sharded_store {
     }
 
     // An entry changed: if it is dead at futile_at, the last "full of live
-    // state" verdict no longer holds.
+    // state" verdict no longer holds; otherwise it may die sooner than the
+    // others (a success forgets failures), so next_death stays a lower bound.
     void note_change(const V& value, const IsDead& is_dead) {
-      if (futile_valid && std::invoke(is_dead, value, futile_at)) futile_valid = false;
+      if (!futile_valid) return;
+      if (std::invoke(is_dead, value, futile_at)) {
+        futile_valid = false;
+      } else if constexpr (reports_death_time<IsDead, V>) {
+        const timestamp d = is_dead.dies_at(value);
+        if (d < next_death) next_death = d;
+      }
     }
   };
 
@@ -377,20 +408,28 @@ class sharded_store {
 
   // Drops the entries of `s` dead at `now`. One pass from an empty slot
   // (clusters are then visited from their start): a dead entry is emptied, a
-  // live one is re-seated, which keeps every live entry reachable.
+  // live one is re-seated, which keeps every live entry reachable. Notes the
+  // earliest death among the survivors (s.next_death).
   void sweep(shard& s, timestamp now) {
     std::size_t start = 0;
     while (s.slots[start].tag != 0) ++start;  // exists: the table is never full
+    timestamp earliest = timestamp::max();
     for (std::size_t n = 1; n <= s.mask; ++n) {
       const std::size_t i = (start + n) & s.mask;
       if (s.slots[i].tag == 0) continue;
-      if (std::invoke(is_dead_, static_cast<const V&>(s.slots[i].value), now)) {
+      const V& value = s.slots[i].value;
+      if (std::invoke(is_dead_, value, now)) {
         s.slots[i].tag = 0;
         --s.count;
       } else {
+        if constexpr (reports_death_time<IsDead, V>) {
+          const timestamp d = is_dead_.dies_at(value);
+          if (d < earliest) earliest = d;
+        }
         s.reseat(i);
       }
     }
+    s.next_death = earliest;
     s.futile_valid = false;
   }
 
