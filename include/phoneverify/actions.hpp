@@ -273,6 +273,8 @@ enum class verdict_reason : std::uint8_t {
   invalid_policy,                   // the code policy or the key is unusable (a configuration error)
   state_unavailable,                // the engine's state store refused the key (full of live state): fail closed
   missing_fact,                     // a fact that keys state is empty (caller.account_id): never a shared key (RULES.md §9)
+  randomness_unavailable,           // the random source gave no value: no code drawn, nothing charged (fail closed)
+  invalid_fact,                     // a fact that keys state is malformed (caller.account_id is no AccountId): detail = param_reason
 };
 
 // A short English description of a reason, for logs.
@@ -311,6 +313,10 @@ constexpr std::string_view describe(verdict_reason r) noexcept {
     case verdict_reason::state_unavailable: return "no room for the state of this key: refused, nothing forgotten";
     case verdict_reason::missing_fact:
       return "facts.caller.account_id is empty but keys this action's state: the service must name the caller";
+    case verdict_reason::randomness_unavailable:
+      return "the random source failed: no code was drawn and nothing was charged";
+    case verdict_reason::invalid_fact:
+      return "facts.caller.account_id keys this action's state but is not an AccountId (1-20 digits, no leading zero)";
   }
   return "";
 }
