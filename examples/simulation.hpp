@@ -236,6 +236,10 @@ inline pv::engine_config simulation_config(std::size_t capacity) {
   config.policy.sites = pv::international_site_policy;  // the site, set once for both backends
   for (std::size_t i = 0; i < config.key.size(); ++i) config.key[i] = static_cast<std::byte>(0xA5 ^ i);
   config.capacity = capacity;
+  // Each thread runs its own simulated clock (thread_time): the engine's
+  // high-water time would let one thread's scenarios move another's clock,
+  // so the simulation takes each reading as it is (never with a real clock).
+  config.high_water_time = false;
   return config;
 }
 

@@ -6,12 +6,18 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <cstring>
 #include <map>
 #include <mutex>
+#include <new>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "support.hpp"
 
@@ -403,12 +409,13 @@ TEST_CASE("a caller account longer than the engine's keys is refused instead of 
   const std::string second = prefix + "2";
   for (const std::string* caller : {&first, &second}) {
     const auto out = engine.send_verification_code_for_enable_rd({}, facts_for(*caller));
-    CHECK(out.v.code == errc::send_validate_code_exceeds_limit_for_account);
-    CHECK(out.v.reason == pv::verdict_reason::state_unavailable);
+    CHECK(out.v.code == errc::invalid_parameter);
+    CHECK(out.v.reason == pv::verdict_reason::invalid_fact);
+    CHECK(out.v.at_fault == pv::parameter::access_key_id);
   }
   CHECK(engine.stats().challenges == 0);
-  // An ID that fits (79 bytes with the kind prefix's byte: 80) is served.
-  CHECK(engine.send_verification_code_for_enable_rd({}, facts_for(prefix.substr(1))).ok());
+  // An AccountId of 20 digits, the longest, is served.
+  CHECK(engine.send_verification_code_for_enable_rd({}, facts_for(prefix.substr(0, 20))).ok());
 }
 
 // --- RULES.md §3, §9: the site is config.policy.sites, held by value ---------------
@@ -472,3 +479,452 @@ template <class C>
 concept config_names_a_site = requires(C c) { c.on_site; };
 static_assert(!config_names_a_site<pv::engine_config>);
 static_assert(std::is_same_v<decltype(pv::engine_config{}.policy.sites), pv::site_policy>);
+
+// --- The engine where services run: randomness, bytes, eviction, clocks, keys ---
+
+namespace {
+
+// A random source the test can make fail: it gives the seeded stream while
+// `failing` is false and no value while it is true.
+struct switchable_source final : pv::random_source {
+  pv::seeded_random_source inner{77};
+  std::atomic<bool> failing{false};
+  std::optional<std::uint64_t> next() noexcept override {
+    if (failing.load()) return std::nullopt;
+    return inner.next();
+  }
+};
+
+// A source that gives `good` values, then none for ever (for the keys of create()).
+struct running_dry_source final : pv::random_source {
+  explicit running_dry_source(int n) : good(n) {}
+  std::atomic<int> good;
+  std::optional<std::uint64_t> next() noexcept override {
+    if (good.fetch_sub(1) <= 0) return std::nullopt;
+    return 0x0123456789ABCDEFULL;
+  }
+};
+
+// Where an engine response is returned into memory full of 0xAA, so a byte the
+// engine did not write shows (the return slot is constructed in place).
+struct poisoned_response {
+  alignas(pv::engine_response) unsigned char bytes[sizeof(pv::engine_response)];
+  template <class F>
+  const pv::engine_response& take(F&& call) {
+    std::memset(bytes, 0xAA, sizeof bytes);
+    return *::new (static_cast<void*>(bytes)) pv::engine_response(call());
+  }
+};
+
+// Every byte of `r` after the body and of a failed send's code is zero.
+void check_no_stale_bytes(const pv::engine_response& r) {
+  std::size_t stale = 0;
+  for (std::size_t i = r.body_size; i < r.body_storage.size(); ++i) stale += r.body_storage[i] != '\0';
+  CHECK(stale == 0);
+  if (!r.ok()) {
+    CHECK(r.code.code.empty());
+    std::size_t code_bytes = 0;
+    for (std::size_t i = 0; i <= r.code.code.capacity(); ++i) code_bytes += r.code.code.data()[i] != '\0';
+    CHECK(code_bytes == 0);
+  }
+}
+
+std::string account_number(int n) { return std::to_string(1000000000000000 + n); }
+
+// Each admitted send's issue time: expires_at less the validity.
+std::int64_t issued_ms(const pv::engine_response& r, const pv::engine_config& config) {
+  return r.code.expires_at.time_since_epoch().count() -
+         std::chrono::duration_cast<std::chrono::milliseconds>(config.policy.code.validity).count();
+}
+
+// The most times of `times` inside any window [t, t + width).
+std::size_t most_in_window(std::vector<std::int64_t> times, std::int64_t width) {
+  std::sort(times.begin(), times.end());
+  std::size_t most = 0;
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    std::size_t n = 0;
+    for (std::size_t j = i; j < times.size() && times[j] - times[i] < width; ++j) ++n;
+    most = std::max(most, n);
+  }
+  return most;
+}
+
+}  // namespace
+
+static_assert(noexcept(std::declval<pv::random_source&>().next()), "a random source reports failure as a value");
+static_assert(std::is_same_v<decltype(std::declval<pv::random_source&>().next()), std::optional<std::uint64_t>>);
+
+TEST_CASE("a random source that gives no value refuses the send closed: nothing charged, no code, counted", "[engine][random]") {
+  manual_clock clock;
+  auto config = test_config();
+  config.policy.daily.limit = 1;
+  auto source = std::make_shared<switchable_source>();
+  pv::engine engine(config, clock.function(), source);
+  source->failing = true;
+  const pv::send_verification_code_for_bind_secure_mobile_phone_request request{"86-13900001234", "1234567890123456"};
+  const auto refused = engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for());
+  CHECK(refused.v.code == errc::send_validate_code_exceeds_limit_for_account);
+  CHECK(refused.v.reason == pv::verdict_reason::randomness_unavailable);
+  CHECK(refused.v.http_status == 409);
+  CHECK(refused.v.retry_at == clock.now() + 1s);
+  CHECK(refused.code.code.empty());
+  CHECK(refused.body().find("\"Code\":\"SendValidateCodeExceedsLimitForAccount\"") != std::string_view::npos);
+  // The RequestId comes from the counter fallback: a version-8 UUID, unique.
+  CHECK(refused.request_id.size() == 36);
+  CHECK(refused.request_id[14] == '8');
+  CHECK(refused.body().find(refused.request_id.view()) != std::string_view::npos);
+  const auto again = engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for());
+  CHECK(again.v.reason == pv::verdict_reason::randomness_unavailable);
+  CHECK(again.request_id != refused.request_id);
+  CHECK(engine.stats().randomness_failures == 2);
+  // CAMS answers its own limit error.
+  const auto cams = engine.get_migration_verify_code({"293483938841234", "8613800001234", "en", "sms"}, facts_for());
+  CHECK(cams.v.code == errc::system_limit_control);
+  CHECK(cams.v.reason == pv::verdict_reason::randomness_unavailable);
+  CHECK(cams.code.code.empty());
+  CHECK(engine.stats().randomness_failures == 3);
+  // Nothing was charged: once the source works, the daily quota of 1, the
+  // phone's 1 per minute and the resend interval all still admit.
+  source->failing = false;
+  const auto sent = engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for());
+  REQUIRE(sent.ok());
+  CHECK(sent.request_id[14] == '4');
+  CHECK(engine.stats().randomness_failures == 3);
+  // A check needs no randomness: it is served, with a fallback RequestId.
+  source->failing = true;
+  const auto bound =
+      engine.bind_secure_mobile_phone({sent.code.code.view(), "86-13900001234", "1234567890123456"}, facts_for());
+  CHECK(bound.ok());
+  CHECK(bound.request_id[14] == '8');
+  CHECK(engine.stats().randomness_failures == 4);
+}
+
+TEST_CASE("create answers random_source_failed when the stores' hash keys cannot be drawn", "[engine][random][config]") {
+  for (int good : {0, 1, 5, 9}) {
+    INFO(good);
+    const auto created = pv::engine::create(test_config(), manual_clock{}.function(),
+                                            std::make_shared<running_dry_source>(good));
+    CHECK(created.error() == pv::config_error::random_source_failed);
+    CHECK(pv::describe(created.error()).starts_with("engine::create"));
+  }
+  // Ten words are the five keys: the engine is built, and its first send fails closed.
+  auto created = pv::engine::create(test_config(), manual_clock{}.function(), std::make_shared<running_dry_source>(10));
+  REQUIRE(created.has_value());
+  const auto out = created->send_verification_code_for_enable_rd({}, facts_for());
+  CHECK(out.v.reason == pv::verdict_reason::randomness_unavailable);
+  CHECK(out.code.code.empty());
+}
+
+TEST_CASE("an engine response carries no byte that was not written for it", "[engine][bytes]") {
+  manual_clock clock;
+  auto config = test_config();
+  static const std::string advice(128, 'r');
+  config.recommend = advice;
+  config.policy.daily.limit = 1;
+  pv::engine engine(config, clock.function(), std::make_shared<pv::seeded_random_source>(21));
+  poisoned_response slot;
+  // A long error body, then a shorter success, then a failed send and a short error.
+  check_no_stale_bytes(slot.take([&] { return engine.send_verification_code_for_bind_secure_mobile_phone({"", "1"}, facts_for()); }));
+  const pv::engine_response& ok = slot.take([&] { return engine.send_verification_code_for_enable_rd({}, facts_for()); });
+  REQUIRE(ok.ok());
+  check_no_stale_bytes(ok);
+  const auto& denied = slot.take([&] { return engine.send_verification_code_for_enable_rd({}, facts_for()); });
+  CHECK(denied.v.reason == pv::verdict_reason::resend_too_soon);
+  check_no_stale_bytes(denied);
+  check_no_stale_bytes(slot.take([&] { return engine.bind_secure_mobile_phone({"1", "86-13900001234", "1"}, facts_for()); }));
+  auto xml = config;
+  xml.format = pv::body_format::xml;
+  pv::engine xml_engine(xml, clock.function(), std::make_shared<pv::seeded_random_source>(22));
+  check_no_stale_bytes(slot.take([&] { return xml_engine.get_migration_verify_code({"1", "x", "", ""}, facts_for()); }));
+}
+
+TEST_CASE("abandoned bindings with one wrong code fill the store until lockout has passed, then new users are served", "[engine][capacity]") {
+  manual_clock clock;
+  auto config = test_config();
+  config.capacity = 4;
+  config.shards = 1;
+  config.policy.per_phone = {{{1, 1000ms}, {1, 1000ms}, {1, 1000ms}}};
+  config.policy.code.lockout = 1h;
+  pv::engine engine(config, clock.function(), std::make_shared<pv::seeded_random_source>(23));
+  auto space = [](int n) { return std::to_string(293483938841000 + n); };
+  auto phone = [](int n) { return "861380000" + std::to_string(1000 + n); };
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(engine.get_migration_verify_code({space(i), phone(i), "en", "sms"}, facts_for()).ok());
+    const auto wrong = engine.chatapp_migration_verified({space(i), phone(i), "0000000"}, facts_for());
+    REQUIRE(wrong.v.code == errc::invalid_verification_code);
+    clock.advance(1s);
+  }
+  const pv::timestamp last_failure = clock.now() - 1s;
+  clock.advance(10min);  // every code expired; the rates and windows are long dead
+  const auto refused = engine.get_migration_verify_code({space(4), phone(4), "en", "sms"}, facts_for());
+  CHECK(refused.v.code == errc::system_limit_control);
+  CHECK(refused.v.reason == pv::verdict_reason::state_unavailable);
+  // The first binding's failure is forgotten lockout after it: a slot frees then.
+  CHECK(refused.v.retry_at == last_failure - 3s + 1h);
+  *clock.ms = (refused.v.retry_at - 1ms).time_since_epoch().count();
+  CHECK(engine.get_migration_verify_code({space(4), phone(4), "en", "sms"}, facts_for()).v.reason ==
+        pv::verdict_reason::state_unavailable);
+  *clock.ms = refused.v.retry_at.time_since_epoch().count();
+  CHECK(engine.get_migration_verify_code({space(4), phone(4), "en", "sms"}, facts_for()).ok());
+  clock.advance(1h);  // every binding, the new one too, has nothing left to remember
+  CHECK(engine.evict_dead() >= 4);
+  CHECK(engine.stats().challenges == 0);
+}
+
+TEST_CASE("a binding that spent its failure budget then succeeded is not forgotten by a sweep", "[engine][capacity]") {
+  manual_clock clock;
+  auto config = test_config();
+  config.policy.code.failure_budget = 3;
+  pv::engine engine(config, clock.function(), std::make_shared<pv::seeded_random_source>(24));
+  const pv::send_verification_code_for_bind_secure_mobile_phone_request send{"86-13900001234", "1234567890123456"};
+  auto check = [&](std::string_view code) {
+    return engine.bind_secure_mobile_phone({code, "86-13900001234", "1234567890123456"}, facts_for());
+  };
+  auto sent = engine.send_verification_code_for_bind_secure_mobile_phone(send, facts_for());
+  REQUIRE(sent.ok());
+  const std::string wrong = sent.code.code.view() == "000000" ? "111111" : "000000";
+  for (int i = 0; i < 3; ++i) CHECK(check(wrong).v.detail == static_cast<std::uint8_t>(pv::check_status::wrong_code));
+  CHECK(check(sent.code.code.view()).v.detail == static_cast<std::uint8_t>(pv::check_status::budget_spent));
+  clock.advance(8h);  // one failed check drains (24 h / 3)
+  sent = engine.send_verification_code_for_bind_secure_mobile_phone(send, facts_for());
+  REQUIRE(sent.ok());
+  CHECK(check(sent.code.code.view()).ok());  // consecutive failures reset; the budget keeps 2 charged
+  clock.advance(2min);
+  engine.evict_dead();
+  CHECK(engine.stats().challenges == 1);
+  sent = engine.send_verification_code_for_bind_secure_mobile_phone(send, facts_for());
+  REQUIRE(sent.ok());
+  CHECK(check(wrong).v.detail == static_cast<std::uint8_t>(pv::check_status::wrong_code));
+  CHECK(check(wrong).v.detail == static_cast<std::uint8_t>(pv::check_status::budget_spent));
+}
+
+TEST_CASE("a clock stepped back after a sweep never grants the daily quota or the phone windows again", "[engine][clock]") {
+  manual_clock clock;
+  auto config = test_config();
+  config.policy.daily.limit = 1;
+  config.policy.code.resend_interval = 0s;
+  pv::engine engine(config, clock.function(), std::make_shared<pv::seeded_random_source>(25));
+  // Daily quota 1, day D at UTC+8: 12:00 of D, a sweep just after midnight,
+  // then the clock steps back into D.
+  const std::int64_t day = pv::day_index(clock.now(), config.policy.daily.utc_offset);
+  *clock.ms = (pv::day_start(day, 8h) + 12h).time_since_epoch().count();
+  std::map<std::int64_t, int> per_day;
+  int n = 0;
+  auto send_enable_rd = [&] {
+    const auto r = engine.send_verification_code_for_enable_rd({"86-1390000" + std::to_string(2000 + n++)}, facts_for());
+    if (r.ok()) ++per_day[pv::day_index(pv::timestamp{std::chrono::milliseconds{issued_ms(r, config)}}, 8h)];
+    return r;
+  };
+  REQUIRE(send_enable_rd().ok());
+  *clock.ms = (pv::day_start(day + 1, 8h) + 1s).time_since_epoch().count();
+  engine.evict_dead();
+  *clock.ms = (pv::day_start(day, 8h) + 13h).time_since_epoch().count();
+  send_enable_rd();  // decided at the engine's time, day D + 1
+  *clock.ms = (pv::day_start(day + 1, 8h) + 2s).time_since_epoch().count();
+  const auto next_day = send_enable_rd();
+  CHECK(next_day.v.reason == pv::verdict_reason::daily_quota_exceeded);
+  for (const auto& [d, count] : per_day) CHECK(count <= 1);
+
+  // The phone's 10 per 24 h: ten sends 13 minutes apart, a sweep when the
+  // windows have emptied, the clock back an hour after the tenth, five more.
+  std::vector<std::int64_t> times;
+  int account = 0;
+  auto send_bind = [&] {
+    const auto r = engine.send_verification_code_for_bind_secure_mobile_phone(
+        {"86-13900005555", account_number(account++)}, facts_for());
+    if (r.ok()) times.push_back(issued_ms(r, config));
+    return r;
+  };
+  for (int i = 0; i < 10; ++i) {
+    REQUIRE(send_bind().ok());
+    clock.advance(13min);
+  }
+  const std::int64_t tenth = times.back();
+  *clock.ms = tenth + 24 * 3'600'000;
+  engine.evict_dead();
+  *clock.ms = tenth + 3'600'000;
+  for (int i = 0; i < 5; ++i) {
+    send_bind();
+    clock.advance(13min);
+  }
+  CHECK(most_in_window(times, 60'000) <= 1);
+  CHECK(most_in_window(times, 3'600'000) <= 5);
+  CHECK(most_in_window(times, 24 * 3'600'000) <= 10);
+  CHECK(engine.now().time_since_epoch().count() == tenth + 24 * 3'600'000);  // the high-water mark
+}
+
+TEST_CASE("the engine's death tests saturate at the ends of the time range and keep live windows", "[engine][clock]") {
+  for (const std::int64_t start : {pv::timestamp::max().time_since_epoch().count() - 3'600'000,
+                                   pv::timestamp::min().time_since_epoch().count() + 1}) {
+    INFO(start);
+    manual_clock clock;
+    *clock.ms = start;
+    pv::engine engine(test_config(), clock.function(), std::make_shared<pv::seeded_random_source>(26));
+    int account = 0;
+    auto send = [&] {
+      return engine.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", account_number(account++)},
+                                                                        facts_for());
+    };
+    for (int i = 0; i < 5; ++i) {
+      REQUIRE(send().ok());
+      clock.advance(2min);
+      engine.evict_dead();
+      CHECK(engine.stats().windows == 1);
+    }
+    const auto sixth = send();  // 5 per hour: the windows were kept
+    CHECK(sixth.v.reason == pv::verdict_reason::phone_window_exceeded);
+    CHECK(sixth.body_size > 0);
+  }
+  // At timestamp::max() itself: a send there blocks the next one there.
+  manual_clock end;
+  *end.ms = pv::timestamp::max().time_since_epoch().count();
+  pv::engine engine(test_config(), end.function(), std::make_shared<pv::seeded_random_source>(27));
+  REQUIRE(engine.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", account_number(1)}, facts_for()).ok());
+  engine.evict_dead();
+  CHECK(engine.stats().windows == 1);
+  CHECK(engine.stats().quotas == 1);
+  CHECK(engine.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", account_number(2)}, facts_for())
+            .v.reason == pv::verdict_reason::phone_window_exceeded);
+}
+
+TEST_CASE("a store-full refusal says when a slot frees, and the same request succeeds then", "[engine][capacity]") {
+  manual_clock clock;
+  auto config = test_config();
+  config.capacity = 2;
+  config.shards = 1;
+  config.policy.per_phone = {{{1, 1ms}, {1, 1ms}, {1, 1ms}}};
+  pv::engine engine(config, clock.function(), std::make_shared<pv::seeded_random_source>(28));
+  const pv::timestamp first = clock.now();
+  REQUIRE(engine.get_migration_verify_code({"293483938841001", "8613800001001", "en", "sms"}, facts_for()).ok());
+  clock.advance(1s);
+  REQUIRE(engine.get_migration_verify_code({"293483938841002", "8613800001002", "en", "sms"}, facts_for()).ok());
+  clock.advance(1s);
+  const pv::get_migration_verify_code_request third{"293483938841003", "8613800001003", "en", "sms"};
+  const auto refused = engine.get_migration_verify_code(third, facts_for());
+  CHECK(refused.v.reason == pv::verdict_reason::state_unavailable);
+  CHECK(refused.v.retry_at != pv::timestamp::max());
+  CHECK(refused.v.retry_at == first + 5min);  // the first code expires: its challenge can go
+  *clock.ms = (refused.v.retry_at - 1ms).time_since_epoch().count();
+  CHECK(engine.get_migration_verify_code(third, facts_for()).v.reason == pv::verdict_reason::state_unavailable);
+  *clock.ms = refused.v.retry_at.time_since_epoch().count();
+  CHECK(engine.get_migration_verify_code(third, facts_for()).ok());
+}
+
+TEST_CASE("engine ids of every length 0 to 200 get their own state or a defined refusal", "[engine][facts][keys]") {
+  manual_clock clock;
+  pv::engine engine(test_config(), clock.function(), std::make_shared<pv::seeded_random_source>(29));
+  std::size_t served = 0;
+  int phones = 0;
+  auto phone = [&] {  // a phone of its own for each send: the per-phone windows stay out of the way
+    const std::string digits = std::to_string(100'000'000 + phones++);
+    return "86-139" + digits.substr(1);
+  };
+  for (std::size_t n = 0; n <= 200; ++n) {
+    INFO(n);
+    // Two callers of length n that differ in their last digit, and the AccountId parameter.
+    for (const char last : {'1', '2'}) {
+      std::string id(n, '1');
+      if (n > 0) id.back() = last;
+      if (n == 0 && last == '2') continue;
+      const auto out = engine.send_verification_code_for_enable_rd({phone()}, facts_for(id));
+      if (n == 0) {
+        CHECK(out.v.reason == pv::verdict_reason::missing_fact);
+      } else if (n <= pv::account_id_max_digits) {
+        CHECK(out.ok());  // never resend_too_soon: no two ids share a challenge
+        ++served;
+      } else {
+        CHECK(out.v.code == errc::invalid_parameter);
+        CHECK(out.v.reason == pv::verdict_reason::invalid_fact);
+      }
+      const auto bind = engine.send_verification_code_for_bind_secure_mobile_phone({phone(), id}, facts_for());
+      if (n == 0) CHECK(bind.v.code == errc::missing_parameter);
+      else if (n <= pv::account_id_max_digits) CHECK(bind.ok());
+      else CHECK(bind.v.code == errc::invalid_parameter);
+      // Every key either fits the stores exactly or is one byte too long (refused, never cut).
+      const auto key = pv::detail::make_key('3', id);
+      if (n < pv::detail::engine_key_size) CHECK(key.view() == "3" + id);
+      else CHECK(key.size() == pv::detail::engine_key_size + 1);
+    }
+  }
+  CHECK(served == 40);
+  CHECK(engine.stats().challenges == 2 * 40);  // one per id and action: no two ids met
+  // Spellings that check_account_id refuses never key a caller's state.
+  int extra = 0;
+  for (const std::string_view bad : {"01234", "1234 ", " 1234", "12a4", "１２３４", "1234\n"}) {
+    INFO(bad);
+    const auto out = engine.send_verification_code_for_enable_rd({phone()}, facts_for(bad));
+    CHECK(out.v.reason == pv::verdict_reason::invalid_fact);
+    CHECK(engine.get_migration_verify_code({"293483938841234", "8613800001234", "en", "sms"}, facts_for(bad)).v.reason ==
+          pv::verdict_reason::invalid_fact);
+    auto sender_counts = test_config();
+    sender_counts.policy.bind_quota_counts = pv::quota_subject::sending_account;
+    pv::engine strict(sender_counts, clock.function(), std::make_shared<pv::seeded_random_source>(30));
+    CHECK(strict.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", "1234567890123456"}, facts_for(bad))
+              .v.code == errc::caller_identity_error);
+    // Where the caller keys nothing (action 1 counting the member), its spelling does not matter.
+    CHECK(engine.send_verification_code_for_bind_secure_mobile_phone({phone(), account_number(5000 + extra++)}, facts_for(bad)).ok());
+  }
+}
+
+namespace {
+// Reads exactly `size` bytes from `fd`.
+bool read_all(int fd, char* out, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::read(fd, out, size);
+    if (n <= 0) return false;
+    out += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// One child's code and RequestId, written to `fd` as 10 + 36 bytes.
+[[noreturn]] void send_and_report(pv::engine& engine, int fd) {
+  const auto sent = engine.send_verification_code_for_enable_rd({}, facts_for());
+  char line[46] = {};
+  if (sent.ok() && sent.code.code.size() == 10) {
+    std::memcpy(line, sent.code.code.data(), 10);
+    std::memcpy(line + 10, sent.request_id.data(), 36);
+  }
+  const ssize_t written = ::write(fd, line, sizeof line);
+  ::_exit(written == static_cast<ssize_t>(sizeof line) ? 0 : 1);
+}
+}  // namespace
+
+TEST_CASE("children forked from an engine's process issue pairwise different codes and RequestIds", "[engine][random][fork]") {
+  auto config = test_config();
+  config.policy.code.digits = 10;  // so that two equal codes mean a shared stream, not chance
+  pv::engine parent(config, manual_clock{}.function());  // the default source: system_random_source
+  const auto own = parent.send_verification_code_for_enable_rd({"86-13900009999"}, facts_for("4444"));
+  REQUIRE(own.ok());  // the parent's generator is keyed before the forks
+  std::set<std::string> codes{std::string(own.code.code.view())};
+  std::set<std::string> request_ids{std::string(own.request_id.view())};
+  std::vector<std::pair<pid_t, int>> children;
+  for (int i = 0; i < 6; ++i) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      if (i < 3) send_and_report(parent, fds[1]);  // the engine built before the fork
+      pv::engine mine(config, manual_clock{}.function());  // one built after it
+      send_and_report(mine, fds[1]);
+    }
+    ::close(fds[1]);
+    children.emplace_back(pid, fds[0]);
+  }
+  for (const auto& [pid, fd] : children) {
+    char line[46] = {};
+    CHECK(read_all(fd, line, sizeof line));
+    ::close(fd);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK(line[0] != '\0');
+    codes.insert(std::string(line, 10));
+    request_ids.insert(std::string(line + 10, 36));
+  }
+  CHECK(codes.size() == 7);
+  CHECK(request_ids.size() == 7);
+}

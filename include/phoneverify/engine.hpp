@@ -13,20 +13,36 @@
 //
 // Capacity: each kind of state lives in a sharded_store (store.hpp) of the
 // configured capacity. Eviction drops only state that can no longer deny
-// (past days, windows that have emptied, challenges with nothing to
-// remember); when a store is full of live state the engine refuses the new
-// key with the action's limit error (reason state_unavailable): it never
-// forgets budget a key has spent, so a key never comes back fresh.
+// (past days, windows that have emptied, challenges past forgettable_at,
+// RULES.md §4); when a store is full of live state the engine refuses the new
+// key with the action's limit error (reason state_unavailable, retry_at the
+// earliest instant an entry of the full shard dies): it never forgets budget a
+// key has spent, so a key never comes back fresh.
+//
+// Time: the engine decides and evicts at its own time, the latest the clock
+// has ever shown it (a high-water mark kept on every call), so a clock that
+// steps back never meets state a sweep dropped at a later time: time going
+// back never grants budget (RULES.md §4).
+//
+// Randomness: the random source answers a value or none (never throws). A
+// send whose code cannot be drawn is refused with the action's limit error
+// (reason randomness_unavailable), charges nothing and issues no code; a
+// RequestId that cannot be drawn comes from a counter instead (a version-8
+// UUID: RequestIds are not secrets, codes are and never come from a fallback).
+// Either is counted in engine_stats::randomness_failures.
 #ifndef PHONEVERIFY_ENGINE_HPP
 #define PHONEVERIFY_ENGINE_HPP
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 
 #include "actions.hpp"
@@ -49,21 +65,25 @@ inline timestamp system_now() {
 }
 
 // A source of uniformly random 64-bit words, called from several threads at
-// once: implementations are thread-safe. Codes and request IDs are drawn from it.
+// once: implementations are thread-safe. Codes, RequestIds and the stores'
+// hash keys are drawn from it. next() never throws: a source that cannot give
+// a value it trusts (its entropy failed) answers none, and the engine fails
+// the request closed (see the file comment).
 class random_source {
  public:
   virtual ~random_source() = default;
-  virtual std::uint64_t next() = 0;
+  virtual std::optional<std::uint64_t> next() noexcept = 0;
 };
 
 // The default: a cryptographically secure ChaCha20 generator per thread,
-// keyed from std::random_device and re-keyed as random.hpp describes (never a
-// Mersenne Twister, whose future outputs follow from 624 observed ones).
+// keyed from the operating system's entropy and re-keyed as random.hpp
+// describes, also in a forked child (never a Mersenne Twister, whose future
+// outputs follow from 624 observed ones). No value when the entropy failed.
 class system_random_source final : public random_source {
  public:
-  std::uint64_t next() override {
+  std::optional<std::uint64_t> next() noexcept override {
     thread_local system_random generator;
-    return generator();
+    return generator.try_next();
   }
 };
 
@@ -73,7 +93,7 @@ class system_random_source final : public random_source {
 class seeded_random_source final : public random_source {
  public:
   explicit seeded_random_source(std::uint64_t seed) : generator_(key_from_seed(seed)) {}
-  std::uint64_t next() override {
+  std::optional<std::uint64_t> next() noexcept override {
     std::lock_guard<std::mutex> lock(mutex_);
     return generator_();
   }
@@ -90,12 +110,23 @@ class seeded_random_source final : public random_source {
 
 namespace detail {
 // Adapts a random_source to the uniform random bit generator issue_code takes.
+// Once the source gives no value it is `failed` and answers 0 for ever: the
+// caller must then throw away whatever it drew (a code of zeros is no code).
 struct source_generator {
   using result_type = std::uint64_t;
   random_source* source;
+  bool failed = false;
   static constexpr result_type min() noexcept { return 0; }
   static constexpr result_type max() noexcept { return ~result_type{0}; }
-  result_type operator()() { return source->next(); }
+  result_type operator()() noexcept {
+    if (failed) return 0;
+    const std::optional<std::uint64_t> v = source->next();
+    if (!v) {
+      failed = true;
+      return 0;
+    }
+    return *v;
+  }
 };
 }  // namespace detail
 
@@ -114,6 +145,12 @@ struct engine_config {
   body_format format = body_format::json;
   std::string_view host_id = "phoneverify";  // HostId of error bodies (copied, at most 64 bytes)
   std::string_view recommend = "";           // Recommend of JSON error bodies (copied, at most 128 bytes)
+  // The engine decides and evicts at the latest time its clock has shown it
+  // (engine::now(), RULES.md §4: a clock that steps back never grants budget).
+  // false takes each clock reading as it is: only for a simulation whose
+  // threads each run their own simulated clock forward (one thread's time
+  // must not move another's), never for a real clock.
+  bool high_water_time = true;
 };
 
 // The limits of engine_config that validate() enforces.
@@ -152,6 +189,7 @@ enum class config_error : std::uint8_t {
   recommend_too_long,             // recommend above 128 bytes (it would be cut)
   no_clock,                       // create(): an empty clock_function
   no_random_source,               // create(): a null random_source
+  random_source_failed,           // create(): the random_source gave no value for the stores' hash keys
 };
 
 static_assert(per_phone_state::capacity() == 10, "describe(config_error) names per_phone_state's 10 times");
@@ -200,6 +238,9 @@ constexpr std::string_view describe(config_error e) noexcept {
       return "engine::create: the clock_function is empty: pass system_now or your own clock";
     case config_error::no_random_source:
       return "engine::create: the random_source is null: pass std::make_shared<system_random_source>()";
+    case config_error::random_source_failed:
+      return "engine::create: the random_source gave no value for the stores' hash keys: the system's entropy "
+             "failed; retry, or check getrandom(2) and /dev/urandom";
   }
   return "";
 }
@@ -244,56 +285,78 @@ inline constexpr std::size_t engine_body_capacity = max_body_size(36 + 64 + 128 
 
 // What one engine call answers: the verdict (errc, the action's status and
 // message, the precise reason), the RequestId it generated, the rendered body
-// in the configured format, and for an ok send the code to deliver.
+// in the configured format, and for an ok send the code to deliver. Every
+// byte of body_storage, code and request_id is written for this response: the
+// body, then zeros to the end of the storage; the code is empty (all zeros)
+// unless the send is ok; so no earlier code or key on the stack leaves in it.
 struct engine_response {
   verdict v;
   issued_code code{};                  // sends: the code to deliver when v.ok(); never log it
-  inline_string<36> request_id;        // a UUID drawn from the random source
-  std::array<char, engine_body_capacity> body_storage;  // not zeroed: only body_size bytes are ever read
+  inline_string<36> request_id;        // a UUID drawn from the random source (version 8: its fallback)
+  std::array<char, engine_body_capacity> body_storage;  // the body, then zeros (written by every engine call)
   std::size_t body_size = 0;
 
   constexpr bool ok() const noexcept { return v.ok(); }
   std::string_view body() const noexcept { return {body_storage.data(), body_size}; }
 };
 
-// What the engine holds, for monitoring and capacity tests.
+// What the engine holds, for monitoring and capacity tests, and how often its
+// random source failed (requests that got a fallback RequestId or were
+// refused for want of a code, each request counted once): anything above 0
+// deserves an alert.
 struct engine_stats {
   std::size_t quotas, rates, windows, challenges;
+  std::uint64_t randomness_failures;
 };
 
 namespace detail {
 
-// When each kind of state can no longer deny, so eviction may drop it
-// (monotone in time, as the store requires).
+// When each kind of state can no longer deny, so eviction may drop it: each
+// predicate says the instant a value dies (dies_at, which store.hpp reports as
+// the retry_at of a full shard) and a value is dead from then on (monotone in
+// time, as the store requires). Every sum saturates (detail/saturating.hpp);
+// a death time that saturated at timestamp::max() means never, so state at
+// the end of the range is kept, never dropped by a wrapped sum.
+constexpr bool dead_from(timestamp dies_at, timestamp now) noexcept {
+  return dies_at != timestamp::max() && dies_at <= now;
+}
 struct daily_usage_is_dead {
   std::chrono::minutes utc_offset;
-  bool operator()(const daily_usage& u, timestamp now) const noexcept {
-    return u.unused() || u.day() < day_index(now, utc_offset);
+  // The first instant of the local day after the one charged; never for the
+  // last representable day, which never resets (quota.hpp).
+  timestamp dies_at(const daily_usage& u) const noexcept {
+    if (u.unused()) return timestamp::min();
+    if ((u.to_bits() >> 32) == 0xFFFF'FFFFu) return timestamp::max();
+    return day_start(sat_add(u.day(), 1), utc_offset);
   }
+  bool operator()(const daily_usage& u, timestamp now) const noexcept { return dead_from(dies_at(u), now); }
 };
 struct rate_state_is_dead {
   rate_limit limit;
-  // Idle: a full burst would be admitted now.
-  bool operator()(const rate_state& s, timestamp now) const noexcept {
-    rate_state copy = s;
-    return s.idle() || admit(limit, copy, now, limit.count).allowed;
+  // When a full burst would be admitted (GCRA: the theoretical arrival time
+  // is reached), from then on the state answers as an idle one.
+  timestamp dies_at(const rate_state& s) const noexcept {
+    if (s.idle() || limit.count == 0 || limit.period.count() <= 0) return timestamp::min();
+    const gcra_scaling scaling = gcra_scale(limit.count, static_cast<std::uint64_t>(limit.period.count()));
+    return timestamp{std::chrono::milliseconds{ceil_div(unbias(s.to_bits()), scaling.scale)}};
   }
+  bool operator()(const rate_state& s, timestamp now) const noexcept { return dead_from(dies_at(s), now); }
 };
 struct windows_are_dead {
   std::chrono::milliseconds longest;
-  bool operator()(const per_phone_state& s, timestamp now) const noexcept {
-    return s.size() == 0 || s.recent(0) + longest <= now;
+  // When the latest send leaves the longest window (saturating: RULES.md §4).
+  timestamp dies_at(const per_phone_state& s) const noexcept {
+    if (s.size() == 0) return timestamp::min();
+    return timestamp{std::chrono::milliseconds{sat_add(ms_of(s.recent(0)), longest.count())}};
   }
+  bool operator()(const per_phone_state& s, timestamp now) const noexcept { return dead_from(dies_at(s), now); }
 };
 struct challenge_is_dead {
   code_policy policy;
-  // Nothing to remember: no resend interval or lock still running, no live
-  // code, and no consecutive failures that a fresh entry would forget.
-  bool operator()(const challenge& c, timestamp now) const noexcept {
-    if (now < next_issue_at(policy, c)) return false;
-    if (c.state() == challenge_state::live && now < c.expires_at()) return false;
-    return c.consecutive_failures() == 0 || c.consecutive_failures() >= policy.max_consecutive_failures;
-  }
+  // forgettable_at (code.hpp, RULES.md §4): no resend interval, live code,
+  // consecutive failures or charged failure budget left to remember.
+  timestamp dies_at(const challenge& c) const noexcept { return forgettable_at(policy, c); }
+  bool operator()(const challenge& c, timestamp now) const noexcept { return dead_from(dies_at(c), now); }
 };
 
 template <std::size_t K>
@@ -304,19 +367,57 @@ constexpr std::chrono::milliseconds longest_window(const window_set<K>& set) noe
   return longest;
 }
 
-// Store keys: a kind prefix, so no two kinds of state can meet. The stores
-// take keys of at most engine_key_size bytes; a key is built one byte longer
-// than that when the id does not fit, so the store refuses it (key_too_long,
-// the request fails closed as state_unavailable) instead of two long ids
-// sharing a cut key (RULES.md §9).
+// Store keys: a kind prefix and the id's exact bytes, so no two kinds of
+// state can meet and two ids never share a key. Every id the engine keys is
+// checked first: AccountId and CustSpaceId 1-20 digits, ContactId at most 66
+// bytes (params.hpp), a phone's E.164 form at most 16, and caller.account_id
+// as strictly as an AccountId (caller_account_ok). The stores still take keys
+// of at most engine_key_size bytes: a key is built one byte longer than that
+// when the id does not fit, so the store refuses it (key_too_long, the request
+// fails closed as state_unavailable) instead of two long ids sharing a cut key
+// (RULES.md §9).
 inline constexpr std::size_t engine_key_size = 80;
 using engine_key = inline_string<engine_key_size + 1>;
 
-inline engine_key make_key(char kind, std::string_view id) {
+inline engine_key make_key(char kind, std::string_view id) noexcept {
   engine_key key;
   key.push_back(kind);
   key.append(id.substr(0, engine_key_size));
   return key;
+}
+
+// Whether facts.caller.account_id keys a state of this request past flow
+// control (prepare() has passed): the quota of 1 and 5 when the sender's
+// counts, the challenge and quota of 3, EnableRD's challenge when it checks a
+// code. The CAMS user's rate (4, 7) is keyed at flow control (admit_flow).
+inline bool caller_keys_state(const prepared_request& p, const action_policy& policy) noexcept {
+  switch (p.v.act) {
+    case action::send_verification_code_for_bind_secure_mobile_phone:
+      return policy.bind_quota_counts == quota_subject::sending_account;
+    case action::send_verification_code_for_enable_rd: return true;
+    case action::send_phone_verification_for_message_contact:
+      return policy.message_contact_quota_counts == quota_subject::sending_account;
+    case action::enable_resource_directory: return p.needs_code;
+    default: return false;
+  }
+}
+
+// A caller.account_id that keys state must be an AccountId (check_account_id:
+// 1-20 digits, no leading zero), like the AccountId parameters that key the
+// same stores: a fact is the service's, but a spelling the check would refuse
+// ("01234", "1234 ", an 81-byte text) would give one account a second quota
+// and a second challenge, or a key the stores refuse. The refusal is the
+// action's identity error where it documents one (CallerIdentityError for 1,
+// Ram.PermissionDeny for CAMS), else InvalidParameter naming AccessKeyId
+// (RULES.md §9); reason invalid_fact, detail the param_reason, position the byte.
+inline verdict check_caller_account(action a, std::string_view account_id) noexcept {
+  const param_check c = check_account_id(account_id);
+  if (c.ok()) return passed(a);
+  verdict v = missing_caller_account(a);
+  const errc e = v.code == errc::missing_parameter ? errc::invalid_parameter : v.code;
+  const check_step step = v.code == errc::missing_parameter ? check_step::syntax : v.step;
+  return make_verdict(a, e, step, verdict_reason::invalid_fact, v.at_fault, static_cast<std::uint8_t>(c.reason),
+                      c.position);
 }
 
 }  // namespace detail
@@ -368,30 +469,19 @@ class engine {
  public:
   // An engine with the configuration's site, policies and key, reading time
   // from `clock` and randomness from `random` (defaults: the system clock and
-  // a per-thread ChaCha20 keyed from std::random_device). Allocates all its
-  // stores here. A configuration that validate() refuses, an empty clock or
-  // a null random source is a precondition violation (PHONEVERIFY_ASSERT with
-  // describe()'s sentence): it never builds a half-working engine. create()
-  // answers the config_error instead.
+  // a per-thread ChaCha20 keyed from the operating system's entropy). Draws
+  // its stores' hash keys and allocates all its stores here. A configuration
+  // that validate() refuses, an empty clock, a null random source or one that
+  // gives no value for the keys is a precondition violation
+  // (PHONEVERIFY_ASSERT with describe()'s sentence): it never builds a
+  // half-working engine. create() answers the config_error instead.
   explicit engine(const engine_config& config, clock_function clock = system_now,
                   std::shared_ptr<random_source> random = std::make_shared<system_random_source>())
-      : config_(checked(config, clock, random)),
-        clock_(std::move(clock)),
-        random_(std::move(random)),
-        quotas_(config.capacity, hash_key(), config.shards, {config.policy.daily.utc_offset}),
-        rates_(config.capacity, hash_key(), config.shards, {config.policy.cams_rate}),
-        windows_(config.capacity, hash_key(), config.shards, {detail::longest_window(config.policy.per_phone)}),
-        challenges_(config.capacity, hash_key(), config.shards, {config.policy.code}) {
-    // The engine owns its texts: the caller's views may die after this.
-    host_id_.append(config.host_id);
-    recommend_.append(config.recommend);
-    config_.host_id = host_id_.view();
-    config_.recommend = recommend_.view();
-  }
+      : engine(checked_keys(config, clock, random), config, std::move(clock), std::move(random)) {}
 
   // The engine of `config`, or why there is none (validate(config), then
-  // no_clock, no_random_source): a misconfiguration fails at start-up, never
-  // on the wire (RULES.md §9).
+  // no_clock, no_random_source, random_source_failed): a misconfiguration or a
+  // failing entropy source fails at start-up, never on the wire (RULES.md §9).
   static engine_or_error create(const engine_config& config, clock_function clock = system_now,
                                 std::shared_ptr<random_source> random = std::make_shared<system_random_source>());
 
@@ -436,12 +526,25 @@ class engine {
     return do_verify(r, f);
   }
 
-  // Drops every entry that can no longer deny (the stores also do it on demand
-  // when a shard fills); returns how many went.
+  // Drops every entry that can no longer deny at the engine's time (now()),
+  // as the stores also do on demand when a shard fills; returns how many went.
   std::size_t evict_dead() {
-    const timestamp now = clock_();
-    return quotas_.evict_dead(now) + rates_.evict_dead(now) + windows_.evict_dead(now) +
-           challenges_.evict_dead(now);
+    const timestamp t = now();
+    return quotas_.evict_dead(t) + rates_.evict_dead(t) + windows_.evict_dead(t) + challenges_.evict_dead(t);
+  }
+
+  // The engine's time: the latest instant its clock has shown it, read from
+  // the clock now (RULES.md §4: time going back never grants budget). Every
+  // decision and every eviction happens at this time, so a clock that steps
+  // back after a sweep never meets a day or a window the sweep dropped.
+  // (The clock's reading itself when config().high_water_time is false.)
+  timestamp now() {
+    const std::int64_t t = detail::ms_of(clock_());
+    if (!config_.high_water_time) return timestamp{std::chrono::milliseconds{t}};
+    std::int64_t seen = high_water_.load(std::memory_order_relaxed);
+    while (t > seen && !high_water_.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
+    }
+    return timestamp{std::chrono::milliseconds{t > seen ? t : seen}};
   }
 
   // Ends a binding's lockout or pending code (a support action, RULES.md §5:
@@ -451,7 +554,8 @@ class engine {
   }
 
   engine_stats stats() const {
-    return {quotas_.size(), rates_.size(), windows_.size(), challenges_.size()};
+    return {quotas_.size(), rates_.size(), windows_.size(), challenges_.size(),
+            randomness_failures_.load(std::memory_order_relaxed)};
   }
 
  private:
@@ -460,55 +564,130 @@ class engine {
   using window_store = sharded_store<per_phone_state, detail::windows_are_dead, detail::engine_key_size>;
   using challenge_store = sharded_store<challenge, detail::challenge_is_dead, detail::engine_key_size>;
 
-  static const engine_config& checked(const engine_config& config, const clock_function& clock,
-                                      const std::shared_ptr<random_source>& random) noexcept {
+  // The secrets of one engine: a SipHash key per store (so that clients
+  // cannot aim their keys at one shard) and the key of fallback RequestIds.
+  struct keys {
+    store_hash_key quotas, rates, windows, challenges, request_ids;
+  };
+
+  // Every key from `random`, or none when it gives no value.
+  static std::optional<keys> draw_keys(random_source& random) noexcept {
+    keys out{};
+    for (store_hash_key* k : {&out.quotas, &out.rates, &out.windows, &out.challenges, &out.request_ids}) {
+      for (std::size_t i = 0; i < k->size(); i += 8) {
+        std::optional<std::uint64_t> v = random.next();
+        if (!v) return std::nullopt;
+        for (std::size_t j = 0; j < 8; ++j, *v >>= 8) (*k)[i + j] = static_cast<std::byte>(*v & 0xFF);
+      }
+    }
+    return out;
+  }
+
+  // The keys of the public constructor: validate_arguments first, then the
+  // draw; either failing is a precondition violation.
+  static keys checked_keys(const engine_config& config, const clock_function& clock,
+                           const std::shared_ptr<random_source>& random) noexcept {
     const config_error e = validate_arguments(config, clock, random);
     PHONEVERIFY_ASSERT(e == config_error::ok, describe(e).data());
-    return config;
+    std::optional<keys> drawn = draw_keys(*random);
+    PHONEVERIFY_ASSERT(drawn.has_value(), describe(config_error::random_source_failed).data());
+    return drawn.value_or(keys{});
   }
 
-  store_hash_key hash_key() {
-    store_hash_key key{};
-    for (std::size_t i = 0; i < key.size(); i += 8) {
-      std::uint64_t v = random_->next();
-      for (std::size_t j = 0; j < 8; ++j, v >>= 8) key[i + j] = static_cast<std::byte>(v & 0xFF);
-    }
-    return key;
+  // An engine from keys already drawn (the clock and the source are moved
+  // in the member initialisers, after the caller has read them).
+  engine(const keys& k, const engine_config& config, clock_function&& clock, std::shared_ptr<random_source>&& random)
+      : config_(config),
+        clock_(std::move(clock)),
+        random_(std::move(random)),
+        request_id_key_(detail::siphash_key_from_bytes(k.request_ids)),
+        quotas_(config.capacity, k.quotas, config.shards, {config.policy.daily.utc_offset}),
+        rates_(config.capacity, k.rates, config.shards, {config.policy.cams_rate}),
+        windows_(config.capacity, k.windows, config.shards, {detail::longest_window(config.policy.per_phone)}),
+        challenges_(config.capacity, k.challenges, config.shards, {config.policy.code}) {
+    // The engine owns its texts: the caller's views may die after this.
+    host_id_.append(config.host_id);
+    recommend_.append(config.recommend);
+    config_.host_id = host_id_.view();
+    config_.recommend = recommend_.view();
   }
 
-  static detail::engine_key challenge_key(action sending_action, std::string_view account) {
+  static detail::engine_key challenge_key(action sending_action, std::string_view account) noexcept {
     return detail::make_key(static_cast<char>('1' + static_cast<int>(sending_action)), account);
   }
 
-  // A version-4 UUID in upper case, the RequestId shape of the documented examples.
-  inline_string<36> new_request_id() {
+  // A UUID in upper case, the RequestId shape of the documented examples:
+  // version 4 from the random source; when it gives no value, version 8
+  // (RFC 9562's custom layout) from SipHash-2-4 under the engine's own key of
+  // a per-engine counter and the process id, so RequestIds stay unique (also
+  // between forked workers) and the failure shows in the logs.
+  inline_string<36> new_request_id(bool& fell_back) noexcept {
+    std::uint64_t words[2] = {0, 0};
+    std::uint64_t version = 0x4000;
+    const std::optional<std::uint64_t> first = random_->next();
+    const std::optional<std::uint64_t> second = first ? random_->next() : std::nullopt;
+    if (first && second) {
+      words[0] = *first;
+      words[1] = *second;
+    } else {
+      fell_back = true;
+      version = 0x8000;
+      std::array<std::byte, 17> input{};
+      const std::uint64_t n = request_id_counter_.fetch_add(1, std::memory_order_relaxed);
+#if PHONEVERIFY_HAS_POSIX
+      const auto pid = static_cast<std::uint64_t>(::getpid());
+#else
+      const std::uint64_t pid = 0;
+#endif
+      for (std::size_t i = 0; i < 8; ++i) {
+        input[i] = static_cast<std::byte>((n >> (8 * i)) & 0xFF);
+        input[8 + i] = static_cast<std::byte>((pid >> (8 * i)) & 0xFF);
+      }
+      for (std::size_t w = 0; w < 2; ++w) {
+        input[16] = static_cast<std::byte>(w);
+        words[w] = detail::siphash24(request_id_key_,
+                                     std::string_view(reinterpret_cast<const char*>(input.data()), input.size()));
+      }
+    }
     static constexpr char hex[] = "0123456789ABCDEF";
-    std::uint64_t words[2] = {random_->next(), random_->next()};
-    words[0] = (words[0] & ~0xF000ULL) | 0x4000ULL;
+    words[0] = (words[0] & ~0xF000ULL) | version;
     words[1] = (words[1] & ~(0xCULL << 60)) | (0x8ULL << 60);
     inline_string<36> id;
-    int nibble = 0;
-    for (int i = 0; i < 32; ++i) {
-      if (i == 8 || i == 12 || i == 16 || i == 20) id.push_back('-');
+    for (int nibble = 0; nibble < 32; ++nibble) {
+      if (nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20) id.push_back('-');
       const std::uint64_t w = words[nibble / 16];
       id.push_back(hex[(w >> (60 - 4 * (nibble % 16))) & 0xF]);
-      ++nibble;
     }
     return id;
   }
 
-  verdict unavailable(action a, check_step step) const {
+  // The refusal of a key a store would not take (RULES.md §4: fail closed,
+  // nothing forgotten): the action's limit error, reason state_unavailable,
+  // retry_at the store's (the earliest instant a slot of the full shard can
+  // free; timestamp::max() for a key that never fits).
+  static verdict unavailable(action a, check_step step, timestamp retry_at = timestamp::max()) noexcept {
     const errc e = uses_flow_control(a) ? errc::system_limit_control
                    : is_send_action(a)  ? errc::send_validate_code_exceeds_limit_for_account
                                         : errc::invalid_verification_code;
     verdict v = detail::make_verdict(a, e, step, verdict_reason::state_unavailable);
-    v.retry_at = timestamp::max();
+    v.retry_at = retry_at;
+    return v;
+  }
+
+  // A send whose code could not be drawn: the action's limit error (RULES.md
+  // §5), nothing charged, no code; a retry in a second may find the entropy back.
+  static verdict no_randomness(action a, timestamp now) noexcept {
+    verdict v = detail::make_verdict(a, detail::issue_limit_error(a), check_step::quota,
+                                     verdict_reason::randomness_unavailable);
+    v.retry_at = timestamp{std::chrono::milliseconds{detail::sat_add(detail::ms_of(now), 1000)}};
     return v;
   }
 
   static constexpr bool is_send_action(action a) noexcept { return detail::is_sending_action(a); }
 
-  void render(engine_response& out, const prepared_request* prepared) const {
+  // Renders the body of `out` and zeroes the rest of its storage, so that
+  // no byte of an earlier response or of the stack leaves with this one.
+  void render(engine_response& out, const prepared_request* prepared) const noexcept {
     const std::span<char> buffer(out.body_storage.data(), out.body_storage.size());
     render_result r;
     if (out.v.ok()) {
@@ -534,6 +713,7 @@ class engine {
       r = render_error(buffer, config_.format, out.v.act, out.v.code, fields);
     }
     out.body_size = r.ok() ? r.size : 0;
+    std::memset(out.body_storage.data() + out.body_size, 0, out.body_storage.size() - out.body_size);
   }
 
   template <class Request>
@@ -541,33 +721,57 @@ class engine {
     constexpr action a = action_of<Request>();
     engine_response out;
     timestamp now;
-    if (!begin(a, f, now, out)) return out;
+    bool fell_back = false;
+    if (!begin(a, f, now, out, fell_back)) return out;
     const prepared_request prepared = prepare(request, f, config_.policy);
-    if (!prepared.v.ok()) {
-      out.v = prepared.v;
+    out.v = prepared.v;
+    if (prepared.v.ok() && detail::caller_keys_state(prepared, config_.policy))
+      out.v = detail::check_caller_account(a, f.caller.account_id);
+    if (!out.v.ok()) {
       render(out, &prepared);
       return out;
     }
     // Locks nest in one fixed order everywhere (challenge, then phone, then
     // account quota), so two sends can never wait on each other in a cycle.
-    detail::source_generator rng{random_.get()};
     const auto code_key = challenge_key(a, prepared.binding.account_id);
     const auto phone_key = detail::make_key('p', format_phone(prepared.binding.phone, phone_format::e164).view());
     const auto quota_key = detail::make_key('q', prepared.quota_account);
     send_outcome outcome{unavailable(a, check_step::quota)};
-    challenges_.update(code_key.view(), now, [&](challenge& code) {
-      windows_.update(phone_key.view(), now, [&](per_phone_state& windows) {
+    // Decides on copies and writes them back only when the code could be
+    // drawn: a send the random source failed changes no state.
+    const auto decide = [&](daily_usage* usage, per_phone_state& windows, challenge& code) {
+      detail::source_generator rng{random_.get()};
+      challenge code_copy = code;
+      per_phone_state windows_copy = windows;
+      daily_usage usage_copy = usage != nullptr ? *usage : daily_usage{};
+      outcome = finish_send(config_.policy, config_.key, prepared,
+                            {usage != nullptr ? &usage_copy : nullptr, &windows_copy, &code_copy, nullptr}, now, rng);
+      if (rng.failed) {
+        outcome = send_outcome{no_randomness(a, now)};  // whatever was drawn is dropped with the copies
+        return;
+      }
+      code = code_copy;
+      windows = windows_copy;
+      if (usage != nullptr) *usage = usage_copy;
+    };
+    const auto held = challenges_.update(code_key.view(), now, [&](challenge& code) {
+      const auto phone_held = windows_.update(phone_key.view(), now, [&](per_phone_state& windows) {
         if (uses_daily_quota(a)) {
-          quotas_.update(quota_key.view(), now, [&](daily_usage& usage) {
-            outcome = finish_send(config_.policy, config_.key, prepared, {&usage, &windows, &code, nullptr}, now, rng);
+          const auto quota_held = quotas_.update(quota_key.view(), now, [&](daily_usage& usage) {
+            decide(&usage, windows, code);
           });
+          if (!quota_held) outcome.v = unavailable(a, check_step::quota, quota_held.retry_at);
         } else {
-          outcome = finish_send(config_.policy, config_.key, prepared, {nullptr, &windows, &code, nullptr}, now, rng);
+          decide(nullptr, windows, code);
         }
       });
+      if (!phone_held) outcome.v = unavailable(a, check_step::quota, phone_held.retry_at);
     });
+    if (!held) outcome.v = unavailable(a, check_step::quota, held.retry_at);
+    if (outcome.v.reason == verdict_reason::randomness_unavailable && !fell_back)
+      randomness_failures_.fetch_add(1, std::memory_order_relaxed);  // once per request
     out.v = outcome.v;
-    out.code = outcome.code;
+    if (outcome.v.ok()) out.code = outcome.code;
     render(out, &prepared);
     return out;
   }
@@ -577,10 +781,13 @@ class engine {
     constexpr action a = action_of<Request>();
     engine_response out;
     timestamp now;
-    if (!begin(a, f, now, out)) return out;
+    bool fell_back = false;
+    if (!begin(a, f, now, out, fell_back)) return out;
     const prepared_request prepared = prepare(request, f, config_.policy);
     out.v = prepared.v;
-    if (prepared.v.ok() && prepared.needs_code) {
+    if (prepared.v.ok() && detail::caller_keys_state(prepared, config_.policy))
+      out.v = detail::check_caller_account(a, f.caller.account_id);
+    if (out.v.ok() && prepared.needs_code) {
       const auto code_key = challenge_key(prepared.binding.purpose, prepared.binding.account_id);
       // A binding the store has never seen gets an empty challenge (no code,
       // dead at once, so the next sweep drops it). If the store is full of
@@ -599,26 +806,31 @@ class engine {
     return out;
   }
 
-  // What every call starts with: the time, a RequestId and step 1 (flow
+  // What every call starts with: the engine's time, a RequestId (a failure
+  // of the random source counted once, `fell_back`) and step 1 (flow
   // control). False, with `out` complete, when flow control refuses.
-  bool begin(action a, const facts& f, timestamp& now, engine_response& out) {
-    now = clock_();
-    out.request_id = new_request_id();
-    return admit_flow(a, f, now, out);
+  bool begin(action a, const facts& f, timestamp& t, engine_response& out, bool& fell_back) {
+    t = now();
+    out.request_id = new_request_id(fell_back);
+    if (fell_back) randomness_failures_.fetch_add(1, std::memory_order_relaxed);
+    return admit_flow(a, f, t, out);
   }
 
   // Step 1 for the CAMS actions; false (and `out` complete) when refused.
-  bool admit_flow(action a, const facts& f, timestamp now, engine_response& out) {
+  bool admit_flow(action a, const facts& f, timestamp t, engine_response& out) {
     if (!uses_flow_control(a)) return true;
-    // An unnamed user is refused before any rate is keyed on it (RULES.md §9).
+    // An unnamed user, or one named by no AccountId, is refused before any
+    // rate is keyed on it (RULES.md §9).
     out.v = check_flow_subject(a, f);
+    if (out.v.ok()) out.v = detail::check_caller_account(a, f.caller.account_id);
     if (!out.v.ok()) {
       render(out, nullptr);
       return false;
     }
     const auto key = detail::make_key('r', f.caller.account_id);
     out.v = unavailable(a, check_step::flow_control);
-    rates_.update(key.view(), now, [&](rate_state& s) { out.v = admit_request(config_.policy, a, s, now); });
+    const auto held = rates_.update(key.view(), t, [&](rate_state& s) { out.v = admit_request(config_.policy, a, s, t); });
+    if (!held) out.v = unavailable(a, check_step::flow_control, held.retry_at);
     if (out.v.ok()) return true;
     render(out, nullptr);
     return false;
@@ -629,6 +841,11 @@ class engine {
   inline_string<128> recommend_;
   clock_function clock_;
   std::shared_ptr<random_source> random_;
+  detail::siphash_key request_id_key_;
+  std::atomic<std::uint64_t> request_id_counter_{0};
+  std::atomic<std::uint64_t> randomness_failures_{0};
+  // The latest clock reading (milliseconds), see now().
+  std::atomic<std::int64_t> high_water_{detail::i64_min};
   quota_store quotas_;
   rate_store rates_;
   window_store windows_;
@@ -638,7 +855,9 @@ class engine {
 inline engine_or_error engine::create(const engine_config& config, clock_function clock,
                                      std::shared_ptr<random_source> random) {
   if (const config_error e = validate_arguments(config, clock, random); e != config_error::ok) return e;
-  return std::make_unique<engine>(config, std::move(clock), std::move(random));
+  const std::optional<keys> drawn = draw_keys(*random);
+  if (!drawn) return config_error::random_source_failed;
+  return std::unique_ptr<engine>(new engine(*drawn, config, std::move(clock), std::move(random)));
 }
 
 }  // namespace phoneverify
