@@ -1,0 +1,448 @@
+// Fuzz target for engine.hpp: the input is a program of sends and checks of
+// every action for a few accounts, callers, spaces, contacts and phones
+// (which share quotas and windows across actions, as in a service), clock
+// jumps forward, back and to the ends of the time range, sweeps
+// (evict_dead) and random-source failures, on a small-capacity engine with
+// an injected clock and a seeded_random_source. After every step
+// (abort on violation), from RULES.md §4 and §5:
+// - the engine decides at its high-water time (the latest clock reading):
+//   every admitted send's code expires validity after it;
+// - the daily quota of each account is never exceeded in any day, nor the
+//   per-phone windows in any window, counted at that engine time;
+// - no code is accepted twice, and only the latest live code of its binding;
+// - every body is well-formed JSON or XML with the response's RequestId and,
+//   for an error, its Code; every byte after the body is zero; a failed send
+//   carries no code; a send refused for want of randomness or of room says so.
+// One execution is at most 96 steps (well under a millisecond).
+#include <phoneverify/engine.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pv = phoneverify;
+
+namespace {
+
+void require(bool condition) {
+  if (!condition) std::abort();
+}
+
+struct reader {
+  const std::uint8_t* data;
+  std::size_t size;
+  std::size_t pos = 0;
+  bool more() const { return pos < size; }
+  std::uint8_t byte() { return pos < size ? data[pos++] : 0; }
+  std::uint16_t word() { return static_cast<std::uint16_t>(byte() | (byte() << 8)); }
+};
+
+// A seeded source that the program can make fail.
+struct switchable_source final : pv::random_source {
+  explicit switchable_source(std::uint64_t seed) : inner(seed) {}
+  pv::seeded_random_source inner;
+  std::atomic<bool> failing{false};
+  std::optional<std::uint64_t> next() noexcept override {
+    if (failing.load(std::memory_order_relaxed)) return std::nullopt;
+    return inner.next();
+  }
+};
+
+// --- Tiny well-formedness checkers for the engine's bodies ------------------
+
+// JSON: one object of string members (or nested objects), no raw control
+// characters, escapes \" \\ \u00XX only (render.hpp's); collects "a.b" -> value.
+class json_checker {
+ public:
+  explicit json_checker(std::string_view s) : s_(s) {}
+  std::map<std::string, std::string> parse() {
+    object("");
+    require(i_ == s_.size());
+    return std::move(fields_);
+  }
+
+ private:
+  void expect(char c) {
+    require(i_ < s_.size() && s_[i_] == c);
+    ++i_;
+  }
+  void object(const std::string& prefix) {
+    expect('{');
+    for (bool first = true;; first = false) {
+      require(i_ < s_.size());
+      if (s_[i_] == '}') {
+        ++i_;
+        return;
+      }
+      if (!first) expect(',');
+      const std::string name = string();
+      expect(':');
+      require(i_ < s_.size());
+      if (s_[i_] == '{') object(prefix + name + ".");
+      else require(fields_.emplace(prefix + name, string()).second);
+    }
+  }
+  std::string string() {
+    expect('"');
+    std::string out;
+    for (;;) {
+      require(i_ < s_.size());
+      const auto u = static_cast<unsigned char>(s_[i_]);
+      if (u == '"') {
+        ++i_;
+        return out;
+      }
+      require(u >= 0x20);
+      if (u == '\\') {
+        require(i_ + 1 < s_.size());
+        const char e = s_[i_ + 1];
+        if (e == '"' || e == '\\') {
+          out += e;
+          i_ += 2;
+          continue;
+        }
+        require(e == 'u' && i_ + 6 <= s_.size() && s_.substr(i_ + 2, 2) == "00");
+        i_ += 6;
+        out += '?';
+        continue;
+      }
+      out += static_cast<char>(u);
+      ++i_;
+    }
+  }
+  std::string_view s_;
+  std::size_t i_ = 0;
+  std::map<std::string, std::string> fields_;
+};
+
+// XML: the declaration, then nested elements whose leaves hold text with the
+// five entities and &#9; &#10; &#13; only; collects "a.b" -> text.
+class xml_checker {
+ public:
+  explicit xml_checker(std::string_view s) : s_(s) {}
+  std::map<std::string, std::string> parse(std::string& root) {
+    constexpr std::string_view decl = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
+    require(s_.substr(0, decl.size()) == decl);
+    i_ = decl.size();
+    root = open_tag();
+    children(root, "");
+    require(i_ == s_.size());
+    return std::move(fields_);
+  }
+
+ private:
+  std::string name() {
+    std::string n;
+    while (i_ < s_.size() && ((s_[i_] >= 'A' && s_[i_] <= 'Z') || (s_[i_] >= 'a' && s_[i_] <= 'z'))) n += s_[i_++];
+    require(!n.empty());
+    return n;
+  }
+  std::string open_tag() {
+    require(i_ < s_.size() && s_[i_] == '<');
+    ++i_;
+    std::string n = name();
+    require(i_ < s_.size() && s_[i_] == '>');
+    ++i_;
+    return n;
+  }
+  void close_tag(const std::string& n) {
+    require(s_.substr(i_, 2) == "</");
+    i_ += 2;
+    require(name() == n);
+    require(i_ < s_.size() && s_[i_] == '>');
+    ++i_;
+  }
+  void children(const std::string& parent, const std::string& prefix) {
+    while (s_.substr(i_, 2) != "</") {
+      const std::string n = open_tag();
+      if (i_ < s_.size() && s_[i_] == '<' && s_.substr(i_, 2) != "</") {
+        children(n, prefix + n + ".");
+      } else {
+        std::string text;
+        while (i_ < s_.size() && s_[i_] != '<') {
+          const auto u = static_cast<unsigned char>(s_[i_]);
+          require(u != '>' && u != '"' && u != '\'' && u >= 0x20);
+          if (u == '&') {
+            const std::size_t semi = s_.find(';', i_);
+            require(semi != std::string_view::npos);
+            const std::string_view ref = s_.substr(i_ + 1, semi - i_ - 1);
+            require(ref == "amp" || ref == "lt" || ref == "gt" || ref == "quot" || ref == "apos" || ref == "#9" ||
+                    ref == "#10" || ref == "#13");
+            text += '?';
+            i_ = semi + 1;
+            continue;
+          }
+          text += static_cast<char>(u);
+          ++i_;
+        }
+        require(fields_.emplace(prefix + n, text).second);
+        close_tag(n);
+      }
+    }
+    close_tag(parent);
+  }
+  std::string_view s_;
+  std::size_t i_ = 0;
+  std::map<std::string, std::string> fields_;
+};
+
+// --- The program ------------------------------------------------------------
+
+// Ids shared across actions: an account can be a member (action 1), a caller
+// (3, 5, CAMS) and so share one daily quota; phones are shared by everyone.
+constexpr std::string_view accounts[] = {"1001", "1002", "1003"};
+constexpr std::string_view spaces[] = {"501", "502"};
+constexpr std::string_view contacts[] = {"c-a1", "c-b2"};
+constexpr std::string_view dashed[] = {"86-13800001000", "86-13800001001", "86-13800001002"};
+constexpr std::string_view compact[] = {"8613800001000", "8613800001001", "8613800001002"};
+
+constexpr std::int64_t ms_max = pv::detail::i64_max;
+constexpr std::int64_t ms_min = pv::detail::i64_min;
+
+struct binding_model {
+  std::string code;     // the latest issued code ("" none)
+  std::size_t phone = 0;
+  std::int64_t expires = 0;
+  bool used = false;
+};
+
+struct world {
+  pv::engine_config config;
+  std::int64_t clock = 1'700'000'000'000;
+  std::int64_t high_water = ms_min;
+  std::map<std::pair<std::string, std::int64_t>, std::uint32_t> per_day;  // (quota account, day) -> admitted
+  std::map<std::size_t, std::vector<std::int64_t>> per_phone;            // phone -> admitted engine times
+  std::map<std::pair<int, std::string>, binding_model> bindings;         // (sending action, account) -> code
+};
+
+std::int64_t tick(world& w) {
+  if (w.clock > w.high_water) w.high_water = w.clock;
+  return w.high_water;
+}
+
+void check_body(const world& w, const pv::engine_response& r) {
+  require(r.body_size > 0 && r.body_size <= r.body_storage.size());
+  for (std::size_t i = r.body_size; i < r.body_storage.size(); ++i) require(r.body_storage[i] == '\0');
+  require(r.request_id.size() == 36);
+  std::map<std::string, std::string> fields;
+  std::string root;
+  if (w.config.format == pv::body_format::json) {
+    fields = json_checker(r.body()).parse();
+  } else {
+    fields = xml_checker(r.body()).parse(root);
+    require(root == (r.ok() ? std::string(pv::action_name(r.v.act)) + "Response" : std::string("Error")));
+  }
+  require(fields["RequestId"] == r.request_id.view());
+  if (!r.ok()) {
+    require(fields["Code"] == r.v.code_string());
+    require(r.code.code.empty());
+    for (std::size_t i = 0; i <= r.code.code.capacity(); ++i) require(r.code.code.data()[i] == '\0');
+  }
+}
+
+// The windows of the config, counted at engine times (half-open: t blocks
+// until t + window).
+void check_windows(const world& w, std::size_t phone) {
+  const auto it = w.per_phone.find(phone);
+  if (it == w.per_phone.end()) return;
+  const std::vector<std::int64_t>& times = it->second;  // non-decreasing
+  const std::int64_t newest = times.back();
+  for (const pv::sliding_window& win : w.config.policy.per_phone.windows) {
+    std::uint32_t inside = 0;
+    for (std::int64_t t : times)  // newest >= t: the difference is exact as unsigned
+      if (static_cast<std::uint64_t>(newest) - static_cast<std::uint64_t>(t) < static_cast<std::uint64_t>(win.window.count()))
+        ++inside;
+    require(inside <= win.count);
+  }
+}
+
+// A send the engine admitted at engine time `now`: its code expires validity
+// later, the quota and the windows hold.
+void admitted(world& w, const pv::engine_response& r, pv::action a, std::string_view quota_account, std::size_t phone,
+              std::string_view binding_account, std::int64_t now) {
+  const std::int64_t validity = static_cast<std::int64_t>(w.config.policy.code.validity.count()) * 1000;
+  require(r.code.code.size() == w.config.policy.code.digits);
+  require(r.code.expires_at.time_since_epoch().count() == pv::detail::sat_add(now, validity));
+  if (pv::uses_daily_quota(a)) {
+    const std::int64_t day = pv::day_index(pv::timestamp{std::chrono::milliseconds{now}}, w.config.policy.daily.utc_offset);
+    require(++w.per_day[{std::string(quota_account), day}] <= w.config.policy.daily.limit);
+  }
+  w.per_phone[phone].push_back(now);
+  check_windows(w, phone);
+  binding_model& b = w.bindings[{static_cast<int>(a), std::string(binding_account)}];
+  b = {std::string(r.code.code.view()), phone, r.code.expires_at.time_since_epoch().count(), false};
+}
+
+// A check the engine accepted at `now` for (sending action, account) and phone.
+void accepted(world& w, pv::action sending, std::string_view account, std::size_t phone, std::string_view code,
+              std::int64_t now) {
+  const auto it = w.bindings.find({static_cast<int>(sending), std::string(account)});
+  require(it != w.bindings.end());
+  binding_model& b = it->second;
+  require(!b.used && b.code == code && b.phone == phone && now < b.expires);
+  b.used = true;
+}
+
+void refused_send(const pv::engine_response& r) {
+  require(r.code.code.empty());
+  if (r.v.reason == pv::verdict_reason::state_unavailable || r.v.reason == pv::verdict_reason::randomness_unavailable)
+    require(r.v.code == pv::detail::issue_limit_error(r.v.act));
+}
+
+std::string code_for(const world& w, pv::action sending, std::string_view account, std::uint8_t how) {
+  const auto it = w.bindings.find({static_cast<int>(sending), std::string(account)});
+  const std::string right = it == w.bindings.end() ? std::string("123456") : it->second.code;
+  switch (how % 4) {
+    case 0:
+    case 1: return right;
+    case 2: {
+      std::string wrong = right;
+      if (!wrong.empty()) wrong[0] = wrong[0] == '9' ? '0' : static_cast<char>(wrong[0] + 1);
+      return wrong;
+    }
+    default: return "12ab";
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  reader in{data, size};
+  world w;
+  for (std::size_t i = 0; i < w.config.key.size(); ++i) w.config.key[i] = static_cast<std::byte>(i * 7 + 1);
+  const std::uint8_t setup = in.byte();
+  w.config.capacity = 2 + (setup & 7u);
+  w.config.shards = (setup & 8u) != 0 ? 2 : 1;
+  w.config.format = (setup & 16u) != 0 ? pv::body_format::xml : pv::body_format::json;
+  const std::uint8_t limits = in.byte();
+  w.config.policy.daily.limit = 1 + (limits & 3u);
+  w.config.policy.daily.utc_offset = std::chrono::minutes{(limits & 4u) != 0 ? -12 * 60 : 8 * 60};
+  w.config.policy.per_phone = {{{1, std::chrono::milliseconds{60'000}},
+                                {static_cast<std::uint32_t>(2 + ((limits >> 3) & 1u)), std::chrono::milliseconds{3'600'000}},
+                                {4, std::chrono::milliseconds{86'400'000}}}};
+  const std::uint8_t code = in.byte();
+  w.config.policy.code.resend_interval = std::chrono::seconds{(code & 1u) != 0 ? 0 : 60};
+  w.config.policy.code.max_attempts = static_cast<std::uint8_t>(1 + ((code >> 1) & 3u));
+  w.config.policy.code.max_consecutive_failures = static_cast<std::uint16_t>(1 + ((code >> 3) & 3u));
+  w.config.policy.code.lockout = std::chrono::seconds{(code & 32u) != 0 ? 600 : 86'400};
+  w.config.policy.code.failure_budget = static_cast<std::uint16_t>(2 + ((code >> 6) & 3u));
+  w.config.policy.cams_rate = {3, std::chrono::milliseconds{1000}};
+
+  auto clock = std::make_shared<std::int64_t>(w.clock);
+  auto source = std::make_shared<switchable_source>(in.word());
+  auto created = pv::engine::create(
+      w.config, [clock] { return pv::timestamp{std::chrono::milliseconds{*clock}}; }, source);
+  require(created.has_value());
+  pv::engine& engine = *created;
+
+  pv::facts f;
+  f.caller.kind = pv::caller_kind::management_ram_identity;
+  f.caller.permitted = f.caller.product_subscribed = true;
+  f.space.owned_by_caller = true;
+  f.account.membership = pv::directory_membership::this_directory;
+  f.account.enterprise_name_set = f.account.real_name_verified = true;
+
+  for (int step = 0; step < 96 && in.more(); ++step) {
+    const std::uint8_t op = in.byte();
+    const std::uint8_t arg = in.byte();
+    const std::size_t who = arg % 3;
+    const std::size_t phone = (arg >> 2) % 3;
+    const std::size_t two = (arg >> 4) & 1u;
+    f.caller.account_id = accounts[(arg >> 5) % 3];
+    f.account.secure_phone = dashed[phone];
+    f.contact.phone = dashed[phone];
+    *clock = w.clock;
+    switch (op % 13) {
+      case 0: {  // action 1: the member's quota, binding (1, member)
+        const std::int64_t now = tick(w);
+        const auto r = engine.send_verification_code_for_bind_secure_mobile_phone({dashed[phone], accounts[who]}, f);
+        check_body(w, r);
+        if (r.ok()) admitted(w, r, r.v.act, accounts[who], phone, accounts[who], now);
+        else refused_send(r);
+        break;
+      }
+      case 1: {  // action 3: the caller's quota and binding
+        const std::int64_t now = tick(w);
+        const auto r = engine.send_verification_code_for_enable_rd({dashed[phone]}, f);
+        check_body(w, r);
+        if (r.ok()) admitted(w, r, r.v.act, f.caller.account_id, phone, f.caller.account_id, now);
+        else refused_send(r);
+        break;
+      }
+      case 2: {  // action 4: the caller's rate, binding (4, space)
+        const std::int64_t now = tick(w);
+        const auto r = engine.get_migration_verify_code({spaces[two], compact[phone], "en", "sms"}, f);
+        check_body(w, r);
+        if (r.ok()) admitted(w, r, r.v.act, {}, phone, spaces[two], now);
+        else refused_send(r);
+        break;
+      }
+      case 3: {  // action 5: the caller's quota, binding (5, contact)
+        const std::int64_t now = tick(w);
+        const auto r = engine.send_phone_verification_for_message_contact({contacts[two], dashed[phone]}, f);
+        check_body(w, r);
+        if (r.ok()) admitted(w, r, r.v.act, f.caller.account_id, phone, contacts[two], now);
+        else refused_send(r);
+        break;
+      }
+      case 4:
+      case 5: {  // action 2 checks action 1's code
+        const pv::action sending = pv::action::send_verification_code_for_bind_secure_mobile_phone;
+        const std::string c = code_for(w, sending, accounts[who], in.byte());
+        const std::int64_t now = tick(w);
+        const auto r = engine.bind_secure_mobile_phone({c, dashed[phone], accounts[who]}, f);
+        check_body(w, r);
+        if (r.ok()) accepted(w, sending, accounts[who], phone, c, now);
+        break;
+      }
+      case 6: {  // EnableResourceDirectory checks action 3's code
+        const pv::action sending = pv::action::send_verification_code_for_enable_rd;
+        const std::string c = code_for(w, sending, f.caller.account_id, in.byte());
+        const std::int64_t now = tick(w);
+        const auto r = engine.enable_resource_directory(
+            {"NewManagementAccount", "admin@rdadmin.aliyunid.com", dashed[phone], c}, f);
+        check_body(w, r);
+        if (r.ok()) accepted(w, sending, f.caller.account_id, phone, c, now);
+        break;
+      }
+      case 7: {  // ChatappMigrationVerified checks action 4's code
+        const pv::action sending = pv::action::get_migration_verify_code;
+        const std::string c = code_for(w, sending, spaces[two], in.byte());
+        const std::int64_t now = tick(w);
+        const auto r = engine.chatapp_migration_verified({spaces[two], compact[phone], c}, f);
+        check_body(w, r);
+        if (r.ok()) accepted(w, sending, spaces[two], phone, c, now);
+        break;
+      }
+      case 8:  // forward: seconds to days
+        w.clock = pv::detail::sat_add(w.clock, static_cast<std::int64_t>(arg) * (in.byte() % 2 ? 1'000 : 3'600'000));
+        break;
+      case 9:  // back: minutes to days
+        w.clock = pv::detail::sat_sub(w.clock, static_cast<std::int64_t>(arg) * (in.byte() % 2 ? 60'000 : 86'400'000));
+        break;
+      case 10:  // to the ends of the range, or back to now
+        w.clock = arg % 3 == 0 ? ms_max - static_cast<std::int64_t>(in.byte()) * 60'000
+                  : arg % 3 == 1 ? ms_min + static_cast<std::int64_t>(in.byte()) * 60'000
+                                 : 1'700'000'000'000;
+        break;
+      case 11:  // a sweep, at the engine's time
+        tick(w);
+        engine.evict_dead();
+        break;
+      default:  // the random source fails or comes back
+        source->failing = (arg & 1u) != 0;
+        break;
+    }
+    const pv::engine_stats stats = engine.stats();
+    require(stats.quotas <= w.config.capacity && stats.rates <= w.config.capacity &&
+            stats.windows <= w.config.capacity && stats.challenges <= w.config.capacity);
+  }
+  return 0;
+}
