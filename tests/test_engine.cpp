@@ -554,7 +554,7 @@ std::size_t most_in_window(std::vector<std::int64_t> times, std::int64_t width) 
 static_assert(noexcept(std::declval<pv::random_source&>().next()), "a random source reports failure as a value");
 static_assert(std::is_same_v<decltype(std::declval<pv::random_source&>().next()), std::optional<std::uint64_t>>);
 
-TEST_CASE("a random source that gives no value refuses the send closed: nothing charged, no code, counted", "[engine][random]") {
+TEST_CASE("a random source that gives no value refuses the send closed with nothing charged and no code and counts it", "[engine][random]") {
   manual_clock clock;
   auto config = test_config();
   config.policy.daily.limit = 1;
@@ -638,7 +638,7 @@ TEST_CASE("an engine response carries no byte that was not written for it", "[en
   check_no_stale_bytes(slot.take([&] { return xml_engine.get_migration_verify_code({"1", "x", "", ""}, facts_for()); }));
 }
 
-TEST_CASE("abandoned bindings with one wrong code fill the store until lockout has passed, then new users are served", "[engine][capacity]") {
+TEST_CASE("abandoned bindings with one wrong code fill the store until lockout has passed and new users are served then", "[engine][capacity]") {
   manual_clock clock;
   auto config = test_config();
   config.capacity = 4;
@@ -787,7 +787,7 @@ TEST_CASE("the engine's death tests saturate at the ends of the time range and k
             .v.reason == pv::verdict_reason::phone_window_exceeded);
 }
 
-TEST_CASE("a store-full refusal says when a slot frees, and the same request succeeds then", "[engine][capacity]") {
+TEST_CASE("a store-full refusal says when a slot frees and the same request succeeds then", "[engine][capacity]") {
   manual_clock clock;
   auto config = test_config();
   config.capacity = 2;

@@ -476,7 +476,7 @@ static_assert(pv::reports_death_time<expires_with_time, expiring>);
 static_assert(!pv::reports_death_time<expired_at_now, expiring>);
 }  // namespace
 
-TEST_CASE("sharded_store says when a full shard can next free a slot, and the refused key gets in then", "[store]") {
+TEST_CASE("sharded_store says when a full shard can next free a slot and the refused key gets in then", "[store]") {
   timed_store store(3, sequential_hash_key(), 1);
   REQUIRE(store.update("a", at(0), [](expiring& v) { v.expires_at = at(90'000); }).ok());
   REQUIRE(store.update("b", at(0), [](expiring& v) { v.expires_at = at(60'000); }).ok());
