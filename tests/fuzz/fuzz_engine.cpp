@@ -10,6 +10,8 @@
 // - the daily quota of each account is never exceeded in any day, nor the
 //   per-phone windows in any window, counted at that engine time;
 // - no code is accepted twice, and only the latest live code of its binding;
+// - no binding fails more checks than its failure budget allows (a model of
+//   the budget's drain, so a sweep that forgot a charged budget shows);
 // - every body is well-formed JSON or XML with the response's RequestId and,
 //   for an error, its Code; every byte after the body is zero; a failed send
 //   carries no code; a send refused for want of randomness or of room says so.
@@ -213,6 +215,13 @@ struct binding_model {
   bool used = false;
 };
 
+// The failure budget of one binding: `charged` failed checks as of `last`,
+// draining one per window / budget after it (RULES.md §4).
+struct budget_model {
+  std::uint64_t charged = 0;
+  std::int64_t last = ms_min;
+};
+
 struct world {
   pv::engine_config config;
   std::int64_t clock = 1'700'000'000'000;
@@ -220,6 +229,7 @@ struct world {
   std::map<std::pair<std::string, std::int64_t>, std::uint32_t> per_day;  // (quota account, day) -> admitted
   std::map<std::size_t, std::vector<std::int64_t>> per_phone;            // phone -> admitted engine times
   std::map<std::pair<int, std::string>, binding_model> bindings;         // (sending action, account) -> code
+  std::map<std::pair<int, std::string>, budget_model> budgets;           // (sending action, account) -> failures
 };
 
 std::int64_t tick(world& w) {
@@ -288,6 +298,28 @@ void accepted(world& w, pv::action sending, std::string_view account, std::size_
   binding_model& b = it->second;
   require(!b.used && b.code == code && b.phone == phone && now < b.expires);
   b.used = true;
+}
+
+// A check of (sending action, account) at `now`: a failure that uses an
+// attempt must find the modelled budget not spent, and charges it.
+void checked(world& w, const pv::engine_response& r, pv::action sending, std::string_view account, std::int64_t now) {
+  if (r.v.reason != pv::verdict_reason::code_rejected) return;
+  const auto status = static_cast<pv::check_status>(r.v.detail);
+  if (status != pv::check_status::wrong_code && status != pv::check_status::other_binding &&
+      status != pv::check_status::malformed)
+    return;
+  budget_model& b = w.budgets[{static_cast<int>(sending), std::string(account)}];
+  const std::uint64_t budget = w.config.policy.code.failure_budget;
+  const auto window = static_cast<std::uint64_t>(w.config.policy.code.failure_budget_window.count()) * 1000;
+  std::uint64_t used = b.charged;
+  if (b.charged != 0 && now > b.last) {
+    const std::uint64_t elapsed = static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(b.last);
+    const std::uint64_t drained = elapsed >= window ? b.charged : elapsed * budget / window;
+    used = drained >= b.charged ? 0 : b.charged - drained;
+  }
+  require(used < budget);
+  b.charged = used + 1;
+  if (now > b.last) b.last = now;
 }
 
 void refused_send(const pv::engine_response& r) {
@@ -400,6 +432,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto r = engine.bind_secure_mobile_phone({c, dashed[phone], accounts[who]}, f);
         check_body(w, r);
         if (r.ok()) accepted(w, sending, accounts[who], phone, c, now);
+        checked(w, r, sending, accounts[who], now);
         break;
       }
       case 6: {  // EnableResourceDirectory checks action 3's code
@@ -410,6 +443,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             {"NewManagementAccount", "admin@rdadmin.aliyunid.com", dashed[phone], c}, f);
         check_body(w, r);
         if (r.ok()) accepted(w, sending, f.caller.account_id, phone, c, now);
+        checked(w, r, sending, f.caller.account_id, now);
         break;
       }
       case 7: {  // ChatappMigrationVerified checks action 4's code
@@ -419,6 +453,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto r = engine.chatapp_migration_verified({spaces[two], compact[phone], c}, f);
         check_body(w, r);
         if (r.ok()) accepted(w, sending, spaces[two], phone, c, now);
+        checked(w, r, sending, spaces[two], now);
         break;
       }
       case 8:  // forward: seconds to days
