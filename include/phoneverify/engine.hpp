@@ -371,7 +371,7 @@ constexpr std::chrono::milliseconds longest_window(const window_set<K>& set) noe
 // state can meet and two ids never share a key. Every id the engine keys is
 // checked first: AccountId and CustSpaceId 1-20 digits, ContactId at most 66
 // bytes (params.hpp), a phone's E.164 form at most 16, and caller.account_id
-// as strictly as an AccountId (caller_account_ok). The stores still take keys
+// as strictly as an AccountId (check_caller_account). The stores still take keys
 // of at most engine_key_size bytes: a key is built one byte longer than that
 // when the id does not fit, so the store refuses it (key_too_long, the request
 // fails closed as state_unavailable) instead of two long ids sharing a cut key
