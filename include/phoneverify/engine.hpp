@@ -541,8 +541,8 @@ class engine {
   timestamp now() {
     const std::int64_t t = detail::ms_of(clock_());
     if (!config_.high_water_time) return timestamp{std::chrono::milliseconds{t}};
-    std::int64_t seen = high_water_.load(std::memory_order_relaxed);
-    while (t > seen && !high_water_.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
+    std::int64_t seen = high_water_.ms.load(std::memory_order_relaxed);
+    while (t > seen && !high_water_.ms.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
     }
     return timestamp{std::chrono::milliseconds{t > seen ? t : seen}};
   }
@@ -844,8 +844,13 @@ class engine {
   detail::siphash_key request_id_key_;
   std::atomic<std::uint64_t> request_id_counter_{0};
   std::atomic<std::uint64_t> randomness_failures_{0};
-  // The latest clock reading (milliseconds), see now().
-  std::atomic<std::int64_t> high_water_{detail::i64_min};
+  // The latest clock reading (milliseconds), see now(): written by every
+  // call that sees a later clock, so it has a cache line of its own and
+  // never invalidates the fields every call reads.
+  struct alignas(64) high_water_mark {
+    std::atomic<std::int64_t> ms{detail::i64_min};
+  };
+  high_water_mark high_water_;
   quota_store quotas_;
   rate_store rates_;
   window_store windows_;
