@@ -712,6 +712,10 @@ class engine {
       fields.parameter = parameter_name(out.v.at_fault);
       r = render_error(buffer, config_.format, out.v.act, out.v.code, fields);
     }
+    // Never dropped: the configuration's format is validated and every value a
+    // body carries is bounded (engine_body_capacity), so a failure here is a
+    // broken invariant of the library, not a request to answer with no body.
+    PHONEVERIFY_ASSERT(r.ok(), "engine: a response body did not render (format or capacity invariant broken)");
     out.body_size = r.ok() ? r.size : 0;
     std::memset(out.body_storage.data() + out.body_size, 0, out.body_storage.size() - out.body_size);
   }
