@@ -17,6 +17,7 @@
 //   carries no code; a send refused for want of randomness or of room says so.
 // One execution is at most 96 steps (well under a millisecond).
 #include <phoneverify/engine.hpp>
+#include "body_checker.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -33,9 +34,7 @@ namespace pv = phoneverify;
 
 namespace {
 
-void require(bool condition) {
-  if (!condition) std::abort();
-}
+using phoneverify::test::require;
 
 struct reader {
   const std::uint8_t* data;
@@ -57,143 +56,12 @@ struct switchable_source final : pv::random_source {
   }
 };
 
-// --- Tiny well-formedness checkers for the engine's bodies ------------------
-
-// JSON: one object of string members (or nested objects), no raw control
-// characters, escapes \" \\ \u00XX only (render.hpp's); collects "a.b" -> value.
-class json_checker {
- public:
-  explicit json_checker(std::string_view s) : s_(s) {}
-  std::map<std::string, std::string> parse() {
-    object("");
-    require(i_ == s_.size());
-    return std::move(fields_);
-  }
-
- private:
-  void expect(char c) {
-    require(i_ < s_.size() && s_[i_] == c);
-    ++i_;
-  }
-  void object(const std::string& prefix) {
-    expect('{');
-    for (bool first = true;; first = false) {
-      require(i_ < s_.size());
-      if (s_[i_] == '}') {
-        ++i_;
-        return;
-      }
-      if (!first) expect(',');
-      const std::string name = string();
-      expect(':');
-      require(i_ < s_.size());
-      if (s_[i_] == '{') object(prefix + name + ".");
-      else require(fields_.emplace(prefix + name, string()).second);
-    }
-  }
-  std::string string() {
-    expect('"');
-    std::string out;
-    for (;;) {
-      require(i_ < s_.size());
-      const auto u = static_cast<unsigned char>(s_[i_]);
-      if (u == '"') {
-        ++i_;
-        return out;
-      }
-      require(u >= 0x20);
-      if (u == '\\') {
-        require(i_ + 1 < s_.size());
-        const char e = s_[i_ + 1];
-        if (e == '"' || e == '\\') {
-          out += e;
-          i_ += 2;
-          continue;
-        }
-        require(e == 'u' && i_ + 6 <= s_.size() && s_.substr(i_ + 2, 2) == "00");
-        i_ += 6;
-        out += '?';
-        continue;
-      }
-      out += static_cast<char>(u);
-      ++i_;
-    }
-  }
-  std::string_view s_;
-  std::size_t i_ = 0;
-  std::map<std::string, std::string> fields_;
-};
-
-// XML: the declaration, then nested elements whose leaves hold text with the
-// five entities and &#9; &#10; &#13; only; collects "a.b" -> text.
-class xml_checker {
- public:
-  explicit xml_checker(std::string_view s) : s_(s) {}
-  std::map<std::string, std::string> parse(std::string& root) {
-    constexpr std::string_view decl = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
-    require(s_.substr(0, decl.size()) == decl);
-    i_ = decl.size();
-    root = open_tag();
-    children(root, "");
-    require(i_ == s_.size());
-    return std::move(fields_);
-  }
-
- private:
-  std::string name() {
-    std::string n;
-    while (i_ < s_.size() && ((s_[i_] >= 'A' && s_[i_] <= 'Z') || (s_[i_] >= 'a' && s_[i_] <= 'z'))) n += s_[i_++];
-    require(!n.empty());
-    return n;
-  }
-  std::string open_tag() {
-    require(i_ < s_.size() && s_[i_] == '<');
-    ++i_;
-    std::string n = name();
-    require(i_ < s_.size() && s_[i_] == '>');
-    ++i_;
-    return n;
-  }
-  void close_tag(const std::string& n) {
-    require(s_.substr(i_, 2) == "</");
-    i_ += 2;
-    require(name() == n);
-    require(i_ < s_.size() && s_[i_] == '>');
-    ++i_;
-  }
-  void children(const std::string& parent, const std::string& prefix) {
-    while (s_.substr(i_, 2) != "</") {
-      const std::string n = open_tag();
-      if (i_ < s_.size() && s_[i_] == '<' && s_.substr(i_, 2) != "</") {
-        children(n, prefix + n + ".");
-      } else {
-        std::string text;
-        while (i_ < s_.size() && s_[i_] != '<') {
-          const auto u = static_cast<unsigned char>(s_[i_]);
-          require(u != '>' && u != '"' && u != '\'' && u >= 0x20);
-          if (u == '&') {
-            const std::size_t semi = s_.find(';', i_);
-            require(semi != std::string_view::npos);
-            const std::string_view ref = s_.substr(i_ + 1, semi - i_ - 1);
-            require(ref == "amp" || ref == "lt" || ref == "gt" || ref == "quot" || ref == "apos" || ref == "#9" ||
-                    ref == "#10" || ref == "#13");
-            text += '?';
-            i_ = semi + 1;
-            continue;
-          }
-          text += static_cast<char>(u);
-          ++i_;
-        }
-        require(fields_.emplace(prefix + n, text).second);
-        close_tag(n);
-      }
-    }
-    close_tag(parent);
-  }
-  std::string_view s_;
-  std::size_t i_ = 0;
-  std::map<std::string, std::string> fields_;
-};
+// Bodies are checked by the strict checkers fuzz_render uses (body_checker.hpp).
+std::map<std::string, std::string> fields_of(const std::vector<pv::test::parsed_field>& parsed) {
+  std::map<std::string, std::string> fields;
+  for (const auto& f : parsed) require(fields.emplace(f.path, pv::test::ascii_of(f.value)).second);
+  return fields;
+}
 
 // --- The program ------------------------------------------------------------
 
@@ -244,9 +112,9 @@ void check_body(const world& w, const pv::engine_response& r) {
   std::map<std::string, std::string> fields;
   std::string root;
   if (w.config.format == pv::body_format::json) {
-    fields = json_checker(r.body()).parse();
+    fields = fields_of(pv::test::json_checker(r.body()).parse());
   } else {
-    fields = xml_checker(r.body()).parse(root);
+    fields = fields_of(pv::test::xml_checker(r.body()).parse(root));
     require(root == (r.ok() ? std::string(pv::action_name(r.v.act)) + "Response" : std::string("Error")));
   }
   require(fields["RequestId"] == r.request_id.view());
