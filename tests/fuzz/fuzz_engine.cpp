@@ -17,6 +17,7 @@
 //   carries no code; a send refused for want of randomness or of room says so.
 // One execution is at most 96 steps (well under a millisecond).
 #include <phoneverify/engine.hpp>
+#include "fuzz_input.hpp"
 #include "body_checker.hpp"
 
 #include <atomic>
@@ -36,14 +37,7 @@ namespace {
 
 using phoneverify::test::require;
 
-struct reader {
-  const std::uint8_t* data;
-  std::size_t size;
-  std::size_t pos = 0;
-  bool more() const { return pos < size; }
-  std::uint8_t byte() { return pos < size ? data[pos++] : 0; }
-  std::uint16_t word() { return static_cast<std::uint16_t>(byte() | (byte() << 8)); }
-};
+using reader = phoneverify::test::fuzz_input;
 
 // A seeded source that the program can make fail.
 struct switchable_source final : pv::random_source {

@@ -25,7 +25,13 @@ struct fuzz_input {
     --size;
     return *data++;
   }
+  bool more() const { return size > 0; }
   bool flag() { return (byte() & 1) != 0; }
+  // The next two bytes, low byte first.
+  std::uint16_t word() {
+    const std::uint8_t low = byte();
+    return static_cast<std::uint16_t>(low | (byte() << 8));
+  }
   // The next `bytes` bytes, big-endian (8 at most).
   std::uint64_t u64(int bytes = 8) {
     std::uint64_t v = 0;

@@ -9,6 +9,7 @@
 //   `capacity` live entries; a refused or too-long key leaves no trace;
 // - keys compare exactly (prefixes, NUL bytes and lengths never merge).
 #include <phoneverify/store.hpp>
+#include "fuzz_input.hpp"
 
 #include <array>
 #include <cstddef>
@@ -22,9 +23,7 @@ namespace pv = phoneverify;
 
 namespace {
 
-void require(bool condition) {
-  if (!condition) std::abort();
-}
+using phoneverify::test::require;
 
 struct expiring {
   std::uint32_t counter;
@@ -40,13 +39,7 @@ using model_t = std::map<std::string, expiring>;
 
 pv::timestamp at(std::int64_t ms) { return pv::timestamp{std::chrono::milliseconds{ms}}; }
 
-struct reader {
-  const std::uint8_t* data;
-  std::size_t size;
-  std::size_t pos = 0;
-  bool more() const { return pos < size; }
-  std::uint8_t byte() { return pos < size ? data[pos++] : 0; }
-};
+using reader = phoneverify::test::fuzz_input;
 
 bool live(const expiring& v, std::int64_t now) { return v.expires_at > at(now); }
 
