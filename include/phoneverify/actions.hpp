@@ -1,32 +1,41 @@
 // SPDX-License-Identifier: MIT
-// phoneverify: the seven actions. One request type and one check per action,
-// applying RULES.md §7's order and answering with the error that action
-// documents (RULES.md §1, §3, §6, §7, appendix A).
+// phoneverify: the seven actions. One request type per action, naming its
+// action (`Request::id`); one `prepare` per request applying RULES.md §7's
+// order and answering with the error that action documents (RULES.md §1, §3,
+// §6, §7, appendix A); every per-action fact is read from the action's row
+// (action.hpp).
 //
 // Two levels:
-//   - `check(request, facts, policy)`: the pure steps 2-6 of RULES.md §7
-//     (presence, syntax, site and country code, caller identity and permission,
-//     state of the entities). No state, no time.
-//   - `send(...)` for the five sending actions and `verify(...)` for the three
-//     actions that consume a code: every step, 1-8, on the caller's state
-//     structs (quota.hpp, code.hpp). A state changes only when the request
-//     passed every step before the one that owns it; flow control (step 1)
-//     counts every request, valid or not.
+//   - `prepare(request, facts, policy)`: the pure steps 2-6 of RULES.md §7
+//     (presence, syntax, site and country code, caller identity and
+//     permission, state of the entities): the prepared_request the stateful
+//     steps need, or the verdict that refused it. `check` is its verdict.
+//   - `send(...)` for the four sending actions and `verify(...)` for the three
+//     consumers: every step, 1-8, on the caller's state structs (quota.hpp,
+//     code.hpp). A state changes only when the request passed every step
+//     before the one that owns it; flow control (step 1) counts every
+//     request, valid or not.
 // Everything is constexpr, noexcept and heap-free; the state lives wherever
 // the caller keeps it (engine.hpp keeps it in memory).
 #ifndef PHONEVERIFY_ACTIONS_HPP
 #define PHONEVERIFY_ACTIONS_HPP
 
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <string_view>
-#include <type_traits>
 
+#include "action.hpp"
 #include "code.hpp"
 #include "detail/config.hpp"
 #include "errc.hpp"
+#include "inline_string.hpp"
 #include "params.hpp"
 #include "phone.hpp"
 #include "quota.hpp"
+#include "result.hpp"
 #include "site.hpp"
 #include "time.hpp"
 
@@ -34,16 +43,19 @@ namespace phoneverify {
 
 // ---------------------------------------------------------------------------
 // Requests: the parameters exactly as received (an empty view is a parameter
-// that was not supplied). Views: keep the texts alive while the request is used.
+// that was not supplied), in the order of the action's row. Views: keep the
+// texts alive while the request is used.
 
 // SendVerificationCodeForBindSecureMobilePhone (RULES.md §1.1, action 1).
 struct send_verification_code_for_bind_secure_mobile_phone_request {
+  static constexpr action id = action::send_verification_code_for_bind_secure_mobile_phone;
   std::string_view secure_mobile_phone;  // SecureMobilePhone, required, dashed ("44-7911123456")
   std::string_view account_id;           // AccountId, required: the member account
 };
 
 // BindSecureMobilePhone (action 2).
 struct bind_secure_mobile_phone_request {
+  static constexpr action id = action::bind_secure_mobile_phone;
   std::string_view verification_code;    // VerificationCode, required: the code action 1 sent
   std::string_view secure_mobile_phone;  // SecureMobilePhone, required: the phone action 1 sent it to
   std::string_view account_id;           // AccountId, required: the member account
@@ -51,11 +63,13 @@ struct bind_secure_mobile_phone_request {
 
 // SendVerificationCodeForEnableRD (action 3).
 struct send_verification_code_for_enable_rd_request {
+  static constexpr action id = action::send_verification_code_for_enable_rd;
   std::string_view secure_mobile_phone;  // SecureMobilePhone, optional: empty = the caller's bound phone
 };
 
 // GetMigrationVerifyCode (action 4, CAMS).
 struct get_migration_verify_code_request {
+  static constexpr action id = action::get_migration_verify_code;
   std::string_view cust_space_id;  // CustSpaceId, required: the ISV sub-customer's space (digits)
   std::string_view phone_number;   // PhoneNumber, required, compact ("8613800001234")
   std::string_view locale;         // Locale, required ("zh_CN", "en_US", "en")
@@ -64,12 +78,14 @@ struct get_migration_verify_code_request {
 
 // SendPhoneVerificationForMessageContact (action 5).
 struct send_phone_verification_for_message_contact_request {
+  static constexpr action id = action::send_phone_verification_for_message_contact;
   std::string_view contact_id;    // ContactId, required in effect (MissingParameter.ContactId exists)
   std::string_view phone_number;  // PhoneNumber, required in effect, dashed, the AddMessageContact phone
 };
 
 // EnableResourceDirectory (appendix A): consumes action 3's code.
 struct enable_resource_directory_request {
+  static constexpr action id = action::enable_resource_directory;
   std::string_view enable_mode;             // EnableMode, required: CurrentAccount | NewManagementAccount
   std::string_view ma_name;                 // MAName, with NewManagementAccount
   std::string_view ma_secure_mobile_phone;  // MASecureMobilePhone, with NewManagementAccount; empty = caller's
@@ -78,10 +94,34 @@ struct enable_resource_directory_request {
 
 // ChatappMigrationVerified (appendix A): consumes action 4's code.
 struct chatapp_migration_verified_request {
+  static constexpr action id = action::chatapp_migration_verified;
   std::string_view cust_space_id;  // CustSpaceId, required
   std::string_view phone_number;   // PhoneNumber, required, compact
   std::string_view verify_code;    // VerifyCode, required
 };
+
+// A request type of one of the seven actions.
+template <class Request>
+concept action_request = requires {
+  { Request::id } -> std::convertible_to<action>;
+};
+
+namespace detail {
+template <class Request>
+constexpr bool sends_of() noexcept {
+  if constexpr (action_request<Request>) {
+    return info(Request::id).sends;
+  } else {
+    return false;
+  }
+}
+}  // namespace detail
+
+// Whether `Request` is the request of a sending action / of a consumer (its row's `sends`).
+template <class Request>
+inline constexpr bool is_send_request = action_request<Request> && detail::sends_of<Request>();
+template <class Request>
+inline constexpr bool is_verify_request = action_request<Request> && !detail::sends_of<Request>();
 
 // ---------------------------------------------------------------------------
 // Facts: what the service knows about the world, passed in as plain values.
@@ -185,48 +225,6 @@ inline constexpr action_policy default_action_policy{};
 // ---------------------------------------------------------------------------
 // Verdicts
 
-// The request parameter a verdict blames, by wire name (parameter_name).
-enum class parameter : std::uint8_t {
-  none,
-  secure_mobile_phone,     // SecureMobilePhone
-  account_id,              // AccountId
-  verification_code,       // VerificationCode
-  cust_space_id,           // CustSpaceId
-  phone_number,            // PhoneNumber
-  locale,                  // Locale
-  method,                  // Method
-  contact_id,              // ContactId
-  enable_mode,             // EnableMode
-  ma_name,                 // MAName
-  ma_secure_mobile_phone,  // MASecureMobilePhone
-  verify_code,             // VerifyCode
-  // AccessKeyId, the common parameter of every Alibaba Cloud RPC request, from
-  // which a service learns the caller's account: blamed when the facts name no
-  // caller account where it keys state (RULES.md §9) [L].
-  access_key_id,
-};
-
-// The wire name of a parameter ("SecureMobilePhone"); "" for none.
-constexpr std::string_view parameter_name(parameter p) noexcept {
-  switch (p) {
-    case parameter::none: return "";
-    case parameter::secure_mobile_phone: return "SecureMobilePhone";
-    case parameter::account_id: return "AccountId";
-    case parameter::verification_code: return "VerificationCode";
-    case parameter::cust_space_id: return "CustSpaceId";
-    case parameter::phone_number: return "PhoneNumber";
-    case parameter::locale: return "Locale";
-    case parameter::method: return "Method";
-    case parameter::contact_id: return "ContactId";
-    case parameter::enable_mode: return "EnableMode";
-    case parameter::ma_name: return "MAName";
-    case parameter::ma_secure_mobile_phone: return "MASecureMobilePhone";
-    case parameter::verify_code: return "VerifyCode";
-    case parameter::access_key_id: return "AccessKeyId";
-  }
-  return "";
-}
-
 // The step of RULES.md §7 that decided a verdict.
 enum class check_step : std::uint8_t {
   passed,        // every step passed
@@ -321,37 +319,143 @@ constexpr std::string_view describe(verdict_reason r) noexcept {
   return "";
 }
 
-// The answer to one request: the wire error with the status and message that
-// this action documents, the step and the precise reason (for logs), the
-// parameter at fault, and for a limit the earliest time a retry can succeed.
-struct verdict {
-  action act{};
-  errc code = errc::ok;
-  int http_status = 200;
-  std::string_view message;        // the action's documented message ("" for ok)
-  check_step step = check_step::passed;
-  verdict_reason reason = verdict_reason::ok;
-  parameter at_fault = parameter::none;
-  std::uint8_t detail = 0;         // phone_error, param_reason, check_status or window index, by reason
-  std::uint16_t position = 0;      // byte offset of a syntax error
-  timestamp retry_at{};            // limits: when the same request can succeed (timestamp::max(): never)
+// The answer to one request. Every field means one thing; what follows from
+// them is computed: the status and the message are the ones this action
+// documents for the error (RULES.md §6).
+class verdict {
+ public:
+  // The ok verdict of action send_verification_code_for_bind_secure_mobile_phone (the first).
+  constexpr verdict() noexcept = default;
+  // The ok verdict of action `a`.
+  constexpr explicit verdict(phoneverify::action a) noexcept : action_(a) {}
+  // A verdict of action `a`: the wire error, the step of RULES.md §7 that
+  // decided it, the precise reason, the parameter at fault, the reason's
+  // detail (a phone_error, param_reason or check_status, as the accessors
+  // below read it), the byte of a syntax error, and the retry time of a limit.
+  constexpr verdict(phoneverify::action a, errc error, check_step step, verdict_reason reason,
+                    parameter at_fault = parameter::none, std::uint8_t detail = 0, std::uint16_t position = 0,
+                    timestamp retry_at = {}) noexcept
+      : action_(a), error_(error), step_(step), reason_(reason), at_fault_(at_fault), detail_(detail),
+        position_(position), retry_at_(retry_at) {}
 
-  constexpr bool ok() const noexcept { return code == errc::ok; }
+  constexpr phoneverify::action action() const noexcept { return action_; }
+  constexpr errc error() const noexcept { return error_; }
+  constexpr bool ok() const noexcept { return error_ == errc::ok; }
   constexpr explicit operator bool() const noexcept { return ok(); }
-  constexpr std::string_view code_string() const noexcept { return phoneverify::code_string(code); }
+  // The wire code ("Invalid.VerificationCode"), "" for ok.
+  constexpr std::string_view code_string() const noexcept { return phoneverify::code_string(error_); }
+  // The status and the message the action documents for the error (200 and "" for ok).
+  constexpr int http_status() const noexcept { return phoneverify::http_status(error_, action_); }
+  constexpr std::string_view message() const noexcept { return ok() ? std::string_view{} : phoneverify::message(error_, action_); }
+  constexpr check_step step() const noexcept { return step_; }
+  constexpr verdict_reason reason() const noexcept { return reason_; }
+  constexpr parameter at_fault() const noexcept { return at_fault_; }
+  // The byte offset of a syntax error in the parameter at fault (0 otherwise).
+  constexpr std::uint16_t position() const noexcept { return position_; }
+  // Limits: the earliest time the same request can succeed (timestamp::max():
+  // never); the epoch for every other verdict.
+  constexpr timestamp retry_at() const noexcept { return retry_at_; }
+
+  // Why the phone was refused by the parser (bad syntax of the action's phone,
+  // or a country code that is not assigned); phone_error::none otherwise.
+  constexpr phone_error phone_failure() const noexcept {
+    const bool phone_parse = reason_ == verdict_reason::unassigned_country_code ||
+                             (reason_ == verdict_reason::bad_syntax && is_action(action_) &&
+                              at_fault_ == info(action_).phone_parameter);
+    return phone_parse ? static_cast<phone_error>(detail_) : phone_error::none;
+  }
+  // Why a parameter other than the phone (or a fact that keys state) broke
+  // its syntax rule; param_reason::ok otherwise.
+  constexpr param_reason param_failure() const noexcept {
+    const bool param = reason_ == verdict_reason::invalid_fact ||
+                       (reason_ == verdict_reason::bad_syntax && phone_failure() == phone_error::none);
+    return param ? static_cast<param_reason>(detail_) : param_reason::ok;
+  }
+  // How the code check failed (reason code_rejected); check_status::ok otherwise.
+  constexpr check_status code_status() const noexcept {
+    return reason_ == verdict_reason::code_rejected ? static_cast<check_status>(detail_) : check_status::ok;
+  }
+
+  friend constexpr bool operator==(const verdict&, const verdict&) noexcept = default;
+
+ private:
+  phoneverify::action action_{};
+  errc error_ = errc::ok;
+  check_step step_ = check_step::passed;
+  verdict_reason reason_ = verdict_reason::ok;
+  parameter at_fault_ = parameter::none;
+  std::uint8_t detail_ = 0;
+  std::uint16_t position_ = 0;
+  timestamp retry_at_{};
 };
 
-// Whether action `a` may answer `e` at all: the rows of its documented table,
-// the common MissingParameter / InvalidParameter where it documents no specific
-// code (RULES.md §6 [L]), CallerIdentityError for action 1 ("the caller rule of
-// 1", RULES.md §6), and Invalid.VerificationCode for ChatappMigrationVerified
-// (every failed check is Invalid.VerificationCode, RULES.md §5). ok always.
-constexpr bool may_return(action a, errc e) noexcept {
-  if (e == errc::ok || documents(a, e)) return true;
-  if (e == errc::missing_parameter || e == errc::invalid_parameter) return true;
-  if (a == action::send_verification_code_for_bind_secure_mobile_phone && e == errc::caller_identity_error)
-    return true;
-  return a == action::chatapp_migration_verified && e == errc::invalid_verification_code;
+// The longest log line describe(verdict) writes.
+inline constexpr std::size_t verdict_description_capacity = 320;
+
+namespace detail {
+template <std::size_t N>
+constexpr void append_number(inline_string<N>& out, std::uint64_t n) noexcept {
+  char digits[20]{};
+  std::size_t count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  while (count > 0) out.push_back(digits[--count]);
+}
+// Appends `text`, cut to what still fits.
+template <std::size_t N>
+constexpr void append_cut(inline_string<N>& out, std::string_view text) noexcept {
+  out.append(text.substr(0, N - out.size()));
+}
+}  // namespace detail
+
+// One log line for a verdict: the action, the status and wire code, the
+// reason in words and its detail, the parameter at fault and the byte, the
+// retry time of a limit, and the request's phone masked (RULES.md §2: logs
+// show a number only masked), e.g.
+//   "BindSecureMobilePhone 409 Invalid.VerificationCode: the verification code
+//    was not accepted (wrong_code); parameter VerificationCode; phone 86-139****1234"
+// Never the code or a secret. Usable in constant expressions.
+constexpr inline_string<verdict_description_capacity> describe(
+    const verdict& v, const std::optional<phone_number>& phone = std::nullopt) noexcept {
+  inline_string<verdict_description_capacity> out;
+  detail::append_cut(out, action_name(v.action()));
+  out.push_back(' ');
+  detail::append_number(out, static_cast<std::uint64_t>(v.http_status()));
+  detail::append_cut(out, v.ok() ? std::string_view{" ok"} : std::string_view{" "});
+  detail::append_cut(out, v.code_string());
+  if (!v.ok()) {
+    detail::append_cut(out, ": ");
+    detail::append_cut(out, describe(v.reason()));
+  }
+  std::string_view detail_text;
+  if (v.phone_failure() != phone_error::none) detail_text = describe(v.phone_failure());
+  if (v.param_failure() != param_reason::ok) detail_text = describe(v.param_failure());
+  if (v.code_status() != check_status::ok) detail_text = status_name(v.code_status());
+  if (!detail_text.empty()) {
+    detail::append_cut(out, " (");
+    detail::append_cut(out, detail_text);
+    detail::append_cut(out, ")");
+  }
+  if (v.at_fault() != parameter::none) {
+    detail::append_cut(out, "; parameter ");
+    detail::append_cut(out, parameter_name(v.at_fault()));
+    if (v.step() == check_step::syntax) {
+      detail::append_cut(out, " at byte ");
+      detail::append_number(out, v.position());
+    }
+  }
+  if (v.step() == check_step::quota || v.step() == check_step::flow_control) {
+    detail::append_cut(out, "; retry at ");
+    detail::append_cut(out, v.retry_at() == timestamp::max() ? std::string_view{"never"}
+                                                             : format_iso8601(v.retry_at()).view());
+  }
+  if (phone) {
+    detail::append_cut(out, "; phone ");
+    detail::append_cut(out, mask_phone(*phone).view());
+  }
+  return out;
 }
 
 namespace detail {
@@ -359,110 +463,67 @@ namespace detail {
 constexpr verdict make_verdict(action a, errc e, check_step step, verdict_reason reason,
                                parameter at_fault = parameter::none, std::uint8_t detail_value = 0,
                                std::size_t position = 0) noexcept {
-  verdict v;
-  v.act = a;
-  v.code = e;
-  v.http_status = http_status(e, a);
-  v.message = message(e, a);
-  v.step = step;
-  v.reason = reason;
-  v.at_fault = at_fault;
-  v.detail = detail_value;
-  v.position = static_cast<std::uint16_t>(position > 0xFFFF ? 0xFFFF : position);
-  return v;
+  return {a, e, step, reason, at_fault, detail_value,
+          static_cast<std::uint16_t>(position > 0xFFFF ? 0xFFFF : position)};
 }
 
-constexpr verdict passed(action a) noexcept {
-  verdict v;
-  v.act = a;
-  return v;
-}
+constexpr verdict passed(action a) noexcept { return verdict{a}; }
 
-// Step 2: a required parameter is missing. Actions that document a specific
-// code for it pass it; the others answer the common MissingParameter (RULES.md §6).
-constexpr verdict missing(action a, parameter p, errc e = errc::missing_parameter) noexcept {
-  return make_verdict(a, e, check_step::presence, verdict_reason::missing_parameter, p);
-}
-
-// Step 3: a non-phone parameter breaks its syntax rule (params.hpp).
-constexpr verdict bad_param(action a, parameter p, param_check c, errc e = errc::invalid_parameter) noexcept {
-  return make_verdict(a, e, check_step::syntax, verdict_reason::bad_syntax, p, static_cast<std::uint8_t>(c.reason),
-                      c.position);
-}
-
-// A placeholder for the phone of a request that has none yet (phone_number has
-// no empty state: it is always a valid number). Read only when a verdict is ok.
-// Computed once at compile time: building it per request would validate it per request.
-inline constexpr phone_number placeholder_phone = phone_number::from_parts(1, "2015550123").value();
-constexpr phone_number no_phone() noexcept { return placeholder_phone; }
-
-// How an action reports the three phone failures: bad syntax or length, an
-// unassigned country code, and a country code the site does not accept.
-struct phone_errors {
-  errc syntax;
-  errc unassigned;
-  errc site;
-};
-
-constexpr phone_errors phone_errors_of(action a) noexcept {
-  switch (a) {
-    case action::send_verification_code_for_bind_secure_mobile_phone:
-    case action::send_verification_code_for_enable_rd:
-      // Documents InvalidParameter.MobileCountryCode (409), no phone syntax code.
-      return {errc::invalid_parameter, errc::invalid_parameter_mobile_country_code,
-              errc::invalid_parameter_mobile_country_code};
-    case action::bind_secure_mobile_phone:
-      // Documents no country-code error; its site error is NotSupport.Site.Action (RULES.md §3).
-      return {errc::invalid_parameter, errc::not_support_site_action, errc::not_support_site_action};
-    case action::send_phone_verification_for_message_contact:
-      return {errc::invalid_parameter_phone_number, errc::invalid_parameter_mobile_country_code,
-              errc::invalid_parameter_mobile_country_code};
-    case action::enable_resource_directory:
-      // Appendix A: its error for the management account's phone.
-      return {errc::invalid_parameter_management_account_security_info,
-              errc::invalid_parameter_management_account_security_info,
-              errc::invalid_parameter_management_account_security_info};
-    case action::get_migration_verify_code:
-    case action::chatapp_migration_verified:
-      // CAMS documents no parameter errors: the common InvalidParameter; every assigned code is accepted.
-      return {errc::invalid_parameter, errc::invalid_parameter, errc::invalid_parameter};
+// The wire error action `a` documents for `p` under `family` ("MissingParameter"
+// or "InvalidParameter"): `family.Name` where its table lists it (action 5's
+// MissingParameter.ContactId), else the common `fallback` (RULES.md §6).
+constexpr errc specific_error(action a, std::string_view family, parameter p, errc fallback) noexcept {
+  const std::string_view name = parameter_name(p);
+  for (const documented_error& row : documented_errors(a)) {
+    const std::string_view code = code_string(row.code);
+    if (code.size() == family.size() + 1 + name.size() && code.starts_with(family) &&
+        code[family.size()] == '.' && code.ends_with(name))
+      return row.code;
   }
-  return {errc::invalid_parameter, errc::invalid_parameter, errc::invalid_parameter};
+  return fallback;
 }
 
-// The phone of a request after steps 3 and 4.
-struct phone_check {
-  verdict v;
-  phone_number phone;
-};
+// Step 2: a required parameter is missing (RULES.md §6: the action's own
+// MissingParameter.<Name> where it documents one, else the common code).
+constexpr verdict missing(action a, parameter p) noexcept {
+  return make_verdict(a, specific_error(a, "MissingParameter", p, errc::missing_parameter), check_step::presence,
+                      verdict_reason::missing_parameter, p);
+}
 
-// Steps 3 (syntax, length, mobile rule) and 4 (assigned code, site) for the
-// phone of action `a` (RULES.md §2, §3): parse errors keep RULES.md §2's order
-// (syntax, then country code, then length); the country code's assignment is
-// judged with the site (step 4) because both answer with the country-code error.
-constexpr phone_check check_phone(action a, parameter p, std::string_view text, phone_format form,
-                                  const site_policy& sites) noexcept {
-  const phone_errors errors = phone_errors_of(a);
-  const phone_parse_result parsed = parse_phone_detailed(text, form);
-  phone_check out{passed(a), no_phone()};
-  if (!parsed.number) {
-    if (parsed.reason == phone_error::unassigned_country_code) {
-      out.v = make_verdict(a, errors.unassigned, check_step::site, verdict_reason::unassigned_country_code, p,
-                           static_cast<std::uint8_t>(parsed.reason), parsed.position);
-    } else {
-      out.v = make_verdict(a, errors.syntax, check_step::syntax, verdict_reason::bad_syntax, p,
-                           static_cast<std::uint8_t>(parsed.reason), parsed.position);
-    }
-    return out;
+// Step 2 over the action's parameters in its row's order: the first of the
+// `given` texts that is empty, each blamed on the row's parameter at its place.
+constexpr std::optional<verdict> first_missing(action a, std::initializer_list<std::string_view> given) noexcept {
+  std::size_t i = 0;
+  for (const std::string_view text : given) {
+    if (text.empty()) return missing(a, info(a).parameters[i]);
+    ++i;
   }
-  out.phone = *parsed.number;
-  if (requires_mobile_number(a) && !is_mobile_number(out.phone)) {
-    out.v = make_verdict(a, errors.syntax, check_step::syntax, verdict_reason::not_a_mobile_number, p);
-    return out;
+  return std::nullopt;
+}
+
+// Step 3: a non-phone parameter breaks its syntax rule (params.hpp):
+// InvalidParameter.<Name> where the action documents it, else `fallback`.
+constexpr verdict bad_param(action a, parameter p, param_check c, errc fallback = errc::invalid_parameter) noexcept {
+  return make_verdict(a, specific_error(a, "InvalidParameter", p, fallback), check_step::syntax,
+                      verdict_reason::bad_syntax, p, static_cast<std::uint8_t>(c.reason), c.position);
+}
+
+// The verdict of a phone check_phone_for_action refused: step 3 for its
+// syntax and the mobile rule, step 4 for its country code and the site.
+constexpr verdict refused_phone(action a, const phone_rejection& r) noexcept {
+  const parameter p = info(a).phone_parameter;
+  switch (r.refusal) {
+    case phone_refusal::syntax:
+      return make_verdict(a, r.wire_error, check_step::syntax, verdict_reason::bad_syntax, p,
+                          static_cast<std::uint8_t>(r.parse_error), r.position);
+    case phone_refusal::not_a_mobile_number:
+      return make_verdict(a, r.wire_error, check_step::syntax, verdict_reason::not_a_mobile_number, p);
+    case phone_refusal::unassigned_country_code:
+      return make_verdict(a, r.wire_error, check_step::site, verdict_reason::unassigned_country_code, p,
+                          static_cast<std::uint8_t>(r.parse_error), r.position);
+    case phone_refusal::site: break;
   }
-  if (!site_accepts(sites, a, out.phone.country_code()))
-    out.v = make_verdict(a, errors.site, check_step::site, verdict_reason::site_rejects_country_code, p);
-  return out;
+  return make_verdict(a, r.wire_error, check_step::site, verdict_reason::site_rejects_country_code, p);
 }
 
 // Whether dashed `text` is the number `phone`.
@@ -504,172 +565,140 @@ constexpr verdict cams_identity(action a, const facts& f) noexcept {
 // account keys a state of action `a` and facts.caller.account_id is empty,
 // the request gets this verdict and no state is keyed, so two callers the
 // service forgot to name never share a challenge, a quota or a rate. The
-// wire error is the action's own documented identity error where it has
-// one (CallerIdentityError for action 1, "the caller rule of 1"; Ram.PermissionDeny
-// for the CAMS actions 4 and ChatappMigrationVerified: an unnamed user cannot
-// be authorised), otherwise the common MissingParameter naming AccessKeyId,
-// the request parameter the caller's account comes from (actions 3, 5 and
-// EnableResourceDirectory, which document no identity error) [L]. The reason
-// is missing_fact for logs.
+// wire error is the row's unnamed_caller_error: the action's own identity
+// error where it documents one, otherwise the common MissingParameter naming
+// AccessKeyId [L]. The reason is missing_fact for logs.
 constexpr verdict missing_caller_account(action a) noexcept {
-  switch (a) {
-    case action::send_verification_code_for_bind_secure_mobile_phone:
-      return make_verdict(a, errc::caller_identity_error, check_step::identity, verdict_reason::missing_fact);
-    case action::get_migration_verify_code:
-    case action::chatapp_migration_verified:
-      return make_verdict(a, errc::ram_permission_deny, check_step::identity, verdict_reason::missing_fact);
-    default:
-      return make_verdict(a, errc::missing_parameter, check_step::presence, verdict_reason::missing_fact,
-                          parameter::access_key_id);
-  }
+  const errc e = info(a).unnamed_caller_error;
+  if (e == errc::missing_parameter)
+    return make_verdict(a, e, check_step::presence, verdict_reason::missing_fact, parameter::access_key_id);
+  return make_verdict(a, e, check_step::identity, verdict_reason::missing_fact);
 }
 
+// Step 5 of actions 1 and 2: a RAM user or role of the management account
+// (the usage notes of their documentation).
+constexpr verdict management_identity(action a, const facts& f) noexcept {
+  if (f.caller.kind == caller_kind::management_ram_identity) return passed(a);
+  return make_verdict(a, errc::caller_identity_error, check_step::identity,
+                      verdict_reason::caller_not_management_identity);
+}
+
+// Step 6 of BindSecureMobilePhone and EnableResourceDirectory: the account's
+// enterprise name, then its real-name verification.
+constexpr verdict enterprise_state(action a, const account_facts& account) noexcept {
+  if (!account.enterprise_name_set)
+    return state_error(a, errc::invalid_enterprise_name, verdict_reason::enterprise_name_missing);
+  if (!account.real_name_verified)
+    return state_error(a, errc::enterprise_real_name_verification_error, verdict_reason::real_name_not_verified);
+  return passed(a);
+}
 
 }  // namespace detail
 
-// What the pure steps 2-6 found, and what the stateful steps need: the
-// verdict; the code binding (sending action, account, and the phone, parsed);
-// the account whose daily quota counts; the code submitted (consumers).
+// What the pure steps 2-6 found and the stateful steps need: the action; the
+// code binding (the sending action whose code is issued or checked, the
+// binding account, the request's phone, parsed), none for a request that
+// involves no code (EnableResourceDirectory with CurrentAccount); the
+// account whose daily quota counts (sends that charge one); the code
+// submitted (consumers). It exists only for a request that passed.
 struct prepared_request {
-  verdict v;
-  code_binding binding{action{}, {}, detail::no_phone()};  // binding.phone: the request's phone, parsed
-  std::string_view quota_account;   // sends with a daily quota: whose quota counts
-  std::string_view submitted_code;  // consumers: the code to check
-  bool needs_code = false;          // consumers: a code must be checked (EnableRD with CurrentAccount: no)
+  phoneverify::action action;
+  std::optional<code_binding> binding;
+  std::string_view quota_account;
+  std::string_view submitted_code;
+
+  // Whether step 8 checks a code (a consumer whose request carries one).
+  constexpr bool needs_code() const noexcept { return binding.has_value() && !info(action).sends; }
 };
+
+// What prepare answers: the prepared request, or the verdict that refused it.
+using preparation = result<prepared_request, verdict>;
 
 // --- Action 1 ---------------------------------------------------------------
 
 // Steps 2-6 of SendVerificationCodeForBindSecureMobilePhone.
-constexpr prepared_request prepare(const send_verification_code_for_bind_secure_mobile_phone_request& r,
-                                   const facts& f, const action_policy& policy = default_action_policy) noexcept {
-  constexpr action a = action::send_verification_code_for_bind_secure_mobile_phone;
-  prepared_request out;
-  out.v = detail::passed(a);
-  // 2. presence, in the table's order
-  if (r.secure_mobile_phone.empty()) return out.v = detail::missing(a, parameter::secure_mobile_phone), out;
-  if (r.account_id.empty()) return out.v = detail::missing(a, parameter::account_id), out;
-  // 3-4. syntax, then site and country code (phone), then the account ID's syntax
-  const auto phone = detail::check_phone(a, parameter::secure_mobile_phone, r.secure_mobile_phone,
-                                         phone_format::dashed, policy.sites);
-  if (!phone.v.ok() && phone.v.step == check_step::syntax) return out.v = phone.v, out;
-  if (const auto c = check_account_id(r.account_id); !c) return out.v = detail::bad_param(a, parameter::account_id, c), out;
-  if (!phone.v.ok()) return out.v = phone.v, out;
-  // 5. caller identity: a RAM user or role of the management account (usage notes of action 1's documentation)
-  if (f.caller.kind != caller_kind::management_ram_identity)
-    return out.v = detail::make_verdict(a, errc::caller_identity_error, check_step::identity,
-                                        verdict_reason::caller_not_management_identity),
-           out;
+constexpr preparation prepare(const send_verification_code_for_bind_secure_mobile_phone_request& r, const facts& f,
+                              const action_policy& policy = default_action_policy) noexcept {
+  constexpr action a = send_verification_code_for_bind_secure_mobile_phone_request::id;
+  if (const auto v = detail::first_missing(a, {r.secure_mobile_phone, r.account_id})) return *v;
+  // 3-4: the phone's syntax, the account ID's, then the phone's country code and site.
+  const auto phone = check_phone_for_action(policy.sites, a, r.secure_mobile_phone);
+  if (!phone && phone.error().at_syntax_step()) return detail::refused_phone(a, phone.error());
+  if (const auto c = check_account_id(r.account_id); !c) return detail::bad_param(a, parameter::account_id, c);
+  if (!phone) return detail::refused_phone(a, phone.error());
+  if (const verdict v = detail::management_identity(a, f); !v) return v;
   // ... and named, when its account is the quota key (RULES.md §9)
-  if (policy.bind_quota_counts == quota_subject::sending_account && f.caller.account_id.empty())
-    return out.v = detail::missing_caller_account(a), out;
-  // 6. state of the member account
+  const bool sender_pays = policy.bind_quota_counts == quota_subject::sending_account;
+  if (sender_pays && f.caller.account_id.empty()) return detail::missing_caller_account(a);
   if (!f.account.exists)
-    return out.v = detail::make_verdict(a, errc::invalid_parameter, check_step::state,
-                                        verdict_reason::account_not_found, parameter::account_id),
-           out;
-  if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
-  out.binding = {a, r.account_id, phone.phone};
-  out.quota_account = policy.bind_quota_counts == quota_subject::target_account ? r.account_id : f.caller.account_id;
-  return out;
+    return detail::state_error(a, errc::invalid_parameter, verdict_reason::account_not_found, parameter::account_id);
+  if (const verdict v = detail::directory_state(a, f.account); !v) return v;
+  return prepared_request{a, code_binding{a, r.account_id, *phone}, sender_pays ? f.caller.account_id : r.account_id, {}};
 }
 
 // --- Action 2 ---------------------------------------------------------------
 
-// Steps 2-6 of BindSecureMobilePhone; the code binding is action 1's.
-constexpr prepared_request prepare(const bind_secure_mobile_phone_request& r, const facts& f,
-                                   const action_policy& policy = default_action_policy) noexcept {
-  constexpr action a = action::bind_secure_mobile_phone;
-  prepared_request out;
-  out.v = detail::passed(a);
-  if (r.verification_code.empty()) return out.v = detail::missing(a, parameter::verification_code), out;
-  if (r.secure_mobile_phone.empty()) return out.v = detail::missing(a, parameter::secure_mobile_phone), out;
-  if (r.account_id.empty()) return out.v = detail::missing(a, parameter::account_id), out;
-  // The code's own syntax is not a step-3 error: a malformed code is a failed
-  // check that uses an attempt (RULES.md §5), judged at step 8.
-  const auto phone = detail::check_phone(a, parameter::secure_mobile_phone, r.secure_mobile_phone,
-                                         phone_format::dashed, policy.sites);
-  if (!phone.v.ok() && phone.v.step == check_step::syntax) return out.v = phone.v, out;
-  if (const auto c = check_account_id(r.account_id); !c) return out.v = detail::bad_param(a, parameter::account_id, c), out;
-  if (!phone.v.ok()) return out.v = phone.v, out;
-  if (f.caller.kind != caller_kind::management_ram_identity)
-    return out.v = detail::make_verdict(a, errc::caller_identity_error, check_step::identity,
-                                        verdict_reason::caller_not_management_identity),
-           out;
-  if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
+// Steps 2-6 of BindSecureMobilePhone; the code binding is action 1's. The
+// code's own syntax is not a step-3 error: a malformed code is a failed check
+// that uses an attempt (RULES.md §5), judged at step 8.
+constexpr preparation prepare(const bind_secure_mobile_phone_request& r, const facts& f,
+                              const action_policy& policy = default_action_policy) noexcept {
+  constexpr action a = bind_secure_mobile_phone_request::id;
+  if (const auto v = detail::first_missing(a, {r.verification_code, r.secure_mobile_phone, r.account_id})) return *v;
+  const auto phone = check_phone_for_action(policy.sites, a, r.secure_mobile_phone);
+  if (!phone && phone.error().at_syntax_step()) return detail::refused_phone(a, phone.error());
+  if (const auto c = check_account_id(r.account_id); !c) return detail::bad_param(a, parameter::account_id, c);
+  if (!phone) return detail::refused_phone(a, phone.error());
+  if (const verdict v = detail::management_identity(a, f); !v) return v;
+  if (const verdict v = detail::directory_state(a, f.account); !v) return v;
   if (!f.account.exists || f.account.kind != account_kind::resource_account ||
       f.account.status != account_status::active)
-    return out.v = detail::state_error(a, errc::account_type_mismatch, f.account.exists
-                                                                           ? verdict_reason::account_type_mismatch
-                                                                           : verdict_reason::account_not_found),
-           out;
+    return detail::state_error(a, errc::account_type_mismatch,
+                               f.account.exists ? verdict_reason::account_type_mismatch
+                                                : verdict_reason::account_not_found);
   if (f.account.secure_phone_bound)
-    return out.v = detail::state_error(a, errc::account_secure_mobile_already_exists,
-                                       verdict_reason::secure_phone_already_bound),
-           out;
-  if (!f.account.enterprise_name_set)
-    return out.v = detail::state_error(a, errc::invalid_enterprise_name, verdict_reason::enterprise_name_missing), out;
-  if (!f.account.real_name_verified)
-    return out.v = detail::state_error(a, errc::enterprise_real_name_verification_error,
-                                       verdict_reason::real_name_not_verified),
-           out;
-  out.binding = {action::send_verification_code_for_bind_secure_mobile_phone, r.account_id, phone.phone};
-  out.submitted_code = r.verification_code;
-  out.needs_code = true;
-  return out;
+    return detail::state_error(a, errc::account_secure_mobile_already_exists, verdict_reason::secure_phone_already_bound);
+  if (const verdict v = detail::enterprise_state(a, f.account); !v) return v;
+  return prepared_request{a, code_binding{info(a).code_of, r.account_id, *phone}, {}, r.verification_code};
 }
 
 // --- Action 3 ---------------------------------------------------------------
 
 // Steps 2-6 of SendVerificationCodeForEnableRD: the caller's own account; an
 // empty SecureMobilePhone means the phone bound to it (action 3's documentation).
-constexpr prepared_request prepare(const send_verification_code_for_enable_rd_request& r, const facts& f,
-                                   const action_policy& policy = default_action_policy) noexcept {
-  constexpr action a = action::send_verification_code_for_enable_rd;
-  prepared_request out;
-  out.v = detail::passed(a);
+constexpr preparation prepare(const send_verification_code_for_enable_rd_request& r, const facts& f,
+                              const action_policy& policy = default_action_policy) noexcept {
+  constexpr action a = send_verification_code_for_enable_rd_request::id;
   const std::string_view text = r.secure_mobile_phone.empty() ? f.account.secure_phone : r.secure_mobile_phone;
   if (text.empty())
-    return out.v = detail::make_verdict(a, errc::missing_parameter, check_step::presence,
-                                        verdict_reason::no_phone_bound, parameter::secure_mobile_phone),
-           out;
+    return detail::make_verdict(a, errc::missing_parameter, check_step::presence, verdict_reason::no_phone_bound,
+                                parameter::secure_mobile_phone);
   // The caller's account keys the challenge and the quota (RULES.md §9).
-  if (f.caller.account_id.empty()) return out.v = detail::missing_caller_account(a), out;
-  const auto phone = detail::check_phone(a, parameter::secure_mobile_phone, text, phone_format::dashed,
-                                         policy.sites);
-  if (!phone.v.ok()) return out.v = phone.v, out;
-  if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
-  out.binding = {a, f.caller.account_id, phone.phone};
-  out.quota_account = f.caller.account_id;
-  return out;
+  if (f.caller.account_id.empty()) return detail::missing_caller_account(a);
+  const auto phone = check_phone_for_action(policy.sites, a, text);
+  if (!phone) return detail::refused_phone(a, phone.error());
+  if (const verdict v = detail::directory_state(a, f.account); !v) return v;
+  return prepared_request{a, code_binding{a, f.caller.account_id, *phone}, f.caller.account_id, {}};
 }
 
 // --- Action 4 ---------------------------------------------------------------
 
 // Steps 2-6 of GetMigrationVerifyCode (flow control, step 1, is in send()).
-constexpr prepared_request prepare(const get_migration_verify_code_request& r, const facts& f,
-                                   const action_policy& policy = default_action_policy) noexcept {
-  constexpr action a = action::get_migration_verify_code;
-  prepared_request out;
-  out.v = detail::passed(a);
+constexpr preparation prepare(const get_migration_verify_code_request& r, const facts& f,
+                              const action_policy& policy = default_action_policy) noexcept {
+  constexpr action a = get_migration_verify_code_request::id;
   // The calling user keys step 1, so it is checked before everything (RULES.md §9, check_flow_subject).
-  if (f.caller.account_id.empty()) return out.v = detail::missing_caller_account(a), out;
-  if (r.cust_space_id.empty()) return out.v = detail::missing(a, parameter::cust_space_id), out;
-  if (r.phone_number.empty()) return out.v = detail::missing(a, parameter::phone_number), out;
-  if (r.locale.empty()) return out.v = detail::missing(a, parameter::locale), out;
-  if (r.method.empty()) return out.v = detail::missing(a, parameter::method), out;
-  if (const auto c = check_cust_space_id(r.cust_space_id); !c)
-    return out.v = detail::bad_param(a, parameter::cust_space_id, c), out;
-  const auto phone = detail::check_phone(a, parameter::phone_number, r.phone_number, phone_format::compact,
-                                         policy.sites);
-  if (!phone.v.ok() && phone.v.step == check_step::syntax) return out.v = phone.v, out;
-  if (const auto c = check_locale(r.locale); !c) return out.v = detail::bad_param(a, parameter::locale, c), out;
-  if (const auto m = parse_method(r.method); !m) return out.v = detail::bad_param(a, parameter::method, m.check), out;
-  if (!phone.v.ok()) return out.v = phone.v, out;
+  if (f.caller.account_id.empty()) return detail::missing_caller_account(a);
+  if (const auto v = detail::first_missing(a, {r.cust_space_id, r.phone_number, r.locale, r.method})) return *v;
+  if (const auto c = check_cust_space_id(r.cust_space_id); !c) return detail::bad_param(a, parameter::cust_space_id, c);
+  const auto phone = check_phone_for_action(policy.sites, a, r.phone_number);
+  if (!phone && phone.error().at_syntax_step()) return detail::refused_phone(a, phone.error());
+  if (const auto c = check_locale(r.locale); !c) return detail::bad_param(a, parameter::locale, c);
+  if (const auto m = parse_method(r.method); !m) return detail::bad_param(a, parameter::method, m.check);
+  if (!phone) return detail::refused_phone(a, phone.error());
   // 5. identity and permission, in RULES.md §7's order
-  if (const verdict v = detail::cams_identity(a, f); !v.ok()) return out.v = v, out;
-  out.binding = {a, r.cust_space_id, phone.phone};
-  return out;
+  if (const verdict v = detail::cams_identity(a, f); !v) return v;
+  return prepared_request{a, code_binding{a, r.cust_space_id, *phone}, {}, {}};
 }
 
 // --- Action 5 ---------------------------------------------------------------
@@ -677,177 +706,135 @@ constexpr prepared_request prepare(const get_migration_verify_code_request& r, c
 // Steps 2-6 of SendPhoneVerificationForMessageContact. The code binding's
 // account is the contact (each contact verifies on its own) [L]; the daily
 // quota counts the sending account by default (RULES.md §4).
-constexpr prepared_request prepare(const send_phone_verification_for_message_contact_request& r, const facts& f,
-                                   const action_policy& policy = default_action_policy) noexcept {
-  constexpr action a = action::send_phone_verification_for_message_contact;
-  prepared_request out;
-  out.v = detail::passed(a);
-  if (r.contact_id.empty()) return out.v = detail::missing(a, parameter::contact_id, errc::missing_parameter_contact_id), out;
-  if (r.phone_number.empty())
-    return out.v = detail::missing(a, parameter::phone_number, errc::missing_parameter_phone_number), out;
+constexpr preparation prepare(const send_phone_verification_for_message_contact_request& r, const facts& f,
+                              const action_policy& policy = default_action_policy) noexcept {
+  constexpr action a = send_phone_verification_for_message_contact_request::id;
+  if (const auto v = detail::first_missing(a, {r.contact_id, r.phone_number})) return *v;
   // The sending account keys the daily quota by default (RULES.md §9).
-  if (policy.message_contact_quota_counts == quota_subject::sending_account && f.caller.account_id.empty())
-    return out.v = detail::missing_caller_account(a), out;
-  if (const auto c = check_contact_id(r.contact_id); !c)
-    return out.v = detail::bad_param(a, parameter::contact_id, c, errc::invalid_parameter_contact_id), out;
-  const auto phone = detail::check_phone(a, parameter::phone_number, r.phone_number, phone_format::dashed,
-                                         policy.sites);
-  if (!phone.v.ok()) return out.v = phone.v, out;
+  const bool sender_pays = policy.message_contact_quota_counts == quota_subject::sending_account;
+  if (sender_pays && f.caller.account_id.empty()) return detail::missing_caller_account(a);
+  if (const auto c = check_contact_id(r.contact_id); !c) return detail::bad_param(a, parameter::contact_id, c);
+  const auto phone = check_phone_for_action(policy.sites, a, r.phone_number);
+  if (!phone) return detail::refused_phone(a, phone.error());
   if (!f.contact.exists)
-    return out.v = detail::state_error(a, errc::entity_not_exists_contact, verdict_reason::contact_not_found,
-                                       parameter::contact_id),
-           out;
+    return detail::state_error(a, errc::entity_not_exists_contact, verdict_reason::contact_not_found,
+                               parameter::contact_id);
   // The phone must be the one given to AddMessageContact (action 5's documentation): compared
   // as numbers (the same text is the same number without a second parse).
-  if (f.contact.phone != r.phone_number && !detail::same_dashed_number(f.contact.phone, phone.phone))
-    return out.v = detail::state_error(a, errc::invalid_parameter_phone_number,
-                                       verdict_reason::contact_phone_mismatch, parameter::phone_number),
-           out;
+  if (f.contact.phone != r.phone_number && !detail::same_dashed_number(f.contact.phone, *phone))
+    return detail::state_error(a, errc::invalid_parameter_phone_number, verdict_reason::contact_phone_mismatch,
+                               parameter::phone_number);
   if (!f.contact.verification_pending)
-    return out.v = detail::state_error(a, errc::entity_not_exists_contact_verification,
-                                       verdict_reason::no_pending_verification),
-           out;
-  out.binding = {a, r.contact_id, phone.phone};
-  out.quota_account =
-      policy.message_contact_quota_counts == quota_subject::sending_account ? f.caller.account_id : r.contact_id;
-  return out;
+    return detail::state_error(a, errc::entity_not_exists_contact_verification, verdict_reason::no_pending_verification);
+  return prepared_request{a, code_binding{a, r.contact_id, *phone}, sender_pays ? f.caller.account_id : r.contact_id, {}};
 }
 
 // --- EnableResourceDirectory --------------------------------------------------
 
+namespace detail {
+
+// Step 2 of EnableResourceDirectory with NewManagementAccount (appendix A):
+// MAName, the management account's phone (the caller's bound one when the
+// request gives none), the code, and the caller's account, which keys action
+// 3's challenge the code is checked against (RULES.md §9).
+constexpr std::optional<verdict> new_account_missing(const enable_resource_directory_request& r, const facts& f,
+                                                     std::string_view phone_text) noexcept {
+  constexpr action a = enable_resource_directory_request::id;
+  if (r.ma_name.empty()) return missing(a, parameter::ma_name);
+  if (phone_text.empty())
+    return make_verdict(a, errc::missing_secure_mobile_phone, check_step::presence, verdict_reason::no_phone_bound,
+                        parameter::ma_secure_mobile_phone);
+  if (r.verification_code.empty())
+    return make_verdict(a, errc::missing_security_info, check_step::presence, verdict_reason::missing_parameter,
+                        parameter::verification_code);
+  if (f.caller.account_id.empty()) return missing_caller_account(a);
+  return std::nullopt;
+}
+
+}  // namespace detail
+
 // Steps 2-6 of EnableResourceDirectory (appendix A). With CurrentAccount no
 // code is involved; with NewManagementAccount the code is action 3's, bound
 // to the caller's account and the management account's phone.
-constexpr prepared_request prepare(const enable_resource_directory_request& r, const facts& f,
-                                   const action_policy& policy = default_action_policy) noexcept {
-  constexpr action a = action::enable_resource_directory;
-  prepared_request out;
-  out.v = detail::passed(a);
-  if (r.enable_mode.empty()) return out.v = detail::missing(a, parameter::enable_mode), out;
+constexpr preparation prepare(const enable_resource_directory_request& r, const facts& f,
+                              const action_policy& policy = default_action_policy) noexcept {
+  constexpr action a = enable_resource_directory_request::id;
+  if (r.enable_mode.empty()) return detail::missing(a, parameter::enable_mode);
   const auto mode = parse_enable_mode(r.enable_mode);
   const bool new_account = mode.ok() && mode.value == enable_mode::new_management_account;
-  std::string_view phone_text;
-  if (new_account) {
-    if (r.ma_name.empty()) return out.v = detail::missing(a, parameter::ma_name), out;
-    phone_text = r.ma_secure_mobile_phone.empty() ? f.account.secure_phone : r.ma_secure_mobile_phone;
-    if (phone_text.empty())
-      return out.v = detail::make_verdict(a, errc::missing_secure_mobile_phone, check_step::presence,
-                                          verdict_reason::no_phone_bound, parameter::ma_secure_mobile_phone),
-             out;
-    if (r.verification_code.empty())
-      return out.v = detail::missing(a, parameter::verification_code, errc::missing_security_info), out;
-    // The caller's account keys action 3's challenge this code is checked against (RULES.md §9).
-    if (f.caller.account_id.empty()) return out.v = detail::missing_caller_account(a), out;
-  }
-  if (!mode) return out.v = detail::bad_param(a, parameter::enable_mode, mode.check), out;
-  detail::phone_check phone{detail::passed(a), detail::no_phone()};
+  const std::string_view phone_text = r.ma_secure_mobile_phone.empty() ? f.account.secure_phone : r.ma_secure_mobile_phone;
+  if (new_account)
+    if (const auto v = detail::new_account_missing(r, f, phone_text)) return *v;
+  if (!mode) return detail::bad_param(a, parameter::enable_mode, mode.check);
+  std::optional<code_binding> binding;
   if (new_account) {
     if (const auto c = check_ma_name(r.ma_name); !c)
-      return out.v = detail::bad_param(a, parameter::ma_name, c, errc::invalid_parameter_management_account_name),
-             out;
-    phone = detail::check_phone(a, parameter::ma_secure_mobile_phone, phone_text, phone_format::dashed,
-                                policy.sites);
-    if (!phone.v.ok()) return out.v = phone.v, out;
+      return detail::bad_param(a, parameter::ma_name, c, errc::invalid_parameter_management_account_name);
+    const auto phone = check_phone_for_action(policy.sites, a, phone_text);
+    if (!phone) return detail::refused_phone(a, phone.error());
+    binding = code_binding{info(a).code_of, f.caller.account_id, *phone};
   }
-  if (const verdict v = detail::directory_state(a, f.account); !v.ok()) return out.v = v, out;
+  if (const verdict v = detail::directory_state(a, f.account); !v) return v;
   if (new_account && f.management_account_name_used)
-    return out.v = detail::state_error(a, errc::invalid_parameter_management_account_name_already_used,
-                                       verdict_reason::management_account_name_used, parameter::ma_name),
-           out;
-  if (!f.account.enterprise_name_set)
-    return out.v = detail::state_error(a, errc::invalid_enterprise_name, verdict_reason::enterprise_name_missing), out;
-  if (!f.account.real_name_verified)
-    return out.v = detail::state_error(a, errc::enterprise_real_name_verification_error,
-                                       verdict_reason::real_name_not_verified),
-           out;
-  if (new_account) {
-    out.binding = {action::send_verification_code_for_enable_rd, f.caller.account_id, phone.phone};
-    out.submitted_code = r.verification_code;
-    out.needs_code = true;
-  }
-  return out;
+    return detail::state_error(a, errc::invalid_parameter_management_account_name_already_used,
+                               verdict_reason::management_account_name_used, parameter::ma_name);
+  if (const verdict v = detail::enterprise_state(a, f.account); !v) return v;
+  return prepared_request{a, binding, {}, new_account ? r.verification_code : std::string_view{}};
 }
 
 // --- ChatappMigrationVerified -------------------------------------------------
 
 // Steps 2-6 of ChatappMigrationVerified (appendix A); the code is action 4's.
-constexpr prepared_request prepare(const chatapp_migration_verified_request& r, const facts& f,
-                                   const action_policy& policy = default_action_policy) noexcept {
-  constexpr action a = action::chatapp_migration_verified;
-  prepared_request out;
-  out.v = detail::passed(a);
+constexpr preparation prepare(const chatapp_migration_verified_request& r, const facts& f,
+                              const action_policy& policy = default_action_policy) noexcept {
+  constexpr action a = chatapp_migration_verified_request::id;
   // The calling user keys step 1, so it is checked before everything (RULES.md §9, check_flow_subject).
-  if (f.caller.account_id.empty()) return out.v = detail::missing_caller_account(a), out;
-  if (r.cust_space_id.empty()) return out.v = detail::missing(a, parameter::cust_space_id), out;
-  if (r.phone_number.empty()) return out.v = detail::missing(a, parameter::phone_number), out;
-  if (r.verify_code.empty()) return out.v = detail::missing(a, parameter::verify_code), out;
-  if (const auto c = check_cust_space_id(r.cust_space_id); !c)
-    return out.v = detail::bad_param(a, parameter::cust_space_id, c), out;
-  const auto phone = detail::check_phone(a, parameter::phone_number, r.phone_number, phone_format::compact,
-                                         policy.sites);
-  if (!phone.v.ok()) return out.v = phone.v, out;
-  if (const verdict v = detail::cams_identity(a, f); !v.ok()) return out.v = v, out;
-  out.binding = {action::get_migration_verify_code, r.cust_space_id, phone.phone};
-  out.submitted_code = r.verify_code;
-  out.needs_code = true;
-  return out;
+  if (f.caller.account_id.empty()) return detail::missing_caller_account(a);
+  if (const auto v = detail::first_missing(a, {r.cust_space_id, r.phone_number, r.verify_code})) return *v;
+  if (const auto c = check_cust_space_id(r.cust_space_id); !c) return detail::bad_param(a, parameter::cust_space_id, c);
+  const auto phone = check_phone_for_action(policy.sites, a, r.phone_number);
+  if (!phone) return detail::refused_phone(a, phone.error());
+  if (const verdict v = detail::cams_identity(a, f); !v) return v;
+  return prepared_request{a, code_binding{info(a).code_of, r.cust_space_id, *phone}, {}, r.verify_code};
 }
 
 // The pure check of a request (RULES.md §7 steps 2-6): presence, syntax, site,
 // identity and state. No state is read or changed; flow control, quotas and
 // the code are the stateful steps of send() and verify().
-template <class Request>
-constexpr verdict check(const Request& request, const facts& f, const action_policy& policy = default_action_policy) noexcept
-  requires requires { prepare(request, f, policy); }
-{
-  return prepare(request, f, policy).v;
+template <action_request Request>
+constexpr verdict check(const Request& request, const facts& f, const action_policy& policy = default_action_policy) noexcept {
+  return prepare(request, f, policy).error_or(verdict{Request::id});
 }
 
 // ---------------------------------------------------------------------------
 // The stateful steps: 1 (flow control), 7 (resend interval, lock, per-phone
 // windows, daily quota) and 8 (the code).
 
-// Whether action `a` is metered by the per-user request rate (step 1): the CAMS
-// actions, 10 requests per second per user (action 4's documentation, appendix A).
-constexpr bool uses_flow_control(action a) noexcept {
-  return a == action::get_migration_verify_code || a == action::chatapp_migration_verified;
-}
-
-// The calling user of a CAMS action must be named before step 1 meters it
-// (RULES.md §9): an ok verdict for the actions without flow control or when
-// facts.caller.account_id is given, otherwise detail::missing_caller_account's
-// (Ram.PermissionDeny, reason missing_fact). send() and verify() call it before
+// The calling user of an action with flow control must be named before step
+// 1 meters it (RULES.md §9): an ok verdict for the actions without flow
+// control or when facts.caller.account_id is given, otherwise
+// detail::missing_caller_account's. send() and verify() call it before
 // admit_request; a service that keys rate_state itself calls it first too.
 constexpr verdict check_flow_subject(action a, const facts& f) noexcept {
-  if (uses_flow_control(a) && f.caller.account_id.empty()) return detail::missing_caller_account(a);
+  if (info(a).flow_control && f.caller.account_id.empty()) return detail::missing_caller_account(a);
   return detail::passed(a);
-}
-
-// Whether a send of action `a` is charged to an account's daily quota (RULES.md §4:
-// actions 1, 3 and 5; CAMS is metered per user and per phone instead).
-constexpr bool uses_daily_quota(action a) noexcept {
-  return a == action::send_verification_code_for_bind_secure_mobile_phone ||
-         a == action::send_verification_code_for_enable_rd ||
-         a == action::send_phone_verification_for_message_contact;
 }
 
 // Step 1 for action `a`: every request counts, valid or not (RULES.md §7).
 // An ok verdict for the actions without flow control.
 constexpr verdict admit_request(const action_policy& policy, action a, rate_state& flow, timestamp now) noexcept {
-  if (!uses_flow_control(a)) return detail::passed(a);
+  if (!info(a).flow_control) return detail::passed(a);
   const decision d = admit(policy.cams_rate, flow, now);
   if (d.allowed) return detail::passed(a);
-  verdict v = detail::make_verdict(a, errc::system_limit_control, check_step::flow_control,
-                                   verdict_reason::flow_control);
-  v.retry_at = d.retry_at;
-  return v;
+  return {a, errc::system_limit_control, check_step::flow_control, verdict_reason::flow_control, parameter::none, 0, 0,
+          d.retry_at};
 }
 
 // The state a send reads and changes, each kept by the caller under its own key:
-//   account_quota: the daily usage of prepared_request::quota_account (actions 1, 3, 5);
+//   account_quota: the daily usage of prepared_request::quota_account (the rows with daily_quota);
 //   phone_windows: the per-phone windows of the phone, e.g. keyed by format_phone(phone, e164);
 //   code: the challenge of the binding, keyed by (sending action, binding account);
-//   flow: the request rate of the calling user (action 4; see admit_request).
+//   flow: the request rate of the calling user (the rows with flow_control; see admit_request).
 // A pointer the action needs must not be null (a precondition).
 struct send_state {
   daily_usage* account_quota = nullptr;
@@ -856,118 +843,77 @@ struct send_state {
   rate_state* flow = nullptr;
 };
 
-// The answer to a send: the verdict and, when it is ok, the code to deliver
-// and its expiry (the engine hands it to the caller; it is never logged).
-struct send_outcome {
-  verdict v;
-  issued_code code{};
-};
+// What a send answers: the code to deliver and its expiry (never log it), or
+// the verdict that refused it.
+using send_result = result<issued_code, verdict>;
 
 namespace detail {
 
-constexpr verdict limit_denial(action a, verdict_reason reason, timestamp retry_at, std::uint8_t which = 0) noexcept {
-  verdict v = make_verdict(a, issue_limit_error(a), check_step::quota, reason, parameter::none, which);
-  v.retry_at = retry_at;
-  return v;
+constexpr verdict limit_denial(action a, verdict_reason reason, timestamp retry_at) noexcept {
+  return {a, info(a).limit_error, check_step::quota, reason, parameter::none, 0, 0, retry_at};
 }
 
 }  // namespace detail
 
-// Steps 7 and the issue of a send whose steps 2-6 passed (`prepared.v.ok()`):
-// the resend interval and the lock (code.hpp), the per-phone windows and, for
-// actions 1, 3 and 5, the daily quota (quota.hpp), all or nothing: a denied
-// send changes no state (RULES.md §4). The denial is the action's limit error
+// Step 7 and the issue of a send whose steps 2-6 passed: the resend interval
+// and the lock (code.hpp), the per-phone windows and, for the rows with
+// daily_quota, the daily quota (quota.hpp), all or nothing: a denied send
+// changes no state (RULES.md §4). The denial is the row's limit error
 // (SendValidateCodeExceedsLimitForAccount, or System.LimitControl for CAMS,
 // RULES.md §5) with retry_at the earliest instant every limit admits again.
 template <detail::uniform_random_bit_generator G>
-constexpr send_outcome finish_send(const action_policy& policy, const secret_key& key, const prepared_request& prepared,
-                                   const send_state& state, timestamp now, G& rng) noexcept {
-  const action a = prepared.v.act;
-  if (!prepared.v.ok()) return {prepared.v};
+constexpr send_result finish_send(const action_policy& policy, const secret_key& key, const prepared_request& prepared,
+                                  const send_state& state, timestamp now, G& rng) noexcept {
+  const action a = prepared.action;
+  PHONEVERIFY_ASSERT(info(a).sends && prepared.binding.has_value(), "send: a prepared send");
   if (const errc e = validate(policy.code); e != errc::ok)
-    return {detail::make_verdict(a, e, check_step::quota, verdict_reason::invalid_policy)};
+    return detail::make_verdict(a, e, check_step::quota, verdict_reason::invalid_policy);
   PHONEVERIFY_ASSERT(state.code != nullptr && state.phone_windows != nullptr, "send: code and phone_windows state");
-  PHONEVERIFY_ASSERT(!uses_daily_quota(a) || state.account_quota != nullptr, "send: account_quota state");
+  const bool charges_quota = info(a).daily_quota;
+  PHONEVERIFY_ASSERT(!charges_quota || state.account_quota != nullptr, "send: account_quota state");
 
   // Everything is tried on copies and written back only when all admit.
   challenge code_state = *state.code;
-  const result<issued_code> issued = issue_code(policy.code, key, prepared.binding, code_state, now, rng);
+  const result<issued_code> issued = issue_code(policy.code, key, *prepared.binding, code_state, now, rng);
   per_phone_state windows = *state.phone_windows;
-  daily_usage usage = state.account_quota != nullptr ? *state.account_quota : daily_usage{};
-  const joint_decision limits = uses_daily_quota(a)
+  daily_usage usage = charges_quota ? *state.account_quota : daily_usage{};
+  const joint_decision limits = charges_quota
                                     ? admit_all(now, meter(policy.per_phone, windows), meter(policy.daily, usage))
                                     : admit_all(now, meter(policy.per_phone, windows));
-  if (!issued && issued.error() != detail::issue_limit_error(a))  // an all-zero key or a broken generator
-    return {detail::make_verdict(a, issued.error(), check_step::quota, verdict_reason::invalid_policy)};
+  if (!issued && issued.error() != info(a).limit_error)  // an all-zero key or a broken generator
+    return detail::make_verdict(a, issued.error(), check_step::quota, verdict_reason::invalid_policy);
   if (!issued || !limits.result.allowed) {
     timestamp retry = issued ? now : next_issue_at(policy.code, *state.code);
     if (!limits.result.allowed && limits.result.retry_at > retry) retry = limits.result.retry_at;
     if (!issued) {
       const bool locked = detail::is_locked(policy.code, *state.code, now);
-      return {detail::limit_denial(a, locked ? verdict_reason::binding_locked : verdict_reason::resend_too_soon, retry)};
+      return detail::limit_denial(a, locked ? verdict_reason::binding_locked : verdict_reason::resend_too_soon, retry);
     }
     // denied_by: 0 = the per-phone windows, 1 = the daily quota.
-    return {detail::limit_denial(a,
-                                 limits.denied_by == 0 ? verdict_reason::phone_window_exceeded
-                                                       : verdict_reason::daily_quota_exceeded,
-                                 retry)};
+    return detail::limit_denial(
+        a, limits.denied_by == 0 ? verdict_reason::phone_window_exceeded : verdict_reason::daily_quota_exceeded, retry);
   }
   *state.code = code_state;
   *state.phone_windows = windows;
-  if (state.account_quota != nullptr && uses_daily_quota(a)) *state.account_quota = usage;
-  send_outcome out{prepared.v, *issued};
-  out.v.retry_at = now;
-  return out;
+  if (charges_quota) *state.account_quota = usage;
+  return *issued;
 }
 
 // Step 8 of a consumer whose steps 2-6 passed: the code, checked against the
 // binding's challenge (code.hpp). A failed check uses an attempt as RULES.md §5
 // says and answers Invalid.VerificationCode, the precise check_status in
-// `detail`. EnableResourceDirectory with CurrentAccount has no code: ok.
+// code_status(). A request that involves no code (EnableResourceDirectory
+// with CurrentAccount) is ok.
 constexpr verdict finish_verify(const action_policy& policy, const secret_key& key, const prepared_request& prepared,
                                 challenge& code_state, timestamp now) noexcept {
-  const action a = prepared.v.act;
-  if (!prepared.v.ok() || !prepared.needs_code) return prepared.v;
+  const action a = prepared.action;
+  if (!prepared.needs_code()) return detail::passed(a);
   if (const errc e = validate(policy.code); e != errc::ok)
     return detail::make_verdict(a, e, check_step::code, verdict_reason::invalid_policy);
-  const check_status status = check_code(policy.code, key, prepared.binding, code_state, prepared.submitted_code, now);
-  if (status == check_status::ok) return prepared.v;
-  const parameter p = a == action::chatapp_migration_verified ? parameter::verify_code : parameter::verification_code;
-  return detail::make_verdict(a, to_errc(status), check_step::code, verdict_reason::code_rejected, p,
-                              static_cast<std::uint8_t>(status));
-}
-
-// Whether `Request` is the request of one of the five sending actions.
-template <class Request>
-inline constexpr bool is_send_request =
-    std::is_same_v<Request, send_verification_code_for_bind_secure_mobile_phone_request> ||
-    std::is_same_v<Request, send_verification_code_for_enable_rd_request> ||
-    std::is_same_v<Request, get_migration_verify_code_request> ||
-    std::is_same_v<Request, send_phone_verification_for_message_contact_request>;
-
-// Whether `Request` is the request of one of the three consumer actions.
-template <class Request>
-inline constexpr bool is_verify_request = std::is_same_v<Request, bind_secure_mobile_phone_request> ||
-                                          std::is_same_v<Request, enable_resource_directory_request> ||
-                                          std::is_same_v<Request, chatapp_migration_verified_request>;
-
-// The action a request type belongs to.
-template <class Request>
-constexpr action action_of() noexcept {
-  if constexpr (std::is_same_v<Request, send_verification_code_for_bind_secure_mobile_phone_request>)
-    return action::send_verification_code_for_bind_secure_mobile_phone;
-  else if constexpr (std::is_same_v<Request, bind_secure_mobile_phone_request>)
-    return action::bind_secure_mobile_phone;
-  else if constexpr (std::is_same_v<Request, send_verification_code_for_enable_rd_request>)
-    return action::send_verification_code_for_enable_rd;
-  else if constexpr (std::is_same_v<Request, get_migration_verify_code_request>)
-    return action::get_migration_verify_code;
-  else if constexpr (std::is_same_v<Request, send_phone_verification_for_message_contact_request>)
-    return action::send_phone_verification_for_message_contact;
-  else if constexpr (std::is_same_v<Request, enable_resource_directory_request>)
-    return action::enable_resource_directory;
-  else
-    return action::chatapp_migration_verified;
+  const check_status status = check_code(policy.code, key, *prepared.binding, code_state, prepared.submitted_code, now);
+  if (status == check_status::ok) return detail::passed(a);
+  return detail::make_verdict(a, to_errc(status), check_step::code, verdict_reason::code_rejected,
+                              info(a).code_parameter, static_cast<std::uint8_t>(status));
 }
 
 // A whole send, steps 1-7 and the issue, on state the caller already holds
@@ -976,19 +922,21 @@ constexpr action action_of() noexcept {
 // that passed every earlier step.
 template <class Request, detail::uniform_random_bit_generator G>
   requires is_send_request<Request>
-constexpr send_outcome send(const action_policy& policy, const secret_key& key, const Request& request,
-                            const facts& f, const send_state& state, timestamp now, G& rng) noexcept {
-  constexpr action a = action_of<Request>();
-  if constexpr (uses_flow_control(a)) {
-    PHONEVERIFY_ASSERT(state.flow != nullptr, "send: flow state for a CAMS action");
-    if (const verdict v = check_flow_subject(a, f); !v.ok()) return {v};  // before the rate is keyed (RULES.md §9)
-    if (const verdict v = admit_request(policy, a, *state.flow, now); !v.ok()) return {v};
+constexpr send_result send(const action_policy& policy, const secret_key& key, const Request& request, const facts& f,
+                           const send_state& state, timestamp now, G& rng) noexcept {
+  constexpr action a = Request::id;
+  if constexpr (info(a).flow_control) {
+    PHONEVERIFY_ASSERT(state.flow != nullptr, "send: flow state for an action with flow control");
+    if (const verdict v = check_flow_subject(a, f); !v) return v;  // before the rate is keyed (RULES.md §9)
+    if (const verdict v = admit_request(policy, a, *state.flow, now); !v) return v;
   }
-  return finish_send(policy, key, prepare(request, f, policy), state, now, rng);
+  const preparation prepared = prepare(request, f, policy);
+  if (!prepared) return prepared.error();
+  return finish_send(policy, key, *prepared, state, now, rng);
 }
 
 // The state a consumer reads and changes: the challenge of the binding the
-// request names (prepared_request::binding), and for CAMS the user's rate.
+// request names (prepared_request::binding), and for flow control the user's rate.
 struct verify_state {
   challenge* code = nullptr;
   rate_state* flow = nullptr;
@@ -999,16 +947,17 @@ template <class Request>
   requires is_verify_request<Request>
 constexpr verdict verify(const action_policy& policy, const secret_key& key, const Request& request, const facts& f,
                          const verify_state& state, timestamp now) noexcept {
-  constexpr action a = action_of<Request>();
-  if constexpr (uses_flow_control(a)) {
-    PHONEVERIFY_ASSERT(state.flow != nullptr, "verify: flow state for a CAMS action");
-    if (const verdict v = check_flow_subject(a, f); !v.ok()) return v;  // before the rate is keyed (RULES.md §9)
-    if (const verdict v = admit_request(policy, a, *state.flow, now); !v.ok()) return v;
+  constexpr action a = Request::id;
+  if constexpr (info(a).flow_control) {
+    PHONEVERIFY_ASSERT(state.flow != nullptr, "verify: flow state for an action with flow control");
+    if (const verdict v = check_flow_subject(a, f); !v) return v;  // before the rate is keyed (RULES.md §9)
+    if (const verdict v = admit_request(policy, a, *state.flow, now); !v) return v;
   }
-  const prepared_request prepared = prepare(request, f, policy);
-  if (!prepared.v.ok() || !prepared.needs_code) return prepared.v;
+  const preparation prepared = prepare(request, f, policy);
+  if (!prepared) return prepared.error();
+  if (!prepared->needs_code()) return detail::passed(a);
   PHONEVERIFY_ASSERT(state.code != nullptr, "verify: code state");
-  return finish_verify(policy, key, prepared, *state.code, now);
+  return finish_verify(policy, key, *prepared, *state.code, now);
 }
 
 }  // namespace phoneverify

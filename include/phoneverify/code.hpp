@@ -26,7 +26,9 @@
 
 #include "crypto.hpp"
 #include "detail/config.hpp"
+#include "detail/digits.hpp"
 #include "detail/saturating.hpp"
+#include "action.hpp"
 #include "errc.hpp"
 #include "inline_string.hpp"
 #include "phone.hpp"
@@ -70,8 +72,8 @@ struct code_policy {
 };
 
 // The bounds validate() enforces (RULES.md §5).
-inline constexpr std::uint8_t code_min_digits = 6;
-inline constexpr std::uint8_t code_max_digits = 10;
+inline constexpr std::uint8_t code_min_digits = detail::min_code_digits;
+inline constexpr std::uint8_t code_max_digits = detail::max_code_digits;
 inline constexpr std::chrono::seconds code_min_validity{1};
 inline constexpr std::chrono::seconds code_max_validity{600};
 inline constexpr std::chrono::seconds code_max_resend_interval{24 * 3600};
@@ -262,20 +264,6 @@ constexpr std::uint64_t pow10_u64(unsigned digits) noexcept {
   std::uint64_t p = 1;
   for (unsigned i = 0; i < digits; ++i) p *= 10U;
   return p;
-}
-
-// A sending action of RULES.md §1 (the purposes a code is issued for).
-constexpr bool is_sending_action(action a) noexcept {
-  return a == action::send_verification_code_for_bind_secure_mobile_phone ||
-         a == action::send_verification_code_for_enable_rd || a == action::get_migration_verify_code ||
-         a == action::send_phone_verification_for_message_contact;
-}
-
-// The limit error of a refused issue: System.LimitControl for CAMS, else
-// SendValidateCodeExceedsLimitForAccount (RULES.md §5).
-constexpr errc issue_limit_error(action purpose) noexcept {
-  return purpose == action::get_migration_verify_code ? errc::system_limit_control
-                                                      : errc::send_validate_code_exceeds_limit_for_account;
 }
 
 // A uniform integer in [0, bound) drawn from `rng` by rejection sampling, for
@@ -537,11 +525,11 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const secret
                                          challenge& state, timestamp now, G& rng) noexcept {
   if (std::is_constant_evaluated())
     PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "issue_code: code_policy outside its limits (RULES.md §5)");
-  if (validate(policy) != errc::ok || !detail::is_sending_action(binding.purpose) || detail::is_zero_key(key))
+  if (validate(policy) != errc::ok || !is_action(binding.purpose) || !info(binding.purpose).sends || detail::is_zero_key(key))
     return errc::invalid_parameter;
   challenge next = state;
   detail::forget_old_failures(policy, next, now);
-  if (now < next_issue_at(policy, next)) return detail::issue_limit_error(binding.purpose);
+  if (now < next_issue_at(policy, next)) return info(binding.purpose).limit_error;
 
   std::uint64_t value = 0;
   if (!detail::draw_below(rng, detail::pow10_u64(policy.digits), value)) return errc::invalid_parameter;

@@ -283,22 +283,55 @@ constexpr config_error validate(const engine_config& config) noexcept {
 // ExpirationDate 24, a parameter name 19), so render.hpp's bound holds.
 inline constexpr std::size_t engine_body_capacity = max_body_size(36 + 64 + 128 + 16 + 24 + 19);
 
-// What one engine call answers: the verdict (errc, the action's status and
-// message, the precise reason), the RequestId it generated, the rendered body
-// in the configured format, and for an ok send the code to deliver. Every
-// byte of body_storage, code and request_id is written for this response: the
-// body, then zeros to the end of the storage; the code is empty (all zeros)
-// unless the send is ok; so no earlier code or key on the stack leaves in it.
-struct engine_response {
-  verdict v;
-  issued_code code{};                  // sends: the code to deliver when v.ok(); never log it
-  inline_string<36> request_id;        // a UUID drawn from the random source (version 8: its fallback)
-  std::array<char, engine_body_capacity> body_storage;  // the body, then zeros (written by every engine call)
-  std::size_t body_size = 0;
+// What one engine call answers: the verdict (read through the accessors
+// below: the status and error the action documents, the reason, the retry
+// time), the RequestId it generated, the rendered body in the configured
+// format, for an ok send the code to deliver, and the request's phone as
+// parsed (for logs, masked by describe). Every byte of the body storage, the
+// code and the RequestId is written for this response: the body, then zeros
+// to the end of the storage; the code is empty (all zeros) unless the send is
+// ok; so no earlier code or key on the stack leaves in it.
+class engine_response {
+ public:
+  const phoneverify::verdict& verdict() const noexcept { return verdict_; }
+  bool ok() const noexcept { return verdict_.ok(); }
+  explicit operator bool() const noexcept { return ok(); }
+  errc error() const noexcept { return verdict_.error(); }
+  int http_status() const noexcept { return verdict_.http_status(); }
+  verdict_reason reason() const noexcept { return verdict_.reason(); }
+  timestamp retry_at() const noexcept { return verdict_.retry_at(); }
+  // An ok send: the code to deliver to the phone, and when it expires; "" and
+  // the epoch otherwise. Never log the code.
+  std::string_view code_to_deliver() const noexcept { return issued_.code.view(); }
+  timestamp code_expires_at() const noexcept { return issued_.expires_at; }
+  // A UUID drawn from the random source (version 8: its fallback).
+  std::string_view request_id() const noexcept { return request_id_.view(); }
+  std::string_view body() const noexcept { return {body_storage_.data(), body_size_}; }
+  // The request's phone as parsed, once a request got past its phone check.
+  const std::optional<phone_number>& phone() const noexcept { return phone_; }
 
-  constexpr bool ok() const noexcept { return v.ok(); }
-  std::string_view body() const noexcept { return {body_storage.data(), body_size}; }
+ private:
+  friend class engine;
+  phoneverify::verdict verdict_;
+  issued_code issued_{};
+  std::optional<phone_number> phone_;
+  inline_string<36> request_id_;
+  std::array<char, engine_body_capacity> body_storage_;
+  std::size_t body_size_ = 0;
 };
+
+// The longest log line describe(engine_response) writes.
+inline constexpr std::size_t response_description_capacity = verdict_description_capacity + 48;
+
+// One log line for a response: describe(verdict) with the request's phone
+// masked, then its RequestId. Never the code.
+inline inline_string<response_description_capacity> describe(const engine_response& response) noexcept {
+  inline_string<response_description_capacity> out;
+  out.append(describe(response.verdict(), response.phone()).view());
+  out.append("; RequestId ");
+  out.append(response.request_id());
+  return out;
+}
 
 // What the engine holds, for monitoring and capacity tests, and how often its
 // random source failed (requests that got a fallback RequestId or were
@@ -391,13 +424,13 @@ inline engine_key make_key(char kind, std::string_view id) noexcept {
 // counts, the challenge and quota of 3, EnableRD's challenge when it checks a
 // code. The CAMS user's rate (4, 7) is keyed at flow control (admit_flow).
 inline bool caller_keys_state(const prepared_request& p, const action_policy& policy) noexcept {
-  switch (p.v.act) {
+  switch (p.action) {
     case action::send_verification_code_for_bind_secure_mobile_phone:
       return policy.bind_quota_counts == quota_subject::sending_account;
     case action::send_verification_code_for_enable_rd: return true;
     case action::send_phone_verification_for_message_contact:
       return policy.message_contact_quota_counts == quota_subject::sending_account;
-    case action::enable_resource_directory: return p.needs_code;
+    case action::enable_resource_directory: return p.needs_code();
     default: return false;
   }
 }
@@ -413,11 +446,10 @@ inline bool caller_keys_state(const prepared_request& p, const action_policy& po
 inline verdict check_caller_account(action a, std::string_view account_id) noexcept {
   const param_check c = check_account_id(account_id);
   if (c.ok()) return passed(a);
-  verdict v = missing_caller_account(a);
-  const errc e = v.code == errc::missing_parameter ? errc::invalid_parameter : v.code;
-  const check_step step = v.code == errc::missing_parameter ? check_step::syntax : v.step;
-  return make_verdict(a, e, step, verdict_reason::invalid_fact, v.at_fault, static_cast<std::uint8_t>(c.reason),
-                      c.position);
+  const verdict v = missing_caller_account(a);
+  const bool common = v.error() == errc::missing_parameter;
+  return make_verdict(a, common ? errc::invalid_parameter : v.error(), common ? check_step::syntax : v.step(),
+                      verdict_reason::invalid_fact, v.at_fault(), static_cast<std::uint8_t>(c.reason), c.position);
 }
 
 }  // namespace detail
@@ -666,81 +698,82 @@ class engine {
   // retry_at the store's (the earliest instant a slot of the full shard can
   // free; timestamp::max() for a key that never fits).
   static verdict unavailable(action a, check_step step, timestamp retry_at = timestamp::max()) noexcept {
-    const errc e = uses_flow_control(a) ? errc::system_limit_control
-                   : is_send_action(a)  ? errc::send_validate_code_exceeds_limit_for_account
-                                        : errc::invalid_verification_code;
-    verdict v = detail::make_verdict(a, e, step, verdict_reason::state_unavailable);
-    v.retry_at = retry_at;
-    return v;
+    return {a, info(a).limit_error, step, verdict_reason::state_unavailable, parameter::none, 0, 0, retry_at};
   }
 
   // A send whose code could not be drawn: the action's limit error (RULES.md
   // §5), nothing charged, no code; a retry in a second may find the entropy back.
   static verdict no_randomness(action a, timestamp now) noexcept {
-    verdict v = detail::make_verdict(a, detail::issue_limit_error(a), check_step::quota,
-                                     verdict_reason::randomness_unavailable);
-    v.retry_at = timestamp{std::chrono::milliseconds{detail::sat_add(detail::ms_of(now), 1000)}};
-    return v;
+    return {a, info(a).limit_error, check_step::quota, verdict_reason::randomness_unavailable, parameter::none, 0, 0,
+            timestamp{std::chrono::milliseconds{detail::sat_add(detail::ms_of(now), 1000)}}};
   }
 
-  static constexpr bool is_send_action(action a) noexcept { return detail::is_sending_action(a); }
-
-  // Renders the body of `out` and zeroes the rest of its storage, so that
-  // no byte of an earlier response or of the stack leaves with this one.
-  void render(engine_response& out, const prepared_request* prepared) const noexcept {
-    const std::span<char> buffer(out.body_storage.data(), out.body_storage.size());
+  // Sets the verdict of `out`, renders its body and zeroes the rest of its
+  // storage, so that no byte of an earlier response or of the stack leaves
+  // with this one. The success fields are the ones the action's row names.
+  engine_response& finish(engine_response& out, const verdict& v) const noexcept {
+    out.verdict_ = v;
+    const std::span<char> buffer(out.body_storage_.data(), out.body_storage_.size());
     render_result r;
-    if (out.v.ok()) {
+    if (v.ok()) {
       success_fields fields;
-      fields.request_id = out.request_id.view();
+      fields.request_id = out.request_id_.view();
       inline_string<24> expiration;
       inline_string<max_phone_text> phone;
-      if (out.v.act == action::send_verification_code_for_bind_secure_mobile_phone) {
-        expiration = format_iso8601(out.code.expires_at);
+      if (info(v.action()).returns_expiration_date) {
+        expiration = format_iso8601(out.issued_.expires_at);
         fields.expiration_date = expiration.view();
       }
-      if (out.v.act == action::get_migration_verify_code && prepared != nullptr) {
-        phone = format_phone(prepared->binding.phone, phone_format::compact);
+      if (info(v.action()).returns_phone_number && out.phone_) {
+        phone = format_phone(*out.phone_, info(v.action()).phone_form);
         fields.phone_number = phone.view();
       }
-      r = render_success(buffer, config_.format, out.v.act, fields);
+      r = render_success(buffer, config_.format, v.action(), fields);
     } else {
       error_fields fields;
-      fields.request_id = out.request_id.view();
+      fields.request_id = out.request_id_.view();
       fields.host_id = config_.host_id;
       fields.recommend = config_.recommend;
-      fields.parameter = parameter_name(out.v.at_fault);
-      r = render_error(buffer, config_.format, out.v.act, out.v.code, fields);
+      fields.parameter = parameter_name(v.at_fault());
+      r = render_error(buffer, config_.format, v.action(), v.error(), fields);
     }
     // Never dropped: the configuration's format is validated and every value a
     // body carries is bounded (engine_body_capacity), so a failure here is a
     // broken invariant of the library, not a request to answer with no body.
     PHONEVERIFY_ASSERT(r.ok(), "engine: a response body did not render (format or capacity invariant broken)");
-    out.body_size = r.ok() ? r.size : 0;
-    std::memset(out.body_storage.data() + out.body_size, 0, out.body_storage.size() - out.body_size);
+    out.body_size_ = r.ok() ? r.size : 0;
+    std::memset(out.body_storage_.data() + out.body_size_, 0, out.body_storage_.size() - out.body_size_);
+    return out;
+  }
+
+  // Steps 2-6 and the caller account that keys state (RULES.md §9): the
+  // prepared request, or the verdict `out` is finished with.
+  template <class Request>
+  preparation prepare_request(const Request& request, const facts& f, engine_response& out) const noexcept {
+    const preparation prepared = prepare(request, f, config_.policy);
+    if (!prepared) return prepared;
+    if (prepared->binding) out.phone_ = prepared->binding->phone;
+    if (detail::caller_keys_state(*prepared, config_.policy))
+      if (const verdict v = detail::check_caller_account(Request::id, f.caller.account_id); !v) return v;
+    return prepared;
   }
 
   template <class Request>
   engine_response do_send(const Request& request, const facts& f) {
-    constexpr action a = action_of<Request>();
+    constexpr action a = Request::id;
     engine_response out;
     timestamp now;
     bool fell_back = false;
     if (!begin(a, f, now, out, fell_back)) return out;
-    const prepared_request prepared = prepare(request, f, config_.policy);
-    out.v = prepared.v;
-    if (prepared.v.ok() && detail::caller_keys_state(prepared, config_.policy))
-      out.v = detail::check_caller_account(a, f.caller.account_id);
-    if (!out.v.ok()) {
-      render(out, &prepared);
-      return out;
-    }
+    const preparation prepared = prepare_request(request, f, out);
+    if (!prepared) return finish(out, prepared.error());
     // Locks nest in one fixed order everywhere (challenge, then phone, then
     // account quota), so two sends can never wait on each other in a cycle.
-    const auto code_key = challenge_key(a, prepared.binding.account_id);
-    const auto phone_key = detail::make_key('p', format_phone(prepared.binding.phone, phone_format::e164).view());
-    const auto quota_key = detail::make_key('q', prepared.quota_account);
-    send_outcome outcome{unavailable(a, check_step::quota)};
+    const code_binding& binding = *prepared->binding;
+    const auto code_key = challenge_key(a, binding.account_id);
+    const auto phone_key = detail::make_key('p', format_phone(binding.phone, phone_format::e164).view());
+    const auto quota_key = detail::make_key('q', prepared->quota_account);
+    send_result outcome{unavailable(a, check_step::quota)};
     // Decides on copies and writes them back only when the code could be
     // drawn: a send the random source failed changes no state.
     const auto decide = [&](daily_usage* usage, per_phone_state& windows, challenge& code) {
@@ -748,10 +781,10 @@ class engine {
       challenge code_copy = code;
       per_phone_state windows_copy = windows;
       daily_usage usage_copy = usage != nullptr ? *usage : daily_usage{};
-      outcome = finish_send(config_.policy, config_.key, prepared,
+      outcome = finish_send(config_.policy, config_.key, *prepared,
                             {usage != nullptr ? &usage_copy : nullptr, &windows_copy, &code_copy, nullptr}, now, rng);
       if (rng.failed) {
-        outcome = send_outcome{no_randomness(a, now)};  // whatever was drawn is dropped with the copies
+        outcome = no_randomness(a, now);  // whatever was drawn is dropped with the copies
         return;
       }
       code = code_copy;
@@ -760,54 +793,52 @@ class engine {
     };
     const auto held = challenges_.update(code_key.view(), now, [&](challenge& code) {
       const auto phone_held = windows_.update(phone_key.view(), now, [&](per_phone_state& windows) {
-        if (uses_daily_quota(a)) {
+        if constexpr (info(a).daily_quota) {
           const auto quota_held = quotas_.update(quota_key.view(), now, [&](daily_usage& usage) {
             decide(&usage, windows, code);
           });
-          if (!quota_held) outcome.v = unavailable(a, check_step::quota, quota_held.retry_at);
+          if (!quota_held) outcome = unavailable(a, check_step::quota, quota_held.retry_at);
         } else {
           decide(nullptr, windows, code);
         }
       });
-      if (!phone_held) outcome.v = unavailable(a, check_step::quota, phone_held.retry_at);
+      if (!phone_held) outcome = unavailable(a, check_step::quota, phone_held.retry_at);
     });
-    if (!held) outcome.v = unavailable(a, check_step::quota, held.retry_at);
-    if (outcome.v.reason == verdict_reason::randomness_unavailable && !fell_back)
-      randomness_failures_.fetch_add(1, std::memory_order_relaxed);  // once per request
-    out.v = outcome.v;
-    if (outcome.v.ok()) out.code = outcome.code;
-    render(out, &prepared);
-    return out;
+    if (!held) outcome = unavailable(a, check_step::quota, held.retry_at);
+    if (!outcome) {
+      if (outcome.error().reason() == verdict_reason::randomness_unavailable && !fell_back)
+        randomness_failures_.fetch_add(1, std::memory_order_relaxed);  // once per request
+      return finish(out, outcome.error());
+    }
+    out.issued_ = *outcome;
+    return finish(out, verdict{a});
   }
 
   template <class Request>
   engine_response do_verify(const Request& request, const facts& f) {
-    constexpr action a = action_of<Request>();
+    constexpr action a = Request::id;
     engine_response out;
     timestamp now;
     bool fell_back = false;
     if (!begin(a, f, now, out, fell_back)) return out;
-    const prepared_request prepared = prepare(request, f, config_.policy);
-    out.v = prepared.v;
-    if (prepared.v.ok() && detail::caller_keys_state(prepared, config_.policy))
-      out.v = detail::check_caller_account(a, f.caller.account_id);
-    if (out.v.ok() && prepared.needs_code) {
-      const auto code_key = challenge_key(prepared.binding.purpose, prepared.binding.account_id);
-      // A binding the store has never seen gets an empty challenge (no code,
-      // dead at once, so the next sweep drops it). If the store is full of
-      // live state and refuses it, there is no code either: check against an
-      // empty challenge, which answers no_code.
-      out.v = unavailable(a, check_step::code);
-      const auto found = challenges_.update(code_key.view(), now, [&](challenge& code) {
-        out.v = finish_verify(config_.policy, config_.key, prepared, code, now);
-      });
-      if (!found) {
-        challenge none{};
-        out.v = finish_verify(config_.policy, config_.key, prepared, none, now);
-      }
+    const preparation prepared = prepare_request(request, f, out);
+    if (!prepared) return finish(out, prepared.error());
+    if (!prepared->needs_code()) return finish(out, verdict{a});
+    const code_binding& binding = *prepared->binding;
+    const auto code_key = challenge_key(binding.purpose, binding.account_id);
+    // A binding the store has never seen gets an empty challenge (no code,
+    // dead at once, so the next sweep drops it). If the store is full of
+    // live state and refuses it, there is no code either: check against an
+    // empty challenge, which answers no_code.
+    verdict v = unavailable(a, check_step::code);
+    const auto found = challenges_.update(code_key.view(), now, [&](challenge& code) {
+      v = finish_verify(config_.policy, config_.key, *prepared, code, now);
+    });
+    if (!found) {
+      challenge none{};
+      v = finish_verify(config_.policy, config_.key, *prepared, none, now);
     }
-    render(out, &prepared);
-    return out;
+    return finish(out, v);
   }
 
   // What every call starts with: the engine's time, a RequestId (a failure
@@ -815,28 +846,28 @@ class engine {
   // control). False, with `out` complete, when flow control refuses.
   bool begin(action a, const facts& f, timestamp& t, engine_response& out, bool& fell_back) {
     t = now();
-    out.request_id = new_request_id(fell_back);
+    out.request_id_ = new_request_id(fell_back);
     if (fell_back) randomness_failures_.fetch_add(1, std::memory_order_relaxed);
     return admit_flow(a, f, t, out);
   }
 
-  // Step 1 for the CAMS actions; false (and `out` complete) when refused.
+  // Step 1 for the actions with flow control; false (and `out` finished) when refused.
   bool admit_flow(action a, const facts& f, timestamp t, engine_response& out) {
-    if (!uses_flow_control(a)) return true;
+    if (!info(a).flow_control) return true;
     // An unnamed user, or one named by no AccountId, is refused before any
     // rate is keyed on it (RULES.md §9).
-    out.v = check_flow_subject(a, f);
-    if (out.v.ok()) out.v = detail::check_caller_account(a, f.caller.account_id);
-    if (!out.v.ok()) {
-      render(out, nullptr);
+    verdict v = check_flow_subject(a, f);
+    if (v.ok()) v = detail::check_caller_account(a, f.caller.account_id);
+    if (!v.ok()) {
+      finish(out, v);
       return false;
     }
     const auto key = detail::make_key('r', f.caller.account_id);
-    out.v = unavailable(a, check_step::flow_control);
-    const auto held = rates_.update(key.view(), t, [&](rate_state& s) { out.v = admit_request(config_.policy, a, s, t); });
-    if (!held) out.v = unavailable(a, check_step::flow_control, held.retry_at);
-    if (out.v.ok()) return true;
-    render(out, nullptr);
+    v = unavailable(a, check_step::flow_control);
+    const auto held = rates_.update(key.view(), t, [&](rate_state& s) { v = admit_request(config_.policy, a, s, t); });
+    if (!held) v = unavailable(a, check_step::flow_control, held.retry_at);
+    if (v.ok()) return true;
+    finish(out, v);
     return false;
   }
 

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "country_codes.hpp"
+#include "detail/digits.hpp"
 #include "errc.hpp"
 #include "inline_string.hpp"
 #include "result.hpp"
@@ -124,7 +125,7 @@ class phone_number {
     if (!is_assigned_country_code(cc)) return errc::invalid_parameter_mobile_country_code;
     if (national.empty() || national.size() > max_national_digits) return errc::invalid_parameter_phone_number;
     for (char c : national)
-      if (c < '0' || c > '9') return errc::invalid_parameter_phone_number;
+      if (!detail::is_digit(c)) return errc::invalid_parameter_phone_number;
     const phone_number number(cc, national);
     if (number.digit_count() > max_phone_digits || !is_possible_length(cc, national.size()) ||
         starts_with_trunk_prefix(cc, national))
@@ -167,8 +168,6 @@ struct phone_access {
   }
 };
 
-constexpr bool phone_is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
 constexpr phone_parse_result phone_failure(phone_error reason, std::size_t position) noexcept {
   return {result<phone_number>(to_errc(reason)), reason, position};
 }
@@ -202,7 +201,7 @@ constexpr phone_parse_result phone_parse_dashed(std::string_view text) noexcept 
   std::size_t separator = text.size();
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (phone_is_digit(c)) continue;
+    if (is_digit(c)) continue;
     if (c == '-') {
       if (separator != text.size()) return phone_failure(phone_error::second_separator, i);
       separator = i;
@@ -230,7 +229,7 @@ constexpr phone_parse_result phone_parse_digits(std::string_view text, std::size
     return phone_failure(offset == 0 ? phone_error::empty : phone_error::empty_country_code, offset);
   for (std::size_t i = offset; i < text.size(); ++i) {
     const char c = text[i];
-    if (phone_is_digit(c)) continue;
+    if (is_digit(c)) continue;
     if (c == '-') return phone_failure(phone_error::unexpected_separator, i);
     if (c == '+') return phone_failure(phone_error::misplaced_plus, i);
     return phone_failure(phone_bad_byte(c), i);
@@ -325,13 +324,6 @@ constexpr bool is_mobile_number(const phone_number& number) noexcept {
   if (number.country_code() != 86) return true;
   const std::string_view national = number.national_number();
   return national.size() == 11 && national[0] == '1';
-}
-
-// Whether `a` takes a mobile number (RULES.md §2): the secure-phone and
-// message-contact actions (1, 2, 3, 5 and EnableResourceDirectory) do; the
-// CAMS actions (4, ChatappMigrationVerified) take any possible number.
-constexpr bool requires_mobile_number(action a) noexcept {
-  return a != action::get_migration_verify_code && a != action::chatapp_migration_verified;
 }
 
 }  // namespace phoneverify

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "country_codes.hpp"
+#include "action.hpp"
 #include "errc.hpp"
 #include "phone.hpp"
 #include "result.hpp"
@@ -149,40 +150,23 @@ constexpr const site_policy& default_site_policy(site s) noexcept {
 }
 
 // The set of `policy` that governs the phone of action `a` (RULES.md §3):
-// secure phone for 1, 2, 3 and EnableResourceDirectory, message contact for
-// 5, CAMS for 4 and ChatappMigrationVerified. nullptr for a value that is no
-// enumerator.
-constexpr const country_code_set* policy_set(const site_policy& policy, action a) noexcept {
-  switch (a) {
-    case action::send_verification_code_for_bind_secure_mobile_phone:
-    case action::bind_secure_mobile_phone:
-    case action::send_verification_code_for_enable_rd:
-    case action::enable_resource_directory: return &policy.secure_phone;
-    case action::send_phone_verification_for_message_contact: return &policy.message_contact;
-    case action::get_migration_verify_code:
-    case action::chatapp_migration_verified: return &policy.cams;
+// the one its row names (info(a).phone): secure phone for 1, 2, 3 and
+// EnableResourceDirectory, message contact for 5, CAMS for 4 and
+// ChatappMigrationVerified.
+constexpr const country_code_set& policy_set(const site_policy& policy, action a) noexcept {
+  switch (info(a).phone) {
+    case phone_kind::secure_phone: return policy.secure_phone;
+    case phone_kind::message_contact: return policy.message_contact;
+    case phone_kind::cams: break;
   }
-  return nullptr;
+  return policy.cams;
 }
 
 // Whether `policy` accepts country code `cc` for the phone of action `a`: the
 // code must be assigned and in the action's set. False for an action that is
 // no enumerator. Never throws, never allocates, usable in constant expressions.
 constexpr bool site_accepts(const site_policy& policy, action a, std::uint16_t cc) noexcept {
-  // The sets by name, not through policy_set's pointer: with -fsanitize=null,
-  // g++ 12 cannot compare the address of a member of a constexpr object
-  // (action_policy's sites, held by value) with nullptr in a constant expression.
-  if (!is_assigned_country_code(cc)) return false;
-  switch (a) {
-    case action::send_verification_code_for_bind_secure_mobile_phone:
-    case action::bind_secure_mobile_phone:
-    case action::send_verification_code_for_enable_rd:
-    case action::enable_resource_directory: return policy.secure_phone.contains(cc);
-    case action::send_phone_verification_for_message_contact: return policy.message_contact.contains(cc);
-    case action::get_migration_verify_code:
-    case action::chatapp_migration_verified: return policy.cams.contains(cc);
-  }
-  return false;
+  return is_action(a) && is_assigned_country_code(cc) && policy_set(policy, a).contains(cc);
 }
 
 // Whether site `s` accepts country code `cc` for the phone of action `a`
@@ -193,31 +177,54 @@ constexpr bool site_accepts(site s, action a, std::uint16_t cc) noexcept {
   return site_accepts(default_site_policy(s), a, cc);
 }
 
-// The wire error when a site refuses a code for action `a` (RULES.md §3, §6):
-// NotSupport.Site.Action for BindSecureMobilePhone (the only site error it
-// documents), InvalidParameter.ManagementAccountSecurityInfo for
-// EnableResourceDirectory (its error for the management account's phone),
-// InvalidParameter.MobileCountryCode for every other action. [L] for
-// EnableResourceDirectory, 4 and ChatappMigrationVerified, which document no
-// site error of their own.
-constexpr errc site_rejection_error(action a) noexcept {
-  if (a == action::bind_secure_mobile_phone) return errc::not_support_site_action;
-  if (a == action::enable_resource_directory) return errc::invalid_parameter_management_account_security_info;
-  return errc::invalid_parameter_mobile_country_code;
+// Why a phone is not acceptable for an action, in RULES.md §7's order: steps
+// 3 (syntax, length, trunk prefix; the mobile rule) and 4 (the country code
+// is not assigned; the site does not accept it).
+enum class phone_refusal : std::uint8_t { syntax, not_a_mobile_number, unassigned_country_code, site };
+
+// A phone refused for an action: the action's wire error for it (its row's
+// phone_error), why, and for a parse failure the parser's reason and byte.
+struct phone_rejection {
+  errc wire_error;
+  phone_refusal refusal;
+  phone_error parse_error = phone_error::none;
+  std::uint16_t position = 0;
+
+  constexpr bool ok() const noexcept { return wire_error == errc::ok; }
+  // Refused at step 3 (syntax), else at step 4 (country code and site).
+  constexpr bool at_syntax_step() const noexcept {
+    return refusal == phone_refusal::syntax || refusal == phone_refusal::not_a_mobile_number;
+  }
+  friend constexpr bool operator==(const phone_rejection&, const phone_rejection&) noexcept = default;
+};
+
+// Whether a parsed phone is acceptable for action `a` under `policy`: the
+// mobile rule of RULES.md §2 where the action needs a mobile, then the site
+// (RULES.md §3), each refusal with the action's own error (RULES.md §6). The
+// one phone check of the library: the actions and the engine call it.
+constexpr result<phone_number, phone_rejection> check_phone_for_action(const site_policy& policy, action a,
+                                                                       const phone_number& number) noexcept {
+  const phone_errors errors = info(a).phone_error;
+  if (info(a).mobile_only && !is_mobile_number(number)) return phone_rejection{errors.syntax, phone_refusal::not_a_mobile_number};
+  if (!site_accepts(policy, a, number.country_code())) return phone_rejection{errors.site, phone_refusal::site};
+  return number;
 }
 
-// The checks of a parsed phone for action `a` under `policy`, in RULES.md §7
-// order: the mobile rule of RULES.md §2 (syntax: invalid_parameter_phone_number
-// for a non-mobile 86 number where the action needs a mobile), then the site
-// (site_rejection_error(a)). errc::ok when the phone is accepted.
-constexpr errc check_phone_for_action(const site_policy& policy, action a, const phone_number& number) noexcept {
-  if (requires_mobile_number(a) && !is_mobile_number(number)) return errc::invalid_parameter_phone_number;
-  if (!site_accepts(policy, a, number.country_code())) return site_rejection_error(a);
-  return errc::ok;
+// The same for a phone as the request spells it, in the action's form
+// (info(a).phone_form): parse errors first, in RULES.md §2's order.
+constexpr result<phone_number, phone_rejection> check_phone_for_action(const site_policy& policy, action a,
+                                                                       std::string_view text) noexcept {
+  const phone_parse_result parsed = parse_phone_detailed(text, info(a).phone_form);
+  const auto position = static_cast<std::uint16_t>(parsed.position > 0xFFFF ? 0xFFFF : parsed.position);
+  if (parsed.number) return check_phone_for_action(policy, a, *parsed.number);
+  if (parsed.reason == phone_error::unassigned_country_code)
+    return phone_rejection{info(a).phone_error.unassigned, phone_refusal::unassigned_country_code, parsed.reason, position};
+  return phone_rejection{info(a).phone_error.syntax, phone_refusal::syntax, parsed.reason, position};
 }
 
 // check_phone_for_action with the built-in policy of site `s`.
-constexpr errc check_phone_for_action(site s, action a, const phone_number& number) noexcept {
+constexpr result<phone_number, phone_rejection> check_phone_for_action(site s, action a,
+                                                                       const phone_number& number) noexcept {
   return check_phone_for_action(default_site_policy(s), a, number);
 }
 
