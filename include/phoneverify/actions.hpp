@@ -849,6 +849,17 @@ using send_result = result<issued_code, verdict>;
 
 namespace detail {
 
+// Step 1 of send() and verify(): for the rows with flow control, the caller
+// must be named (before its rate is keyed, RULES.md §9) and within its rate;
+// `flow` must then not be null (a precondition).
+constexpr verdict flow_step(const action_policy& policy, action a, const facts& f, rate_state* flow,
+                            timestamp now) noexcept {
+  if (!info(a).flow_control) return passed(a);
+  PHONEVERIFY_ASSERT(flow != nullptr, "send, verify: flow state for an action with flow control");
+  if (const verdict v = check_flow_subject(a, f); !v) return v;
+  return admit_request(policy, a, *flow, now);
+}
+
 constexpr verdict limit_denial(action a, verdict_reason reason, timestamp retry_at) noexcept {
   return {a, info(a).limit_error, check_step::quota, reason, parameter::none, 0, 0, retry_at};
 }
@@ -924,12 +935,7 @@ template <class Request, detail::uniform_random_bit_generator G>
   requires is_send_request<Request>
 constexpr send_result send(const action_policy& policy, const secret_key& key, const Request& request, const facts& f,
                            const send_state& state, timestamp now, G& rng) noexcept {
-  constexpr action a = Request::id;
-  if constexpr (info(a).flow_control) {
-    PHONEVERIFY_ASSERT(state.flow != nullptr, "send: flow state for an action with flow control");
-    if (const verdict v = check_flow_subject(a, f); !v) return v;  // before the rate is keyed (RULES.md §9)
-    if (const verdict v = admit_request(policy, a, *state.flow, now); !v) return v;
-  }
+  if (const verdict v = detail::flow_step(policy, Request::id, f, state.flow, now); !v) return v;
   const preparation prepared = prepare(request, f, policy);
   if (!prepared) return prepared.error();
   return finish_send(policy, key, *prepared, state, now, rng);
@@ -947,15 +953,10 @@ template <class Request>
   requires is_verify_request<Request>
 constexpr verdict verify(const action_policy& policy, const secret_key& key, const Request& request, const facts& f,
                          const verify_state& state, timestamp now) noexcept {
-  constexpr action a = Request::id;
-  if constexpr (info(a).flow_control) {
-    PHONEVERIFY_ASSERT(state.flow != nullptr, "verify: flow state for an action with flow control");
-    if (const verdict v = check_flow_subject(a, f); !v) return v;  // before the rate is keyed (RULES.md §9)
-    if (const verdict v = admit_request(policy, a, *state.flow, now); !v) return v;
-  }
+  if (const verdict v = detail::flow_step(policy, Request::id, f, state.flow, now); !v) return v;
   const preparation prepared = prepare(request, f, policy);
   if (!prepared) return prepared.error();
-  if (!prepared->needs_code()) return detail::passed(a);
+  if (!prepared->needs_code()) return detail::passed(Request::id);
   PHONEVERIFY_ASSERT(state.code != nullptr, "verify: code state");
   return finish_verify(policy, key, *prepared, *state.code, now);
 }
