@@ -389,10 +389,9 @@ class verdict {
   timestamp retry_at_{};
 };
 
+namespace detail {
 // The longest log line describe(verdict) writes.
 inline constexpr std::size_t verdict_description_capacity = 320;
-
-namespace detail {
 template <std::size_t N>
 constexpr void append_number(inline_string<N>& out, std::uint64_t n) noexcept {
   char digits[20]{};
@@ -417,9 +416,9 @@ constexpr void append_cut(inline_string<N>& out, std::string_view text) noexcept
 //   "BindSecureMobilePhone 409 Invalid.VerificationCode: the verification code
 //    was not accepted (wrong_code); parameter VerificationCode; phone 86-139****1234"
 // Never the code or a secret. Usable in constant expressions.
-constexpr inline_string<verdict_description_capacity> describe(
+constexpr inline_string<detail::verdict_description_capacity> describe(
     const verdict& v, const std::optional<phone_number>& phone = std::nullopt) noexcept {
-  inline_string<verdict_description_capacity> out;
+  inline_string<detail::verdict_description_capacity> out;
   detail::append_cut(out, action_name(v.action()));
   out.push_back(' ');
   detail::append_number(out, static_cast<std::uint64_t>(v.http_status()));

@@ -320,13 +320,10 @@ class engine_response {
   std::size_t body_size_ = 0;
 };
 
-// The longest log line describe(engine_response) writes.
-inline constexpr std::size_t response_description_capacity = verdict_description_capacity + 48;
-
 // One log line for a response: describe(verdict) with the request's phone
 // masked, then its RequestId. Never the code.
-inline inline_string<response_description_capacity> describe(const engine_response& response) noexcept {
-  inline_string<response_description_capacity> out;
+inline inline_string<detail::verdict_description_capacity + 48> describe(const engine_response& response) noexcept {
+  inline_string<detail::verdict_description_capacity + 48> out;
   out.append(describe(response.verdict(), response.phone()).view());
   out.append("; RequestId ");
   out.append(response.request_id());
