@@ -152,7 +152,9 @@ constexpr std::optional<errc> errc_from_string(std::string_view code) noexcept {
 // ---------------------------------------------------------------------------
 // Actions (RULES.md §1)
 
-// The five sending actions and the two consumer actions that check their codes.
+// The seven actions: four send a code (1, 3, 4, 5) and three check one (2,
+// EnableResourceDirectory, ChatappMigrationVerified). Their facts are the rows
+// of action.hpp.
 enum class action : std::uint8_t {
   send_verification_code_for_bind_secure_mobile_phone,  // 1, ResourceManager 2020-03-31
   bind_secure_mobile_phone,                             // 2, ResourceManager 2020-03-31
