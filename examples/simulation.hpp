@@ -79,8 +79,8 @@ inline std::vector<scenario> make_scenarios(std::uint64_t seed, std::uint32_t co
 
 // What a backend answers for one decision.
 struct answer {
-  pv::verdict v;
-  std::string code;  // sends: the code to deliver
+  pv::verdict verdict;
+  std::string code_to_deliver;  // an ok send's code ("" otherwise)
 };
 
 // Verdict totals per (action, errc).
@@ -137,7 +137,7 @@ void run_scenario(Backend& backend, const scenario& s, tally& out) {
   f.account.secure_phone = uk_phone;
   auto at = [&](std::chrono::milliseconds offset) { backend.set_time(start + offset); };
   auto count = [&](const answer& a) -> const answer& {
-    ++out[{a.v.act, a.v.code}];
+    ++out[{a.verdict.action(), a.verdict.error()}];
     return a;
   };
 
@@ -146,28 +146,28 @@ void run_scenario(Backend& backend, const scenario& s, tally& out) {
       at(0ms);
       const answer sent = count(backend.send_bind({uk_phone, member}, f));
       at(30s);
-      count(backend.bind({sent.code, uk_phone, member}, f));
+      count(backend.bind({sent.code_to_deliver, uk_phone, member}, f));
       break;
     }
     case scenario_kind::typo_then_right: {
       at(0ms);
       const answer sent = count(backend.send_bind({uk_phone, member}, f));
       at(20s);
-      const std::string wrong = typo(sent.code);
+      const std::string wrong = typo(sent.code_to_deliver);
       count(backend.bind({wrong, uk_phone, member}, f));
       at(40s);
-      count(backend.bind({sent.code, uk_phone, member}, f));
+      count(backend.bind({sent.code_to_deliver, uk_phone, member}, f));
       break;
     }
     case scenario_kind::expired_then_resend: {
       at(0ms);
       const answer first = count(backend.send_bind({uk_phone, member}, f));
       at(6min);
-      count(backend.bind({first.code, uk_phone, member}, f));
+      count(backend.bind({first.code_to_deliver, uk_phone, member}, f));
       at(6min + 1s);
       const answer second = count(backend.send_bind({uk_phone, member}, f));
       at(6min + 30s);
-      count(backend.bind({second.code, uk_phone, member}, f));
+      count(backend.bind({second.code_to_deliver, uk_phone, member}, f));
       break;
     }
     case scenario_kind::brute_force: {
@@ -175,7 +175,7 @@ void run_scenario(Backend& backend, const scenario& s, tally& out) {
       const answer sent = count(backend.send_bind({uk_phone, member}, f));
       for (std::uint32_t k = 1; k <= 7; ++k) {
         at(std::chrono::seconds{k});
-        const std::string attempt = guess(sent.code, k);
+        const std::string attempt = guess(sent.code_to_deliver, k);
         count(backend.bind({attempt, uk_phone, member}, f));
       }
       break;
@@ -197,7 +197,7 @@ void run_scenario(Backend& backend, const scenario& s, tally& out) {
         const std::string phone = "4479" + digits(s.index * 16 + k, 8);
         const std::string own_space = space + digits(k, 2);
         const answer a = count(backend.cams_send({own_space, phone, "en_US", "sms"}, f));
-        if (k == 0) first_code = a.code;
+        if (k == 0) first_code = a.code_to_deliver;
       }
       at(3s);
       count(backend.cams_verify({space + "00", "4479" + digits(s.index * 16, 8), first_code}, f));
@@ -213,7 +213,7 @@ void run_scenario(Backend& backend, const scenario& s, tally& out) {
       const answer sent = count(backend.send_enable_rd({}, f));
       at(45s);
       count(backend.enable_rd({"NewManagementAccount", "ops" + std::to_string(s.index) + "@rdadmin.aliyunid.com", {},
-                               sent.code},
+                               sent.code_to_deliver},
                               f));
       break;
     }
@@ -251,7 +251,7 @@ inline pv::timestamp& thread_time() {
 
 struct engine_backend {
   pv::engine& engine;
-  static answer of(const pv::engine_response& r) { return {r.v, std::string(r.code.code.view())}; }
+  static answer of(const pv::engine_response& r) { return {r.verdict(), std::string(r.code_to_deliver())}; }
   void set_time(pv::timestamp t) { thread_time() = t; }
   answer send_bind(const pv::send_verification_code_for_bind_secure_mobile_phone_request& r, const pv::facts& f) {
     return of(engine.send_verification_code_for_bind_secure_mobile_phone(r, f));
@@ -299,36 +299,43 @@ struct replay_backend {
   explicit replay_backend(const pv::engine_config& config) : policy(config.policy), key(config.key) {}
   void set_time(pv::timestamp t) { now = t; }
 
+  // Step 1 of the rows with flow control: the user must be named, then its
+  // rate admits the request (an ok verdict when it does).
+  template <class Request>
+  pv::verdict admit(const pv::facts& f) {
+    constexpr pv::action a = Request::id;
+    if constexpr (pv::info(a).flow_control) {
+      if (const pv::verdict named = pv::check_flow_subject(a, f); !named) return named;
+      return pv::admit_request(policy, a, rates[std::string(f.caller.account_id)], now);
+    }
+    return pv::verdict{a};
+  }
+
   template <class Request>
   answer send(const Request& r, const pv::facts& f) {
-    constexpr pv::action a = pv::action_of<Request>();
-    if constexpr (pv::uses_flow_control(a)) {
-      if (const pv::verdict named = pv::check_flow_subject(a, f); !named.ok()) return {named, {}};
-      pv::rate_state& rate = rates[std::string(f.caller.account_id)];
-      const pv::verdict flow = pv::admit_request(policy, a, rate, now);
-      if (!flow.ok()) return {flow, {}};
-    }
-    const pv::prepared_request p = pv::prepare(r, f, policy);
-    if (!p.v.ok()) return {p.v, {}};
-    pv::challenge& code = challenges[{a, std::string(p.binding.account_id)}];
-    pv::per_phone_state& w = windows[std::string(pv::format_phone(p.binding.phone, pv::phone_format::e164).view())];
-    pv::daily_usage& q = quotas[std::string(p.quota_account)];
+    constexpr pv::action a = Request::id;
+    if (const pv::verdict flow = admit<Request>(f); !flow) return {flow, {}};
+    const pv::preparation prepared = pv::prepare(r, f, policy);
+    if (!prepared) return {prepared.error(), {}};
+    const pv::code_binding& binding = *prepared->binding;
+    pv::challenge& code = challenges[{a, std::string(binding.account_id)}];
+    pv::per_phone_state& phone_windows = windows[std::string(pv::format_phone(binding.phone, pv::phone_format::e164).view())];
+    pv::daily_usage* account_quota = pv::info(a).daily_quota ? &quotas[std::string(prepared->quota_account)] : nullptr;
     generator g{&rng};
-    const pv::send_outcome out = pv::finish_send(policy, key, p, {&q, &w, &code, nullptr}, now, g);
-    return {out.v, std::string(out.code.code.view())};
+    const pv::send_result sent = pv::finish_send(policy, key, *prepared, {account_quota, &phone_windows, &code, nullptr}, now, g);
+    if (!sent) return {sent.error(), {}};
+    return {pv::verdict{a}, std::string(sent->code.view())};
   }
   template <class Request>
   answer verify(const Request& r, const pv::facts& f) {
-    constexpr pv::action a = pv::action_of<Request>();
-    if constexpr (pv::uses_flow_control(a)) {
-      if (const pv::verdict named = pv::check_flow_subject(a, f); !named.ok()) return {named, {}};
-      const pv::verdict flow = pv::admit_request(policy, a, rates[std::string(f.caller.account_id)], now);
-      if (!flow.ok()) return {flow, {}};
-    }
-    const pv::prepared_request p = pv::prepare(r, f, policy);
-    if (!p.v.ok() || !p.needs_code) return {p.v, {}};
-    pv::challenge& code = challenges[{p.binding.purpose, std::string(p.binding.account_id)}];
-    return {pv::finish_verify(policy, key, p, code, now), {}};
+    constexpr pv::action a = Request::id;
+    if (const pv::verdict flow = admit<Request>(f); !flow) return {flow, {}};
+    const pv::preparation prepared = pv::prepare(r, f, policy);
+    if (!prepared) return {prepared.error(), {}};
+    if (!prepared->needs_code()) return {pv::verdict{a}, {}};
+    const pv::code_binding& binding = *prepared->binding;
+    pv::challenge& code = challenges[{binding.purpose, std::string(binding.account_id)}];
+    return {pv::finish_verify(policy, key, *prepared, code, now), {}};
   }
 
   answer send_bind(const pv::send_verification_code_for_bind_secure_mobile_phone_request& r, const pv::facts& f) {
