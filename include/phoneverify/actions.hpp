@@ -49,55 +49,55 @@ namespace phoneverify {
 // SendVerificationCodeForBindSecureMobilePhone (RULES.md §1.1, action 1).
 struct send_verification_code_for_bind_secure_mobile_phone_request {
   static constexpr action id = action::send_verification_code_for_bind_secure_mobile_phone;
-  std::string_view secure_mobile_phone;  // SecureMobilePhone, required, dashed ("44-7911123456")
-  std::string_view account_id;           // AccountId, required: the member account
+  std::string_view secure_mobile_phone{};  // SecureMobilePhone, required, dashed ("44-7911123456")
+  std::string_view account_id{};           // AccountId, required: the member account
 };
 
 // BindSecureMobilePhone (action 2).
 struct bind_secure_mobile_phone_request {
   static constexpr action id = action::bind_secure_mobile_phone;
-  std::string_view verification_code;    // VerificationCode, required: the code action 1 sent
-  std::string_view secure_mobile_phone;  // SecureMobilePhone, required: the phone action 1 sent it to
-  std::string_view account_id;           // AccountId, required: the member account
+  std::string_view verification_code{};    // VerificationCode, required: the code action 1 sent
+  std::string_view secure_mobile_phone{};  // SecureMobilePhone, required: the phone action 1 sent it to
+  std::string_view account_id{};           // AccountId, required: the member account
 };
 
 // SendVerificationCodeForEnableRD (action 3).
 struct send_verification_code_for_enable_rd_request {
   static constexpr action id = action::send_verification_code_for_enable_rd;
-  std::string_view secure_mobile_phone;  // SecureMobilePhone, optional: empty = the caller's bound phone
+  std::string_view secure_mobile_phone{};  // SecureMobilePhone, optional: empty = the caller's bound phone
 };
 
 // GetMigrationVerifyCode (action 4, CAMS).
 struct get_migration_verify_code_request {
   static constexpr action id = action::get_migration_verify_code;
-  std::string_view cust_space_id;  // CustSpaceId, required: the ISV sub-customer's space (digits)
-  std::string_view phone_number;   // PhoneNumber, required, compact ("8613800001234")
-  std::string_view locale;         // Locale, required ("zh_CN", "en_US", "en")
-  std::string_view method;         // Method, required: "sms" or "voice", any case
+  std::string_view cust_space_id{};  // CustSpaceId, required: the ISV sub-customer's space (digits)
+  std::string_view phone_number{};   // PhoneNumber, required, compact ("8613800001234")
+  std::string_view locale{};         // Locale, required ("zh_CN", "en_US", "en")
+  std::string_view method{};         // Method, required: "sms" or "voice", any case
 };
 
 // SendPhoneVerificationForMessageContact (action 5).
 struct send_phone_verification_for_message_contact_request {
   static constexpr action id = action::send_phone_verification_for_message_contact;
-  std::string_view contact_id;    // ContactId, required in effect (MissingParameter.ContactId exists)
-  std::string_view phone_number;  // PhoneNumber, required in effect, dashed, the AddMessageContact phone
+  std::string_view contact_id{};    // ContactId, required in effect (MissingParameter.ContactId exists)
+  std::string_view phone_number{};  // PhoneNumber, required in effect, dashed, the AddMessageContact phone
 };
 
 // EnableResourceDirectory (appendix A): consumes action 3's code.
 struct enable_resource_directory_request {
   static constexpr action id = action::enable_resource_directory;
-  std::string_view enable_mode;             // EnableMode, required: CurrentAccount | NewManagementAccount
-  std::string_view ma_name;                 // MAName, with NewManagementAccount
-  std::string_view ma_secure_mobile_phone;  // MASecureMobilePhone, with NewManagementAccount; empty = caller's
-  std::string_view verification_code;       // VerificationCode, with NewManagementAccount
+  std::string_view enable_mode{};             // EnableMode, required: CurrentAccount | NewManagementAccount
+  std::string_view ma_name{};                 // MAName, with NewManagementAccount
+  std::string_view ma_secure_mobile_phone{};  // MASecureMobilePhone, with NewManagementAccount; empty = caller's
+  std::string_view verification_code{};       // VerificationCode, with NewManagementAccount
 };
 
 // ChatappMigrationVerified (appendix A): consumes action 4's code.
 struct chatapp_migration_verified_request {
   static constexpr action id = action::chatapp_migration_verified;
-  std::string_view cust_space_id;  // CustSpaceId, required
-  std::string_view phone_number;   // PhoneNumber, required, compact
-  std::string_view verify_code;    // VerifyCode, required
+  std::string_view cust_space_id{};  // CustSpaceId, required
+  std::string_view phone_number{};   // PhoneNumber, required, compact
+  std::string_view verify_code{};    // VerifyCode, required
 };
 
 // A request type of one of the seven actions.
@@ -148,7 +148,7 @@ struct caller_facts {
   // The caller's account ID: a state key (challenge and quota of 3, EnableRD's
   // challenge, the quota of 5 and, by policy, of 1; the CAMS user of 4 and 7).
   // Required where it keys state: empty is the missing_fact verdict (RULES.md §9).
-  std::string_view account_id;
+  std::string_view account_id{};
   bool product_subscribed = false;  // CAMS: Product.Unsubscript when false (the default, RULES.md §9)
   bool permitted = false;           // RAM authorisation for the action: Ram.PermissionDeny when false (CAMS)
 };
@@ -169,7 +169,7 @@ struct account_facts {
   directory_membership membership = directory_membership::another_directory;  // refuses by default (RULES.md §9)
   bool manages_a_directory = false;   // has a resource directory enabled already (EntityAlreadyExists.ResourceDirectory)
   bool secure_phone_bound = false;    // AccountSecureMobileAlreadyExists for BindSecureMobilePhone
-  std::string_view secure_phone;      // the bound phone, dashed: used by 3 and EnableRD when the request gives none
+  std::string_view secure_phone{};      // the bound phone, dashed: used by 3 and EnableRD when the request gives none
   bool enterprise_name_set = false;   // Invalid.EnterpriseName when false (the default, RULES.md §9)
   bool real_name_verified = false;    // EnterpriseRealNameVerificationError when false (the default)
 };
@@ -177,7 +177,7 @@ struct account_facts {
 // The message contact of action 5 (created by AddMessageContact).
 struct contact_facts {
   bool exists = true;                // EntityNotExists.Contact when false
-  std::string_view phone;            // the phone given to AddMessageContact, dashed
+  std::string_view phone{};            // the phone given to AddMessageContact, dashed
   bool verification_pending = true;  // EntityNotExists.Contact.Verification when false
 };
 
@@ -428,7 +428,7 @@ constexpr inline_string<detail::verdict_description_capacity> describe(
     detail::append_cut(out, ": ");
     detail::append_cut(out, describe(v.reason()));
   }
-  std::string_view detail_text;
+  std::string_view detail_text{};
   if (v.phone_failure() != phone_error::none) detail_text = describe(v.phone_failure());
   if (v.param_failure() != param_reason::ok) detail_text = describe(v.param_failure());
   if (v.code_status() != check_status::ok) detail_text = status_name(v.code_status());
@@ -603,8 +603,8 @@ constexpr verdict enterprise_state(action a, const account_facts& account) noexc
 struct prepared_request {
   phoneverify::action action;
   std::optional<code_binding> binding;
-  std::string_view quota_account;
-  std::string_view submitted_code;
+  std::string_view quota_account{};
+  std::string_view submitted_code{};
 
   // Whether step 8 checks a code (a consumer whose request carries one).
   constexpr bool needs_code() const noexcept { return binding.has_value() && !info(action).sends; }
