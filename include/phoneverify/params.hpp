@@ -3,14 +3,10 @@
 // and appendix A).
 //
 // Each check takes the parameter exactly as received and says whether it is
-// well formed, and if not, why (`param_reason`) and at which byte (for logs).
-// They read the text left to right and report the first byte that breaks the
-// rule, so every check runs in time bounded by the rule's maximum length, not by
-// the input's. Which errc a failure becomes is the action's business
-// (actions.hpp): these functions know no action. Phone numbers are in phone.hpp.
-//
-// Everything here is constexpr, noexcept, heap-free and usable in constant
-// expressions.
+// well formed, and if not, why (`param_reason`) and at which byte (for logs):
+// the first byte that breaks the rule, so the time is bounded by the rule's
+// maximum length, not the input's. Which errc a failure becomes is the action's
+// business. Everything here is constexpr, noexcept and heap-free.
 #ifndef PHONEVERIFY_PARAMS_HPP
 #define PHONEVERIFY_PARAMS_HPP
 
@@ -19,6 +15,7 @@
 #include <string_view>
 
 #include "detail/config.hpp"
+#include "detail/digits.hpp"
 
 namespace phoneverify {
 
@@ -63,10 +60,9 @@ constexpr std::string_view describe(param_reason r) noexcept {
   return "";
 }
 
-// The verdict of a syntax check: `reason` (ok or why not) and `position`, the
-// byte offset of the first byte that breaks the rule (the length of the text
-// when it ends too early; 0 for ok). Positions never exceed a rule's maximum
-// length + 1, so 16 bits always suffice.
+// The verdict of a syntax check: `reason` and `position`, the offset of the
+// first byte that breaks the rule (the text's length when it ends too early; 0
+// for ok). Positions never exceed a rule's maximum length + 1: 16 bits suffice.
 struct param_check {
   param_reason reason = param_reason::ok;
   std::uint16_t position = 0;
@@ -88,28 +84,19 @@ struct parsed_param {
   friend constexpr bool operator==(const parsed_param&, const parsed_param&) noexcept = default;
 };
 
-// Length bounds of the library's own decisions [L] (RULES.md §1.1 gives no lengths).
-// Account IDs: Alibaba Cloud UIDs are 16 digits today; up to 20 digits (the
-// width of a 64-bit unsigned value) so that older or future IDs are not refused.
+// Lengths the library decides [L] (RULES.md §1.1 gives none). Account IDs are
+// 16 digits today; up to 20 (a 64-bit value) so that other IDs are not refused.
 inline constexpr std::size_t account_id_max_digits = 20;
-// CustSpaceId: same numeric identifier rule as account IDs.
 inline constexpr std::size_t cust_space_id_max_digits = 20;
-// ContactId: "c-" and 1 to 64 letters and digits (the documented example has 16).
-inline constexpr std::size_t contact_id_max_suffix = 64;
-// RequestId-style identifiers: 1 to 64 letters, digits and '-'.
+inline constexpr std::size_t contact_id_max_suffix = 64;  // after "c-"
 inline constexpr std::size_t request_id_max_length = 64;
-// MAName prefix: 2 to 50 characters (appendix A).
+// The MAName prefix and the only domain it may have (appendix A).
 inline constexpr std::size_t ma_name_min_prefix = 2;
 inline constexpr std::size_t ma_name_max_prefix = 50;
-// The only domain a management account name may have (appendix A).
 inline constexpr std::string_view ma_name_domain = "rdadmin.aliyunid.com";
-// Verification codes are 6 to 10 digits (RULES.md §5, NIST SP 800-63B asks for at least 6).
-inline constexpr std::size_t verification_code_min_digits = 6;
-inline constexpr std::size_t verification_code_max_digits = 10;
 
 namespace detail {
 
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 constexpr bool is_lower(char c) noexcept { return c >= 'a' && c <= 'z'; }
 constexpr bool is_upper(char c) noexcept { return c >= 'A' && c <= 'Z'; }
 // Branch-free: setting bit 0x20 folds A-Z onto a-z and maps no other byte into a-z.
@@ -136,8 +123,8 @@ constexpr param_check fail(param_reason r, std::size_t position) noexcept {
 template <class Pred>
 constexpr param_check check_run(std::string_view text, std::size_t offset, std::size_t max_length,
                                 Pred allowed) noexcept {
-  // The bound is hoisted out of the loop: the first byte that breaks the rule
-  // within max_length is the error; past it, the text is too long.
+  // The first byte that breaks the rule within max_length is the error; past
+  // it, the text is too long.
   const std::size_t n = text.size() < max_length ? text.size() : max_length;
   std::size_t i = 0;
   while (i < n && allowed(text[i])) ++i;
@@ -161,8 +148,7 @@ template <std::size_t N, class Fold>
 constexpr param_check match_name(std::string_view text, const std::string_view (&names)[N], Fold fold,
                                  std::size_t& index) noexcept {
   if (text.empty()) return fail(param_reason::empty, 0);
-  // The common case first: the text is exactly one of the names (the names
-  // are already folded, so an exact match is a match).
+  // The common case first: an exact match (the names are already folded).
   for (std::size_t k = 0; k < N; ++k)
     if (text == names[k]) {
       index = k;
@@ -245,46 +231,51 @@ constexpr param_check check_locale(std::string_view text) noexcept {
 // How a CAMS migration code is delivered (action 4's Method).
 enum class verify_method : std::uint8_t { sms, voice };
 
-// The wire spelling of a method: "sms" or "voice"; "" for a value that is no enumerator.
-constexpr std::string_view method_name(verify_method m) noexcept {
-  switch (m) {
-    case verify_method::sms: return "sms";
-    case verify_method::voice: return "voice";
-  }
-  return "";
+// How EnableResourceDirectory enables the directory (appendix A's EnableMode).
+enum class enable_mode : std::uint8_t { current_account, new_management_account };
+
+namespace detail {
+
+// The wire spellings, in enumerator order.
+inline constexpr std::string_view method_names[] = {"sms", "voice"};
+inline constexpr std::string_view enable_mode_names[] = {"CurrentAccount", "NewManagementAccount"};
+
+template <class E, std::size_t N>
+constexpr std::string_view name_of(E e, const std::string_view (&names)[N]) noexcept {
+  const auto i = static_cast<std::size_t>(e);
+  return i < N ? names[i] : std::string_view{};
 }
+
+template <class E, std::size_t N, class Fold>
+constexpr parsed_param<E> parse_name(std::string_view text, const std::string_view (&names)[N], Fold fold) noexcept {
+  std::size_t index = 0;
+  const param_check c = match_name(text, names, fold, index);
+  return {static_cast<E>(index), c};
+}
+
+}  // namespace detail
+
+// The wire spelling of a method: "sms" or "voice"; "" for a value that is no enumerator.
+constexpr std::string_view method_name(verify_method m) noexcept { return detail::name_of(m, detail::method_names); }
 
 // Method (action 4; RULES.md §1.1): "sms" or "voice", ASCII case-insensitive
 // because the sources disagree on case [L]. Errors: empty, non_ascii,
 // control_character, unknown_value (at the first byte no name can continue with,
 // or at the end for a proper prefix such as "sm").
 constexpr parsed_param<verify_method> parse_method(std::string_view text) noexcept {
-  constexpr std::string_view names[] = {"sms", "voice"};
-  std::size_t index = 0;
-  const param_check c = detail::match_name(text, names, detail::to_lower_ascii, index);
-  return {index == 1 ? verify_method::voice : verify_method::sms, c};
+  return detail::parse_name<verify_method>(text, detail::method_names, detail::to_lower_ascii);
 }
-
-// How EnableResourceDirectory enables the directory (appendix A's EnableMode).
-enum class enable_mode : std::uint8_t { current_account, new_management_account };
 
 // The wire spelling: "CurrentAccount" or "NewManagementAccount"; "" for a value that is no enumerator.
 constexpr std::string_view enable_mode_name(enable_mode m) noexcept {
-  switch (m) {
-    case enable_mode::current_account: return "CurrentAccount";
-    case enable_mode::new_management_account: return "NewManagementAccount";
-  }
-  return "";
+  return detail::name_of(m, detail::enable_mode_names);
 }
 
 // EnableMode (appendix A): exactly "CurrentAccount" or "NewManagementAccount",
 // case-sensitive like every other enumerated wire value. Errors: empty,
 // non_ascii, control_character, unknown_value.
 constexpr parsed_param<enable_mode> parse_enable_mode(std::string_view text) noexcept {
-  constexpr std::string_view names[] = {"CurrentAccount", "NewManagementAccount"};
-  std::size_t index = 0;
-  const param_check c = detail::match_name(text, names, [](char ch) { return ch; }, index);
-  return {index == 1 ? enable_mode::new_management_account : enable_mode::current_account, c};
+  return detail::parse_name<enable_mode>(text, detail::enable_mode_names, [](char ch) { return ch; });
 }
 
 // MAName (appendix A): "<prefix>@rdadmin.aliyunid.com", the prefix 2 to 50
@@ -322,12 +313,11 @@ constexpr param_check check_ma_name(std::string_view text) noexcept {
 }
 
 // The text of a verification code (VerificationCode, VerifyCode; RULES.md §5):
-// exactly `digits` ASCII digits. `digits` is the code policy's length and must
-// be 6 to 10 (a precondition: PHONEVERIFY_ASSERT, a compile error in a constant
-// expression). Errors: empty, non_ascii (full-width digits included),
+// exactly `digits` ASCII digits, the code policy's length, 6 to 10 (a
+// precondition). Errors: empty, non_ascii (full-width digits included),
 // control_character, invalid_character, too_short, too_long.
 constexpr param_check check_verification_code(std::string_view text, std::size_t digits) noexcept {
-  PHONEVERIFY_ASSERT(digits >= verification_code_min_digits && digits <= verification_code_max_digits,
+  PHONEVERIFY_ASSERT(digits >= detail::min_code_digits && digits <= detail::max_code_digits,
                      "check_verification_code: digits must be 6 to 10 (RULES.md §5)");
   if (text.empty()) return detail::fail(param_reason::empty, 0);
   const param_check c = detail::check_run(text, 0, digits, detail::is_digit);
@@ -336,10 +326,9 @@ constexpr param_check check_verification_code(std::string_view text, std::size_t
   return {};
 }
 
-// A RequestId-style identifier (what a service or client uses to name a request,
-// for example "DCD43660-75DD-5D15-B342-1B83FCA5B913"): 1 to 64 ASCII letters,
-// digits and '-' [L]. Not a strict UUID check: action 4's documented own example ends in
-// the letter 'O'. Errors: empty, non_ascii, control_character,
+// A RequestId-style identifier ("DCD43660-75DD-5D15-B342-1B83FCA5B913"): 1 to 64
+// ASCII letters, digits and '-' [L]; not a strict UUID, since action 4's own
+// example ends in the letter 'O'. Errors: empty, non_ascii, control_character,
 // invalid_character, too_long.
 constexpr param_check check_request_id(std::string_view text) noexcept {
   if (text.empty()) return detail::fail(param_reason::empty, 0);
