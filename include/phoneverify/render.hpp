@@ -2,10 +2,9 @@
 // phoneverify: response bodies rendered into a caller-provided buffer, in JSON
 // and in XML (RULES.md §1.1 "Responses", §6 "Error body on the wire").
 //
-// No heap, no exceptions, usable in constant expressions. A buffer that is too
-// small is an error that says how many bytes the body needs (`required`); the
-// caller retries with a bigger buffer. A failed render never leaves part of a
-// body behind: the bytes it wrote are zeroed. An empty span measures.
+// No heap, no exceptions, usable in constant expressions. A buffer too small
+// is an error that says how many bytes the body needs (`required`; an empty span
+// measures), and a failed render zeroes what it wrote: no part of a body is left.
 //
 // Everything a body carries is escaped, whether it came from the request or
 // from the catalog:
@@ -14,10 +13,8 @@
 //   references (a parser would otherwise normalise CR); the other bytes below
 //   0x20, and U+FFFE and U+FFFF, which XML 1.0 cannot carry at all, become
 //   U+FFFD.
-// - Both: valid UTF-8 is copied as it is (4-byte sequences included); each
-//   maximal ill-formed subsequence becomes one U+FFFD, as the Unicode Standard
-//   §3.9 recommends (what Python's decode(errors="replace") does), so the body
-//   is always valid UTF-8.
+// - Both: valid UTF-8 is copied as it is; each maximal ill-formed subsequence
+//   becomes one U+FFFD (Unicode §3.9), so the body is always valid UTF-8.
 #ifndef PHONEVERIFY_RENDER_HPP
 #define PHONEVERIFY_RENDER_HPP
 
@@ -28,6 +25,7 @@
 #include <span>
 #include <string_view>
 
+#include "detail/saturating.hpp"
 #include "errc.hpp"
 
 namespace phoneverify {
@@ -35,8 +33,7 @@ namespace phoneverify {
 // The two wire formats of Alibaba Cloud's RPC APIs.
 enum class body_format : std::uint8_t { json, xml };
 
-// The Content-Type of a format: "application/json" or "application/xml"
-// (the documented pages' headers); "" for a value that is no enumerator.
+// "application/json" or "application/xml"; "" for a value that is no enumerator.
 constexpr std::string_view content_type(body_format f) noexcept {
   switch (f) {
     case body_format::json: return "application/json";
@@ -85,16 +82,12 @@ struct error_fields {
 };
 
 // The fields of a success body (RULES.md §1.1 "Responses"). Each action renders
-// the fields it documents, always, in the documented order (an empty view is
-// an empty value), and ignores the others:
-// - every action: RequestId;
-// - SendVerificationCodeForBindSecureMobilePhone: ExpirationDate (ISO 8601
-//   with milliseconds, "2021-12-17T07:38:41.747Z": pass format_iso8601's text);
-// - GetMigrationVerifyCode (action 4's documentation): Code ("OK"), Message, Data.PhoneNumber,
-//   Data.Id, AccessDeniedDetail.
+// the fields it documents (the comments below), always, in the documented order
+// (an empty view is an empty value), and ignores the others; action 4 also
+// renders Code "OK".
 struct success_fields {
   std::string_view request_id;            // RequestId
-  std::string_view expiration_date;       // ExpirationDate (action 1)
+  std::string_view expiration_date;       // ExpirationDate (action 1): format_iso8601's text
   std::string_view message;               // Message (action 4)
   std::string_view phone_number;          // Data.PhoneNumber (action 4)
   std::string_view id;                    // Data.Id (action 4)
@@ -102,10 +95,6 @@ struct success_fields {
 };
 
 namespace detail {
-
-constexpr std::size_t saturating_add(std::size_t a, std::size_t b) noexcept {
-  return b > std::numeric_limits<std::size_t>::max() - a ? std::numeric_limits<std::size_t>::max() : a + b;
-}
 
 // Appends to the caller's buffer while it fits and counts every byte either
 // way, so one pass both renders and measures. Never writes past `capacity`.
@@ -115,7 +104,7 @@ class body_writer {
 
   constexpr void put(char c) noexcept {
     if (count_ < capacity_) out_[count_] = c;
-    count_ = saturating_add(count_, 1);
+    count_ = sat_add_size(count_, 1);
   }
   constexpr void raw(std::string_view s) noexcept {
     if (count_ < capacity_) {
@@ -127,7 +116,7 @@ class body_writer {
         std::memcpy(out_ + count_, s.data(), n);
       }
     }
-    count_ = saturating_add(count_, s.size());
+    count_ = sat_add_size(count_, s.size());
   }
   constexpr std::size_t count() const noexcept { return count_; }
 
@@ -200,10 +189,9 @@ struct plain_table {
 inline constexpr plain_table plain_bytes{};
 
 // Skips whole 8-byte words of plain bytes (run time only: it reads words with
-// memcpy). Bit tricks from "Bit Twiddling Hacks" (S. E. Anderson): a word has a
-// byte below n (n <= 0x80) iff (x - n*ones) & ~x & highs; a byte equal to c iff
-// the same test finds a zero byte in x ^ c*ones. Exact for "any byte", which is
-// all that is asked here; the byte loop after it finds which byte.
+// memcpy). A word has a byte below n (n <= 0x80) iff (x - n*ones) & ~x & highs,
+// and a byte equal to c iff x ^ c*ones has a zero byte ("Bit Twiddling Hacks"):
+// exact for "any byte"; the byte loop after it finds which.
 inline std::size_t skip_plain_words(std::string_view s, std::size_t i, bool json) noexcept {
   constexpr std::uint64_t ones = 0x0101010101010101ULL;
   constexpr std::uint64_t highs = 0x8080808080808080ULL;
@@ -367,29 +355,11 @@ class body_builder {
   bool first_ = true;
 };
 
-// code_string(e), message(e) and message(e, a) without comparing a table
-// entry's address with nullptr, as errc.hpp does: g++ 12 with
-// -fsanitize=undefined refuses such comparisons in constant expressions, and
-// rendering must stay constexpr in the sanitizer build too.
-constexpr std::string_view wire_code(errc e) noexcept {
-  const auto index = static_cast<std::size_t>(e);
-  return index < errc_count ? errc_table[index].wire : std::string_view{};
-}
-constexpr std::string_view canonical_message(errc e) noexcept {
-  const auto index = static_cast<std::size_t>(e);
-  return index < errc_count ? errc_table[index].message : std::string_view{};
-}
-constexpr std::string_view documented_message(errc e, action a) noexcept {
-  for (const auto& row : documented_errors(a))
-    if (row.code == e) return row.message;
-  return canonical_message(e);
-}
-
 constexpr bool valid_format(body_format f) noexcept { return f == body_format::json || f == body_format::xml; }
 
 constexpr render_result render_error_body(std::span<char> out, body_format f, errc e, std::string_view message_text,
                                           const error_fields& fields) noexcept {
-  const std::string_view code = wire_code(e);
+  const std::string_view code = code_string(e);
   if (e == errc::ok || code.empty() || !valid_format(f)) return {0, 0, render_status::invalid_argument};
   body_writer w(out.data(), out.size());
   body_builder b(w, f);
@@ -411,24 +381,21 @@ constexpr render_result render_error_body(std::span<char> out, body_format f, er
 // code_string(e), the message message(e, a) with its "%s" replaced by
 // fields.parameter. Errors: buffer_too_small (with `required`),
 // invalid_argument (e is ok or no enumerator, a or f no enumerator).
-// Never throws, never allocates, usable in constant expressions.
 constexpr render_result render_error(std::span<char> out, body_format f, action a, errc e,
                                      const error_fields& fields) noexcept {
   if (action_name(a).empty()) return {0, 0, render_status::invalid_argument};
-  return detail::render_error_body(out, f, e, detail::documented_message(e, a), fields);
+  return detail::render_error_body(out, f, e, message(e, a), fields);
 }
 
 // The same with the canonical message, for an error raised before the action is
 // known (an unknown Action is the gateway's InvalidParameter).
 constexpr render_result render_error(std::span<char> out, body_format f, errc e, const error_fields& fields) noexcept {
-  return detail::render_error_body(out, f, e, detail::canonical_message(e), fields);
+  return detail::render_error_body(out, f, e, message(e), fields);
 }
 
-// Renders action `a`'s success body (RULES.md §1.1 "Responses"; see
-// success_fields for which fields each action has): JSON an object, XML
-// <?xml ...?><ActionNameResponse>...</ActionNameResponse> (action 1's documented shape).
-// Errors: buffer_too_small (with `required`), invalid_argument (a or f no
-// enumerator). Never throws, never allocates, usable in constant expressions.
+// Renders action `a`'s success body (RULES.md §1.1 "Responses"): JSON an object,
+// XML <?xml ...?><ActionNameResponse>...</ActionNameResponse>. Errors:
+// buffer_too_small (with `required`), invalid_argument (a or f no enumerator).
 constexpr render_result render_success(std::span<char> out, body_format f, action a,
                                        const success_fields& fields) noexcept {
   const std::string_view name = action_name(a);
@@ -459,11 +426,10 @@ constexpr render_result render_success(std::span<char> out, body_format f, actio
   return w.finish();
 }
 
-// A buffer of this many bytes always holds any body (error or success, either
-// format) whose request-supplied texts total `value_bytes` bytes (RequestId,
-// HostId, Recommend, parameter, or the success fields): a fixed part for names,
-// markup and the longest catalog message, plus 6 output bytes per input byte
-// (the longest escape, "\u001f" or "&quot;"). Saturates instead of overflowing.
+// A buffer of this many bytes holds any body whose caller-supplied texts total
+// `value_bytes` bytes: a fixed part for names, markup and the longest catalog
+// message, plus 6 bytes per input byte (the longest escape, "\u001f" or
+// "&quot;"). Saturates instead of overflowing.
 constexpr std::size_t max_body_size(std::size_t value_bytes) noexcept {
   constexpr std::size_t fixed = 1024;
   constexpr std::size_t per_byte = 6;

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
-// phoneverify: saturating and floor-rounding 64-bit integer arithmetic.
-// Not part of the public contract.
+// phoneverify: saturating and floor-rounding integer arithmetic. Not part of
+// the public contract.
 //
-// The time and limit arithmetic (time.hpp, quota.hpp) must not overflow for
-// any input (RULES.md §4: "no overflow for any input"), so every sum and
-// product that can leave the int64 range clamps to its end instead.
+// Time, limit and size arithmetic must not overflow for any input (RULES.md §4),
+// so every sum and product that can leave its type's range clamps to its end.
 #ifndef PHONEVERIFY_DETAIL_SATURATING_HPP
 #define PHONEVERIFY_DETAIL_SATURATING_HPP
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 
@@ -42,6 +42,13 @@ constexpr std::int64_t sat_mul(std::int64_t a, std::int64_t b) noexcept {
 constexpr std::uint64_t sat_mul_u(std::uint64_t a, std::uint64_t b) noexcept {
   std::uint64_t r = 0;
   if (__builtin_mul_overflow(a, b, &r)) return u64_max;
+  return r;
+}
+
+// a + b for sizes, clamped to SIZE_MAX.
+constexpr std::size_t sat_add_size(std::size_t a, std::size_t b) noexcept {
+  std::size_t r = 0;
+  if (__builtin_add_overflow(a, b, &r)) return std::numeric_limits<std::size_t>::max();
   return r;
 }
 
