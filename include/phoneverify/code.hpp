@@ -2,14 +2,12 @@
 // phoneverify: verification codes: issue, store as a keyed digest, check,
 // expire, lock (RULES.md §5 and the attempt limits of §4).
 //
-// A `challenge` is the whole state of one (sending action, account): the
-// service keeps one per pair (in memory, or in any database through
-// to_bytes/from_bytes) and passes it to issue_code and check_code, which
-// update it in place, like daily_usage. The code itself is never stored: the
-// challenge holds truncated HMAC-SHA-256 tags under the caller's key (OWASP
-// ASVS 2.7.5). The caller supplies the time, the key and a cryptographically
-// secure uniform random bit generator (NIST SP 800-63B; a seeded generator is
-// for tests only). Everything is constexpr, noexcept and heap-free.
+// A `challenge` is the whole state of one (sending action, account), kept by the
+// service (in memory, or in a database through to_bytes/from_bytes) and updated
+// in place by issue_code and check_code. The code itself is never stored, only
+// truncated HMAC-SHA-256 tags under the caller's key. The caller supplies the
+// time, the key and a cryptographically secure generator (a seeded one is for
+// tests only). Everything is constexpr, noexcept and heap-free.
 #ifndef PHONEVERIFY_CODE_HPP
 #define PHONEVERIFY_CODE_HPP
 
@@ -47,15 +45,10 @@
 
 namespace phoneverify {
 
-// How verification codes are made and checked (RULES.md §5, §4). The defaults
-// are the library's [L] choices: 6 digits, valid 5 minutes, 5 failed checks
-// per code, one code per minute, 100 consecutive failures then 24 h locked,
-// and a budget of 100 failed checks per binding per 24 h that success does
-// not refill (RULES.md §4).
-// Limits (validate() checks them): digits 6..10 (NIST SP 800-63B asks for at
-// least 6); validity 1 s..10 min (NIST SP 800-63B §5.1.3.2, OWASP ASVS
-// 2.7.2); max_attempts, max_consecutive_failures and failure_budget at least
-// 1; resend_interval 0..24 h; lockout and failure_budget_window 1 s..366 days.
+// How verification codes are made and checked (RULES.md §4, §5); the defaults
+// are the library's [L] choices. Limits (validate()): digits 6..10; validity
+// 1 s..10 min; max_attempts, max_consecutive_failures and failure_budget at
+// least 1; resend_interval 0..24 h; lockout and failure_budget_window 1 s..366 days.
 struct code_policy {
   std::uint8_t digits = 6;
   std::chrono::seconds validity{300};
@@ -64,9 +57,8 @@ struct code_policy {
   std::uint16_t max_consecutive_failures = 100;
   std::chrono::seconds lockout{24 * 3600};
   // Failed checks a binding may spend, refilled one every
-  // failure_budget_window / failure_budget (14.4 min by default) and never by
-  // a success: an account that owns phones of its own cannot reset its way to
-  // more guesses (RULES.md §4).
+  // failure_budget_window / failure_budget and never by a success, so an account
+  // with phones of its own cannot reset its way to more guesses (RULES.md §4).
   std::uint16_t failure_budget = 100;
   std::chrono::seconds failure_budget_window{24 * 3600};
 };
@@ -163,10 +155,9 @@ concept uniform_random_bit_generator =
 }  // namespace detail
 
 // The state of one (sending action, account): the tags of its current code
-// (never the code), its times and its counters. Trivially copyable, 64
-// bytes; value-initialised means no code was sent. Read it through the
-// accessors; store it with to_bytes and read it back with from_bytes. A
-// service resets a binding (ends a lockout) by assigning `challenge{}`.
+// (never the code), its times and its counters. Trivially copyable;
+// value-initialised means no code was sent. A service resets a binding (ends a
+// lockout) by assigning `challenge{}`.
 struct challenge {
  public:
   constexpr challenge() noexcept = default;
@@ -267,12 +258,11 @@ constexpr std::uint64_t pow10_u64(unsigned digits) noexcept {
 }
 
 // A uniform integer in [0, bound) drawn from `rng` by rejection sampling, for
-// any generator range and 1 <= bound <= 2^62: whole bits are first extracted
-// from each draw (a draw outside the largest power-of-two sub-range is
-// rejected), concatenated to the bit width of bound - 1, and a value >= bound
-// is rejected. Each rejection happens with probability below 1/2, so the
-// loops are bounded (512 draws); a generator that never gives an acceptable
-// value (a broken one) yields false rather than looping forever.
+// any generator range and 1 <= bound <= 2^62: whole bits of each draw (one
+// outside the largest power-of-two sub-range is rejected) are concatenated to
+// the width of bound - 1, and a value >= bound is rejected. Each rejection has
+// probability below 1/2, so 512 draws bound the loop: a broken generator gives
+// false rather than a hang.
 template <uniform_random_bit_generator G>
 constexpr bool draw_below(G& rng, std::uint64_t bound, std::uint64_t& out) noexcept {
   using word = std::invoke_result_t<G&>;
@@ -485,13 +475,10 @@ constexpr timestamp next_issue_at(const code_policy& policy, const challenge& st
 }
 
 // The first instant from which `state` remembers nothing that could change a
-// verdict (RULES.md §4: every state has a time at which it dies): the end of
-// the resend interval of its last code, the expiry of a live code, the
-// moment its consecutive failures are forgotten (`lockout` after the last
-// one) and the moment its failure budget has drained, whichever is latest; timestamp::min() for a challenge that holds
-// nothing. From then on it answers as challenge{} does on the wire
-// (Invalid.VerificationCode for any check), so a store may drop it.
-// timestamp::max() for a policy outside its limits.
+// verdict (RULES.md §4), so a store may drop it: the latest of the end of the
+// resend interval, the expiry of a live code, the forgetting of its consecutive
+// failures and the draining of its failure budget. timestamp::min() for a
+// challenge that holds nothing, timestamp::max() for a policy outside its limits.
 constexpr timestamp forgettable_at(const code_policy& policy, const challenge& state) noexcept {
   if (validate(policy) != errc::ok) return timestamp::max();
   std::int64_t at = std::numeric_limits<std::int64_t>::min();
@@ -519,7 +506,7 @@ constexpr timestamp forgettable_at(const code_policy& policy, const challenge& s
 // invalid_parameter for a policy outside its limits (a compile error in a
 // constant expression), a purpose that is not a sending action, an all-zero
 // key, or a generator that gave no acceptable value in 512 draws. `state` is
-// unchanged on error. Never throws, never allocates.
+// unchanged on error.
 template <detail::uniform_random_bit_generator G>
 constexpr result<issued_code> issue_code(const code_policy& policy, const secret_key& key, const code_binding& binding,
                                          challenge& state, timestamp now, G& rng) noexcept {
@@ -566,11 +553,10 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const secret
 // max_attempts or max_consecutive_failures returns its own status, and
 // the next returns exhausted or locked. Each failure is also charged to the
 // failure budget, which a success does not refill. ok consumes the code and
-// resets the consecutive failures. The tags are compared in constant time: no branch
-// or memory index depends on the submitted digits or the stored tags, only
-// on the declassified one-bit outcomes. A policy outside its limits is a
-// compile error in a constant expression and gives no_code (nothing checked,
-// nothing changed) at run time. Never throws, never allocates.
+// resets the consecutive failures. The tags are compared in constant time: no
+// branch or index depends on the submitted digits or the stored tags. A policy
+// outside its limits is a compile error in a constant expression and gives
+// no_code (nothing checked, nothing changed) at run time.
 constexpr check_status check_code(const code_policy& policy, const secret_key& key, const code_binding& binding,
                                   challenge& state, std::string_view submitted, timestamp now) noexcept {
   if (std::is_constant_evaluated())
@@ -623,8 +609,7 @@ constexpr check_status check_code(const code_policy& policy, const secret_key& k
   return check_status::wrong_code;
 }
 
-// The 64-byte stored form of `state` (layout on challenge_bytes). Never
-// throws, never allocates, usable in constant expressions.
+// The 64-byte stored form of `state` (layout on challenge_bytes).
 constexpr challenge_bytes to_bytes(const challenge& state) noexcept {
   using access = detail::challenge_access;
   challenge_bytes out{};
@@ -649,7 +634,7 @@ constexpr challenge_bytes to_bytes(const challenge& state) noexcept {
 // `challenge{}`; version 1 bytes (no failure budget) read with none charged.
 // Anything to_bytes cannot produce is invalid_parameter: an unknown version or
 // state, a non-zero reserved byte, a "none" challenge with any other field
-// set, or a code whose expiry is not 0..10 min after its issue. Never throws, never allocates, usable in constant expressions.
+// set, or a code whose expiry is not 0..10 min after its issue.
 constexpr result<challenge> from_bytes(const challenge_bytes& bytes) noexcept {
   using access = detail::challenge_access;
   bool all_zero = true;
