@@ -28,19 +28,24 @@ int main() {
   // What the service knows. Every fact that would grant defaults to refusing:
   // action 1 needs a RAM identity of the management account, and the member
   // in this directory (its other facts are checked by action 2).
-  pv::facts facts;
-  facts.caller.kind = pv::caller_kind::management_ram_identity;
-  facts.caller.account_id = "1234567890123456";
-  facts.account.membership = pv::directory_membership::this_directory;
-  const pv::send_verification_code_for_bind_secure_mobile_phone_request request{"86-13900001234", "1384512345678901"};
+  const pv::facts facts{
+      .caller = {.kind = pv::caller_kind::management_ram_identity, .account_id = "1234567890123456"},
+      .account = {.membership = pv::directory_membership::this_directory},
+  };
+  const pv::send_verification_code_for_bind_secure_mobile_phone_request request{
+      .secure_mobile_phone = "86-13900001234", .account_id = "1384512345678901"};
   const pv::timestamp now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
 
-  // 1. The pure steps say which keys the stateful steps need.
-  const pv::prepared_request prepared = pv::prepare(request, facts, policy);
-  if (!prepared.v.ok()) return 1;
-  const std::string challenge_key = "challenge:1:" + std::string(prepared.binding.account_id);
-  const std::string quota_key = "quota:" + std::string(prepared.quota_account);
-  const std::string phone_key = "phone:" + std::string(pv::format_phone(prepared.binding.phone, pv::phone_format::e164));
+  // 1. The pure steps say which keys the stateful steps need, or refuse.
+  const pv::preparation prepared = pv::prepare(request, facts, policy);
+  if (!prepared) {
+    std::printf("refused: %s\n", pv::describe(prepared.error()).c_str());
+    return 1;
+  }
+  const pv::code_binding& binding = *prepared->binding;  // every send has one
+  const std::string challenge_key = "challenge:1:" + std::string(binding.account_id);
+  const std::string quota_key = "quota:" + std::string(prepared->quota_account);
+  const std::string phone_key = "phone:" + std::string(pv::format_phone(binding.phone, pv::phone_format::e164));
 
   // 2. Read the state (a missing row reads as fresh state), decide, write back.
   //    A real service does this in one transaction (or with compare-and-set).
@@ -49,14 +54,18 @@ int main() {
                                 : pv::challenge{};
   pv::daily_usage usage = pv::daily_usage::from_bits(db.quotas[quota_key]);
   pv::per_phone_state& windows = db.windows[phone_key];
-  const pv::send_outcome out = pv::finish_send(policy, key, prepared, {&usage, &windows, &challenge, nullptr}, now, entropy);
+  const pv::send_state state{.account_quota = &usage, .phone_windows = &windows, .code = &challenge};
+  const pv::send_result sent = pv::finish_send(policy, key, *prepared, state, now, entropy);
   db.challenges[challenge_key] = pv::to_bytes(challenge);
   db.quotas[quota_key] = usage.to_bits();
 
-  const std::string_view verdict = out.v.ok() ? std::string_view("ok") : out.v.code_string();
-  std::printf("send: %.*s, expires %s, %u codes sent today by this account\n", static_cast<int>(verdict.size()),
-              verdict.data(),
-              pv::format_iso8601(out.code.expires_at).c_str(), usage.used());
+  if (!sent) {
+    std::printf("send refused: %s\n", pv::describe(sent.error(), binding.phone).c_str());
+    return 1;
+  }
+  // Deliver sent->code by SMS here; never log it.
+  std::printf("send: ok, expires %s, %u codes sent today by this account\n", pv::format_iso8601(sent->expires_at).c_str(),
+              usage.used());
   std::printf("stored challenge row: %zu bytes (never the code itself)\n", db.challenges[challenge_key].size());
-  return out.v.ok() ? 0 : 1;
+  return 0;
 }
