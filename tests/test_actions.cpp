@@ -214,8 +214,13 @@ struct world {
 };
 
 template <class Request>
-pv::send_outcome send(world& w, const Request& r, const pv::facts& f, pv::timestamp now) {
+pv::send_result send(world& w, const Request& r, const pv::facts& f, pv::timestamp now) {
   return pv::send(w.policy, test_key, r, f, w.send_state(), now, w.rng);
+}
+// The verdict of a send: its refusal, or the ok verdict of its action.
+template <class Request>
+pv::verdict send_verdict(world& w, const Request& r, const pv::facts& f, pv::timestamp now) {
+  return send(w, r, f, now).error_or(pv::verdict{Request::id});
 }
 template <class Request>
 pv::verdict verify(world& w, const Request& r, const pv::facts& f, pv::timestamp now) {
@@ -231,11 +236,11 @@ pv::verdict the_101st_send_of_a_day(action which) {
   for (int i = 0; i < 101; ++i) {
     const auto now = t0 + std::chrono::milliseconds{i};
     if (which == action::send_verification_code_for_bind_secure_mobile_phone)
-      last = send(w, send_bind_ok, china_facts(), now).v;
+      last = send_verdict(w, send_bind_ok, china_facts(), now);
     else if (which == action::send_verification_code_for_enable_rd)
-      last = send(w, send_rd_ok, china_facts(), now).v;
+      last = send_verdict(w, send_rd_ok, china_facts(), now);
     else
-      last = send(w, contact_ok, china_facts(), now).v;
+      last = send_verdict(w, contact_ok, china_facts(), now);
     if (i < 100) REQUIRE(last.ok());
   }
   return last;
@@ -249,7 +254,7 @@ pv::verdict eleventh_cams_request_in_one_second(action which) {
     pv::get_migration_verify_code_request r = cams_ok;
     if (i % 2 == 1) r.locale = {};
     if (which == action::get_migration_verify_code)
-      last = send(w, r, china_facts(), t0).v;
+      last = send_verdict(w, r, china_facts(), t0);
     else
       last = verify(w, chatapp_ok, china_facts(), t0);
   }
@@ -259,16 +264,16 @@ pv::verdict eleventh_cams_request_in_one_second(action which) {
 pv::verdict wrong_code_for(action consumer) {
   world w;
   if (consumer == action::bind_secure_mobile_phone) {
-    REQUIRE(send(w, send_bind_ok, china_facts(), t0).v.ok());
+    REQUIRE(send(w, send_bind_ok, china_facts(), t0).has_value());
     return verify(w, pv::bind_secure_mobile_phone_request{"000000", china_mobile, member_id}, china_facts(), t0 + 1s);
   }
   if (consumer == action::enable_resource_directory) {
-    REQUIRE(send(w, send_rd_ok, china_facts(), t0).v.ok());
+    REQUIRE(send(w, send_rd_ok, china_facts(), t0).has_value());
     auto r = enable_rd_ok;
     r.verification_code = "000000";
     return verify(w, r, china_facts(), t0 + 1s);
   }
-  REQUIRE(send(w, cams_ok, china_facts(), t0).v.ok());
+  REQUIRE(send(w, cams_ok, china_facts(), t0).has_value());
   auto r = chatapp_ok;
   r.verify_code = "000000";
   return verify(w, r, china_facts(), t0 + 1s);
@@ -280,13 +285,13 @@ TEST_CASE("each rule of each action gives its documented error, status and step"
   for (const auto& row : pure_rules()) {
     INFO(row.name);
     const pv::verdict v = row.run();
-    CHECK(v.act == row.act);
-    CHECK(pv::code_string(v.code) == pv::code_string(row.expected));
-    CHECK(v.http_status == row.status);
-    CHECK(v.step == row.step);
-    CHECK(v.message == pv::message(row.expected, row.act));
-    CHECK(pv::may_return(row.act, v.code));
-    if (!v.ok()) CHECK(v.reason != verdict_reason::ok);
+    CHECK(v.action() == row.act);
+    CHECK(pv::code_string(v.error()) == pv::code_string(row.expected));
+    CHECK(v.http_status() == row.status);
+    CHECK(v.step() == row.step);
+    CHECK(v.message() == pv::message(row.expected, row.act));
+    CHECK(pv::may_return(row.act, v.error()));
+    if (!v.ok()) CHECK(v.reason() != verdict_reason::ok);
   }
 }
 
@@ -294,19 +299,19 @@ TEST_CASE("a verdict names the parameter at fault and the precise reason", "[act
   auto r = contact_ok;
   r.phone_number = "86-139****1234";
   const auto v = pv::check(r, china_facts());
-  CHECK(v.at_fault == pv::parameter::phone_number);
-  CHECK(pv::parameter_name(v.at_fault) == "PhoneNumber");
-  CHECK(v.reason == verdict_reason::bad_syntax);
-  CHECK(v.detail == static_cast<std::uint8_t>(pv::phone_error::non_digit));
-  CHECK(v.position == 6);
-  CHECK(!pv::describe(v.reason).empty());
+  CHECK(v.at_fault() == pv::parameter::phone_number);
+  CHECK(pv::parameter_name(v.at_fault()) == "PhoneNumber");
+  CHECK(v.reason() == verdict_reason::bad_syntax);
+  CHECK(v.phone_failure() == pv::phone_error::non_digit);
+  CHECK(v.position() == 6);
+  CHECK(!pv::describe(v.reason()).empty());
 }
 
 TEST_CASE("action 1's NotSupport message is action 1's documented and action 3's is action 3's documented", "[actions]") {
   auto f = china_facts();
   f.account.membership = pv::directory_membership::another_directory;
-  CHECK(pv::check(send_bind_ok, f).message.starts_with("Your account is a management account"));
-  CHECK(pv::check(send_rd_ok, f).message.starts_with("The specified account is an Alibaba Cloud account"));
+  CHECK(pv::check(send_bind_ok, f).message().starts_with("Your account is a management account"));
+  CHECK(pv::check(send_rd_ok, f).message().starts_with("The specified account is an Alibaba Cloud account"));
 }
 
 TEST_CASE("the daily quota refuses the 101st send of a day with SendValidateCodeExceedsLimitForAccount", "[actions][quota]") {
@@ -314,13 +319,13 @@ TEST_CASE("the daily quota refuses the 101st send of a day with SendValidateCode
                    action::send_verification_code_for_enable_rd, action::send_phone_verification_for_message_contact}) {
     INFO(pv::action_name(a));
     const auto v = the_101st_send_of_a_day(a);
-    CHECK(v.code == errc::send_validate_code_exceeds_limit_for_account);
-    CHECK(v.http_status == 409);
-    CHECK(v.reason == verdict_reason::daily_quota_exceeded);
+    CHECK(v.error() == errc::send_validate_code_exceeds_limit_for_account);
+    CHECK(v.http_status() == 409);
+    CHECK(v.reason() == verdict_reason::daily_quota_exceeded);
     // The next calendar day at UTC+8 starts at 16:00 UTC.
-    CHECK(v.retry_at > t0);
-    CHECK(pv::day_index(v.retry_at, 8h) == pv::day_index(t0, 8h) + 1);
-    CHECK(pv::day_index(v.retry_at - 1ms, 8h) == pv::day_index(t0, 8h));
+    CHECK(v.retry_at() > t0);
+    CHECK(pv::day_index(v.retry_at(), 8h) == pv::day_index(t0, 8h) + 1);
+    CHECK(pv::day_index(v.retry_at() - 1ms, 8h) == pv::day_index(t0, 8h));
   }
 }
 
@@ -328,125 +333,126 @@ TEST_CASE("flow control refuses the 11th CAMS request in a second, valid or not,
   for (action a : {action::get_migration_verify_code, action::chatapp_migration_verified}) {
     INFO(pv::action_name(a));
     const auto v = eleventh_cams_request_in_one_second(a);
-    CHECK(v.code == errc::system_limit_control);
-    CHECK(v.step == check_step::flow_control);
-    CHECK(v.http_status == 400);
-    CHECK(v.retry_at == t0 + 100ms);
+    CHECK(v.error() == errc::system_limit_control);
+    CHECK(v.step() == check_step::flow_control);
+    CHECK(v.http_status() == 400);
+    CHECK(v.retry_at() == t0 + 100ms);
   }
 }
 
 TEST_CASE("a second send inside the resend interval is refused with the action's limit error", "[actions][quota]") {
   world w;
-  REQUIRE(send(w, send_bind_ok, china_facts(), t0).v.ok());
+  REQUIRE(send(w, send_bind_ok, china_facts(), t0).has_value());
   const auto again = send(w, send_bind_ok, china_facts(), t0 + 59s);
-  CHECK(again.v.code == errc::send_validate_code_exceeds_limit_for_account);
-  CHECK(again.v.reason == verdict_reason::resend_too_soon);
-  CHECK(again.v.retry_at == t0 + 60s);
-  CHECK(send(w, send_bind_ok, china_facts(), again.v.retry_at).v.ok());
+  CHECK(again.error().error() == errc::send_validate_code_exceeds_limit_for_account);
+  CHECK(again.error().reason() == verdict_reason::resend_too_soon);
+  CHECK(again.error().retry_at() == t0 + 60s);
+  CHECK(send(w, send_bind_ok, china_facts(), again.error().retry_at()).has_value());
 
   world cams;
-  REQUIRE(send(cams, cams_ok, china_facts(), t0).v.ok());
+  REQUIRE(send(cams, cams_ok, china_facts(), t0).has_value());
   const auto cams_again = send(cams, cams_ok, china_facts(), t0 + 1s);
-  CHECK(cams_again.v.code == errc::system_limit_control);
-  CHECK(cams_again.v.step == check_step::quota);
+  CHECK(cams_again.error().error() == errc::system_limit_control);
+  CHECK(cams_again.error().step() == check_step::quota);
 }
 
 TEST_CASE("the per-phone windows refuse the 6th code to one phone in an hour, charging nothing", "[actions][quota]") {
   world w;
-  for (int i = 0; i < 5; ++i) REQUIRE(send(w, send_bind_ok, china_facts(), t0 + std::chrono::minutes{i}).v.ok());
+  for (int i = 0; i < 5; ++i) REQUIRE(send(w, send_bind_ok, china_facts(), t0 + std::chrono::minutes{i}).has_value());
   const pv::daily_usage quota_before = w.quota;
   const pv::challenge code_before = w.code;
   const auto sixth = send(w, send_bind_ok, china_facts(), t0 + 5min);
-  CHECK(sixth.v.code == errc::send_validate_code_exceeds_limit_for_account);
-  CHECK(sixth.v.reason == verdict_reason::phone_window_exceeded);
-  CHECK(sixth.v.retry_at == t0 + 1h);
+  CHECK(sixth.error().error() == errc::send_validate_code_exceeds_limit_for_account);
+  CHECK(sixth.error().reason() == verdict_reason::phone_window_exceeded);
+  CHECK(sixth.error().retry_at() == t0 + 1h);
   CHECK(w.quota == quota_before);  // a denied send consumes nothing
   CHECK(w.code == code_before);
-  CHECK(send(w, send_bind_ok, china_facts(), sixth.v.retry_at).v.ok());
+  CHECK(send(w, send_bind_ok, china_facts(), sixth.error().retry_at()).has_value());
 }
 
 TEST_CASE("send then bind succeeds with the right code and phone", "[actions][flow]") {
   world w;
   const auto sent = send(w, send_bind_ok, china_facts(), t0);
-  REQUIRE(sent.v.ok());
-  CHECK(sent.code.expires_at == t0 + 5min);
-  CHECK(sent.v.retry_at == t0);
-  const auto bound = verify(w, pv::bind_secure_mobile_phone_request{sent.code.code, china_mobile, member_id},
+  REQUIRE(sent.has_value());
+  CHECK(sent->expires_at == t0 + 5min);
+  // A success is the issued code alone (no verdict, no retry time): send_result's value.
+  static_assert(std::is_same_v<std::remove_cvref_t<decltype(*sent)>, pv::issued_code>);
+  const auto bound = verify(w, pv::bind_secure_mobile_phone_request{sent->code, china_mobile, member_id},
                             china_facts(), t0 + 30s);
   CHECK(bound.ok());
-  CHECK(bound.http_status == 200);
+  CHECK(bound.http_status() == 200);
 }
 
 TEST_CASE("bind fails with Invalid.VerificationCode for another phone, an expired, reused or wrong code", "[actions][flow]") {
   SECTION("another phone") {
     world w;
     const auto sent = send(w, send_bind_ok, china_facts(), t0);
-    const auto v = verify(w, pv::bind_secure_mobile_phone_request{sent.code.code, "86-13900004321", member_id},
+    const auto v = verify(w, pv::bind_secure_mobile_phone_request{sent->code, "86-13900004321", member_id},
                           china_facts(), t0 + 1s);
-    CHECK(v.code == errc::invalid_verification_code);
-    CHECK(v.detail == static_cast<std::uint8_t>(pv::check_status::other_binding));
+    CHECK(v.error() == errc::invalid_verification_code);
+    CHECK(v.code_status() == pv::check_status::other_binding);
   }
   SECTION("another account") {
     world w;
     const auto sent = send(w, send_bind_ok, china_facts(), t0);
-    const auto v = verify(w, pv::bind_secure_mobile_phone_request{sent.code.code, china_mobile, "1234567890123457"},
+    const auto v = verify(w, pv::bind_secure_mobile_phone_request{sent->code, china_mobile, "1234567890123457"},
                           china_facts(), t0 + 1s);
-    CHECK(v.code == errc::invalid_verification_code);
+    CHECK(v.error() == errc::invalid_verification_code);
   }
   SECTION("expired") {
     world w;
     const auto sent = send(w, send_bind_ok, china_facts(), t0);
-    const auto v = verify(w, pv::bind_secure_mobile_phone_request{sent.code.code, china_mobile, member_id},
-                          china_facts(), sent.code.expires_at);
-    CHECK(v.code == errc::invalid_verification_code);
-    CHECK(v.detail == static_cast<std::uint8_t>(pv::check_status::expired));
+    const auto v = verify(w, pv::bind_secure_mobile_phone_request{sent->code, china_mobile, member_id},
+                          china_facts(), sent->expires_at);
+    CHECK(v.error() == errc::invalid_verification_code);
+    CHECK(v.code_status() == pv::check_status::expired);
   }
   SECTION("reused") {
     world w;
     const auto sent = send(w, send_bind_ok, china_facts(), t0);
-    const pv::bind_secure_mobile_phone_request r{sent.code.code, china_mobile, member_id};
+    const pv::bind_secure_mobile_phone_request r{sent->code, china_mobile, member_id};
     REQUIRE(verify(w, r, china_facts(), t0 + 1s).ok());
     const auto v = verify(w, r, china_facts(), t0 + 2s);
-    CHECK(v.code == errc::invalid_verification_code);
-    CHECK(v.detail == static_cast<std::uint8_t>(pv::check_status::used));
+    CHECK(v.error() == errc::invalid_verification_code);
+    CHECK(v.code_status() == pv::check_status::used);
   }
   SECTION("wrong") {
     const auto v = wrong_code_for(action::bind_secure_mobile_phone);
-    CHECK(v.code == errc::invalid_verification_code);
-    CHECK(v.http_status == 409);
-    CHECK(v.step == check_step::code);
-    CHECK(v.at_fault == pv::parameter::verification_code);
+    CHECK(v.error() == errc::invalid_verification_code);
+    CHECK(v.http_status() == 409);
+    CHECK(v.step() == check_step::code);
+    CHECK(v.at_fault() == pv::parameter::verification_code);
   }
 }
 
 TEST_CASE("SendVerificationCodeForEnableRD then EnableResourceDirectory closes the flow", "[actions][flow]") {
   world w;
   const auto sent = send(w, send_rd_ok, china_facts(), t0);
-  REQUIRE(sent.v.ok());
+  REQUIRE(sent.has_value());
   auto r = enable_rd_ok;
-  r.verification_code = sent.code.code;
+  r.verification_code = sent->code;
   auto wrong_phone = r;
   wrong_phone.ma_secure_mobile_phone = "86-13900004321";
-  CHECK(verify(w, wrong_phone, china_facts(), t0 + 1s).code == errc::invalid_verification_code);
+  CHECK(verify(w, wrong_phone, china_facts(), t0 + 1s).error() == errc::invalid_verification_code);
   CHECK(verify(w, r, china_facts(), t0 + 2s).ok());
-  CHECK(verify(w, r, china_facts(), t0 + 3s).code == errc::invalid_verification_code);  // single use
-  CHECK(wrong_code_for(action::enable_resource_directory).code == errc::invalid_verification_code);
+  CHECK(verify(w, r, china_facts(), t0 + 3s).error() == errc::invalid_verification_code);  // single use
+  CHECK(wrong_code_for(action::enable_resource_directory).error() == errc::invalid_verification_code);
 }
 
 TEST_CASE("GetMigrationVerifyCode then ChatappMigrationVerified closes the flow", "[actions][flow]") {
   world w;
   const auto sent = send(w, cams_ok, china_facts(), t0);
-  REQUIRE(sent.v.ok());
+  REQUIRE(sent.has_value());
   auto r = chatapp_ok;
-  r.verify_code = sent.code.code;
+  r.verify_code = sent->code;
   auto other_space = r;
   other_space.cust_space_id = "293483938841235";
-  CHECK(verify(w, other_space, china_facts(), t0 + 1s).code == errc::invalid_verification_code);
+  CHECK(verify(w, other_space, china_facts(), t0 + 1s).error() == errc::invalid_verification_code);
   CHECK(verify(w, r, china_facts(), t0 + 2s).ok());
   const auto reused = verify(w, r, china_facts(), t0 + 3s);
-  CHECK(reused.code == errc::invalid_verification_code);
-  CHECK(pv::may_return(action::chatapp_migration_verified, reused.code));
-  CHECK(wrong_code_for(action::chatapp_migration_verified).code == errc::invalid_verification_code);
+  CHECK(reused.error() == errc::invalid_verification_code);
+  CHECK(pv::may_return(action::chatapp_migration_verified, reused.error()));
+  CHECK(wrong_code_for(action::chatapp_migration_verified).error() == errc::invalid_verification_code);
 }
 
 TEST_CASE("a request that fails a pure step changes no state", "[actions][quota]") {
@@ -454,7 +460,7 @@ TEST_CASE("a request that fails a pure step changes no state", "[actions][quota]
   auto bad = send_bind_ok;
   bad.account_id = "x";
   const auto out = send(w, bad, china_facts(), t0);
-  CHECK(out.v.code == errc::invalid_parameter);
+  CHECK(out.error().error() == errc::invalid_parameter);
   CHECK(w.quota.used() == 0);
   CHECK(w.windows.size() == 0);
   CHECK(w.code == pv::challenge{});
@@ -462,15 +468,15 @@ TEST_CASE("a request that fails a pure step changes no state", "[actions][quota]
 
 TEST_CASE("every documented error of every action is produced by a rule and nothing else is", "[actions][documented]") {
   std::map<action, std::set<errc>> produced;
-  for (const auto& row : pure_rules()) produced[row.act].insert(row.run().code);
+  for (const auto& row : pure_rules()) produced[row.act].insert(row.run().error());
   for (action a : {action::send_verification_code_for_bind_secure_mobile_phone,
                    action::send_verification_code_for_enable_rd, action::send_phone_verification_for_message_contact})
-    produced[a].insert(the_101st_send_of_a_day(a).code);
+    produced[a].insert(the_101st_send_of_a_day(a).error());
   for (action a : {action::get_migration_verify_code, action::chatapp_migration_verified})
-    produced[a].insert(eleventh_cams_request_in_one_second(a).code);
+    produced[a].insert(eleventh_cams_request_in_one_second(a).error());
   for (action a : {action::bind_secure_mobile_phone, action::enable_resource_directory,
                    action::chatapp_migration_verified})
-    produced[a].insert(wrong_code_for(a).code);
+    produced[a].insert(wrong_code_for(a).error());
   for (action a : pv::all_actions) {
     INFO(pv::action_name(a));
     for (const auto& row : pv::documented_errors(a)) {
@@ -493,24 +499,24 @@ TEST_CASE("a request that breaks two rules gets the one RULES.md §7 puts first"
     world w;
     w.policy.cams_rate = {1, 1000ms};
     auto r = cams_ok;
-    REQUIRE(send(w, r, cn, t0).v.ok());
+    REQUIRE(send(w, r, cn, t0).has_value());
     r.locale = {};
-    CHECK(send(w, r, cn, t0 + 1ms).v.step == check_step::flow_control);
+    CHECK(send(w, r, cn, t0 + 1ms).error().step() == check_step::flow_control);
   }
   // 2 before 3: a missing parameter before another's bad syntax.
   {
     auto r = cams_ok;
     r.method = {};
     r.cust_space_id = "abc";
-    CHECK(pv::check(r, cn).step == check_step::presence);
+    CHECK(pv::check(r, cn).step() == check_step::presence);
   }
   // 3 before 4: bad syntax before a site the phone's code is not accepted on.
   {
     auto r = send_bind_ok;
     r.secure_mobile_phone = uk_mobile;
     r.account_id = "abc";
-    CHECK(pv::check(r, cn).code == errc::invalid_parameter);
-    CHECK(pv::check(r, cn).step == check_step::syntax);
+    CHECK(pv::check(r, cn).error() == errc::invalid_parameter);
+    CHECK(pv::check(r, cn).step() == check_step::syntax);
   }
   // 4 before 5: the site before the caller's identity.
   {
@@ -518,18 +524,18 @@ TEST_CASE("a request that breaks two rules gets the one RULES.md §7 puts first"
     f.caller.kind = pv::caller_kind::other_account;
     auto r = bind_ok;
     r.secure_mobile_phone = uk_mobile;
-    CHECK(pv::check(r, f).code == errc::not_support_site_action);
+    CHECK(pv::check(r, f).error() == errc::not_support_site_action);
   }
   // 5 before 6: identity before the state of the entities.
   {
     auto f = cn;
     f.caller.product_subscribed = false;
     f.space.owned_by_caller = false;
-    CHECK(pv::check(cams_ok, f).code == errc::product_unsubscript);
+    CHECK(pv::check(cams_ok, f).error() == errc::product_unsubscript);
     f = cn;
     f.caller.kind = pv::caller_kind::member_account;
     f.account.secure_phone_bound = true;
-    CHECK(pv::check(bind_ok, f).code == errc::caller_identity_error);
+    CHECK(pv::check(bind_ok, f).error() == errc::caller_identity_error);
   }
   // 6 before 7: a state error consumes no quota, even with the quota spent.
   {
@@ -537,18 +543,18 @@ TEST_CASE("a request that breaks two rules gets the one RULES.md §7 puts first"
     w.policy.daily.limit = 0;
     auto f = cn;
     f.account.manages_a_directory = true;
-    const auto v = send(w, send_rd_ok, f, t0).v;
-    CHECK(v.code == errc::entity_already_exists_resource_directory);
+    const auto v = send_verdict(w, send_rd_ok, f, t0);
+    CHECK(v.error() == errc::entity_already_exists_resource_directory);
     CHECK(w.quota.used() == 0);
   }
   // 7 before 8 has no pair: the consumers have no step 7; 6 before 8: a state error wins over a wrong code.
   {
     world w;
-    REQUIRE(send(w, send_bind_ok, cn, t0).v.ok());
+    REQUIRE(send(w, send_bind_ok, cn, t0).has_value());
     auto f = cn;
     f.account.real_name_verified = false;
     const auto v = verify(w, pv::bind_secure_mobile_phone_request{"000000", china_mobile, member_id}, f, t0 + 1s);
-    CHECK(v.code == errc::enterprise_real_name_verification_error);
+    CHECK(v.error() == errc::enterprise_real_name_verification_error);
     // ... and used no attempt of the code.
     CHECK(w.code.attempts() == 0);
   }
@@ -576,16 +582,16 @@ TEST_CASE("the same requests on both sites give RULES.md §3's answer with each 
     CHECK(v2.ok() == c.accepted);
     CHECK(v3.ok() == c.accepted);
     if (!c.accepted) {
-      CHECK((v1.code == errc::invalid_parameter_mobile_country_code && v1.http_status == 409));
-      CHECK((v2.code == errc::not_support_site_action && v2.http_status == 400));
-      CHECK((v3.code == errc::invalid_parameter_mobile_country_code && v3.http_status == 409));
+      CHECK((v1.error() == errc::invalid_parameter_mobile_country_code && v1.http_status() == 409));
+      CHECK((v2.error() == errc::not_support_site_action && v2.http_status() == 400));
+      CHECK((v3.error() == errc::invalid_parameter_mobile_country_code && v3.http_status() == 409));
     }
     // Message contacts: only 86, on both sites, 400.
     f.contact.phone = c.phone;
     const auto v5 = pv::check(pv::send_phone_verification_for_message_contact_request{"c-abc123", c.phone}, f, policy);
     const bool is86 = c.phone.starts_with("86-");
     CHECK(v5.ok() == is86);
-    if (!is86) CHECK((v5.code == errc::invalid_parameter_mobile_country_code && v5.http_status == 400));
+    if (!is86) CHECK((v5.error() == errc::invalid_parameter_mobile_country_code && v5.http_status() == 400));
   }
 }
 
@@ -596,19 +602,19 @@ TEST_CASE("a custom site policy replaces the built-in tables", "[actions][site]"
   pv::action_policy policy;
   policy.sites = uk_site;
   CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{uk_mobile}, china_facts(), policy).ok());
-  CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{china_mobile}, china_facts(), policy).code ==
+  CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{china_mobile}, china_facts(), policy).error() ==
         errc::invalid_parameter_mobile_country_code);
 }
 
 TEST_CASE("which account a daily quota counts is configurable", "[actions][quota]") {
   pv::action_policy policy;
-  CHECK(pv::prepare(send_bind_ok, china_facts(), policy).quota_account == member_id);
+  CHECK(pv::prepare(send_bind_ok, china_facts(), policy)->quota_account == member_id);
   policy.bind_quota_counts = pv::quota_subject::sending_account;
-  CHECK(pv::prepare(send_bind_ok, china_facts(), policy).quota_account == caller_id);
-  CHECK(pv::prepare(send_rd_ok, china_facts(), policy).quota_account == caller_id);
-  CHECK(pv::prepare(contact_ok, china_facts(), policy).quota_account == caller_id);
+  CHECK(pv::prepare(send_bind_ok, china_facts(), policy)->quota_account == caller_id);
+  CHECK(pv::prepare(send_rd_ok, china_facts(), policy)->quota_account == caller_id);
+  CHECK(pv::prepare(contact_ok, china_facts(), policy)->quota_account == caller_id);
   policy.message_contact_quota_counts = pv::quota_subject::target_account;
-  CHECK(pv::prepare(contact_ok, china_facts(), policy).quota_account == contact_ok.contact_id);
+  CHECK(pv::prepare(contact_ok, china_facts(), policy)->quota_account == contact_ok.contact_id);
 }
 
 // --- RULES.md §9: a fact that keys state must be given ------------------------
@@ -624,13 +630,13 @@ TEST_CASE("an empty caller.account_id that keys state gets the missing_fact verd
   };
   auto expect = [](const pv::verdict& v, const expectation& e) {
     INFO(pv::action_name(e.act));
-    CHECK(v.act == e.act);
-    CHECK(pv::code_string(v.code) == pv::code_string(e.code));
-    CHECK(v.reason == verdict_reason::missing_fact);
-    CHECK(v.step == e.step);
-    CHECK(v.at_fault == e.at_fault);
-    CHECK(v.http_status == pv::http_status(e.code, e.act));
-    CHECK(pv::may_return(e.act, v.code));
+    CHECK(v.action() == e.act);
+    CHECK(pv::code_string(v.error()) == pv::code_string(e.code));
+    CHECK(v.reason() == verdict_reason::missing_fact);
+    CHECK(v.step() == e.step);
+    CHECK(v.at_fault() == e.at_fault);
+    CHECK(v.http_status() == pv::http_status(e.code, e.act));
+    CHECK(pv::may_return(e.act, v.error()));
   };
   const auto none = pv::parameter::none;
   const auto access_key = pv::parameter::access_key_id;
@@ -642,7 +648,7 @@ TEST_CASE("an empty caller.account_id that keys state gets the missing_fact verd
             check_step::identity, none});
     world w;
     w.policy = policy;
-    expect(send(w, send_bind_ok, unnamed, t0).v,
+    expect(send_verdict(w, send_bind_ok, unnamed, t0),
            {action::send_verification_code_for_bind_secure_mobile_phone, errc::caller_identity_error,
             check_step::identity, none});
     CHECK(w.quota == pv::daily_usage{});
@@ -655,7 +661,7 @@ TEST_CASE("an empty caller.account_id that keys state gets the missing_fact verd
                         access_key};
     expect(pv::check(send_rd_ok, unnamed), e);
     world w;
-    expect(send(w, send_rd_ok, unnamed, t0).v, e);
+    expect(send_verdict(w, send_rd_ok, unnamed, t0), e);
     CHECK(w.quota == pv::daily_usage{});
     CHECK(w.windows == pv::per_phone_state{});
     CHECK(w.code == pv::challenge{});
@@ -664,7 +670,7 @@ TEST_CASE("an empty caller.account_id that keys state gets the missing_fact verd
     const expectation e{action::get_migration_verify_code, errc::ram_permission_deny, check_step::identity, none};
     expect(pv::check(cams_ok, unnamed), e);
     world w;
-    for (int i = 0; i < 12; ++i) expect(send(w, cams_ok, unnamed, t0).v, e);  // never System.LimitControl
+    for (int i = 0; i < 12; ++i) expect(send_verdict(w, cams_ok, unnamed, t0), e);  // never System.LimitControl
     CHECK(w.flow == pv::rate_state{});
     CHECK(w.windows == pv::per_phone_state{});
     CHECK(w.code == pv::challenge{});
@@ -674,7 +680,7 @@ TEST_CASE("an empty caller.account_id that keys state gets the missing_fact verd
                         check_step::presence, access_key};
     expect(pv::check(contact_ok, unnamed), e);
     world w;
-    expect(send(w, contact_ok, unnamed, t0).v, e);
+    expect(send_verdict(w, contact_ok, unnamed, t0), e);
     CHECK(w.quota == pv::daily_usage{});
     CHECK(w.code == pv::challenge{});
     pv::action_policy policy;
@@ -685,7 +691,7 @@ TEST_CASE("an empty caller.account_id that keys state gets the missing_fact verd
     const expectation e{action::enable_resource_directory, errc::missing_parameter, check_step::presence, access_key};
     expect(pv::check(enable_rd_ok, unnamed), e);
     world w;
-    REQUIRE(send(w, send_rd_ok, china_facts(), t0).v.ok());
+    REQUIRE(send(w, send_rd_ok, china_facts(), t0).has_value());
     const pv::challenge before = w.code;
     auto r = enable_rd_ok;
     r.verification_code = "000000";
@@ -703,8 +709,8 @@ TEST_CASE("an empty caller.account_id that keys state gets the missing_fact verd
     CHECK(w.code == pv::challenge{});
   }
   SECTION("check_flow_subject: the CAMS actions only") {
-    CHECK(pv::check_flow_subject(action::get_migration_verify_code, unnamed).reason == verdict_reason::missing_fact);
-    CHECK(pv::check_flow_subject(action::chatapp_migration_verified, unnamed).reason == verdict_reason::missing_fact);
+    CHECK(pv::check_flow_subject(action::get_migration_verify_code, unnamed).reason() == verdict_reason::missing_fact);
+    CHECK(pv::check_flow_subject(action::chatapp_migration_verified, unnamed).reason() == verdict_reason::missing_fact);
     CHECK(pv::check_flow_subject(action::send_verification_code_for_enable_rd, unnamed).ok());
     CHECK(pv::check_flow_subject(action::get_migration_verify_code, china_facts()).ok());
   }
@@ -716,28 +722,28 @@ TEST_CASE("a default-constructed facts gets each action's documented refusal", "
   const pv::facts none{};
   // With nothing given, the unnamed caller is refused first where it keys
   // state; everywhere else the first refusing default answers.
-  CHECK(pv::check(send_bind_ok, none).code == errc::caller_identity_error);
-  CHECK(pv::check(bind_ok, none).code == errc::caller_identity_error);
-  CHECK(pv::check(send_rd_ok, none).code == errc::missing_parameter);
-  CHECK(pv::check(cams_ok, none).code == errc::ram_permission_deny);
-  CHECK(pv::check(contact_ok, none).code == errc::missing_parameter);
-  CHECK(pv::check(enable_rd_ok, none).code == errc::missing_parameter);
-  CHECK(pv::check(chatapp_ok, none).code == errc::ram_permission_deny);
+  CHECK(pv::check(send_bind_ok, none).error() == errc::caller_identity_error);
+  CHECK(pv::check(bind_ok, none).error() == errc::caller_identity_error);
+  CHECK(pv::check(send_rd_ok, none).error() == errc::missing_parameter);
+  CHECK(pv::check(cams_ok, none).error() == errc::ram_permission_deny);
+  CHECK(pv::check(contact_ok, none).error() == errc::missing_parameter);
+  CHECK(pv::check(enable_rd_ok, none).error() == errc::missing_parameter);
+  CHECK(pv::check(chatapp_ok, none).error() == errc::ram_permission_deny);
   // With only the caller named (the state key), each action meets a refusing default.
   pv::facts named{};
   named.caller.account_id = caller_id;
-  CHECK(pv::check(send_bind_ok, named).reason == verdict_reason::caller_not_management_identity);
-  CHECK(pv::check(bind_ok, named).reason == verdict_reason::caller_not_management_identity);
-  CHECK(pv::check(send_rd_ok, named).code == errc::not_support_account_in_another_resource_directory);
-  CHECK(pv::check(cams_ok, named).reason == verdict_reason::permission_denied);
-  CHECK(pv::check(contact_ok, named).reason == verdict_reason::contact_phone_mismatch);
-  CHECK(pv::check(enable_rd_ok, named).code == errc::not_support_account_in_another_resource_directory);
-  CHECK(pv::check(chatapp_ok, named).reason == verdict_reason::permission_denied);
+  CHECK(pv::check(send_bind_ok, named).reason() == verdict_reason::caller_not_management_identity);
+  CHECK(pv::check(bind_ok, named).reason() == verdict_reason::caller_not_management_identity);
+  CHECK(pv::check(send_rd_ok, named).error() == errc::not_support_account_in_another_resource_directory);
+  CHECK(pv::check(cams_ok, named).reason() == verdict_reason::permission_denied);
+  CHECK(pv::check(contact_ok, named).reason() == verdict_reason::contact_phone_mismatch);
+  CHECK(pv::check(enable_rd_ok, named).error() == errc::not_support_account_in_another_resource_directory);
+  CHECK(pv::check(chatapp_ok, named).reason() == verdict_reason::permission_denied);
   for (const auto& v : {pv::check(send_bind_ok, none), pv::check(bind_ok, none), pv::check(send_rd_ok, none),
                         pv::check(cams_ok, none), pv::check(contact_ok, none), pv::check(enable_rd_ok, none),
                         pv::check(chatapp_ok, none), pv::check(send_bind_ok, named), pv::check(send_rd_ok, named)}) {
     CHECK_FALSE(v.ok());
-    CHECK(pv::may_return(v.act, v.code));
+    CHECK(pv::may_return(v.action(), v.error()));
   }
 }
 
@@ -765,8 +771,8 @@ TEST_CASE("each fact that would grant defaults to the value that refuses with it
   for (const auto& r : rows) {
     INFO(r.name);
     const pv::verdict v = r.run();
-    CHECK(pv::code_string(v.code) == pv::code_string(r.expected));
-    CHECK(pv::may_return(v.act, v.code));
+    CHECK(pv::code_string(v.error()) == pv::code_string(r.expected));
+    CHECK(pv::may_return(v.action(), v.error()));
   }
   // And the helper of the tests sets each of them to what grants.
   CHECK(pv::check(send_bind_ok, cn).ok());
@@ -803,7 +809,7 @@ TEST_CASE("action_policy holds its site tables by value: a local site_policy may
   CHECK(scribble_on_the_stack() != 0);
   CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{uk_mobile}, china_facts(), policy).ok());
   CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{"33-612345678"}, china_facts(), policy).ok());
-  CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{china_mobile}, china_facts(), policy).code ==
+  CHECK(pv::check(pv::send_verification_code_for_enable_rd_request{china_mobile}, china_facts(), policy).error() ==
         errc::invalid_parameter_mobile_country_code);
   // The default is the China site.
   CHECK(pv::action_policy{}.sites == pv::china_site_policy);
@@ -816,8 +822,8 @@ concept names_a_site = requires(F f) { f.on_site; };
 static_assert(!names_a_site<pv::facts>);
 static_assert(pv::default_action_policy.sites == pv::china_site_policy);
 // RULES.md §9 defaults, at compile time.
-static_assert(pv::check(send_bind_ok, pv::facts{}).code == errc::caller_identity_error);
-static_assert(pv::check(cams_ok, pv::facts{}).reason == verdict_reason::missing_fact);
+static_assert(pv::check(send_bind_ok, pv::facts{}).error() == errc::caller_identity_error);
+static_assert(pv::check(cams_ok, pv::facts{}).reason() == verdict_reason::missing_fact);
 static_assert(pv::parameter_name(pv::parameter::access_key_id) == "AccessKeyId");
 static_assert(!pv::describe(verdict_reason::missing_fact).empty());
 
@@ -829,15 +835,15 @@ static_assert(pv::check(cams_ok, china_facts()).ok());
 static_assert(pv::check(contact_ok, china_facts()).ok());
 static_assert(pv::check(enable_rd_ok, china_facts()).ok());
 static_assert(pv::check(chatapp_ok, china_facts()).ok());
-static_assert(pv::check(send_bind_ok, international_facts(), intl_site).code ==
+static_assert(pv::check(send_bind_ok, international_facts(), intl_site).error() ==
               errc::invalid_parameter_mobile_country_code);
 static_assert(pv::parameter_name(pv::parameter::ma_secure_mobile_phone) == "MASecureMobilePhone");
 static_assert(pv::describe(verdict_reason::flow_control) == "over the per-user request rate");
 static_assert(pv::may_return(action::send_verification_code_for_bind_secure_mobile_phone, errc::caller_identity_error));
 static_assert(!pv::may_return(action::get_migration_verify_code, errc::invalid_verification_code));
-static_assert(pv::uses_flow_control(action::chatapp_migration_verified));
-static_assert(!pv::uses_daily_quota(action::get_migration_verify_code));
-static_assert(pv::action_of<pv::bind_secure_mobile_phone_request>() == action::bind_secure_mobile_phone);
+static_assert(pv::info(action::chatapp_migration_verified).flow_control);
+static_assert(!pv::info(action::get_migration_verify_code).daily_quota);
+static_assert(pv::bind_secure_mobile_phone_request::id == action::bind_secure_mobile_phone);
 static_assert([] {
   // A whole send and bind in a constant expression.
   pv::daily_usage quota{};
@@ -849,10 +855,10 @@ static_assert([] {
   const pv::action_policy policy{};
   const auto t = pv::timestamp{std::chrono::milliseconds{1'700'000'000'000}};
   const auto sent = pv::send(policy, key, send_bind_ok, china_facts(), {&quota, &windows, &code, nullptr}, t, rng);
-  if (!sent.v.ok()) return false;
-  const pv::bind_secure_mobile_phone_request bind{sent.code.code, china_mobile, member_id};
+  if (!sent.has_value()) return false;
+  const pv::bind_secure_mobile_phone_request bind{sent->code, china_mobile, member_id};
   return pv::verify(policy, key, bind, china_facts(), {&code, nullptr}, t + std::chrono::seconds{5}).ok();
 }());
 static_assert(std::is_trivially_copyable_v<pv::verdict>);
 static_assert(std::is_trivially_copyable_v<pv::prepared_request>);
-static_assert(std::is_trivially_copyable_v<pv::send_outcome>);
+static_assert(std::is_trivially_copyable_v<pv::send_result>);

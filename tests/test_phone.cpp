@@ -1,5 +1,6 @@
 // phone.hpp: parse, format and mask phone numbers (RULES.md §2).
 #include <catch2/catch.hpp>
+#include <phoneverify/action.hpp>
 #include <phoneverify/phone.hpp>
 
 #include <cstddef>
@@ -324,13 +325,13 @@ TEST_CASE("is_mobile_number: 86 needs 11 digits starting with 1, other codes any
       CHECK(pv::is_mobile_number(*number) == (n == 11 && first == '1'));
     }
   // The actions of RULES.md §2 that need a mobile: 1, 2, 3, 5 and EnableResourceDirectory.
-  STATIC_REQUIRE(pv::requires_mobile_number(pv::action::send_verification_code_for_bind_secure_mobile_phone));
-  STATIC_REQUIRE(pv::requires_mobile_number(pv::action::bind_secure_mobile_phone));
-  STATIC_REQUIRE(pv::requires_mobile_number(pv::action::send_verification_code_for_enable_rd));
-  STATIC_REQUIRE(pv::requires_mobile_number(pv::action::send_phone_verification_for_message_contact));
-  STATIC_REQUIRE(pv::requires_mobile_number(pv::action::enable_resource_directory));
-  STATIC_REQUIRE(!pv::requires_mobile_number(pv::action::get_migration_verify_code));
-  STATIC_REQUIRE(!pv::requires_mobile_number(pv::action::chatapp_migration_verified));
+  STATIC_REQUIRE(pv::info(pv::action::send_verification_code_for_bind_secure_mobile_phone).mobile_only);
+  STATIC_REQUIRE(pv::info(pv::action::bind_secure_mobile_phone).mobile_only);
+  STATIC_REQUIRE(pv::info(pv::action::send_verification_code_for_enable_rd).mobile_only);
+  STATIC_REQUIRE(pv::info(pv::action::send_phone_verification_for_message_contact).mobile_only);
+  STATIC_REQUIRE(pv::info(pv::action::enable_resource_directory).mobile_only);
+  STATIC_REQUIRE(!pv::info(pv::action::get_migration_verify_code).mobile_only);
+  STATIC_REQUIRE(!pv::info(pv::action::chatapp_migration_verified).mobile_only);
 }
 
 TEST_CASE("phone_number::from_parts applies the rules of parse_phone", "[phone]") {

@@ -177,37 +177,115 @@ TEST_CASE("country_code_set holds exactly the codes inserted, for all 0..1000", 
   STATIC_REQUIRE(pv::country_code_set{}.empty());
 }
 
+namespace {
+// The wire error of a phone check: ok for an accepted phone.
+constexpr errc wire(const pv::result<pv::phone_number, pv::phone_rejection>& r) {
+  return r ? errc::ok : r.error().wire_error;
+}
+// RULES.md §2, written out independently of action.hpp: the actions that need a mobile...
+constexpr bool spec_mobile_only(action a) { return kind_of(a) != phone_kind::cams; }
+// ... the error of a syntax failure or a number that is not a mobile (RULES.md §2) ...
+constexpr errc spec_syntax_error(action a) {
+  switch (a) {
+    case action::send_phone_verification_for_message_contact: return errc::invalid_parameter_phone_number;
+    case action::enable_resource_directory: return errc::invalid_parameter_management_account_security_info;
+    default: return errc::invalid_parameter;
+  }
+}
+// ... and of a code the site refuses (RULES.md §3).
+constexpr errc spec_site_error(action a) {
+  switch (a) {
+    case action::bind_secure_mobile_phone: return errc::not_support_site_action;
+    case action::enable_resource_directory: return errc::invalid_parameter_management_account_security_info;
+    case action::get_migration_verify_code:
+    case action::chatapp_migration_verified: return errc::invalid_parameter;
+    default: return errc::invalid_parameter_mobile_country_code;
+  }
+}
+}  // namespace
+
 TEST_CASE("check_phone_for_action applies the mobile rule, then the site, with each action's error", "[site]") {
   constexpr auto mobile = *pv::parse_phone("86-13900001234", pv::phone_format::dashed);
   constexpr auto fixed = *pv::parse_phone("86-1012345678", pv::phone_format::dashed);
   constexpr auto uk = *pv::parse_phone("44-7911123456", pv::phone_format::dashed);
-  STATIC_REQUIRE(pv::check_phone_for_action(site::china, action::bind_secure_mobile_phone, mobile) == errc::ok);
-  // Mobile rule (syntax) before the site (RULES.md §7: 3 before 4).
-  STATIC_REQUIRE(pv::check_phone_for_action(site::international, action::bind_secure_mobile_phone, fixed) ==
-                 errc::invalid_parameter_phone_number);
-  STATIC_REQUIRE(pv::check_phone_for_action(site::china, action::get_migration_verify_code, fixed) == errc::ok);
+  STATIC_REQUIRE(pv::check_phone_for_action(site::china, action::bind_secure_mobile_phone, mobile).has_value());
+  STATIC_REQUIRE(*pv::check_phone_for_action(site::china, action::bind_secure_mobile_phone, mobile) == mobile);
+  // Mobile rule (syntax) before the site (RULES.md §7: 3 before 4): the action's syntax error (RULES.md §2).
+  STATIC_REQUIRE(wire(pv::check_phone_for_action(site::international, action::bind_secure_mobile_phone, fixed)) ==
+                 errc::invalid_parameter);
+  STATIC_REQUIRE(pv::check_phone_for_action(site::international, action::bind_secure_mobile_phone, fixed)
+                     .error()
+                     .refusal == pv::phone_refusal::not_a_mobile_number);
+  STATIC_REQUIRE(wire(pv::check_phone_for_action(site::china,
+                                                 action::send_verification_code_for_bind_secure_mobile_phone, fixed)) ==
+                 errc::invalid_parameter);
+  STATIC_REQUIRE(wire(pv::check_phone_for_action(site::china, action::send_phone_verification_for_message_contact,
+                                                 fixed)) == errc::invalid_parameter_phone_number);
+  STATIC_REQUIRE(pv::check_phone_for_action(site::china, action::get_migration_verify_code, fixed).has_value());
   // Site errors of RULES.md §3: 2 says NotSupport.Site.Action, 1, 3, 5 the country code.
-  STATIC_REQUIRE(pv::check_phone_for_action(site::international, action::bind_secure_mobile_phone, mobile) ==
+  STATIC_REQUIRE(wire(pv::check_phone_for_action(site::international, action::bind_secure_mobile_phone, mobile)) ==
                  errc::not_support_site_action);
-  STATIC_REQUIRE(pv::check_phone_for_action(site::china, action::send_verification_code_for_bind_secure_mobile_phone,
-                                            uk) == errc::invalid_parameter_mobile_country_code);
-  STATIC_REQUIRE(pv::check_phone_for_action(site::china, action::send_verification_code_for_enable_rd, uk) ==
+  STATIC_REQUIRE(pv::check_phone_for_action(site::international, action::bind_secure_mobile_phone, mobile)
+                     .error()
+                     .refusal == pv::phone_refusal::site);
+  STATIC_REQUIRE(wire(pv::check_phone_for_action(site::china, action::send_verification_code_for_bind_secure_mobile_phone,
+                                                 uk)) == errc::invalid_parameter_mobile_country_code);
+  STATIC_REQUIRE(wire(pv::check_phone_for_action(site::china, action::send_verification_code_for_enable_rd, uk)) ==
                  errc::invalid_parameter_mobile_country_code);
-  STATIC_REQUIRE(pv::check_phone_for_action(site::international,
-                                            action::send_phone_verification_for_message_contact,
-                                            uk) == errc::invalid_parameter_mobile_country_code);
-  STATIC_REQUIRE(pv::check_phone_for_action(site::china, action::enable_resource_directory, uk) ==
+  STATIC_REQUIRE(wire(pv::check_phone_for_action(site::international,
+                                                 action::send_phone_verification_for_message_contact, uk)) ==
+                 errc::invalid_parameter_mobile_country_code);
+  STATIC_REQUIRE(wire(pv::check_phone_for_action(site::china, action::enable_resource_directory, uk)) ==
                  errc::invalid_parameter_management_account_security_info);
   for (site s : all_sites)
     for (action a : pv::all_actions)
       for (const auto& number : {mobile, fixed, uk}) {
-        const errc got = pv::check_phone_for_action(opaque(s), opaque(a), number);
-        const bool mobile_ok = !pv::requires_mobile_number(a) || pv::is_mobile_number(number);
-        const errc want = !mobile_ok                                         ? errc::invalid_parameter_phone_number
-                          : !spec_accepts(s, a, number.country_code()) ? pv::site_rejection_error(a)
-                                                                        : errc::ok;
-        CHECK(got == want);
+        const auto got = pv::check_phone_for_action(opaque(s), opaque(a), number);
+        const bool mobile_ok = !spec_mobile_only(a) || pv::is_mobile_number(number);
+        const errc want = !mobile_ok                                  ? spec_syntax_error(a)
+                          : !spec_accepts(s, a, number.country_code()) ? spec_site_error(a)
+                                                                       : errc::ok;
+        CHECK(wire(got) == want);
+        if (got) CHECK(*got == number);
+        if (!got) CHECK(got.error().at_syntax_step() == !mobile_ok);
+        // The policy overload says the same as the site's.
+        CHECK(pv::check_phone_for_action(pv::default_site_policy(s), a, number) == got);
       }
+}
+
+TEST_CASE("check_phone_for_action on text parses in the action's form, then checks the parsed number", "[site]") {
+  using pv::phone_refusal;
+  for (site s : all_sites)
+    for (action a : pv::all_actions) {
+      INFO(pv::action_name(a));
+      const bool compact = kind_of(a) == phone_kind::cams;
+      const pv::site_policy& policy = pv::default_site_policy(s);
+      // A syntax error: the action's syntax error, the parser's reason and byte.
+      const auto bad = pv::check_phone_for_action(policy, a, compact ? "86139x0001234" : "86-139x0001234");
+      REQUIRE_FALSE(bad.has_value());
+      CHECK(bad.error().wire_error == spec_syntax_error(a));
+      CHECK(bad.error().refusal == phone_refusal::syntax);
+      CHECK(bad.error().parse_error == pv::phone_error::non_digit);
+      CHECK(bad.error().position == (compact ? 5 : 6));
+      CHECK(bad.error().at_syntax_step());
+      // The other form is a syntax error too.
+      const auto other_form = pv::check_phone_for_action(policy, a, compact ? "86-13900001234" : "8613900001234");
+      REQUIRE_FALSE(other_form.has_value());
+      CHECK(other_form.error().refusal == phone_refusal::syntax);
+      // An unassigned country code: step 4, the action's error for it.
+      const auto unassigned = pv::check_phone_for_action(policy, a, compact ? "99912345678" : "999-12345678");
+      REQUIRE_FALSE(unassigned.has_value());
+      CHECK(unassigned.error().refusal == phone_refusal::unassigned_country_code);
+      CHECK(unassigned.error().parse_error == pv::phone_error::unassigned_country_code);
+      CHECK_FALSE(unassigned.error().at_syntax_step());
+      CHECK(unassigned.error().wire_error == pv::info(a).phone_error.unassigned);
+      // A number that parses: exactly the answer on the parsed number.
+      for (std::string_view dashed : {"86-13900001234", "86-1012345678", "44-7911123456"}) {
+        const auto number = *pv::parse_phone(dashed, pv::phone_format::dashed);
+        const auto text = pv::format_phone(number, compact ? pv::phone_format::compact : pv::phone_format::dashed);
+        CHECK(pv::check_phone_for_action(policy, a, text.view()) == pv::check_phone_for_action(policy, a, number));
+      }
+    }
 }
 
 // Public types: small, trivially copyable, usable in constant expressions.
@@ -221,9 +299,16 @@ static_assert(noexcept(pv::site_accepts(pv::china_site_policy, action::bind_secu
 static_assert(pv::default_site_policy(site::china) == pv::china_site_policy);
 static_assert(pv::international_site_policy.secure_phone.size() == pv::assigned_country_code_count - 1);
 static_assert(pv::china_site_policy.cams == pv::country_code_set::all_assigned());
-static_assert(pv::policy_set(pv::china_site_policy, static_cast<action>(9)) == nullptr);
-static_assert(pv::site_rejection_error(action::bind_secure_mobile_phone) == errc::not_support_site_action);
-static_assert(pv::site_rejection_error(action::send_phone_verification_for_message_contact) ==
+// policy_set reads the row's phone kind and hands back the policy's own set.
+static_assert(&pv::policy_set(pv::china_site_policy, action::get_migration_verify_code) == &pv::china_site_policy.cams);
+static_assert(&pv::policy_set(pv::china_site_policy, action::send_phone_verification_for_message_contact) ==
+              &pv::china_site_policy.message_contact);
+static_assert(&pv::policy_set(pv::china_site_policy, action::enable_resource_directory) ==
+              &pv::china_site_policy.secure_phone);
+// A value that is no action is accepted nowhere (site_accepts checks is_action before the row).
+static_assert(!pv::site_accepts(pv::china_site_policy, static_cast<action>(9), 86));
+static_assert(pv::info(action::bind_secure_mobile_phone).phone_error.site == errc::not_support_site_action);
+static_assert(pv::info(action::send_phone_verification_for_message_contact).phone_error.site ==
               errc::invalid_parameter_mobile_country_code);
 static_assert([] {
   pv::country_code_set set;
@@ -232,4 +317,5 @@ static_assert([] {
   return first && gone && set.empty() && set.size() == 0;
 }());
 static_assert(pv::check_phone_for_action(pv::china_site_policy, action::get_migration_verify_code,
-                                         *pv::parse_phone("44-7911123456", pv::phone_format::dashed)) == errc::ok);
+                                         *pv::parse_phone("44-7911123456", pv::phone_format::dashed))
+                  .has_value());
