@@ -130,7 +130,7 @@ void BM_send_full_phoneverify(benchmark::State& state) {
     if (k == 0) now += std::chrono::hours{25};
     const pv::send_verification_code_for_bind_secure_mobile_phone_request r{c->china_phones[k], c->accounts[k]};
     const auto out = pv::send(policy, key, r, f, {&quotas[k], &windows[k], &codes[k], nullptr}, now, rng);
-    accepted += out.v.ok();
+    accepted += out.has_value();
     benchmark::DoNotOptimize(out);
     benchmark::DoNotOptimize(codes[k]);
   }

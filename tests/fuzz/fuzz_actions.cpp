@@ -41,11 +41,18 @@ struct input : phoneverify::test::fuzz_input {
 using phoneverify::test::require;
 
 void check_verdict(pv::action a, const pv::verdict& v) {
-  require(v.act == a);
-  require(pv::may_return(a, v.code));
-  require(v.http_status == pv::http_status(v.code, a));
-  require(v.message == pv::message(v.code, a));
-  require(v.ok() == (v.step == pv::check_step::passed));
+  require(v.action() == a);
+  require(pv::may_return(a, v.error()));
+  require(v.http_status() == pv::http_status(v.error(), a));
+  require(v.ok() ? v.message().empty() : v.message() == pv::message(v.error(), a));
+  require(v.ok() == (v.step() == pv::check_step::passed));
+  // Each detail accessor answers only for its own reason.
+  if (v.code_status() != pv::check_status::ok) require(v.reason() == pv::verdict_reason::code_rejected);
+  if (v.phone_failure() != pv::phone_error::none) require(v.at_fault() == pv::info(a).phone_parameter);
+  if (v.param_failure() != pv::param_reason::ok) require(v.phone_failure() == pv::phone_error::none);
+  // describe() always names the action and never overflows.
+  const auto line = pv::describe(v);
+  require(line.view().starts_with(pv::action_name(a)));
 }
 
 std::string_view phone_text(input& in) {
@@ -107,17 +114,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const pv::challenge code_before = code;
     const pv::rate_state flow_before = flow;
     auto unchanged_if_unnamed = [&](const pv::verdict& v) {
-      if (v.reason == pv::verdict_reason::missing_fact)
+      if (v.reason() == pv::verdict_reason::missing_fact)
         require(quota == quota_before && windows == windows_before && code == code_before && flow == flow_before);
     };
 
-    auto after_send = [&](const pv::send_outcome& out) {
-      check_verdict(which, out.v);
-      unchanged_if_unnamed(out.v);
-      if (out.v.ok()) {
-        require(out.code.code.size() == policy.code.digits);
-        for (char c : out.code.code.view()) require(c >= '0' && c <= '9');
-      } else if (out.v.step != pv::check_step::passed) {
+    auto after_send = [&](const pv::send_result& out) {
+      if (out) {
+        require(out->code.size() == policy.code.digits);
+        for (char c : out->code.view()) require(c >= '0' && c <= '9');
+        require(out->expires_at > now);
+      } else {
+        // A failed send is a verdict that is not ok, and changes no limit and no challenge.
+        require(!out.error().ok());
+        check_verdict(which, out.error());
+        unchanged_if_unnamed(out.error());
         require(quota == quota_before && windows == windows_before && code == code_before);
       }
     };
