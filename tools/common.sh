@@ -4,9 +4,12 @@
 # The Debian packages of the test command and the main job. Test-only and
 # benchmark-only: catch2, libbenchmark-dev; optional oracles and competitors
 # (never needed by the library): libphonenumber-dev, liboath-dev, libssl-dev,
-# nlohmann-json3-dev, python3 (XML check).
+# nlohmann-json3-dev, python3 (XML check). The fleet stage: redis-server (the
+# real server its tests start, never a mock) and libhiredis-dev (the optional
+# phoneverify::redis transport).
 PHONEVERIFY_PACKAGES=(g++ clang libclang-rt-14-dev cmake ninja-build pkg-config meson catch2 libbenchmark-dev
-                      libphonenumber-dev liboath-dev libssl-dev nlohmann-json3-dev valgrind python3)
+                      libphonenumber-dev liboath-dev libssl-dev nlohmann-json3-dev valgrind python3
+                      redis-server libhiredis-dev)
 
 ensure_packages() {
   local missing=()
