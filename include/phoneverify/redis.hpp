@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: MIT
+// phoneverify: the optional hiredis transport of the fleet (fleet.hpp): one
+// connection to one Redis server over a unix socket or TCP, with a connect
+// and a command timeout, EVALSHA with EVAL after NOSCRIPT, and a fresh
+// connection after any error. The only header of the library that includes
+// <hiredis/hiredis.h> and talks to a socket; link phoneverify::redis
+// (CMake, when pkg-config finds hiredis).
+//
+// Why each rule:
+// - a Redis failure fails the request closed (RULES.md §4), fast: every
+//   failure comes back as a defined `error` within the timeouts (50 ms by
+//   default), never as an exception (the library builds with
+//   -fno-exceptions too) and never as an admission;
+// - a hiredis context cannot be used again after an error (its reply stream
+//   may be out of step: a timed-out reply can still arrive), so the
+//   connection drops it and connects again on the next command;
+// - the server's script cache is no data: it is empty after a restart, a
+//   failover or SCRIPT FLUSH, and per node in a cluster. run() sends EVALSHA
+//   and, on NOSCRIPT, EVAL with the source, once;
+// - writing to a socket the server closed raises SIGPIPE, which kills a
+//   process by default: a command blocks SIGPIPE in its thread and consumes
+//   one it caused, so the process's own handling is left as it was.
+// One connection is one socket with no lock: use one per thread (or a pool).
+#ifndef PHONEVERIFY_REDIS_HPP
+#define PHONEVERIFY_REDIS_HPP
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include <pthread.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "fleet.hpp"
+#include "inline_string.hpp"
+
+namespace phoneverify::redis {
+
+// What went wrong with a command. Each fails the decision closed; the name
+// is for logs and metrics.
+enum class error : std::uint8_t {
+  none,
+  connection_refused,    // nothing listens there (ECONNREFUSED, no such socket file)
+  timeout,               // no connection or no reply within the timeout: the outcome is unknown
+  connection_lost,       // the server closed the connection or the socket failed
+  protocol,              // a reply hiredis could not parse, or one too large to view
+  client_out_of_memory,  // hiredis could not allocate
+  server_out_of_memory,  // OOM: the server refused the write (noeviction at maxmemory)
+  cluster_down,          // CLUSTERDOWN: the cluster cannot serve the slot
+  redirected,            // MOVED / ASK: the key's slot lives on another node
+  busy,                  // BUSY: a script is running too long on the server
+  loading,               // LOADING: the server is loading its dataset
+  read_only,             // READONLY: a replica was asked to write
+  noscript,              // NOSCRIPT: only from command(); run() answers it with EVAL
+  error_reply,           // any other error reply (its text is the message)
+  bad_argument,          // more arguments than a command may have here
+};
+
+constexpr std::string_view error_name(error e) noexcept {
+  switch (e) {
+    case error::none: return "none";
+    case error::connection_refused: return "connection_refused";
+    case error::timeout: return "timeout";
+    case error::connection_lost: return "connection_lost";
+    case error::protocol: return "protocol";
+    case error::client_out_of_memory: return "client_out_of_memory";
+    case error::server_out_of_memory: return "server_out_of_memory";
+    case error::cluster_down: return "cluster_down";
+    case error::redirected: return "redirected";
+    case error::busy: return "busy";
+    case error::loading: return "loading";
+    case error::read_only: return "read_only";
+    case error::noscript: return "noscript";
+    case error::error_reply: return "error_reply";
+    case error::bad_argument: return "bad_argument";
+  }
+  return {};
+}
+
+// The error of a server's error reply, from its first word.
+constexpr error classify_error_reply(std::string_view text) noexcept {
+  const auto starts = [text](std::string_view word) {
+    return text.substr(0, word.size()) == word && (text.size() == word.size() || text[word.size()] == ' ');
+  };
+  if (starts("NOSCRIPT")) return error::noscript;
+  if (starts("OOM")) return error::server_out_of_memory;
+  if (starts("CLUSTERDOWN")) return error::cluster_down;
+  if (starts("MOVED") || starts("ASK")) return error::redirected;
+  if (starts("BUSY")) return error::busy;
+  if (starts("LOADING")) return error::loading;
+  if (starts("READONLY")) return error::read_only;
+  return error::error_reply;
+}
+
+// Where the server is and how long to wait. A unix socket when
+// `unix_socket` is not empty, else TCP to host:port. The strings are copied.
+struct options {
+  std::string_view unix_socket;
+  std::string_view host = "127.0.0.1";
+  int port = 6379;
+  std::chrono::milliseconds connect_timeout{50};
+  std::chrono::milliseconds command_timeout{50};
+};
+
+inline constexpr std::size_t max_argc = 64;
+inline constexpr std::size_t max_reply_nodes = 64;
+
+// One reply of the server, owned (freed with it). view() is the reply as a
+// fleet::reply_view; the view points into this object: it stays valid
+// while the object lives and is not moved.
+class reply {
+ public:
+  reply() noexcept = default;
+  explicit reply(redisReply* r) noexcept : reply_(r) {}
+  reply(reply&& other) noexcept : reply_(std::exchange(other.reply_, nullptr)) {}
+  reply& operator=(reply&& other) noexcept {
+    if (this != &other) {
+      reset();
+      reply_ = std::exchange(other.reply_, nullptr);
+    }
+    return *this;
+  }
+  reply(const reply&) = delete;
+  reply& operator=(const reply&) = delete;
+  ~reply() { reset(); }
+
+  bool empty() const noexcept { return reply_ == nullptr; }
+
+  // The reply's view; a nil view when empty. Nodes beyond max_reply_nodes
+  // are cut off (fits() says whether all fit).
+  fleet::reply_view view() const noexcept {
+    used_ = 0;
+    if (reply_ == nullptr) return {};
+    fleet::reply_view root;
+    fill(root, reply_);
+    return root;
+  }
+  // Whether every node of the reply fits max_reply_nodes.
+  bool fits() const noexcept { return reply_ == nullptr || count(reply_) <= max_reply_nodes; }
+
+ private:
+  void reset() noexcept {
+    if (reply_ != nullptr) freeReplyObject(reply_);
+    reply_ = nullptr;
+  }
+  static std::size_t count(const redisReply* r) noexcept {
+    std::size_t n = 0;
+    if (r->type == REDIS_REPLY_ARRAY)
+      for (std::size_t i = 0; i < r->elements; ++i) n += 1 + count(r->element[i]);
+    return n;
+  }
+  void fill(fleet::reply_view& out, const redisReply* r) const noexcept {
+    using type = fleet::reply_view::type;
+    switch (r->type) {
+      case REDIS_REPLY_INTEGER:
+        out.kind = type::integer;
+        out.integer = r->integer;
+        break;
+      case REDIS_REPLY_STRING:
+      case REDIS_REPLY_STATUS:
+      case REDIS_REPLY_ERROR:
+        out.kind = r->type == REDIS_REPLY_STRING ? type::string : r->type == REDIS_REPLY_STATUS ? type::status : type::error;
+        out.text = std::string_view(r->str, r->len);
+        break;
+      case REDIS_REPLY_ARRAY: {
+        out.kind = type::array;
+        const std::size_t first = used_;
+        const std::size_t n = r->elements < max_reply_nodes - used_ ? r->elements : max_reply_nodes - used_;
+        used_ += n;
+        for (std::size_t i = 0; i < n; ++i) {
+          nodes_[first + i] = {};
+          fill(nodes_[first + i], r->element[i]);
+        }
+        out.elements = std::span<const fleet::reply_view>(nodes_.data() + first, n);
+        break;
+      }
+      default:
+        out.kind = type::nil;
+        break;
+    }
+  }
+
+  redisReply* reply_ = nullptr;
+  mutable std::array<fleet::reply_view, max_reply_nodes> nodes_{};
+  mutable std::size_t used_ = 0;
+};
+
+// A command's outcome: `err` none and the reply, or the error and a message
+// (the server's error text, or the transport's).
+struct call_result {
+  error err = error::none;
+  inline_string<160> message;
+  reply value;
+  bool ok() const noexcept { return err == error::none; }
+};
+
+struct connection_stats {
+  std::uint64_t commands = 0;            // commands sent (an EVAL after NOSCRIPT counts)
+  std::uint64_t connects = 0;            // successful connections, the first included
+  std::uint64_t noscript_fallbacks = 0;  // EVALSHA answered NOSCRIPT, EVAL sent
+  std::uint64_t errors = 0;              // commands that returned an error
+};
+
+class connection {
+ public:
+  // Does not connect yet: the first command does, so that every failure
+  // reaches the caller as a call_result.
+  explicit connection(const options& opts) noexcept
+      : port_(opts.port), connect_timeout_(opts.connect_timeout), command_timeout_(opts.command_timeout) {
+    copy(unix_socket_, opts.unix_socket);
+    copy(host_, opts.host);
+  }
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+  connection(connection&& other) noexcept
+      : unix_socket_(other.unix_socket_),
+        host_(other.host_),
+        port_(other.port_),
+        connect_timeout_(other.connect_timeout_),
+        command_timeout_(other.command_timeout_),
+        context_(std::exchange(other.context_, nullptr)),
+        stats_(other.stats_) {}
+  connection& operator=(connection&&) = delete;
+  ~connection() { drop(); }
+
+  bool connected() const noexcept { return context_ != nullptr; }
+  const connection_stats& stats() const noexcept { return stats_; }
+
+  // Sends one command (binary-safe arguments) and waits for its reply. An
+  // error reply comes back with its error and its reply; a transport error
+  // drops the connection (the next command connects again).
+  call_result command(std::span<const std::string_view> argv) noexcept {
+    call_result out;
+    if (argv.empty() || argv.size() > max_argc) {
+      out.err = error::bad_argument;
+      out.message.append("between 1 and 64 arguments");
+      ++stats_.errors;
+      return out;
+    }
+    if (context_ == nullptr && !connect(out)) {
+      ++stats_.errors;
+      return out;
+    }
+    std::array<const char*, max_argc> pointers{};
+    std::array<std::size_t, max_argc> sizes{};
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+      pointers[i] = argv[i].data();
+      sizes[i] = argv[i].size();
+    }
+    ++stats_.commands;
+    void* raw = nullptr;
+    int saved_errno = 0;
+    {
+      const sigpipe_guard guard;
+      errno = 0;
+      raw = redisCommandArgv(context_, static_cast<int>(argv.size()), pointers.data(), sizes.data());
+      saved_errno = errno;
+    }
+    if (raw == nullptr) {
+      fail_context(out, saved_errno);
+      ++stats_.errors;
+      return out;
+    }
+    out.value = reply(static_cast<redisReply*>(raw));
+    if (!out.value.fits()) {
+      out.err = error::protocol;
+      out.message.append("reply too large to view");
+      ++stats_.errors;
+      return out;
+    }
+    const fleet::reply_view view = out.value.view();
+    if (view.kind == fleet::reply_view::type::error) {
+      out.err = classify_error_reply(view.text);
+      append_cut(out.message, view.text);
+      ++stats_.errors;
+    }
+    return out;
+  }
+
+  // Runs a fleet script: EVALSHA, and EVAL with the source when the server
+  // answers NOSCRIPT.
+  template <std::size_t Keys, std::size_t Args>
+  call_result run(const fleet::script_call<Keys, Args>& call) noexcept {
+    const auto by_sha = call.argv(false);
+    call_result out = command(std::span<const std::string_view>(by_sha.data(), by_sha.size()));
+    if (out.err != error::noscript) return out;
+    ++stats_.noscript_fallbacks;
+    const auto by_source = call.argv(true);
+    return command(std::span<const std::string_view>(by_source.data(), by_source.size()));
+  }
+
+  // Closes the socket; the next command connects again.
+  void disconnect() noexcept { drop(); }
+
+ private:
+  // Blocks SIGPIPE in this thread for one command and consumes a SIGPIPE
+  // the command raised, restoring the thread's mask (see the header).
+  class sigpipe_guard {
+   public:
+    sigpipe_guard() noexcept {
+      sigemptyset(&pipe_);
+      sigaddset(&pipe_, SIGPIPE);
+      sigset_t pending;
+      sigemptyset(&pending);
+      sigpending(&pending);
+      was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+      blocked_ = pthread_sigmask(SIG_BLOCK, &pipe_, &old_) == 0;
+    }
+    ~sigpipe_guard() {
+      if (!blocked_) return;
+      if (!was_pending_) {
+        sigset_t pending;
+        sigemptyset(&pending);
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE) == 1) {
+          const timespec zero{0, 0};
+          while (sigtimedwait(&pipe_, nullptr, &zero) == -1 && errno == EINTR) {
+          }
+        }
+      }
+      pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    sigpipe_guard(const sigpipe_guard&) = delete;
+    sigpipe_guard& operator=(const sigpipe_guard&) = delete;
+
+   private:
+    sigset_t pipe_{};
+    sigset_t old_{};
+    bool was_pending_ = false;
+    bool blocked_ = false;
+  };
+
+  template <std::size_t N>
+  static void copy(inline_string<N>& to, std::string_view from) noexcept {
+    to.clear();
+    to.append(from.substr(0, N));
+  }
+  template <std::size_t N>
+  static void append_cut(inline_string<N>& to, std::string_view text) noexcept {
+    const std::size_t room = N - to.size();
+    to.append(text.substr(0, room));
+  }
+  static timeval to_timeval(std::chrono::milliseconds ms) noexcept {
+    const long long count = ms.count() < 1 ? 1 : ms.count();
+    timeval tv{};
+    tv.tv_sec = static_cast<decltype(tv.tv_sec)>(count / 1000);
+    tv.tv_usec = static_cast<decltype(tv.tv_usec)>((count % 1000) * 1000);
+    return tv;
+  }
+  static error classify_errno(int e, error otherwise) noexcept {
+    if (e == ECONNREFUSED || e == ENOENT || e == ENOTDIR) return error::connection_refused;
+    if (e == ETIMEDOUT || e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS) return error::timeout;
+    return otherwise;
+  }
+
+  bool connect(call_result& out) noexcept {
+    const timeval tv = to_timeval(connect_timeout_);
+    int saved_errno = 0;
+    {
+      const sigpipe_guard guard;
+      errno = 0;
+      context_ = unix_socket_.empty() ? redisConnectWithTimeout(host_.c_str(), port_, tv)
+                                      : redisConnectUnixWithTimeout(unix_socket_.c_str(), tv);
+      saved_errno = errno;
+    }
+    if (context_ == nullptr) {
+      out.err = error::client_out_of_memory;
+      out.message.append("cannot allocate a redis context");
+      return false;
+    }
+    if (context_->err != 0) {
+      fail_context(out, saved_errno);
+      return false;
+    }
+    if (redisSetTimeout(context_, to_timeval(command_timeout_)) != REDIS_OK) {
+      fail_context(out, errno);
+      return false;
+    }
+    ++stats_.connects;
+    return true;
+  }
+
+  // Names the context's error and drops the context.
+  void fail_context(call_result& out, int saved_errno) noexcept {
+    const int code = context_ != nullptr ? context_->err : REDIS_ERR_OTHER;
+    switch (code) {
+      case REDIS_ERR_IO: out.err = classify_errno(saved_errno, error::connection_lost); break;
+      case REDIS_ERR_EOF: out.err = error::connection_lost; break;
+      case REDIS_ERR_PROTOCOL: out.err = error::protocol; break;
+      case REDIS_ERR_OOM: out.err = error::client_out_of_memory; break;
+      default: out.err = classify_errno(saved_errno, error::connection_lost); break;
+    }
+    if (context_ != nullptr) append_cut(out.message, std::string_view(context_->errstr));
+    drop();
+  }
+
+  void drop() noexcept {
+    if (context_ != nullptr) redisFree(context_);
+    context_ = nullptr;
+  }
+
+  inline_string<108> unix_socket_;  // sockaddr_un's path size
+  inline_string<255> host_;
+  int port_;
+  std::chrono::milliseconds connect_timeout_;
+  std::chrono::milliseconds command_timeout_;
+  redisContext* context_ = nullptr;
+  connection_stats stats_;
+};
+
+}  // namespace phoneverify::redis
+
+#endif  // PHONEVERIFY_REDIS_HPP
