@@ -1,0 +1,726 @@
+// SPDX-License-Identifier: MIT
+// phoneverify: the fleet's pure layer: the state of many service instances
+// shared on one Redis (or Valkey), one Lua script and one round trip per
+// decision, with the embedded core's verdicts.
+//
+// No I/O and no client library: this header names the keys, holds the Lua
+// scripts, builds each call's arguments and decodes its reply, so any Redis
+// client can run them (redis.hpp is the optional hiredis transport). What
+// does not depend on stored state stays in C++ (the policy constants, the
+// keyed tags of a submitted code: the HMAC key never leaves the process);
+// the scripts only decode, compare, update and encode.
+//
+// Rules every script keeps (RULES.md §4, §5, §9):
+// - one decision, one script: it reads every key, decides, then writes.
+//   Redis has no rollback and out-of-memory can refuse only a script's first
+//   write, so nothing that can fail follows a write;
+// - exact: Lua numbers are doubles, so every stored and intermediate integer
+//   stays below 2^53 in magnitude: times and stored values are refused
+//   beyond 2^52 ms (fault::out_of_exact_range, failing closed) and a limit
+//   whose arithmetic could leave that range is refused when planned;
+// - the core's own bytes: a value is the to_bytes layout of its state
+//   (quota.hpp, code.hpp), the same bytes in the embedded and the fleet
+//   world. A value that is not such a state (another type, length, version
+//   or kind, a broken invariant) fails the decision closed with a fault of
+//   its own and is neither read as fresh nor overwritten (RULES.md §9);
+// - only dead state disappears: a state is dead from the instant it answers
+//   as an absent one (the engine's death times, RULES.md §4); a script reads
+//   a dead state as absent, deletes a state it leaves dead, and writes every
+//   other one with PXAT at its death time plus a margin (never earlier:
+//   a key that outlives its death is read as absent anyway);
+// - one clock: the server's TIME unless the caller passes its own time.
+//   With a caller's clock the expiry is moved by how far that clock lags the
+//   server's, so a lagging clock never loses live state.
+// Everything here is constexpr and noexcept and never allocates.
+#ifndef PHONEVERIFY_FLEET_HPP
+#define PHONEVERIFY_FLEET_HPP
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "code.hpp"
+#include "detail/siphash.hpp"
+#include "errc.hpp"
+#include "inline_string.hpp"
+#include "quota.hpp"
+#include "result.hpp"
+#include "time.hpp"
+
+namespace phoneverify::fleet {
+
+// ---------------------------------------------------------------------------
+// Why a decision could not be made. Every fault fails the request closed
+// (RULES.md §4: a Redis failure never admits); each has its own name for logs.
+
+enum class fault : std::uint8_t {
+  none = 0,
+  state_wrong_type = 1,     // the key holds a list, a hash, a set...: another application's value
+  state_wrong_size = 2,     // a string of another length than the state's layout
+  state_wrong_version = 3,  // the layout's version byte is one this library does not read
+  state_wrong_kind = 4,     // another state's bytes (a daily_usage where a rate_state belongs)
+  state_invalid = 5,        // reserved bytes or invariants that to_bytes never writes
+  out_of_exact_range = 6,   // a time or stored value beyond 2^52 ms: Lua's doubles would round it
+  bad_arguments = 7,        // the script could not read its arguments (a caller bug)
+  bad_reply = 8,            // the reply is not the script's (another script under that name?)
+  unavailable = 9,          // no reply: the transport's error (redis.hpp says which)
+};
+
+constexpr std::string_view fault_name(fault f) noexcept {
+  switch (f) {
+    case fault::none: return "none";
+    case fault::state_wrong_type: return "state_wrong_type";
+    case fault::state_wrong_size: return "state_wrong_size";
+    case fault::state_wrong_version: return "state_wrong_version";
+    case fault::state_wrong_kind: return "state_wrong_kind";
+    case fault::state_invalid: return "state_invalid";
+    case fault::out_of_exact_range: return "out_of_exact_range";
+    case fault::bad_arguments: return "bad_arguments";
+    case fault::bad_reply: return "bad_reply";
+    case fault::unavailable: return "unavailable";
+  }
+  return {};
+}
+
+// The largest magnitude a time or stored integer may have: 2^52, so that
+// every sum or difference of two of them stays below 2^53, where doubles
+// are exact integers.
+inline constexpr std::int64_t exact_limit = std::int64_t{1} << 52;
+
+// ---------------------------------------------------------------------------
+// Replies, whatever the client: a view of one RESP value.
+
+struct reply_view {
+  enum class type : std::uint8_t { nil, integer, string, status, error, array };
+  type kind = type::nil;
+  long long integer = 0;
+  std::string_view text;                  // string, status and error
+  std::span<const reply_view> elements;   // array
+};
+
+// True when a reply says the server has no script of that SHA-1 (empty
+// cache after a restart, a failover or SCRIPT FLUSH; per node in a cluster):
+// the caller sends EVAL with the source instead.
+constexpr bool is_noscript(const reply_view& r) noexcept {
+  return r.kind == reply_view::type::error && r.text.substr(0, 8) == "NOSCRIPT";
+}
+
+// ---------------------------------------------------------------------------
+// SHA-1 (FIPS 180-4 §6.1), only to name scripts as EVALSHA does: it is no
+// security boundary here.
+
+namespace detail {
+
+constexpr std::uint32_t sha1_rotl(std::uint32_t v, unsigned n) noexcept { return (v << n) | (v >> (32U - n)); }
+
+constexpr std::array<char, 40> sha1_hex(std::string_view message) noexcept {
+  std::uint32_t h[5] = {0x67452301U, 0xEFCDAB89U, 0x98BADCFEU, 0x10325476U, 0xC3D2E1F0U};
+  const std::uint64_t bit_length = static_cast<std::uint64_t>(message.size()) * 8U;
+  // The padded message: the bytes, 0x80, zeros, the 64-bit length (§5.1.1).
+  const std::size_t total = ((message.size() + 8U) / 64U + 1U) * 64U;
+  for (std::size_t block = 0; block < total; block += 64) {
+    std::uint32_t w[80]{};
+    for (std::size_t i = 0; i < 64; ++i) {
+      const std::size_t at = block + i;
+      std::uint32_t byte = 0;
+      if (at < message.size()) {
+        byte = static_cast<unsigned char>(message[at]);
+      } else if (at == message.size()) {
+        byte = 0x80U;
+      } else if (at >= total - 8U) {
+        byte = static_cast<std::uint32_t>((bit_length >> (8U * (total - 1U - at))) & 0xFFU);
+      }
+      w[i / 4] |= byte << (8U * (3U - i % 4U));
+    }
+    for (std::size_t t = 16; t < 80; ++t) w[t] = sha1_rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+    std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    for (std::size_t t = 0; t < 80; ++t) {
+      std::uint32_t f = 0, k = 0;
+      if (t < 20) {
+        f = (b & c) | (~b & d);
+        k = 0x5A827999U;
+      } else if (t < 40) {
+        f = b ^ c ^ d;
+        k = 0x6ED9EBA1U;
+      } else if (t < 60) {
+        f = (b & c) | (b & d) | (c & d);
+        k = 0x8F1BBCDCU;
+      } else {
+        f = b ^ c ^ d;
+        k = 0xCA62C1D6U;
+      }
+      const std::uint32_t temp = sha1_rotl(a, 5) + f + e + k + w[t];
+      e = d;
+      d = c;
+      c = sha1_rotl(b, 30);
+      b = a;
+      a = temp;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+  }
+  constexpr char digits[] = "0123456789abcdef";
+  std::array<char, 40> out{};
+  for (std::size_t i = 0; i < 40; ++i) out[i] = digits[(h[i / 8] >> (28U - 4U * (i % 8U))) & 0xFU];
+  return out;
+}
+
+}  // namespace detail
+
+// One Lua script: its source and the SHA-1 EVALSHA names it by.
+struct script {
+  std::string_view name;
+  std::string_view source;
+  std::array<char, 40> sha1;
+  constexpr std::string_view sha1_view() const noexcept { return {sha1.data(), sha1.size()}; }
+};
+
+constexpr script make_script(std::string_view name, std::string_view source) noexcept {
+  return {name, source, detail::sha1_hex(source)};
+}
+
+// ---------------------------------------------------------------------------
+// Key names (RULES.md §9: nothing readable in Redis).
+//
+// {pv:<deployment>}:<kind>[:<action>]:<32 hex digits>
+//
+// The braces are the hash tag: every key of a deployment hashes to one slot
+// of a Redis Cluster, so each decision is one script on one node and truly
+// all or nothing. The 32 hex digits are a keyed hash (two SipHash-2-4 lanes,
+// 128 bits, under the caller's secret id key) of the kind and the id: phone
+// numbers and account ids never appear in key names (which MONITOR, SCAN,
+// RDB and AOF files show), ids of two kinds never share a key, and no id can
+// carry a brace into the hash tag.
+
+using id_key = std::array<std::byte, 16>;
+inline constexpr std::size_t max_deployment_size = 32;
+inline constexpr std::size_t max_id_size = 256;
+// "{pv:" + deployment + "}:" + kind + ":" + action digit + ":" + 32 hex.
+inline constexpr std::size_t max_key_size = 4 + max_deployment_size + 2 + 1 + 2 + 1 + 32;
+using key_name = inline_string<max_key_size>;
+
+// What a key names: each kind of state has its own letter.
+enum class key_kind : char {
+  rate = 'r',       // rate_state of a caller (flow control, RULES.md §4)
+  challenge = 'c',  // challenge of a (sending action, account) (RULES.md §5)
+  quota = 'q',      // daily_usage of an account (RULES.md §4)
+  phone = 'w',      // the per-phone windows of a phone number (RULES.md §4)
+};
+
+
+// A deployment's key names: its name (1 to 32 of A-Z a-z 0-9 . _ -, so no
+// brace can end the hash tag early) and the secret key of the id hashes
+// (16 bytes from a secure random source, the same on every instance; an
+// all-zero key is refused).
+struct key_scheme {
+  inline_string<max_deployment_size> deployment;
+  ::phoneverify::detail::siphash_key hash_key{0, 0};
+};
+
+constexpr result<key_scheme> make_key_scheme(std::string_view deployment, const id_key& key) noexcept {
+  if (deployment.empty() || deployment.size() > max_deployment_size) return errc::invalid_parameter;
+  for (char ch : deployment) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                    ch == '_' || ch == '-';
+    if (!ok) return errc::invalid_parameter;
+  }
+  unsigned any = 0;
+  for (std::byte b : key) any |= static_cast<unsigned>(b);
+  if (any == 0) return errc::invalid_parameter;
+  key_scheme scheme;
+  scheme.deployment.append(deployment);
+  scheme.hash_key = ::phoneverify::detail::siphash_key_from_bytes(key);
+  return scheme;
+}
+
+namespace detail {
+
+inline constexpr char hex_digits[] = "0123456789abcdef";
+
+// One 64-bit lane of the id hash: SipHash-2-4 of lane, kind, action and id.
+constexpr std::uint64_t id_lane(const ::phoneverify::detail::siphash_key& key, char lane, char kind, char action_digit,
+                                std::string_view id) noexcept {
+  char message[3 + max_id_size]{};
+  message[0] = lane;
+  message[1] = kind;
+  message[2] = action_digit;
+  for (std::size_t i = 0; i < id.size(); ++i) message[3 + i] = id[i];
+  return ::phoneverify::detail::siphash24(key, std::string_view(message, 3 + id.size()));
+}
+
+}  // namespace detail
+
+// The key of one state: `id` is the caller (rate), the account (challenge,
+// quota) or the E.164 phone (phone windows); `purpose` the sending action of
+// a challenge (RULES.md §5: one challenge per sending action and account),
+// ignored for the other kinds. An empty id or one above 256 bytes is
+// invalid_parameter (RULES.md §9: an unnamed caller keys no state).
+constexpr result<key_name> make_key(const key_scheme& scheme, key_kind kind, std::string_view id,
+                                    action purpose = action::get_migration_verify_code) noexcept {
+  if (id.empty() || id.size() > max_id_size || scheme.deployment.empty()) return errc::invalid_parameter;
+  const char action_digit = kind == key_kind::challenge ? static_cast<char>('1' + static_cast<int>(purpose)) : '-';
+  const char k = static_cast<char>(kind);
+  key_name out;
+  out.append("{pv:");
+  out.append(scheme.deployment);
+  out.append("}:");
+  out.push_back(k);
+  out.push_back(':');
+  if (kind == key_kind::challenge) {
+    out.push_back(action_digit);
+    out.push_back(':');
+  }
+  const std::uint64_t lanes[2] = {detail::id_lane(scheme.hash_key, '\x01', k, action_digit, id),
+                                  detail::id_lane(scheme.hash_key, '\x02', k, action_digit, id)};
+  for (std::uint64_t lane : lanes)
+    for (int shift = 60; shift >= 0; shift -= 4) out.push_back(detail::hex_digits[(lane >> shift) & 0xFU]);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Calls: a script and its KEYS and ARGV, as the strings any client sends.
+
+inline constexpr std::size_t max_arg_size = 24;  // a 16-byte tag, or an int64 in decimal (20)
+using arg_string = inline_string<max_arg_size>;
+
+template <std::size_t Keys, std::size_t Args>
+struct script_call {
+  const script* code = nullptr;
+  std::array<key_name, Keys> keys{};
+  std::array<arg_string, Args> args{};
+  inline_string<4> numkeys{};
+
+  static constexpr std::size_t argc = 3 + Keys + Args;
+  // EVALSHA <sha1> <numkeys> <keys...> <args...>, or with `with_source`
+  // EVAL <source> ... (after NOSCRIPT). The views point into this call and
+  // its script: keep both alive while they are used.
+  constexpr std::array<std::string_view, argc> argv(bool with_source = false) const noexcept {
+    std::array<std::string_view, argc> out{};
+    out[0] = with_source ? std::string_view("EVAL") : std::string_view("EVALSHA");
+    out[1] = with_source ? code->source : code->sha1_view();
+    out[2] = numkeys.view();
+    for (std::size_t i = 0; i < Keys; ++i) out[3 + i] = keys[i].view();
+    for (std::size_t i = 0; i < Args; ++i) out[3 + Keys + i] = args[i].view();
+    return out;
+  }
+};
+
+namespace detail {
+
+constexpr arg_string decimal(std::int64_t value) noexcept {
+  char digits[20]{};
+  std::size_t n = 0;
+  // Negative values are formatted from their magnitude as unsigned, so
+  // INT64_MIN needs no special case.
+  std::uint64_t magnitude = value < 0 ? ~static_cast<std::uint64_t>(value) + 1U : static_cast<std::uint64_t>(value);
+  do {
+    digits[n++] = static_cast<char>('0' + magnitude % 10U);
+    magnitude /= 10U;
+  } while (magnitude != 0);
+  arg_string out;
+  if (value < 0) out.push_back('-');
+  while (n > 0) out.push_back(digits[--n]);
+  return out;
+}
+
+template <std::size_t Keys, std::size_t Args>
+constexpr script_call<Keys, Args> start_call(const script& s) noexcept {
+  script_call<Keys, Args> call;
+  call.code = &s;
+  const arg_string count = decimal(static_cast<std::int64_t>(Keys));
+  call.numkeys.append(count.view());
+  return call;
+}
+
+// The time argument: empty for the server's TIME.
+constexpr arg_string time_arg(std::optional<timestamp> now) noexcept {
+  return now ? decimal(static_cast<std::int64_t>(now->time_since_epoch().count())) : arg_string{};
+}
+
+// The reply's elements as integers (every script answers an array of them),
+// or false when it is not such an array of exactly `n`.
+template <std::size_t N>
+constexpr bool integers(const reply_view& r, std::array<long long, N>& out, std::size_t& got) noexcept {
+  if (r.kind != reply_view::type::array || r.elements.empty() || r.elements.size() > N) return false;
+  for (std::size_t i = 0; i < r.elements.size(); ++i) {
+    if (r.elements[i].kind != reply_view::type::integer) return false;
+    out[i] = r.elements[i].integer;
+  }
+  got = r.elements.size();
+  return true;
+}
+
+// The fault a script answered in its first element (0 = none), or bad_reply.
+constexpr fault fault_of(long long code) noexcept {
+  return code >= 0 && code <= static_cast<long long>(fault::bad_arguments) ? static_cast<fault>(code)
+                                                                          : fault::bad_reply;
+}
+
+}  // namespace detail
+
+// How long past its death time a key is kept (PXAT death + margin): at
+// least the clock skew the fleet accepts. A state past its death time reads
+// as absent anyway, so the margin costs memory, never a verdict.
+inline constexpr std::chrono::milliseconds default_expiry_margin{60'000};
+inline constexpr std::chrono::milliseconds max_expiry_margin{std::int64_t{1} << 40};
+
+// ---------------------------------------------------------------------------
+// The Lua of every script: helpers, then one decision each.
+//
+// Redis runs Lua 5.1: numbers are doubles, `bit` is 32-bit, so the helpers
+// read and write big-endian integers byte by byte and keep every value
+// below 2^53 (times and stored values are refused at 2^52: fault 6).
+
+namespace detail {
+
+// The helpers every script starts with. After them: now (ARGV[1], or the
+// server's TIME when it is empty), server (the server's TIME in ms), put
+// (SET ... PXAT death + margin + how far `now` lags the server), read (GET,
+// fault 1 for a value of another type).
+inline constexpr char lua_prelude[] = R"lua(local P32 = 4294967296
+local LIMIT = 4503599627370496
+local function u(s, i, w) local v = 0 for k = i, i + w - 1 do v = v * 256 + string.byte(s, k) end return v end
+local function i64(s, i)
+  local hi, lo = u(s, i, 4), u(s, i + 4, 4)
+  if hi >= 2147483648 then hi = hi - P32 end
+  if hi >= 1048576 or hi < -1048576 then return nil end
+  return hi * P32 + lo
+end
+local function be(x, w)
+  local t = {}
+  for k = w, 1, -1 do t[k] = x % 256 x = math.floor(x / 256) end
+  return string.char(unpack(t))
+end
+local function fdiv(a, b)
+  local q = math.floor(a / b)
+  if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
+  return q
+end
+local function cdiv(a, b) local q = fdiv(a, b) if q * b < a then q = q + 1 end return q end
+local function exact(x) return x ~= nil and x == math.floor(x) and x < LIMIT and x >= -LIMIT end
+local clock = redis.call('TIME')
+local server = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local now = server
+if ARGV[1] ~= '' then now = tonumber(ARGV[1]) end
+local function put(key, bytes, dead_at, margin)
+  local lag = server - now
+  if lag < 0 then lag = 0 end
+  redis.call('SET', key, bytes, 'PXAT', string.format('%.0f', dead_at + margin + lag))
+end
+local function read(key)
+  local v = redis.pcall('GET', key)
+  if type(v) == 'table' then return nil, 1 end
+  return v, 0
+end
+)lua";
+
+// a followed by b, as one NUL-terminated array (a script's source).
+template <std::size_t A, std::size_t B>
+constexpr std::array<char, A + B - 1> concat(const char (&a)[A], const char (&b)[B]) noexcept {
+  std::array<char, A + B - 1> out{};
+  for (std::size_t i = 0; i + 1 < A; ++i) out[i] = a[i];
+  for (std::size_t i = 0; i < B; ++i) out[A - 1 + i] = b[i];
+  return out;
+}
+template <std::size_t N>
+constexpr std::string_view text_of(const std::array<char, N>& text) noexcept {
+  return {text.data(), N - 1};
+}
+
+}  // namespace detail
+
+namespace detail {
+
+// Flow control: admit (GCRA, quota.hpp) on a rate_state_bytes value.
+// KEYS[1] the rate_state. ARGV: now, count, n, scale s, step T and window
+// count * T (both in 1/s ms), unlimited (1 when period <= 0), margin.
+// Reply: {fault} or {0, allowed, remaining, never, retry_at}.
+inline constexpr char flow_body[] = R"lua(
+local c, n, s, T, W, unlimited, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+if not (exact(now) and exact(c) and exact(n) and exact(s) and exact(T) and exact(W) and exact(margin) and unlimited) then
+  return {7}
+end
+local v, f = read(KEYS[1])
+if f ~= 0 then return {f} end
+local tat = nil
+if v then
+  if #v ~= 16 then return {2} end
+  if v ~= string.rep('\0', 16) then
+    if string.byte(v, 1) ~= 1 then return {3} end
+    if string.byte(v, 2) ~= 17 then return {4} end
+    if u(v, 4, 5) ~= 0 then return {5} end
+    local flag = string.byte(v, 3)
+    if flag == 0 then
+      if u(v, 9, 4) ~= 0 or u(v, 13, 4) ~= 0 then return {5} end
+    elseif flag == 1 then
+      if u(v, 9, 4) == 2147483648 and u(v, 13, 4) == 0 then return {5} end
+      tat = i64(v, 9)
+      if tat == nil then return {6} end
+    else
+      return {5}
+    end
+  end
+end
+if unlimited == 1 and n <= c then return {0, 1, c - n, 0, now} end
+if n > c then return {0, 0, 0, 1, 0} end
+if c == 0 then return {0, 1, 0, 0, now} end
+local t = now * s
+if not exact(t) then return {6} end
+local ahead = 0
+if tat and tat > t then ahead = tat - t end
+local step = n * T
+if n == 0 then
+  local left = 0
+  if ahead < W then left = fdiv(W - ahead, T) end
+  return {0, 1, left, 0, now}
+end
+if ahead <= W and step <= W - ahead then
+  local new_ahead = ahead + step
+  local new_tat = t + new_ahead
+  if not exact(new_tat) then return {6} end
+  put(KEYS[1], '\1\17\1\0\0\0\0\0' .. be(new_tat, 8), cdiv(new_tat, s), margin)
+  local remaining = c - n
+  if ahead ~= 0 then remaining = fdiv(W - new_ahead, T) end
+  return {0, 1, remaining, 0, now}
+end
+local free = 0
+if n ~= 1 and ahead < W then free = fdiv(W - ahead, T) end
+local due = tat - (W - step)
+local retry = due
+if s ~= 1 then retry = cdiv(due, s) end
+return {0, 0, free, 0, retry}
+)lua";
+
+// The code check: check_code's transition (code.hpp) on a challenge_bytes
+// value. KEYS[1] the challenge. ARGV: now, the binding tag and the code tag
+// of the submission (16 bytes each, computed in C++), well-formed (1 when
+// the submission is exactly `digits` ASCII digits), max_attempts,
+// max_consecutive_failures, lockout ms, failure_budget, budget window ms,
+// resend interval ms, margin. Reply: {fault} or {0, check_status}.
+inline constexpr char check_body[] = R"lua(
+local BT, CT, WELL = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local MAXATT, MAXCF, LOCKOUT, FB, BW, RESEND, margin = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]),
+  tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+if not (exact(now) and #BT == 16 and #CT == 16 and WELL and exact(MAXATT) and exact(MAXCF) and exact(LOCKOUT)
+        and exact(FB) and FB >= 1 and exact(BW) and BW >= 1 and exact(RESEND) and exact(margin)) then
+  return {7}
+end
+local Z16 = string.rep('\0', 16)
+local function none() return {st = 0, att = 0, fail = 0, bud = 0, iss = 0, exp = 0, lf = 0, bt = Z16, ct = Z16} end
+local v, f = read(KEYS[1])
+if f ~= 0 then return {f} end
+local c = none()
+if v and v ~= string.rep('\0', 64) then
+  if #v ~= 64 then return {2} end
+  local ver = string.byte(v, 1)
+  if ver ~= 1 and ver ~= 2 then return {3} end
+  if string.byte(v, 4) ~= 0 then return {5} end
+  if ver == 1 and (string.byte(v, 7) ~= 0 or string.byte(v, 8) ~= 0) then return {5} end
+  local st = string.byte(v, 2)
+  if st > 4 then return {5} end
+  if st == 0 then
+    if string.sub(v, 3) ~= string.rep('\0', 62) then return {5} end
+  else
+    c.st, c.att, c.fail, c.bud = st, string.byte(v, 3), u(v, 5, 2), u(v, 7, 2)
+    c.iss, c.exp, c.lf = i64(v, 9), i64(v, 17), i64(v, 25)
+    if not (c.iss and c.exp and c.lf) then return {6} end
+    if c.exp < c.iss or c.exp - c.iss > 600000 then return {5} end
+    c.bt, c.ct = string.sub(v, 33, 48), string.sub(v, 49, 64)
+  end
+end
+local function forgettable(x)
+  local at = nil
+  local function later(t) if at == nil or t > at then at = t end end
+  if x.st ~= 0 then later(x.iss + RESEND) end
+  if x.st == 1 then later(x.exp) end
+  if x.fail ~= 0 then later(x.lf + LOCKOUT) end
+  if x.bud ~= 0 then later(x.lf + cdiv(x.bud * BW, FB)) end
+  return at
+end
+local function dead(x) local at = forgettable(x) return at == nil or at <= now end
+local function encode(x)
+  return string.char(2, x.st, x.att, 0) .. be(x.fail, 2) .. be(x.bud, 2) .. be(x.iss, 8) .. be(x.exp, 8) ..
+    be(x.lf, 8) .. x.bt .. x.ct
+end
+local function budget_used(x)
+  if x.bud == 0 or now <= x.lf then return x.bud end
+  local elapsed = now - x.lf
+  if elapsed >= BW then return 0 end
+  local drained = fdiv(elapsed * FB, BW)
+  if drained >= x.bud then return 0 end
+  return x.bud - drained
+end
+if dead(c) then c = none() end
+local before = encode(c)
+local function transition()
+  if c.fail ~= 0 and now >= c.lf + LOCKOUT then c.fail = 0 end
+  if c.fail >= MAXCF and now < c.lf + LOCKOUT then return 5 end
+  if budget_used(c) >= FB then return 9 end
+  if c.st == 2 then return 3 elseif c.st == 3 then return 4 elseif c.st == 4 then return 2 elseif c.st ~= 1 then return 7 end
+  if now >= c.exp then c.st = 4 return 2 end
+  if c.att >= MAXATT then c.st = 3 return 4 end
+  local binding_ok = BT == c.bt
+  if binding_ok and WELL == 1 and CT == c.ct then
+    c.st, c.fail = 2, 0
+    return 0
+  end
+  if c.att < 255 then c.att = c.att + 1 end
+  if c.fail < 65535 then c.fail = c.fail + 1 end
+  c.bud = budget_used(c) + 1
+  if now > c.lf then c.lf = now end
+  if c.att >= MAXATT then c.st = 3 end
+  if not binding_ok then return 6 end
+  if WELL ~= 1 then return 8 end
+  return 1
+end
+local status = transition()
+local after = encode(c)
+if after ~= before then
+  if dead(c) then redis.call('DEL', KEYS[1]) else put(KEYS[1], after, forgettable(c), margin) end
+end
+return {0, status}
+)lua";
+
+inline constexpr auto flow_source = concat(lua_prelude, flow_body);
+inline constexpr auto check_source = concat(lua_prelude, check_body);
+
+}  // namespace detail
+
+inline constexpr script flow_script = make_script("phoneverify_flow_v1", detail::text_of(detail::flow_source));
+inline constexpr script check_script = make_script("phoneverify_check_v1", detail::text_of(detail::check_source));
+
+// ---------------------------------------------------------------------------
+// Flow control (RULES.md §4: 10 requests per second per CAMS user, GCRA).
+
+using flow_call = script_call<1, 8>;
+
+// The call that admits `n` requests of the caller whose rate_state is at
+// `key`, at `now` (std::nullopt: the server's TIME), under `limit`, exactly
+// as admit(limit, state, now, n) does (quota.hpp). invalid_parameter for a
+// limit whose scaled window (count * T) reaches 2^52, which Lua could not
+// count exactly, or a margin outside 0 .. 2^40 ms.
+constexpr result<flow_call> plan_flow(const rate_limit& limit, const key_name& key, std::optional<timestamp> now,
+                                      std::uint32_t n = 1,
+                                      std::chrono::milliseconds margin = default_expiry_margin) noexcept {
+  if (margin.count() < 0 || margin > max_expiry_margin || key.empty()) return errc::invalid_parameter;
+  std::int64_t scale = 1;
+  std::uint64_t step = 1, window = 0;
+  const bool unlimited = limit.period.count() <= 0;
+  if (!unlimited && limit.count != 0) {
+    const auto scaling =
+        ::phoneverify::detail::gcra_scale(limit.count, static_cast<std::uint64_t>(limit.period.count()));
+    scale = scaling.scale;
+    step = scaling.step;
+    window = ::phoneverify::detail::sat_mul_u(limit.count, step);
+    if (window >= static_cast<std::uint64_t>(exact_limit)) return errc::invalid_parameter;
+  }
+  flow_call call = detail::start_call<1, 8>(flow_script);
+  call.keys[0] = key;
+  call.args[0] = detail::time_arg(now);
+  call.args[1] = detail::decimal(limit.count);
+  call.args[2] = detail::decimal(n);
+  call.args[3] = detail::decimal(scale);
+  call.args[4] = detail::decimal(static_cast<std::int64_t>(step));
+  call.args[5] = detail::decimal(static_cast<std::int64_t>(window));
+  call.args[6] = detail::decimal(unlimited ? 1 : 0);
+  call.args[7] = detail::decimal(margin.count());
+  return call;
+}
+
+struct flow_result {
+  fault error = fault::none;  // none: `verdict` is admit's decision
+  decision verdict{false, 0, timestamp::max()};
+};
+
+// The decision of a flow call's reply; a reply that is not the script's is
+// bad_reply. Any fault leaves `verdict` denied with retry_at max: closed.
+constexpr flow_result decode_flow(const reply_view& reply) noexcept {
+  flow_result out;  // denied, retry_at max: what every fault answers
+  std::array<long long, 5> v{};
+  std::size_t got = 0;
+  out.error = fault::bad_reply;
+  if (!detail::integers(reply, v, got)) return out;
+  const fault f = detail::fault_of(v[0]);
+  if (f != fault::none) {
+    if (got == 1) out.error = f;
+    return out;
+  }
+  if (got != 5 || (v[1] != 0 && v[1] != 1) || v[2] < 0 || v[2] > 0xFFFF'FFFFLL || (v[3] != 0 && v[3] != 1) ||
+      v[4] >= exact_limit || v[4] < -exact_limit)
+    return out;
+  out.error = fault::none;
+  out.verdict.allowed = v[1] == 1;
+  out.verdict.remaining = static_cast<std::uint32_t>(v[2]);
+  out.verdict.retry_at = v[3] == 1 ? timestamp::max() : timestamp{std::chrono::milliseconds{v[4]}};
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The code check (RULES.md §5: check_code's transition).
+
+using check_call = script_call<1, 11>;
+
+// The call that checks `submitted` for `binding` against the challenge at
+// `key`, at `now` (std::nullopt: the server's TIME), exactly as
+// check_code(policy, secret, binding, state, submitted, now) does (code.hpp)
+// on a state the engine would keep (one past forgettable_at reads as
+// none). The keyed tags of the submission are computed here: the secret key
+// never leaves the process, and the script compares tags only (a plain
+// comparison: the submitted tag is a MAC under a key the submitter does not
+// hold, so its timing tells nothing about the stored one). invalid_parameter
+// for a policy outside its limits, an all-zero secret key, or a margin
+// outside 0 .. 2^40 ms.
+constexpr result<check_call> plan_check(const code_policy& policy, const secret_key& secret,
+                                        const code_binding& binding, std::string_view submitted,
+                                        const key_name& key, std::optional<timestamp> now,
+                                        std::chrono::milliseconds margin = default_expiry_margin) noexcept {
+  if (validate(policy) != errc::ok || ::phoneverify::detail::is_zero_key(secret) || margin.count() < 0 ||
+      margin > max_expiry_margin || key.empty())
+    return errc::invalid_parameter;
+  const bool right_length = submitted.size() == policy.digits;
+  const bool well_formed = right_length && ::phoneverify::detail::all_ascii_digits(submitted) != 0U;
+  const ::phoneverify::detail::binding_tags tags =
+      ::phoneverify::detail::compute_tags(secret, binding, right_length ? submitted : std::string_view{});
+  check_call call = detail::start_call<1, 11>(check_script);
+  call.keys[0] = key;
+  call.args[0] = detail::time_arg(now);
+  for (std::byte b : tags.binding) call.args[1].push_back(static_cast<char>(b));
+  for (std::byte b : tags.code) call.args[2].push_back(static_cast<char>(b));
+  call.args[3] = detail::decimal(well_formed ? 1 : 0);
+  call.args[4] = detail::decimal(policy.max_attempts);
+  call.args[5] = detail::decimal(policy.max_consecutive_failures);
+  call.args[6] = detail::decimal(::phoneverify::detail::to_ms(policy.lockout));
+  call.args[7] = detail::decimal(policy.failure_budget);
+  call.args[8] = detail::decimal(::phoneverify::detail::to_ms(policy.failure_budget_window));
+  call.args[9] = detail::decimal(::phoneverify::detail::to_ms(policy.resend_interval));
+  call.args[10] = detail::decimal(margin.count());
+  return call;
+}
+
+struct check_result {
+  fault error = fault::none;  // none: `status` is check_code's
+  check_status status = check_status::no_code;
+};
+
+constexpr check_result decode_check(const reply_view& reply) noexcept {
+  std::array<long long, 2> v{};
+  std::size_t got = 0;
+  if (!detail::integers(reply, v, got)) return {fault::bad_reply, check_status::no_code};
+  const fault f = detail::fault_of(v[0]);
+  if (f != fault::none) return {got == 1 ? f : fault::bad_reply, check_status::no_code};
+  if (got != 2 || v[1] < 0 || v[1] > static_cast<long long>(check_status::budget_spent))
+    return {fault::bad_reply, check_status::no_code};
+  return {fault::none, static_cast<check_status>(v[1])};
+}
+
+}  // namespace phoneverify::fleet
+
+#endif  // PHONEVERIFY_FLEET_HPP
