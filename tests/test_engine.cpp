@@ -53,6 +53,9 @@ pv::facts facts_for(std::string_view caller = "9999888877776666") {
   return f;
 }
 
+// Whether `text` contains `part`.
+bool has(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+
 }  // namespace
 
 TEST_CASE("the engine sends a code and binds the phone with it, rendering both bodies", "[engine]") {
@@ -61,21 +64,21 @@ TEST_CASE("the engine sends a code and binds the phone with it, rendering both b
   const auto sent = engine.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", "1234567890123456"},
                                                                                 facts_for());
   REQUIRE(sent.ok());
-  CHECK(sent.code.code.size() == 6);
-  CHECK(sent.request_id.size() == 36);
+  CHECK(sent.code_to_deliver().size() == 6);
+  CHECK(sent.request_id().size() == 36);
   CHECK(sent.body().find("\"ExpirationDate\"") != std::string_view::npos);
   CHECK(sent.body().find(pv::format_iso8601(clock.now() + 5min).view()) != std::string_view::npos);
-  CHECK(sent.body().find(sent.code.code.view()) == std::string_view::npos);  // the code never goes on the wire
+  CHECK(sent.body().find(sent.code_to_deliver()) == std::string_view::npos);  // the code never goes on the wire
 
   clock.advance(10s);
   const auto bound =
-      engine.bind_secure_mobile_phone({sent.code.code.view(), "86-13900001234", "1234567890123456"}, facts_for());
+      engine.bind_secure_mobile_phone({sent.code_to_deliver(), "86-13900001234", "1234567890123456"}, facts_for());
   CHECK(bound.ok());
-  CHECK(bound.body().find(bound.request_id.view()) != std::string_view::npos);
+  CHECK(bound.body().find(bound.request_id()) != std::string_view::npos);
 
   const auto again =
-      engine.bind_secure_mobile_phone({sent.code.code.view(), "86-13900001234", "1234567890123456"}, facts_for());
-  CHECK(again.v.code == errc::invalid_verification_code);
+      engine.bind_secure_mobile_phone({sent.code_to_deliver(), "86-13900001234", "1234567890123456"}, facts_for());
+  CHECK(again.error() == errc::invalid_verification_code);
   CHECK(again.body().find("\"Code\":\"Invalid.VerificationCode\"") != std::string_view::npos);
 }
 
@@ -84,7 +87,7 @@ TEST_CASE("the engine renders XML when configured and names the parameter of a c
   config.format = pv::body_format::xml;
   pv::engine engine(config, manual_clock{}.function(), std::make_shared<pv::seeded_random_source>(2));
   const auto out = engine.send_verification_code_for_bind_secure_mobile_phone({"", "1234567890123456"}, facts_for());
-  CHECK(out.v.code == errc::missing_parameter);
+  CHECK(out.error() == errc::missing_parameter);
   CHECK(out.body().starts_with("<?xml"));
   CHECK(out.body().find("<Code>MissingParameter</Code>") != std::string_view::npos);
   CHECK(out.body().find("SecureMobilePhone") != std::string_view::npos);
@@ -96,13 +99,13 @@ TEST_CASE("the engine keeps every state kind: quota, flow control, windows and c
   // CAMS: 10 per second per user, then System.LimitControl.
   for (int i = 0; i < 10; ++i) engine.get_migration_verify_code({"1", "x", "", ""}, facts_for());
   const auto limited = engine.get_migration_verify_code({"293483938841234", "8613800001234", "en", "sms"}, facts_for());
-  CHECK(limited.v.code == errc::system_limit_control);
-  CHECK(limited.v.step == pv::check_step::flow_control);
+  CHECK(limited.error() == errc::system_limit_control);
+  CHECK(limited.verdict().step() == pv::check_step::flow_control);
   // Resend interval on a binding.
   REQUIRE(engine.send_verification_code_for_enable_rd({}, facts_for()).ok());
   const auto resend = engine.send_verification_code_for_enable_rd({}, facts_for());
-  CHECK(resend.v.code == errc::send_validate_code_exceeds_limit_for_account);
-  CHECK(resend.v.reason == pv::verdict_reason::resend_too_soon);
+  CHECK(resend.error() == errc::send_validate_code_exceeds_limit_for_account);
+  CHECK(resend.reason() == pv::verdict_reason::resend_too_soon);
   const auto stats = engine.stats();
   CHECK(stats.rates == 1);
   CHECK(stats.challenges == 1);
@@ -126,14 +129,14 @@ TEST_CASE("a full engine refuses new keys instead of forgetting spent budget", "
   for (int i = 0; i < 4; ++i) REQUIRE(send_for(i).ok());
   // The fifth account finds every store full of live state: refused, fail closed.
   const auto fifth = send_for(4);
-  CHECK(fifth.v.code == errc::send_validate_code_exceeds_limit_for_account);
-  CHECK(fifth.v.reason == pv::verdict_reason::state_unavailable);
+  CHECK(fifth.error() == errc::send_validate_code_exceeds_limit_for_account);
+  CHECK(fifth.reason() == pv::verdict_reason::state_unavailable);
   // The four that spent their quota are still refused: nothing was forgotten.
   for (int i = 0; i < 4; ++i) {
     clock.advance(2min);  // past the 1-per-minute phone window
     const auto again = send_for(i);
-    CHECK(again.v.code == errc::send_validate_code_exceeds_limit_for_account);
-    CHECK(again.v.reason == pv::verdict_reason::daily_quota_exceeded);
+    CHECK(again.error() == errc::send_validate_code_exceeds_limit_for_account);
+    CHECK(again.reason() == pv::verdict_reason::daily_quota_exceeded);
   }
   // The next day at UTC+8 every entry is dead: new keys get in, evicting them.
   clock.advance(24h);
@@ -154,7 +157,7 @@ TEST_CASE("a challenge with failures is never evicted, so the lockout count surv
   auto sent = engine.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", "1234567890123456"},
                                                                           facts_for());
   REQUIRE(sent.ok());
-  REQUIRE(sent.code.code.view() != "000000");  // seeded: the drawn code is fixed
+  REQUIRE(sent.code_to_deliver() != "000000");  // seeded: the drawn code is fixed
   engine.bind_secure_mobile_phone(wrong, facts_for());
   clock.advance(1h);  // the code expired; one consecutive failure remains
   engine.evict_dead();
@@ -198,17 +201,17 @@ TEST_CASE("4 threads never exceed the daily quota or the phone windows and never
         if (sent.ok()) {
           std::lock_guard<std::mutex> lock(log_mutex);
           ++sends_per_account[account];
-          sends_per_phone[phone].push_back(sent.code.expires_at.time_since_epoch().count() - 300'000);
+          sends_per_phone[phone].push_back(sent.code_expires_at().time_since_epoch().count() - 300'000);
         }
         if (sent.ok()) {
           // Two binds race with the same code: at most one wins.
           for (int k = 0; k < 2; ++k) {
-            const auto bound = engine.bind_secure_mobile_phone({sent.code.code.view(), number, id}, facts_for());
+            const auto bound = engine.bind_secure_mobile_phone({sent.code_to_deliver(), number, id}, facts_for());
             if (bound.ok()) {
               accepted_binds.fetch_add(1);
               std::lock_guard<std::mutex> lock(log_mutex);
-              ++accepted_per_code[id + ":" + std::string(sent.code.code.view()) + ":" +
-                                  std::to_string(sent.code.expires_at.time_since_epoch().count())];
+              ++accepted_per_code[id + ":" + std::string(sent.code_to_deliver()) + ":" +
+                                  std::to_string(sent.code_expires_at().time_since_epoch().count())];
             }
           }
         }
@@ -360,9 +363,9 @@ TEST_CASE("the engine refuses an unnamed caller before keying any state", "[engi
   pv::facts unnamed = facts_for();
   unnamed.caller.account_id = {};
   auto expect_refused = [&](const pv::engine_response& out, errc code) {
-    CHECK(out.v.code == code);
-    CHECK(out.v.reason == pv::verdict_reason::missing_fact);
-    CHECK(out.body_size > 0);
+    CHECK(out.error() == code);
+    CHECK(out.reason() == pv::verdict_reason::missing_fact);
+    CHECK(!out.body().empty());
     const auto stats = engine.stats();
     CHECK(stats.quotas == 0);
     CHECK(stats.rates == 0);
@@ -396,8 +399,8 @@ TEST_CASE("the engine refuses an unnamed caller of action 1 when the sender's qu
   unnamed.caller.account_id = {};
   const auto out = engine.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", "1234567890123456"},
                                                                                unnamed);
-  CHECK(out.v.code == errc::caller_identity_error);
-  CHECK(out.v.reason == pv::verdict_reason::missing_fact);
+  CHECK(out.error() == errc::caller_identity_error);
+  CHECK(out.reason() == pv::verdict_reason::missing_fact);
   CHECK(engine.stats().quotas == 0);
   CHECK(engine.stats().challenges == 0);
 }
@@ -409,9 +412,9 @@ TEST_CASE("a caller account longer than the engine's keys is refused instead of 
   const std::string second = prefix + "2";
   for (const std::string* caller : {&first, &second}) {
     const auto out = engine.send_verification_code_for_enable_rd({}, facts_for(*caller));
-    CHECK(out.v.code == errc::invalid_parameter);
-    CHECK(out.v.reason == pv::verdict_reason::invalid_fact);
-    CHECK(out.v.at_fault == pv::parameter::access_key_id);
+    CHECK(out.error() == errc::invalid_parameter);
+    CHECK(out.reason() == pv::verdict_reason::invalid_fact);
+    CHECK(out.verdict().at_fault() == pv::parameter::access_key_id);
   }
   CHECK(engine.stats().challenges == 0);
   // An AccountId of 20 digits, the longest, is served.
@@ -450,10 +453,10 @@ TEST_CASE("an engine built in a function from a local site_policy keeps working 
   CHECK(engine->send_verification_code_for_enable_rd({"44-7911123456"}, f).ok());
   CHECK(engine->send_verification_code_for_enable_rd({"33-612345678"}, facts_for("1111")).ok());
   const auto china = engine->send_verification_code_for_enable_rd({"86-13900001234"}, facts_for("2222"));
-  CHECK(china.v.code == errc::invalid_parameter_mobile_country_code);
-  CHECK(china.v.reason == pv::verdict_reason::site_rejects_country_code);
+  CHECK(china.error() == errc::invalid_parameter_mobile_country_code);
+  CHECK(china.reason() == pv::verdict_reason::site_rejects_country_code);
   f.contact.phone = "33-612345678";
-  CHECK(engine->send_phone_verification_for_message_contact({"c-abc123", "33-612345678"}, f).v.code ==
+  CHECK(engine->send_phone_verification_for_message_contact({"c-abc123", "33-612345678"}, f).error() ==
         errc::invalid_parameter_mobile_country_code);
   CHECK(engine->config().policy.sites.secure_phone.size() == 2);
 }
@@ -468,10 +471,10 @@ TEST_CASE("the engine decides on the site of config.policy.sites and nowhere els
   const pv::send_verification_code_for_bind_secure_mobile_phone_request uk{"44-7911123456", "1234567890123456"};
   const pv::send_verification_code_for_bind_secure_mobile_phone_request cn{"86-13900001234", "1234567890123457"};
   CHECK(china.send_verification_code_for_bind_secure_mobile_phone(cn, facts_for()).ok());
-  CHECK(china.send_verification_code_for_bind_secure_mobile_phone(uk, facts_for()).v.code ==
+  CHECK(china.send_verification_code_for_bind_secure_mobile_phone(uk, facts_for()).error() ==
         errc::invalid_parameter_mobile_country_code);
   CHECK(international.send_verification_code_for_bind_secure_mobile_phone(uk, facts_for()).ok());
-  CHECK(international.send_verification_code_for_bind_secure_mobile_phone(cn, facts_for()).v.code ==
+  CHECK(international.send_verification_code_for_bind_secure_mobile_phone(cn, facts_for()).error() ==
         errc::invalid_parameter_mobile_country_code);
 }
 
@@ -516,15 +519,29 @@ struct poisoned_response {
   }
 };
 
-// Every byte of `r` after the body and of a failed send's code is zero.
+// Whether [first, first + size) lies inside the object `r`.
+bool inside(const pv::engine_response& r, const char* first, std::size_t size) {
+  const auto begin = reinterpret_cast<std::uintptr_t>(&r);
+  const auto at = reinterpret_cast<std::uintptr_t>(first);
+  return at >= begin && size <= sizeof r && at - begin <= sizeof r - size;
+}
+
+// Every byte of `r`'s body storage after the body, and of a failed send's
+// code, is zero. Read through the public views: body() starts the response's
+// engine_body_capacity bytes of storage and code_to_deliver() the code's
+// code_max_digits + 1 bytes (its text and terminator), both inside `r`.
 void check_no_stale_bytes(const pv::engine_response& r) {
+  const std::string_view body = r.body();
+  REQUIRE(inside(r, body.data(), pv::engine_body_capacity));
+  REQUIRE(body.size() <= pv::engine_body_capacity);
   std::size_t stale = 0;
-  for (std::size_t i = r.body_size; i < r.body_storage.size(); ++i) stale += r.body_storage[i] != '\0';
+  for (std::size_t i = body.size(); i < pv::engine_body_capacity; ++i) stale += body.data()[i] != '\0';
   CHECK(stale == 0);
   if (!r.ok()) {
-    CHECK(r.code.code.empty());
+    CHECK(r.code_to_deliver().empty());
+    REQUIRE(inside(r, r.code_to_deliver().data(), pv::code_max_digits + 1u));
     std::size_t code_bytes = 0;
-    for (std::size_t i = 0; i <= r.code.code.capacity(); ++i) code_bytes += r.code.code.data()[i] != '\0';
+    for (std::size_t i = 0; i <= pv::code_max_digits; ++i) code_bytes += r.code_to_deliver().data()[i] != '\0';
     CHECK(code_bytes == 0);
   }
 }
@@ -533,7 +550,7 @@ std::string account_number(int n) { return std::to_string(1000000000000000 + n);
 
 // Each admitted send's issue time: expires_at less the validity.
 std::int64_t issued_ms(const pv::engine_response& r, const pv::engine_config& config) {
-  return r.code.expires_at.time_since_epoch().count() -
+  return r.code_expires_at().time_since_epoch().count() -
          std::chrono::duration_cast<std::chrono::milliseconds>(config.policy.code.validity).count();
 }
 
@@ -563,39 +580,39 @@ TEST_CASE("a random source that gives no value refuses the send closed with noth
   source->failing = true;
   const pv::send_verification_code_for_bind_secure_mobile_phone_request request{"86-13900001234", "1234567890123456"};
   const auto refused = engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for());
-  CHECK(refused.v.code == errc::send_validate_code_exceeds_limit_for_account);
-  CHECK(refused.v.reason == pv::verdict_reason::randomness_unavailable);
-  CHECK(refused.v.http_status == 409);
-  CHECK(refused.v.retry_at == clock.now() + 1s);
-  CHECK(refused.code.code.empty());
+  CHECK(refused.error() == errc::send_validate_code_exceeds_limit_for_account);
+  CHECK(refused.reason() == pv::verdict_reason::randomness_unavailable);
+  CHECK(refused.http_status() == 409);
+  CHECK(refused.retry_at() == clock.now() + 1s);
+  CHECK(refused.code_to_deliver().empty());
   CHECK(refused.body().find("\"Code\":\"SendValidateCodeExceedsLimitForAccount\"") != std::string_view::npos);
   // The RequestId comes from the counter fallback: a version-8 UUID, unique.
-  CHECK(refused.request_id.size() == 36);
-  CHECK(refused.request_id[14] == '8');
-  CHECK(refused.body().find(refused.request_id.view()) != std::string_view::npos);
+  CHECK(refused.request_id().size() == 36);
+  CHECK(refused.request_id()[14] == '8');
+  CHECK(refused.body().find(refused.request_id()) != std::string_view::npos);
   const auto again = engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for());
-  CHECK(again.v.reason == pv::verdict_reason::randomness_unavailable);
-  CHECK(again.request_id != refused.request_id);
+  CHECK(again.reason() == pv::verdict_reason::randomness_unavailable);
+  CHECK(again.request_id() != refused.request_id());
   CHECK(engine.stats().randomness_failures == 2);
   // CAMS answers its own limit error.
   const auto cams = engine.get_migration_verify_code({"293483938841234", "8613800001234", "en", "sms"}, facts_for());
-  CHECK(cams.v.code == errc::system_limit_control);
-  CHECK(cams.v.reason == pv::verdict_reason::randomness_unavailable);
-  CHECK(cams.code.code.empty());
+  CHECK(cams.error() == errc::system_limit_control);
+  CHECK(cams.reason() == pv::verdict_reason::randomness_unavailable);
+  CHECK(cams.code_to_deliver().empty());
   CHECK(engine.stats().randomness_failures == 3);
   // Nothing was charged: once the source works, the daily quota of 1, the
   // phone's 1 per minute and the resend interval all still admit.
   source->failing = false;
   const auto sent = engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for());
   REQUIRE(sent.ok());
-  CHECK(sent.request_id[14] == '4');
+  CHECK(sent.request_id()[14] == '4');
   CHECK(engine.stats().randomness_failures == 3);
   // A check needs no randomness: it is served, with a fallback RequestId.
   source->failing = true;
   const auto bound =
-      engine.bind_secure_mobile_phone({sent.code.code.view(), "86-13900001234", "1234567890123456"}, facts_for());
+      engine.bind_secure_mobile_phone({sent.code_to_deliver(), "86-13900001234", "1234567890123456"}, facts_for());
   CHECK(bound.ok());
-  CHECK(bound.request_id[14] == '8');
+  CHECK(bound.request_id()[14] == '8');
   CHECK(engine.stats().randomness_failures == 4);
 }
 
@@ -611,8 +628,8 @@ TEST_CASE("create answers random_source_failed when the stores' hash keys cannot
   auto created = pv::engine::create(test_config(), manual_clock{}.function(), std::make_shared<running_dry_source>(10));
   REQUIRE(created.has_value());
   const auto out = created->send_verification_code_for_enable_rd({}, facts_for());
-  CHECK(out.v.reason == pv::verdict_reason::randomness_unavailable);
-  CHECK(out.code.code.empty());
+  CHECK(out.reason() == pv::verdict_reason::randomness_unavailable);
+  CHECK(out.code_to_deliver().empty());
 }
 
 TEST_CASE("an engine response carries no byte that was not written for it", "[engine][bytes]") {
@@ -629,13 +646,45 @@ TEST_CASE("an engine response carries no byte that was not written for it", "[en
   REQUIRE(ok.ok());
   check_no_stale_bytes(ok);
   const auto& denied = slot.take([&] { return engine.send_verification_code_for_enable_rd({}, facts_for()); });
-  CHECK(denied.v.reason == pv::verdict_reason::resend_too_soon);
+  CHECK(denied.reason() == pv::verdict_reason::resend_too_soon);
   check_no_stale_bytes(denied);
   check_no_stale_bytes(slot.take([&] { return engine.bind_secure_mobile_phone({"1", "86-13900001234", "1"}, facts_for()); }));
   auto xml = config;
   xml.format = pv::body_format::xml;
   pv::engine xml_engine(xml, clock.function(), std::make_shared<pv::seeded_random_source>(22));
   check_no_stale_bytes(slot.take([&] { return xml_engine.get_migration_verify_code({"1", "x", "", ""}, facts_for()); }));
+}
+
+TEST_CASE("a short error body after a long success body in the same memory is exactly its own rendering", "[engine][bytes]") {
+  manual_clock clock;
+  auto config = test_config();
+  config.host_id = "h";
+  config.format = pv::body_format::xml;  // where action 4's success (every Data element named twice) is the longer
+  pv::engine engine(config, clock.function(), std::make_shared<pv::seeded_random_source>(34));
+  poisoned_response slot;
+  const pv::get_migration_verify_code_request cams{.cust_space_id = "293483938841234",
+                                                   .phone_number = "8613800001234",
+                                                   .locale = "en",
+                                                   .method = "sms"};
+  const std::string long_body(slot.take([&] { return engine.get_migration_verify_code(cams, facts_for()); }).body());
+  REQUIRE(has(long_body, "<PhoneNumber>8613800001234</PhoneNumber>"));
+  // The same memory, now a short error: exactly the body render_error gives for it, then zeros.
+  const pv::engine_response& short_error =
+      slot.take([&] { return engine.send_verification_code_for_enable_rd({.secure_mobile_phone = "86-1"}, facts_for()); });
+  REQUIRE(short_error.error() == errc::invalid_parameter);
+  std::array<char, pv::engine_body_capacity> expected{};
+  pv::error_fields fields;
+  fields.request_id = short_error.request_id();
+  fields.host_id = config.host_id;
+  fields.recommend = config.recommend;
+  fields.parameter = pv::parameter_name(short_error.verdict().at_fault());
+  const pv::render_result rendered =
+      pv::render_error(expected, config.format, short_error.verdict().action(), short_error.error(), fields);
+  REQUIRE(rendered.ok());
+  REQUIRE(rendered.size < long_body.size());
+  CHECK(short_error.body() == std::string_view(expected.data(), rendered.size));
+  CHECK_FALSE(has(short_error.body(), "8613800001234"));
+  check_no_stale_bytes(short_error);
 }
 
 TEST_CASE("abandoned bindings with one wrong code fill the store until lockout has passed and new users are served then", "[engine][capacity]") {
@@ -651,20 +700,20 @@ TEST_CASE("abandoned bindings with one wrong code fill the store until lockout h
   for (int i = 0; i < 4; ++i) {
     REQUIRE(engine.get_migration_verify_code({space(i), phone(i), "en", "sms"}, facts_for()).ok());
     const auto wrong = engine.chatapp_migration_verified({space(i), phone(i), "0000000"}, facts_for());
-    REQUIRE(wrong.v.code == errc::invalid_verification_code);
+    REQUIRE(wrong.error() == errc::invalid_verification_code);
     clock.advance(1s);
   }
   const pv::timestamp last_failure = clock.now() - 1s;
   clock.advance(10min);  // every code expired; the rates and windows are long dead
   const auto refused = engine.get_migration_verify_code({space(4), phone(4), "en", "sms"}, facts_for());
-  CHECK(refused.v.code == errc::system_limit_control);
-  CHECK(refused.v.reason == pv::verdict_reason::state_unavailable);
+  CHECK(refused.error() == errc::system_limit_control);
+  CHECK(refused.reason() == pv::verdict_reason::state_unavailable);
   // The first binding's failure is forgotten lockout after it: a slot frees then.
-  CHECK(refused.v.retry_at == last_failure - 3s + 1h);
-  *clock.ms = (refused.v.retry_at - 1ms).time_since_epoch().count();
-  CHECK(engine.get_migration_verify_code({space(4), phone(4), "en", "sms"}, facts_for()).v.reason ==
+  CHECK(refused.retry_at() == last_failure - 3s + 1h);
+  *clock.ms = (refused.retry_at() - 1ms).time_since_epoch().count();
+  CHECK(engine.get_migration_verify_code({space(4), phone(4), "en", "sms"}, facts_for()).reason() ==
         pv::verdict_reason::state_unavailable);
-  *clock.ms = refused.v.retry_at.time_since_epoch().count();
+  *clock.ms = refused.retry_at().time_since_epoch().count();
   CHECK(engine.get_migration_verify_code({space(4), phone(4), "en", "sms"}, facts_for()).ok());
   clock.advance(1h);  // every binding, the new one too, has nothing left to remember
   CHECK(engine.evict_dead() >= 4);
@@ -682,20 +731,20 @@ TEST_CASE("a binding that spent its failure budget then succeeded is not forgott
   };
   auto sent = engine.send_verification_code_for_bind_secure_mobile_phone(send, facts_for());
   REQUIRE(sent.ok());
-  const std::string wrong = sent.code.code.view() == "000000" ? "111111" : "000000";
-  for (int i = 0; i < 3; ++i) CHECK(check(wrong).v.detail == static_cast<std::uint8_t>(pv::check_status::wrong_code));
-  CHECK(check(sent.code.code.view()).v.detail == static_cast<std::uint8_t>(pv::check_status::budget_spent));
+  const std::string wrong = sent.code_to_deliver() == "000000" ? "111111" : "000000";
+  for (int i = 0; i < 3; ++i) CHECK(check(wrong).verdict().code_status() == pv::check_status::wrong_code);
+  CHECK(check(sent.code_to_deliver()).verdict().code_status() == pv::check_status::budget_spent);
   clock.advance(8h);  // one failed check drains (24 h / 3)
   sent = engine.send_verification_code_for_bind_secure_mobile_phone(send, facts_for());
   REQUIRE(sent.ok());
-  CHECK(check(sent.code.code.view()).ok());  // consecutive failures reset; the budget keeps 2 charged
+  CHECK(check(sent.code_to_deliver()).ok());  // consecutive failures reset; the budget keeps 2 charged
   clock.advance(2min);
   engine.evict_dead();
   CHECK(engine.stats().challenges == 1);
   sent = engine.send_verification_code_for_bind_secure_mobile_phone(send, facts_for());
   REQUIRE(sent.ok());
-  CHECK(check(wrong).v.detail == static_cast<std::uint8_t>(pv::check_status::wrong_code));
-  CHECK(check(wrong).v.detail == static_cast<std::uint8_t>(pv::check_status::budget_spent));
+  CHECK(check(wrong).verdict().code_status() == pv::check_status::wrong_code);
+  CHECK(check(wrong).verdict().code_status() == pv::check_status::budget_spent);
 }
 
 TEST_CASE("a clock stepped back after a sweep never grants the daily quota or the phone windows again", "[engine][clock]") {
@@ -722,7 +771,7 @@ TEST_CASE("a clock stepped back after a sweep never grants the daily quota or th
   send_enable_rd();  // decided at the engine's time, day D + 1
   *clock.ms = (pv::day_start(day + 1, 8h) + 2s).time_since_epoch().count();
   const auto next_day = send_enable_rd();
-  CHECK(next_day.v.reason == pv::verdict_reason::daily_quota_exceeded);
+  CHECK(next_day.reason() == pv::verdict_reason::daily_quota_exceeded);
   for (const auto& [d, count] : per_day) CHECK(count <= 1);
 
   // The phone's 10 per 24 h: ten sends 13 minutes apart, a sweep when the
@@ -772,8 +821,8 @@ TEST_CASE("the engine's death tests saturate at the ends of the time range and k
       CHECK(engine.stats().windows == 1);
     }
     const auto sixth = send();  // 5 per hour: the windows were kept
-    CHECK(sixth.v.reason == pv::verdict_reason::phone_window_exceeded);
-    CHECK(sixth.body_size > 0);
+    CHECK(sixth.reason() == pv::verdict_reason::phone_window_exceeded);
+    CHECK(!sixth.body().empty());
   }
   // At timestamp::max() itself: a send there blocks the next one there.
   manual_clock end;
@@ -784,7 +833,7 @@ TEST_CASE("the engine's death tests saturate at the ends of the time range and k
   CHECK(engine.stats().windows == 1);
   CHECK(engine.stats().quotas == 1);
   CHECK(engine.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", account_number(2)}, facts_for())
-            .v.reason == pv::verdict_reason::phone_window_exceeded);
+            .reason() == pv::verdict_reason::phone_window_exceeded);
 }
 
 TEST_CASE("a store-full refusal says when a slot frees and the same request succeeds then", "[engine][capacity]") {
@@ -801,12 +850,12 @@ TEST_CASE("a store-full refusal says when a slot frees and the same request succ
   clock.advance(1s);
   const pv::get_migration_verify_code_request third{"293483938841003", "8613800001003", "en", "sms"};
   const auto refused = engine.get_migration_verify_code(third, facts_for());
-  CHECK(refused.v.reason == pv::verdict_reason::state_unavailable);
-  CHECK(refused.v.retry_at != pv::timestamp::max());
-  CHECK(refused.v.retry_at == first + 5min);  // the first code expires: its challenge can go
-  *clock.ms = (refused.v.retry_at - 1ms).time_since_epoch().count();
-  CHECK(engine.get_migration_verify_code(third, facts_for()).v.reason == pv::verdict_reason::state_unavailable);
-  *clock.ms = refused.v.retry_at.time_since_epoch().count();
+  CHECK(refused.reason() == pv::verdict_reason::state_unavailable);
+  CHECK(refused.retry_at() != pv::timestamp::max());
+  CHECK(refused.retry_at() == first + 5min);  // the first code expires: its challenge can go
+  *clock.ms = (refused.retry_at() - 1ms).time_since_epoch().count();
+  CHECK(engine.get_migration_verify_code(third, facts_for()).reason() == pv::verdict_reason::state_unavailable);
+  *clock.ms = refused.retry_at().time_since_epoch().count();
   CHECK(engine.get_migration_verify_code(third, facts_for()).ok());
 }
 
@@ -828,18 +877,18 @@ TEST_CASE("engine ids of every length 0 to 200 get their own state or a defined 
       if (n == 0 && last == '2') continue;
       const auto out = engine.send_verification_code_for_enable_rd({phone()}, facts_for(id));
       if (n == 0) {
-        CHECK(out.v.reason == pv::verdict_reason::missing_fact);
+        CHECK(out.reason() == pv::verdict_reason::missing_fact);
       } else if (n <= pv::account_id_max_digits) {
         CHECK(out.ok());  // never resend_too_soon: no two ids share a challenge
         ++served;
       } else {
-        CHECK(out.v.code == errc::invalid_parameter);
-        CHECK(out.v.reason == pv::verdict_reason::invalid_fact);
+        CHECK(out.error() == errc::invalid_parameter);
+        CHECK(out.reason() == pv::verdict_reason::invalid_fact);
       }
       const auto bind = engine.send_verification_code_for_bind_secure_mobile_phone({phone(), id}, facts_for());
-      if (n == 0) CHECK(bind.v.code == errc::missing_parameter);
+      if (n == 0) CHECK(bind.error() == errc::missing_parameter);
       else if (n <= pv::account_id_max_digits) CHECK(bind.ok());
-      else CHECK(bind.v.code == errc::invalid_parameter);
+      else CHECK(bind.error() == errc::invalid_parameter);
       // Every key either fits the stores exactly or is one byte too long (refused, never cut).
       const auto key = pv::detail::make_key('3', id);
       if (n < pv::detail::engine_key_size) CHECK(key.view() == "3" + id);
@@ -853,14 +902,14 @@ TEST_CASE("engine ids of every length 0 to 200 get their own state or a defined 
   for (const std::string_view bad : {"01234", "1234 ", " 1234", "12a4", "１２３４", "1234\n"}) {
     INFO(bad);
     const auto out = engine.send_verification_code_for_enable_rd({phone()}, facts_for(bad));
-    CHECK(out.v.reason == pv::verdict_reason::invalid_fact);
-    CHECK(engine.get_migration_verify_code({"293483938841234", "8613800001234", "en", "sms"}, facts_for(bad)).v.reason ==
+    CHECK(out.reason() == pv::verdict_reason::invalid_fact);
+    CHECK(engine.get_migration_verify_code({"293483938841234", "8613800001234", "en", "sms"}, facts_for(bad)).reason() ==
           pv::verdict_reason::invalid_fact);
     auto sender_counts = test_config();
     sender_counts.policy.bind_quota_counts = pv::quota_subject::sending_account;
     pv::engine strict(sender_counts, clock.function(), std::make_shared<pv::seeded_random_source>(30));
     CHECK(strict.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", "1234567890123456"}, facts_for(bad))
-              .v.code == errc::caller_identity_error);
+              .error() == errc::caller_identity_error);
     // Where the caller keys nothing (action 1 counting the member), its spelling does not matter.
     CHECK(engine.send_verification_code_for_bind_secure_mobile_phone({phone(), account_number(5000 + extra++)}, facts_for(bad)).ok());
   }
@@ -882,9 +931,9 @@ bool read_all(int fd, char* out, std::size_t size) {
 [[noreturn]] void send_and_report(pv::engine& engine, int fd) {
   const auto sent = engine.send_verification_code_for_enable_rd({}, facts_for());
   char line[46] = {};
-  if (sent.ok() && sent.code.code.size() == 10) {
-    std::memcpy(line, sent.code.code.data(), 10);
-    std::memcpy(line + 10, sent.request_id.data(), 36);
+  if (sent.ok() && sent.code_to_deliver().size() == 10) {
+    std::memcpy(line, sent.code_to_deliver().data(), 10);
+    std::memcpy(line + 10, sent.request_id().data(), 36);
   }
   const ssize_t written = ::write(fd, line, sizeof line);
   ::_exit(written == static_cast<ssize_t>(sizeof line) ? 0 : 1);
@@ -897,8 +946,8 @@ TEST_CASE("children forked from an engine's process issue pairwise different cod
   pv::engine parent(config, manual_clock{}.function());  // the default source: system_random_source
   const auto own = parent.send_verification_code_for_enable_rd({"86-13900009999"}, facts_for("4444"));
   REQUIRE(own.ok());  // the parent's generator is keyed before the forks
-  std::set<std::string> codes{std::string(own.code.code.view())};
-  std::set<std::string> request_ids{std::string(own.request_id.view())};
+  std::set<std::string> codes{std::string(own.code_to_deliver())};
+  std::set<std::string> request_ids{std::string(own.request_id())};
   std::vector<std::pair<pid_t, int>> children;
   for (int i = 0; i < 6; ++i) {
     int fds[2];
@@ -927,4 +976,199 @@ TEST_CASE("children forked from an engine's process issue pairwise different cod
   }
   CHECK(codes.size() == 7);
   CHECK(request_ids.size() == 7);
+}
+
+// --- Results with one meaning per field: engine_response and its log line ----------
+
+TEST_CASE("describe(engine_response) logs the RequestId, the masked phone and the reason in words, never the code",
+          "[engine][log]") {
+  manual_clock clock;
+  pv::engine engine(test_config(), clock.function(), std::make_shared<pv::seeded_random_source>(31));
+  const pv::send_verification_code_for_bind_secure_mobile_phone_request send{.secure_mobile_phone = "86-13900001234",
+                                                                             .account_id = "1234567890123456"};
+  const auto sent = engine.send_verification_code_for_bind_secure_mobile_phone(send, facts_for());
+  REQUIRE(sent.ok());
+  REQUIRE(sent.phone().has_value());
+  CHECK(*sent.phone() == pv::parse_phone("86-13900001234", pv::phone_format::dashed).value());
+  const std::string masked(pv::mask_phone(*sent.phone()).view());
+  CHECK(masked == "86-139****1234");
+  const std::string code(sent.code_to_deliver());
+  REQUIRE(code.size() == 6);
+
+  const auto sent_line = pv::describe(sent);
+  CHECK(sent_line.view().starts_with(pv::describe(sent.verdict(), sent.phone()).view()));
+  CHECK(sent_line.view().ends_with("; RequestId " + std::string(sent.request_id())));
+  CHECK(has(sent_line, "SendVerificationCodeForBindSecureMobilePhone 200 ok"));
+  CHECK(has(sent_line, "phone " + masked));
+  CHECK_FALSE(has(sent_line, "13900001234"));  // the phone only masked
+  CHECK_FALSE(has(sent_line, code));           // never the code
+
+  // A wrong code: the reason and its detail in words, the parameter at fault.
+  const std::string wrong_code = code == "000000" ? "111111" : "000000";
+  const auto wrong = engine.bind_secure_mobile_phone(
+      {.verification_code = wrong_code, .secure_mobile_phone = "86-13900001234", .account_id = "1234567890123456"},
+      facts_for());
+  REQUIRE(wrong.error() == errc::invalid_verification_code);
+  const auto wrong_line = pv::describe(wrong);
+  CHECK(has(wrong_line, "BindSecureMobilePhone 409 Invalid.VerificationCode: "));
+  CHECK(has(wrong_line, pv::describe(pv::verdict_reason::code_rejected)));
+  CHECK(has(wrong_line, "(wrong_code)"));
+  CHECK(has(wrong_line, "parameter VerificationCode"));
+  CHECK(has(wrong_line, "phone " + masked));
+  CHECK(has(wrong_line, "RequestId " + std::string(wrong.request_id())));
+  CHECK_FALSE(has(wrong_line, code));
+
+  // A limit: the retry time; still the masked phone, never the live code.
+  const auto resend = engine.send_verification_code_for_bind_secure_mobile_phone(send, facts_for());
+  REQUIRE(resend.reason() == pv::verdict_reason::resend_too_soon);
+  const auto resend_line = pv::describe(resend);
+  CHECK(has(resend_line, pv::describe(pv::verdict_reason::resend_too_soon)));
+  CHECK(has(resend_line, "retry at " + std::string(pv::format_iso8601(resend.retry_at()).view())));
+  CHECK(has(resend_line, "phone " + masked));
+  CHECK(has(resend_line, "RequestId " + std::string(resend.request_id())));
+  CHECK_FALSE(has(resend_line, code));
+
+  // A phone that does not parse: no phone to mask; the byte at fault.
+  const auto bad = engine.send_verification_code_for_bind_secure_mobile_phone(
+      {.secure_mobile_phone = "86-1390000x234", .account_id = "1234567890123456"}, facts_for());
+  REQUIRE(bad.error() == errc::invalid_parameter);
+  CHECK_FALSE(bad.phone().has_value());
+  const auto bad_line = pv::describe(bad);
+  CHECK(has(bad_line, pv::describe(pv::verdict_reason::bad_syntax)));
+  CHECK(has(bad_line, "parameter SecureMobilePhone at byte " + std::to_string(bad.verdict().position())));
+  CHECK_FALSE(has(bad_line, "; phone "));
+  CHECK(has(bad_line, "RequestId " + std::string(bad.request_id())));
+}
+
+TEST_CASE("engine_response accessors agree with its verdict", "[engine]") {
+  manual_clock clock;
+  auto config = test_config();
+  config.policy.cams_rate = {1, 1000ms};
+  pv::engine engine(config, clock.function(), std::make_shared<pv::seeded_random_source>(32));
+  std::vector<pv::engine_response> responses;
+  responses.push_back(engine.send_verification_code_for_bind_secure_mobile_phone(
+      {.secure_mobile_phone = "86-13900001234", .account_id = "1234567890123456"}, facts_for()));
+  const std::string code(responses.back().code_to_deliver());
+  responses.push_back(engine.send_verification_code_for_bind_secure_mobile_phone(
+      {.secure_mobile_phone = "86-13900001234", .account_id = "1234567890123456"}, facts_for()));  // too soon
+  responses.push_back(engine.bind_secure_mobile_phone(
+      {.verification_code = "12ab", .secure_mobile_phone = "86-13900001234", .account_id = "1234567890123456"},
+      facts_for()));  // malformed
+  responses.push_back(engine.bind_secure_mobile_phone(
+      {.verification_code = code, .secure_mobile_phone = "86-13900001234", .account_id = "1234567890123456"},
+      facts_for()));  // ok
+  responses.push_back(engine.send_verification_code_for_bind_secure_mobile_phone({}, facts_for()));  // missing
+  const pv::get_migration_verify_code_request cams{.cust_space_id = "293483938841234",
+                                                   .phone_number = "8613800001234",
+                                                   .locale = "en",
+                                                   .method = "sms"};
+  responses.push_back(engine.get_migration_verify_code(cams, facts_for()));  // ok
+  responses.push_back(engine.get_migration_verify_code(cams, facts_for()));  // over 1 per second
+  responses.push_back(engine.enable_resource_directory({.enable_mode = "CurrentAccount"}, facts_for()));  // no code
+
+  std::set<errc> errors;
+  for (const pv::engine_response& r : responses) {
+    const pv::verdict& v = r.verdict();
+    INFO(pv::describe(r).c_str());
+    CHECK(r.ok() == v.ok());
+    CHECK(static_cast<bool>(r) == v.ok());
+    CHECK(r.error() == v.error());
+    CHECK(r.http_status() == v.http_status());
+    CHECK(r.http_status() == pv::http_status(v.error(), v.action()));
+    CHECK(r.reason() == v.reason());
+    CHECK(r.retry_at() == v.retry_at());
+    CHECK(r.request_id().size() == 36);
+    CHECK(has(r.body(), r.request_id()));
+    CHECK(v.ok() == (v.error() == errc::ok));
+    CHECK(v.ok() == (v.reason() == pv::verdict_reason::ok));
+    if (v.ok()) {
+      CHECK(v.http_status() == 200);
+      CHECK(v.message().empty());
+      CHECK(v.code_string().empty());
+    } else {
+      CHECK(has(r.body(), v.code_string()));
+      CHECK(v.message() == pv::message(v.error(), v.action()));
+    }
+    const bool delivers = r.ok() && pv::info(v.action()).sends;
+    CHECK(r.code_to_deliver().empty() == !delivers);
+    CHECK((r.code_expires_at() == pv::timestamp{}) == !delivers);
+    if (delivers) CHECK(r.code_expires_at() == clock.now() + config.policy.code.validity);
+    errors.insert(r.error());
+  }
+  CHECK(responses[1].reason() == pv::verdict_reason::resend_too_soon);
+  CHECK(responses[1].retry_at() == clock.now() + config.policy.code.resend_interval);
+  CHECK(responses[2].verdict().code_status() == pv::check_status::malformed);
+  CHECK(responses[3].ok());
+  CHECK(responses[4].verdict().at_fault() == pv::parameter::secure_mobile_phone);
+  CHECK(responses[6].verdict().step() == pv::check_step::flow_control);
+  CHECK(responses[7].ok());
+  CHECK(errors.size() == 5);  // ok and four different errors
+}
+
+TEST_CASE("success bodies carry the fields of the action's row: ExpirationDate for action 1, PhoneNumber for GetMigrationVerifyCode",
+          "[engine][render]") {
+  for (const pv::body_format format : {pv::body_format::json, pv::body_format::xml}) {
+    INFO(static_cast<int>(format));
+    manual_clock clock;
+    auto config = test_config();
+    config.format = format;
+    pv::engine engine(config, clock.function(), std::make_shared<pv::seeded_random_source>(33));
+    const bool json = format == pv::body_format::json;
+    // The value of field `name` in a body, or none when the body has no such field.
+    auto field = [json](std::string_view body, std::string_view name) -> std::optional<std::string> {
+      std::string open(json ? "\"" : "<");
+      open.append(name).append(json ? "\":\"" : ">");
+      std::string close(json ? "\"" : "</");
+      if (!json) close.append(name).append(">");
+      const std::size_t at = body.find(open);
+      if (at == std::string_view::npos) return std::nullopt;
+      const std::size_t from = at + open.size();
+      return std::string(body.substr(from, body.find(close, from) - from));
+    };
+    const pv::facts f = facts_for();
+    const auto bind_send = engine.send_verification_code_for_bind_secure_mobile_phone(
+        {.secure_mobile_phone = "86-13900001234", .account_id = "1234567890123456"}, f);
+    const auto bind = engine.bind_secure_mobile_phone({.verification_code = bind_send.code_to_deliver(),
+                                                       .secure_mobile_phone = "86-13900001234",
+                                                       .account_id = "1234567890123456"},
+                                                      f);
+    const auto rd_send = engine.send_verification_code_for_enable_rd({.secure_mobile_phone = "86-13900002222"}, f);
+    const auto rd = engine.enable_resource_directory({.enable_mode = "NewManagementAccount",
+                                                      .ma_name = "admin@rdadmin.aliyunid.com",
+                                                      .ma_secure_mobile_phone = "86-13900002222",
+                                                      .verification_code = rd_send.code_to_deliver()},
+                                                     f);
+    const auto cams_send = engine.get_migration_verify_code(
+        {.cust_space_id = "293483938841234", .phone_number = "8613800001234", .locale = "en", .method = "sms"}, f);
+    const auto cams = engine.chatapp_migration_verified(
+        {.cust_space_id = "293483938841234", .phone_number = "8613800001234", .verify_code = cams_send.code_to_deliver()},
+        f);
+    pv::facts with_contact = f;
+    with_contact.contact.phone = "86-13900003333";  // a phone of its own: 1 code per minute per phone
+    const auto contact = engine.send_phone_verification_for_message_contact(
+        {.contact_id = "c-abc123", .phone_number = "86-13900003333"}, with_contact);
+    const pv::engine_response* all[] = {&bind_send, &bind, &rd_send, &cams_send, &contact, &rd, &cams};
+    std::set<pv::action> seen;
+    for (const pv::engine_response* r : all) {
+      const pv::action a = r->verdict().action();
+      INFO(pv::action_name(a));
+      REQUIRE(r->ok());
+      seen.insert(a);
+      const pv::action_info& row = pv::info(a);
+      const auto expiration = field(r->body(), "ExpirationDate");
+      const auto phone = field(r->body(), "PhoneNumber");
+      CHECK(expiration.has_value() == row.returns_expiration_date);
+      CHECK(phone.has_value() == row.returns_phone_number);
+      if (row.returns_expiration_date)
+        CHECK(expiration == std::string(pv::format_iso8601(r->code_expires_at()).view()));
+      if (row.returns_phone_number) {
+        REQUIRE(r->phone().has_value());
+        CHECK(phone == std::string(pv::format_phone(*r->phone(), row.phone_form).view()));
+      }
+      CHECK(field(r->body(), "RequestId") == std::string(r->request_id()));
+    }
+    CHECK(seen.size() == pv::action_count);  // every row
+    CHECK(field(bind_send.body(), "ExpirationDate") == std::string(pv::format_iso8601(clock.now() + 5min).view()));
+    CHECK(field(cams_send.body(), "PhoneNumber") == "8613800001234");  // the compact form of action 4
+  }
 }
