@@ -103,7 +103,8 @@ void BM_send_engine(benchmark::State& state) {
     const std::size_t k = base + (i++ % half);
     const auto r = shared_engine->send_verification_code_for_bind_secure_mobile_phone({c.phones[k], c.accounts[k]}, f);
     accepted += r.ok();
-    benchmark::DoNotOptimize(r.body_size);
+    std::size_t body_size = r.body().size();
+    benchmark::DoNotOptimize(body_size);
   }
   state.counters["accept_rate"] = benchmark::Counter(static_cast<double>(accepted), benchmark::Counter::kAvgIterations);
   state.counters["decisions_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
@@ -123,7 +124,8 @@ void BM_check_engine(benchmark::State& state) {
     const std::size_t k = base + (i++ % half);
     const auto r = shared_engine->bind_secure_mobile_phone({"000000", c.phones[k], c.accounts[k]}, f);
     rejected += !r.ok();
-    benchmark::DoNotOptimize(r.body_size);
+    std::size_t body_size = r.body().size();
+    benchmark::DoNotOptimize(body_size);
   }
   state.counters["reject_rate"] = benchmark::Counter(static_cast<double>(rejected), benchmark::Counter::kAvgIterations);
   state.counters["decisions_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
