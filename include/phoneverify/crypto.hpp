@@ -2,11 +2,9 @@
 // phoneverify: constexpr SHA-256 (FIPS 180-4) and HMAC-SHA-256 (RFC 2104).
 //
 // What code.hpp uses to store a verification code only as a keyed digest
-// (RULES.md §5, OWASP ASVS 2.7.5). Portable: no intrinsics, no I/O, no heap,
-// usable in constant expressions; checked against the FIPS 180-4 examples and
-// RFC 4231 (tests/test_crypto.cpp). Nothing here branches on or indexes by
-// the bytes being hashed, so hashing a secret takes the same path for every
-// secret of the same length.
+// (RULES.md §5). Portable: no intrinsics, no I/O, no heap, usable in constant
+// expressions. Nothing here branches on or indexes by the bytes hashed, so
+// every secret of one length takes the same path.
 #ifndef PHONEVERIFY_CRYPTO_HPP
 #define PHONEVERIFY_CRYPTO_HPP
 
@@ -29,14 +27,10 @@ using sha256_digest = std::array<std::byte, sha256_digest_size>;
 
 namespace detail {
 
-// Zeroes `count` objects at `p` through a volatile pointer, so the optimiser
-// cannot drop the stores as dead: how key material, pads and message
-// schedules are erased once used (never left on the stack or in a spent
-// hasher for a later response to carry out). Nothing to erase during
-// constant evaluation.
-// (GCC and Clang: memset, then an empty asm that may read the memory, the
-// explicit_bzero idiom, a few instructions for 64 bytes; elsewhere a loop of
-// volatile stores.)
+// Zeroes `count` objects at `p` in a way the optimiser cannot drop as dead
+// stores (memset and an asm that may read the memory; elsewhere volatile
+// stores): how keys, pads and schedules are erased once used, so no later
+// response carries them out. Nothing to erase during constant evaluation.
 template <class T>
 constexpr void secure_zero(T* p, std::size_t count) noexcept {
   static_assert(std::is_trivially_copyable_v<T>);
@@ -71,30 +65,17 @@ constexpr std::uint32_t rotr32(std::uint32_t x, unsigned n) noexcept { return (x
 }  // namespace detail
 
 // Incremental SHA-256 (FIPS 180-4 §6.2): update() any number of times, then
-// finish(). Accepts any bytes; messages of 2^61 bytes or more exceed the
-// standard's length field and are not supported. Trivially copyable, so a
-// prefix can be hashed once and the state copied. Never throws, never
-// allocates, usable in constant expressions.
+// finish(); messages under 2^61 bytes (the standard's length field). Trivially
+// copyable, so a prefix can be hashed once and the state copied.
 class sha256_hasher {
  public:
   constexpr sha256_hasher() noexcept = default;
 
  private:
   // Copies whole runs into the block and compresses each full block; the
-  // path depends only on the length, never on the bytes. (Two plain
-  // overloads rather than a template: clang 14 fails to instantiate a member
-  // template during some constant evaluations.)
-  constexpr void absorb(const std::byte* data, std::size_t size) noexcept {
-    length_ += size;
-    while (size > 0) {
-      const std::size_t take = run_size(size);
-      for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = static_cast<std::uint8_t>(data[i]);
-      data += take;
-      size -= take;
-      advance(take);
-    }
-  }
-  constexpr void absorb(const char* data, std::size_t size) noexcept {
+  // path depends only on the length, never on the bytes.
+  template <class Byte>
+  constexpr void absorb(const Byte* data, std::size_t size) noexcept {
     length_ += size;
     while (size > 0) {
       const std::size_t take = run_size(size);
@@ -168,9 +149,8 @@ class sha256_hasher {
   }
 
  private:
-  // One round of FIPS 180-4 §6.2.2 step 3: T1 = h + Σ1(e) + Ch(e,f,g) + K + W,
-  // T2 = Σ0(a) + Maj(a,b,c); d += T1 and h = T1 + T2 become the new e and a
-  // once the caller rotates the names.
+  // One round of FIPS 180-4 §6.2.2 step 3; d and h become the new e and a once
+  // the caller rotates the names.
   static constexpr void round(std::uint32_t a, std::uint32_t b, std::uint32_t c, std::uint32_t& d,
                               std::uint32_t e, std::uint32_t f, std::uint32_t g, std::uint32_t& h,
                               std::uint32_t k_plus_w) noexcept {
@@ -195,9 +175,8 @@ class sha256_hasher {
     }
     std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
     std::uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
-    // Eight rounds per iteration with the roles of the variables rotated
-    // instead of the values moved: the same FIPS 180-4 §6.2.2 step 3, without
-    // seven register copies per round.
+    // Eight rounds per iteration, rotating the variables' roles instead of
+    // moving their values: seven fewer copies per round.
     for (std::size_t t = 0; t < 64; t += 8) {
       round(a, b, c, d, e, f, g, h, w[t + 0] + detail::sha256_k[t + 0]);
       round(h, a, b, c, d, e, f, g, w[t + 1] + detail::sha256_k[t + 1]);
@@ -227,19 +206,16 @@ class sha256_hasher {
   std::size_t used_ = 0;      // bytes in block_, always < 64 between calls
 };
 
-// The SHA-256 digest of `data` (FIPS 180-4). Never throws, never allocates,
-// usable in constant expressions.
+// The SHA-256 digest of `data` (FIPS 180-4).
 constexpr sha256_digest sha256(std::span<const std::byte> data) noexcept {
   return sha256_hasher{}.update(data).finish();
 }
 // The SHA-256 digest of the bytes of `text`.
 constexpr sha256_digest sha256(std::string_view text) noexcept { return sha256_hasher{}.update(text).finish(); }
 
-// Incremental HMAC-SHA-256 (RFC 2104 with SHA-256, as RFC 4231 tests it):
-// built from a key of any length (keys longer than a block are hashed first),
-// then update() and finish() like sha256_hasher. The keyed state can be
-// copied to authenticate several messages under one key without redoing the
-// key schedule. Never throws, never allocates, usable in constant expressions.
+// Incremental HMAC-SHA-256 (RFC 2104, RFC 4231) under a key of any length, then
+// update() and finish() like sha256_hasher. Copy the keyed state to
+// authenticate several messages without redoing the key schedule.
 class hmac_sha256_hasher {
  public:
   constexpr explicit hmac_sha256_hasher(std::span<const std::byte> key) noexcept {
@@ -309,10 +285,8 @@ constexpr sha256_digest hmac_sha256(std::span<const std::byte> key, std::string_
 }
 
 // Whether `a` and `b` hold the same bytes, in time that depends only on their
-// sizes: every byte is read, with no early exit and no branch on the contents
-// (how a stored digest is compared, RULES.md §5). Sizes are public; unequal
-// sizes compare unequal. The result is a secret-derived bit: a caller that
-// branches on it reveals only that bit.
+// (public) sizes: no early exit, no branch on the contents (how a stored digest
+// is compared, RULES.md §5). Unequal sizes compare unequal.
 constexpr bool constant_time_equal(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
   if (a.size() != b.size()) return false;
   unsigned diff = 0;
