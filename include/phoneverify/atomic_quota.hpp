@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: a lock-free daily counter shared by the threads of a process.
 //
-// The one part of the limits that uses an atomic (locks and
-// atomics only above the core). A `daily_usage` is 8 bytes, so a whole
-// state fits one std::atomic<std::uint64_t> and is charged by
-// compare-and-swap with exactly the rule of consume() (RULES.md §4): it never
-// admits more than the limit per day, whatever the interleaving. Kept out of
-// quota.hpp so that header stays free of <atomic>.
+// A `daily_usage` is 8 bytes, so it fits one std::atomic<std::uint64_t> and is
+// charged by compare-and-swap with exactly consume()'s rule (RULES.md §4): never
+// more than the limit per day, whatever the interleaving. Apart from quota.hpp,
+// which stays free of <atomic>.
 #ifndef PHONEVERIFY_ATOMIC_QUOTA_HPP
 #define PHONEVERIFY_ATOMIC_QUOTA_HPP
 
@@ -17,8 +15,7 @@
 
 namespace phoneverify {
 
-// A daily_usage shared between threads, lock-free (one 64-bit CAS word).
-// Starts unused. Not copyable (it is a synchronisation point).
+// A daily_usage shared between threads, starting unused. Not copyable.
 class atomic_daily_usage {
  public:
   atomic_daily_usage() noexcept = default;
@@ -26,11 +23,10 @@ class atomic_daily_usage {
   atomic_daily_usage(const atomic_daily_usage&) = delete;
   atomic_daily_usage& operator=(const atomic_daily_usage&) = delete;
 
-  // Charges `n` units at `now`, all or nothing, with consume()'s answer: the
-  // decision is computed on a snapshot and published by compare-and-swap,
-  // retried when another thread changed the word in between, so two threads
-  // can never both spend the last unit. A denial writes nothing. Never
-  // throws, never allocates, never blocks (lock-free on 64-bit targets).
+  // Charges `n` units at `now`, all or nothing, with consume()'s answer: decided
+  // on a snapshot and published by compare-and-swap, retried if another thread
+  // changed the word, so two threads never both spend the last unit. A denial
+  // writes nothing. Never blocks (lock-free on 64-bit targets).
   decision consume(const daily_quota& quota, timestamp now, std::uint32_t n = 1) noexcept {
     std::uint64_t seen = bits_.load(std::memory_order_relaxed);
     for (;;) {
@@ -38,9 +34,8 @@ class atomic_daily_usage {
       const decision d = phoneverify::consume(quota, next, now, n);
       const std::uint64_t want = next.to_bits();
       if (!d.allowed || want == seen) return d;
-      // Only this word is shared: its modification order alone decides who
-      // gets the last unit, so relaxed ordering is enough; acq_rel keeps a
-      // charge ordered with the caller's work around it.
+      // The word's modification order alone decides who gets the last unit;
+      // acq_rel keeps a charge ordered with the caller's work around it.
       if (bits_.compare_exchange_weak(seen, want, std::memory_order_acq_rel, std::memory_order_relaxed))
         return d;
     }

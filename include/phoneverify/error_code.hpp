@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: std::error_code glue for errc.
 //
-// Kept apart from errc.hpp because <system_error> is a heavy include (README, "Compile time"):
-// include this header only where you need std::error_code.
-// `std::error_code ec = errc::invalid_verification_code;` works through ADL;
-// ec.category().name() is "phoneverify" and ec.message() the documented message.
+// Apart from errc.hpp because <system_error> is a heavy include. Through ADL,
+// `std::error_code ec = errc::invalid_verification_code;` works;
+// ec.category().name() is "phoneverify", ec.message() the documented message.
 #ifndef PHONEVERIFY_ERROR_CODE_HPP
 #define PHONEVERIFY_ERROR_CODE_HPP
 
@@ -28,7 +27,7 @@ class error_category_impl final : public std::error_category {
 }  // namespace detail
 
 // The one category object of the program: an inline function's static is one
-// object across all translation units (checked by tests/build/odr_*.cpp).
+// object across all translation units (tests/odr/).
 inline const std::error_category& error_category() noexcept {
   static const detail::error_category_impl category;
   return category;

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: inline_string<N>, a fixed-capacity string held by value.
 //
-// What the formatting functions return (format_phone, mask_phone,
-// format_iso8601, issued codes): no heap, trivially copyable, usable in
+// What the formatting functions return: no heap, trivially copyable, usable in
 // constant expressions. Converts implicitly to std::string_view; keep the
 // inline_string alive while a view of it is used.
 #ifndef PHONEVERIFY_INLINE_STRING_HPP

@@ -1,18 +1,11 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: the engine's random source, ChaCha20 with fast key erasure.
 //
-// This is the embedded engine's header (layer 4), not part of the light core:
-// system_random reads the operating system's entropy (getrandom(2)) and mixes
-// in std::random_device's. The core
-// functions take any std::uniform_random_bit_generator the caller supplies
-// (RULES.md §5); this header provides the cryptographically secure default
-// that NIST SP 800-63B and OWASP ASVS 4.0.3 V6.3.1 ask for, never a Mersenne Twister
-// (whose future outputs follow from 624 observed ones).
-//
-// chacha20_generator is deterministic for a given key and nonce, so tests can
-// replay it; system_random keys one from the system's entropy, mixes fresh
-// entropy into it periodically and rekeys it in a forked child. Neither is thread-safe: give each thread or
-// shard its own, or guard it with a lock.
+// Layer 4, not the core: system_random reads the operating system's entropy.
+// The core takes any std::uniform_random_bit_generator (RULES.md §5); this is
+// the cryptographically secure default, never a Mersenne Twister (whose future
+// outputs follow from 624 observed ones). chacha20_generator replays a stream
+// for tests. Neither is thread-safe: one per thread or shard, or a lock.
 #ifndef PHONEVERIFY_RANDOM_HPP
 #define PHONEVERIFY_RANDOM_HPP
 
@@ -46,25 +39,17 @@
 
 namespace phoneverify {
 
-// A cryptographically secure random bit generator: the ChaCha20 keystream
-// (RFC 8439 §2.3) used as a fast-key-erasure generator (D. J. Bernstein,
-// "Fast-key-erasure random-number generators", 2017).
+// The ChaCha20 keystream (RFC 8439 §2.3) as a fast-key-erasure generator
+// (D. J. Bernstein, 2017), with an exactly defined, replayable stream: each
+// batch is the 4 blocks of counters 0..3 under the current key and the fixed
+// nonce; its bytes 0..31 replace the key at once and bytes 32..255 are 28
+// little-endian 64-bit outputs, each wiped as it is returned. A copy of the
+// state taken later reveals no output already returned.
 //
-// The output stream is defined exactly, so a seeded instance is replayable:
-// each batch computes the 4 ChaCha20 blocks of counters 0..3 under the current
-// key K and the fixed nonce (256 bytes); bytes 0..31 of the batch become the
-// next key (the old key is overwritten at once) and bytes 32..255 are returned
-// as 28 little-endian 64-bit outputs, each wiped from the buffer as it is
-// returned. So the key changes every 28 outputs: a copy of the state taken
-// later reveals nothing about outputs already returned (backtracking
-// resistance), and the stream never repeats a (key, counter) pair.
-//
-// Constructible from a 32-byte key (plus an optional 12-byte nonce) for
-// deterministic tests; in production use system_random. Satisfies
-// std::uniform_random_bit_generator. Never throws, never allocates, usable in
-// constant expressions. Not thread-safe. Copying is deleted (a copy would
-// return the same stream twice, the worst failure for verification codes); a
-// moved-from generator is unusable, and calling it is a precondition violation.
+// Keyed by 32 bytes (and a 12-byte nonce) for tests; production uses
+// system_random. Usable in constant expressions. Copying is deleted (a copy
+// would issue the same codes twice); calling a moved-from one is a
+// precondition violation.
 class chacha20_generator {
  public:
   using result_type = std::uint64_t;
@@ -130,9 +115,8 @@ class chacha20_generator {
     }
   }
 
-  // Mixes `entropy` into the key (XOR) and drops the buffered output, so the
-  // next output depends on both. Fresh entropy restores security after a
-  // state compromise; entropy chosen by an attacker cannot weaken a secret key.
+  // XORs `entropy` into the key and drops the buffered output: fresh entropy
+  // heals a compromised state, and chosen entropy cannot weaken a secret key.
   constexpr void reseed(const key_type& entropy) noexcept {
     PHONEVERIFY_ASSERT(keyed_, "chacha20_generator: used after move");
     const auto mix = detail::chacha20_key_from_bytes(entropy);
@@ -186,9 +170,8 @@ class chacha20_generator {
   bool keyed_ = true;
 };
 
-// Where system_random draws its keys: a function that fills `out` with
-// secret random bytes and answers false when it cannot (nothing is then
-// trusted). Injectable so tests can make the system's entropy fail.
+// Where system_random draws its keys: fills `out` with secret bytes, false when
+// it cannot. Injectable so tests can make the entropy fail.
 using entropy_function = bool (*)(std::span<std::byte> out) noexcept;
 
 namespace detail {
@@ -224,9 +207,8 @@ inline bool os_entropy(std::span<std::byte> out) noexcept {
   return done == out.size();
 }
 
-// XORs the CPU's entropy (std::random_device: RDRAND/RDSEED with libstdc++ on
-// x86) into `out` where it works. Optional: it only adds to the OS entropy, so
-// its failure (a throw, or no exceptions to catch one with) is ignored.
+// XORs std::random_device's entropy into `out` where it works. It only adds to
+// the OS entropy, so its failure (a throw, or no exceptions) is ignored.
 inline void mix_device_entropy(std::span<std::byte> out) noexcept {
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
   try {
@@ -243,10 +225,9 @@ inline void mix_device_entropy(std::span<std::byte> out) noexcept {
 #endif
 }
 
-// How many fork()s this process descends from: every child increments it in
-// a pthread_atfork handler, so a generator keyed before the fork sees that it
-// runs in a copy and rekeys before its next output (two workers must never
-// share a stream: they would issue the same codes, RULES.md §5).
+// How many fork()s this process descends from (a pthread_atfork handler counts
+// them), so a generator keyed before a fork rekeys: two workers sharing a
+// stream would issue the same codes (RULES.md §5).
 inline std::atomic<std::uint64_t> fork_generation{0};
 
 inline void note_fork_in_child() noexcept { fork_generation.fetch_add(1, std::memory_order_relaxed); }
@@ -260,9 +241,8 @@ inline void watch_forks() noexcept {
 
 }  // namespace detail
 
-// The default entropy: the operating system's (getrandom), with the CPU's
-// mixed in where available. False when the operating system's source fails:
-// the CPU's instruction alone is never trusted.
+// The default entropy: the operating system's, with std::random_device's mixed
+// in. False when the operating system's fails: the other is never trusted alone.
 inline bool system_entropy(std::span<std::byte> out) noexcept {
   if (!detail::os_entropy(out)) return false;
   detail::mix_device_entropy(out);
@@ -270,12 +250,10 @@ inline bool system_entropy(std::span<std::byte> out) noexcept {
 }
 
 // The engine's default random source: a chacha20_generator keyed from the
-// system's entropy, which mixes 32 fresh bytes into its key every
-// `reseed_interval` outputs (default 2^16 outputs, 512 KiB), on top of the
-// fast key erasure every 28 outputs, and rekeys from scratch in a process
-// forked after it was keyed. Never throws: when the entropy fails it answers
-// no value (try_next) and counts the failure, so the caller fails the request
-// closed. Satisfies std::uniform_random_bit_generator. Not thread-safe; not copyable.
+// system's entropy, mixing 32 fresh bytes into its key every `reseed_interval`
+// outputs and rekeying from scratch after a fork. When the entropy fails it
+// answers no value (try_next) and counts it, so the caller fails closed.
+// Not thread-safe, not copyable.
 class system_random {
  public:
   using result_type = chacha20_generator::result_type;

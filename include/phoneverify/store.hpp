@@ -1,28 +1,17 @@
 // SPDX-License-Identifier: MIT
-// phoneverify: sharded_store, the engine's in-memory, thread-safe state table.
+// phoneverify: sharded_store, the engine's thread-safe in-memory state table
+// (layer 4: it holds std::mutex, so the core does not include it).
 //
-// This is the embedded engine's header (layer 4 of the README's table), not part of the
-// light core: it holds std::mutex. It maps a key (bytes: an account ID, a
-// phone number, a composite key) to one of the library's trivially copyable
-// state structs (daily_usage, rate_state, window_set, challenge) and runs the
-// caller's function on that state under a lock, so the pure, constexpr rule
-// functions of the core stay the only place where rules live.
+// It maps a byte-string key to a trivially copyable state struct (daily_usage,
+// rate_state, sliding_window_state, challenge) and runs the caller's function on
+// it under a lock, so the rules stay in the core's pure functions. Lock stripes,
+// each an open-addressing table allocated once; keys hashed with SipHash-2-4
+// under a secret key, so clients cannot aim their keys at one stripe.
 //
-// Lock striping: N shards, each a std::mutex and an open-addressing table
-// (linear probing) allocated once at construction; nothing allocates after.
-// Keys are hashed with SipHash-2-4 under a secret key given at construction,
-// so clients cannot aim their keys at one shard or one bucket.
-//
-// Capacity and eviction (RULES.md §4 "a key that is forgotten never
-// comes back with a fresh budget it had spent"): the configured capacity is a
-// hard bound on entries. When a new key arrives at a full shard, the store
-// first drops the entries that the caller's predicate `is_dead(value, now)`
-// says can no longer deny anything (a past day, an expired window or
-// challenge); if the shard is still full of live state, the new key is refused
-// with store_status::full. A live entry is never evicted. A predicate that
-// also says when an entry dies (`dies_at(value)`) lets a refusal say when to
-// retry: store_result::retry_at, the earliest instant a slot of the full shard
-// can free.
+// The capacity is a hard bound. A full shard first drops the entries that
+// `is_dead(value, now)` says can deny nothing; if it is still full, the new key
+// is refused (store_status::full). A live entry is never evicted: a forgotten
+// key would come back with a budget it had spent (RULES.md §4).
 #ifndef PHONEVERIFY_STORE_HPP
 #define PHONEVERIFY_STORE_HPP
 
@@ -65,11 +54,9 @@ constexpr std::string_view to_string(store_status s) noexcept {
 }
 
 // What update() and visit() return: the status and, when it is ok, what the
-// caller's function returned (a value-initialised R otherwise). For `full`,
-// retry_at is the earliest instant an entry of the key's shard can die, so no
-// slot frees before it (a lower bound: other keys may take the slot first, and
-// an erase() frees one at once); timestamp::max() when the store's IsDead has
-// no dies_at, when no entry of the shard ever dies, and for every other status.
+// caller's function returned. For `full`, retry_at is the earliest instant an
+// entry of the key's shard can die (a lower bound: an erase() frees a slot at
+// once); timestamp::max() without dies_at, when none ever dies, and otherwise.
 template <class R>
 struct store_result {
   store_status status = store_status::ok;
@@ -96,8 +83,8 @@ concept reports_death_time = requires(const IsDead& d, const V& v) {
   { d.dies_at(v) } -> std::same_as<timestamp>;
 };
 
-// The default eviction predicate: nothing ever dies, so a full store refuses
-// every new key until entries are erased.
+// The default eviction predicate: nothing dies, so a full store refuses new
+// keys until entries are erased.
 struct never_dead {
   template <class V>
   constexpr bool operator()(const V&, timestamp) const noexcept {
@@ -105,36 +92,27 @@ struct never_dead {
   }
 };
 
-// The SipHash key of a store's hash: 16 secret bytes, e.g. from
-// system_random (random.hpp). A known key lets clients flood one shard.
+// 16 secret bytes (from system_random, say): a known key lets clients flood one shard.
 using store_hash_key = std::array<std::byte, 16>;
 
-// Shards of a store when the constructor is not told (0): chosen from the
-// capacity by store_shards_for().
+// Let the constructor choose the shards: store_shards_for(capacity).
 inline constexpr std::size_t default_store_shards = 0;
 
 // The automatic number of lock stripes for `capacity`: one per 256 entries,
-// rounded down to a power of two, from 1 to 1024. Many stripes, because the
-// engine holds a stripe while it computes a code's HMAC (about 1.5 us): with
-// 64 stripes two threads met often enough that a send cost 20-45% more CPU at
-// 2 threads than at 1 (bench_engine.cpp); with 1024 they rarely meet. Not more
-// than one per 256 entries, because each stripe gets an equal share of the
-// capacity and a key is refused when its own stripe is full: at 256 per
-// stripe, chance imbalance stays around 6% (one standard deviation).
+// rounded down to a power of two, 1 to 1024. Many, because the engine holds a
+// stripe while it computes a code's HMAC and threads that meet on one wait; no
+// more than one per 256 entries, because each stripe gets an equal share of the
+// capacity, a key is refused when its own is full, and small stripes fill unevenly.
 constexpr std::size_t store_shards_for(std::size_t capacity) noexcept {
   const std::size_t stripes = std::bit_floor(capacity / 256);
   return stripes < 1 ? 1 : (stripes > 1024 ? 1024 : stripes);
 }
 
-// A thread-safe map from byte-string keys (at most MaxKeySize bytes, compared
-// exactly) to values of the trivially copyable type V, with a fixed capacity
-// and eviction of dead entries only (see the file comment).
-//
-// IsDead is a callable `bool(const V&, timestamp now)`, called under a shard
-// lock; it must be monotone in time (dead at t implies dead at every later
-// time) and must not call the store. Every member function is thread-safe.
-// The caller's functions run under a shard lock: keep them short and never
-// call back into the store from them (that deadlocks).
+// A thread-safe map from keys of at most MaxKeySize bytes to values V, of fixed
+// capacity, evicting dead entries only. IsDead, `bool(const V&, timestamp now)`,
+// must be monotone (dead at t, dead at every later time). IsDead and the
+// caller's functions run under a shard lock: keep them short and never call the
+// store from them (that deadlocks).
 template <class V, class IsDead = never_dead, std::size_t MaxKeySize = 64>
 class sharded_store {
   static_assert(std::is_trivially_copyable_v<V>, "sharded_store holds trivially copyable state structs");
@@ -146,18 +124,14 @@ class sharded_store {
  public:
   using value_type = V;
   static constexpr std::size_t max_key_size = MaxKeySize;
-  // The largest capacity accepted (a precondition): keeps the table size
-  // arithmetic far from overflow; memory runs out long before.
+  // The largest capacity (a precondition): table sizes stay far from overflow.
   static constexpr std::size_t max_capacity = ~std::size_t{0} / 8;
 
-  // A store of at most `capacity` entries in `shards` lock stripes (clamped to
-  // 1..capacity; 0 = store_shards_for(capacity)), hashing keys with SipHash-2-4 under `hash_key`. The
-  // capacity is split over the shards (they differ by at most one entry), so
-  // a key may be refused when its own shard is full while others have room:
-  // give the store some headroom over the expected live keys. `capacity` above
-  // max_capacity is a precondition violation. Allocates all
-  // its memory here (about (MaxKeySize + sizeof(V) + 9) * 1.5 to 3 bytes per
-  // entry of capacity); never afterwards.
+  // At most `capacity` (<= max_capacity) entries split evenly over `shards`
+  // stripes (clamped to 1..capacity; 0: store_shards_for), keys hashed under
+  // `hash_key`. A key is refused when its own shard is full, so leave headroom
+  // over the expected live keys. All memory is allocated here, about
+  // (MaxKeySize + sizeof(V) + 9) * 1.5 to 3 bytes per entry of capacity.
   sharded_store(std::size_t capacity, const store_hash_key& hash_key, std::size_t shards = default_store_shards,
                 IsDead is_dead = IsDead{})
       : hash_key_(detail::siphash_key_from_bytes(hash_key)),
@@ -180,11 +154,10 @@ class sharded_store {
   sharded_store(const sharded_store&) = delete;
   sharded_store& operator=(const sharded_store&) = delete;
 
-  // Runs `f(V&)` on the entry of `key` under its shard lock, creating the
-  // entry value-initialised if absent, and returns what f returned. Errors:
-  // key_too_long (more than MaxKeySize bytes), full (the key is new and its
-  // shard is full of live state after dropping the entries dead at `now`); in
-  // both cases f does not run and nothing changes.
+  // Runs `f(V&)` on the entry of `key` under its shard lock, creating it
+  // value-initialised if absent, and returns f's result. Errors, where f does
+  // not run and nothing changes: key_too_long, full (a new key, and its shard is
+  // full of live state once the entries dead at `now` are dropped).
   template <class F>
   auto update(std::string_view key, timestamp now, F&& f) -> store_result<std::invoke_result_t<F&, V&>> {
     using R = std::invoke_result_t<F&, V&>;
@@ -195,9 +168,8 @@ class sharded_store {
     std::size_t i = 0;
     if (!s.find(h, key, i)) {
       if (s.count == s.limit) {
-        // A sweep that found the shard full of live state at time t stays
-        // valid for every now <= t while no entry changed (IsDead is monotone):
-        // a flood of new keys costs one sweep per shard and millisecond.
+        // Full of live state at t means full for every now <= t until an entry
+        // changes (IsDead is monotone): a flood costs one sweep per shard per ms.
         if (!s.futile_valid || now > s.futile_at) sweep(s, now);
         if (s.count == s.limit) {
           s.futile_valid = true;
@@ -276,8 +248,7 @@ class sharded_store {
   }
 
   // Calls `f(std::string_view key, const V&)` for every entry, one shard lock
-  // at a time (a consistent snapshot per shard, not of the whole store). For
-  // tests, metrics and persistence.
+  // at a time: consistent per shard, not across the store.
   template <class F>
   void for_each(F&& f) const {
     for (std::size_t n = 0; n < shard_count_; ++n) {
@@ -315,8 +286,7 @@ class sharded_store {
     std::string_view key_view() const noexcept { return {key.data(), key_size}; }
   };
 
-  // One lock stripe, on its own cache lines so that two threads working on
-  // two shards do not contend on one line (false sharing).
+  // One lock stripe, on its own cache lines (no false sharing between stripes).
   struct alignas(64) shard {
     mutable std::mutex mutex;
     std::size_t count = 0;
@@ -406,10 +376,9 @@ class sharded_store {
     return shards_[static_cast<std::size_t>((high * shard_count_) >> 31)];
   }
 
-  // Drops the entries of `s` dead at `now`. One pass from an empty slot
-  // (clusters are then visited from their start): a dead entry is emptied, a
-  // live one is re-seated, which keeps every live entry reachable. Notes the
-  // earliest death among the survivors (s.next_death).
+  // Drops the entries of `s` dead at `now` in one pass from an empty slot, so
+  // each cluster is visited from its start: a dead entry is emptied, a live one
+  // re-seated (still reachable). Notes the survivors' earliest death.
   void sweep(shard& s, timestamp now) {
     std::size_t start = 0;
     while (s.slots[start].tag != 0) ++start;  // exists: the table is never full

@@ -1,13 +1,9 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: timestamps, the ISO-8601 form of ExpirationDate, day indexes.
 //
-// The caller supplies the time (the core reads no clock): a `timestamp` is milliseconds
-// since 1970-01-01T00:00:00Z on the system clock. `format_iso8601` and
-// `parse_iso8601` speak exactly the wire form of ExpirationDate (RULES.md §1.1,
-// "2021-12-17T07:38:41.747Z"): 24 characters, UTC, milliseconds, years
-// 1970-9999. `day_index` gives the calendar day of a timestamp at a UTC
-// offset, the unit of the daily quota (RULES.md §4). Everything here is
-// constexpr and noexcept, never allocates and never overflows.
+// The caller supplies the time (the core reads no clock): a `timestamp` is
+// milliseconds since 1970-01-01T00:00:00Z on the system clock. Everything here
+// is constexpr and noexcept, never allocates and never overflows.
 #ifndef PHONEVERIFY_TIME_HPP
 #define PHONEVERIFY_TIME_HPP
 
@@ -30,9 +26,8 @@ inline constexpr std::int64_t ms_per_day = 86'400'000;
 inline constexpr std::int64_t ms_per_minute = 60'000;
 inline constexpr std::int64_t minutes_per_day = 1'440;
 
-// Days before 1 January of `year` counted from 1970-01-01 (negative before
-// 1970); Gregorian leap rule: every 4th year, except every 100th, except
-// every 400th. Valid for years 1..1'000'000.
+// Days from 1970-01-01 to 1 January of `year` (negative before 1970), years
+// 1..1'000'000, Gregorian leap rule.
 constexpr std::int64_t days_before_year(std::int64_t year) noexcept {
   const auto leaps_through = [](std::int64_t y) { return y / 4 - y / 100 + y / 400; };
   return 365 * (year - 1970) + leaps_through(year - 1) - leaps_through(1969);
@@ -65,12 +60,10 @@ struct civil_date {
   int day;
 };
 
-// The Gregorian date of a day count since 1970-01-01, for days >= 0, by the
-// classic March-based computation (years counted from 1 March, so the leap
-// day ends the year, and month lengths from March repeat 31-30-31-30-31 every
-// 153 days): only constant divisions, no loops.
-// Every intermediate value fits 32 bits for days in [0, 2^31 - 719'468)
-// (the whole 1970-9999 range), so the work is unsigned 32-bit.
+// The Gregorian date of a day count since 1970-01-01 (days >= 0), counting years
+// from 1 March so that the leap day ends the year and month lengths repeat
+// every 153 days: constant divisions, no loops. Every intermediate value fits
+// 32 bits for days in [0, 2^31 - 719'468), the whole 1970-9999 range.
 constexpr civil_date civil_from_days(std::int64_t days) noexcept {
   constexpr std::uint32_t days_per_400_years = 146'097;
   // Days since 0000-03-01 of the proleptic Gregorian calendar (719'468 before 1970-01-01).
@@ -89,8 +82,7 @@ constexpr civil_date civil_from_days(std::int64_t days) noexcept {
   return {std::int64_t{cycle} * 400 + year_of_cycle + (month <= 2 ? 1 : 0), month, day};
 }
 
-// Writes `value` (0-99) as two ASCII digits at `out`.
-// A table of the pairs "00" to "99" saves a division per pair.
+// Writes `value` (0-99) as two ASCII digits at `out`; the table saves a division.
 inline constexpr char digit_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
@@ -109,10 +101,9 @@ inline constexpr timestamp iso8601_max{
     std::chrono::milliseconds{detail::days_from_civil(10000, 1, 1) * detail::ms_per_day - 1}};
 
 // Formats `t` as "YYYY-MM-DDTHH:MM:SS.sssZ", the ExpirationDate form of
-// RULES.md §1.1 (ISO 8601 extended format, UTC, milliseconds). A timestamp
-// outside [iso8601_min, iso8601_max] is clamped to the nearer end, so the
-// output is always 24 characters that parse_iso8601 accepts. Never throws,
-// never allocates, usable in constant expressions.
+// RULES.md §1.1 (ISO 8601, UTC, milliseconds). A timestamp outside
+// [iso8601_min, iso8601_max] is clamped to the nearer end, so the output is
+// always 24 characters that parse_iso8601 accepts.
 constexpr inline_string<24> format_iso8601(timestamp t) noexcept {
   std::int64_t ms = t.time_since_epoch().count();
   if (ms < iso8601_min.time_since_epoch().count()) ms = iso8601_min.time_since_epoch().count();
@@ -143,10 +134,9 @@ constexpr inline_string<24> format_iso8601(timestamp t) noexcept {
   return inline_string<24>(std::string_view(text, 24));
 }
 
-// Why parse_iso8601 rejected a text, for logs (the wire only says
-// InvalidParameter). Checked in this order: the length, then each character
-// left to right (separator, digit, final Z), then the fields' ranges from the
-// year down to the second.
+// Why parse_iso8601 rejected a text, for logs (the wire says InvalidParameter).
+// Checked in order: the length, each character left to right, then the fields'
+// ranges from the year down to the second.
 enum class iso8601_error : std::uint8_t {
   none = 0,             // accepted
   bad_length,           // not exactly 24 characters (e.g. no milliseconds, an offset)
@@ -188,7 +178,6 @@ struct iso8601_parse_result {
 
 // Parses exactly the 24-character form format_iso8601 emits and says why
 // anything else is rejected (see iso8601_error for the order of the checks).
-// Never throws, never allocates, usable in constant expressions.
 constexpr iso8601_parse_result parse_iso8601_detailed(std::string_view text) noexcept {
   const auto fail = [](iso8601_error e) { return iso8601_parse_result{timestamp{}, e}; };
   if (text.size() != 24) return fail(iso8601_error::bad_length);
@@ -220,27 +209,24 @@ constexpr iso8601_parse_result parse_iso8601_detailed(std::string_view text) noe
 }
 
 // Parses an ExpirationDate ("2021-12-17T07:38:41.747Z", RULES.md §1.1): exactly
-// the form format_iso8601 emits, real dates only; anything else (impossible
-// dates, hour 24, second 60, other separators, offsets other than Z, missing
-// milliseconds, years before 1970) is errc::invalid_parameter. Never throws,
-// never allocates, usable in constant expressions.
+// the form format_iso8601 emits, real dates only; anything else (hour 24,
+// second 60, an offset, no milliseconds, a year before 1970...) is
+// errc::invalid_parameter.
 constexpr result<timestamp> parse_iso8601(std::string_view text) noexcept {
   const iso8601_parse_result r = parse_iso8601_detailed(text);
   if (r.error != iso8601_error::none) return errc::invalid_parameter;
   return r.value;
 }
 
-// The calendar day of `t` at `utc_offset` (UTC+8:00 is minutes{480}): days
-// since 1970-01-01 in that zone, rounded toward minus infinity, so the
-// instant before local midnight of 1970-01-01 is day -1 (RULES.md §4, "when a
-// day ends"). Any timestamp and any offset are accepted; the result
-// saturates at the int64 range instead of overflowing. Never throws, never
-// allocates, usable in constant expressions.
+// The calendar day of `t` at `utc_offset` (UTC+8:00 is minutes{480}), the unit
+// of the daily quota (RULES.md §4): days since 1970-01-01 in that zone, rounded
+// toward minus infinity (the instant before local midnight of 1970-01-01 is day
+// -1). Any timestamp and offset; saturates at the int64 range.
 constexpr std::int64_t day_index(timestamp t, std::chrono::minutes utc_offset) noexcept {
   const std::int64_t ms = t.time_since_epoch().count();
   const std::int64_t off = utc_offset.count();
-  // Whenever the local time fits in 64 bits (every real offset at any time
-  // but the last ~days of the range): one floor division.
+  // Whenever the local time fits in 64 bits (all but the range's last days):
+  // one floor division.
   std::int64_t off_ms = 0;
   std::int64_t local = 0;
   if (!__builtin_mul_overflow(off, detail::ms_per_minute, &off_ms) && !__builtin_add_overflow(ms, off_ms, &local)) {
@@ -256,10 +242,8 @@ constexpr std::int64_t day_index(timestamp t, std::chrono::minutes utc_offset) n
   return detail::sat_add(detail::sat_add(t_days, off_days), carry);
 }
 
-// The first instant of local day `day` at `utc_offset`: the inverse of
-// day_index (day_index(day_start(d, o), o) == d), saturating at the ends of
-// the timestamp range. Never throws, never allocates, usable in constant
-// expressions.
+// The first instant of local day `day` at `utc_offset`, the inverse of
+// day_index (day_index(day_start(d, o), o) == d), saturating at the range's ends.
 constexpr timestamp day_start(std::int64_t day, std::chrono::minutes utc_offset) noexcept {
   const std::int64_t off = utc_offset.count();
   const std::int64_t off_days = detail::floor_div(off, detail::minutes_per_day);

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: MIT
 // phoneverify: the ChaCha20 block function and keystream (RFC 8439 §2.1-§2.4).
 //
-// The core of chacha20_generator (random.hpp), the engine's default random
-// source. Written from RFC 8439; constexpr, no heap, no intrinsics, no
-// <random>. Checked against the RFC's §2.3.2 and §2.4.2 test vectors (and
-// against OpenSSL when found) in tests/test_random.cpp. Not part of the
-// public contract.
+// The core of chacha20_generator (random.hpp), written from RFC 8439:
+// constexpr, no heap, no intrinsics, no <random>. Not part of the public
+// contract.
 #ifndef PHONEVERIFY_DETAIL_CHACHA20_HPP
 #define PHONEVERIFY_DETAIL_CHACHA20_HPP
 
@@ -40,9 +38,8 @@ constexpr void chacha20_quarter_round(chacha20_block_t& s, std::size_t a, std::s
   s[c] += s[d]; s[b] ^= s[c]; s[b] = chacha20_rotl(s[b], 7);
 }
 
-// RFC 8439 §2.3: the block function. Writes the 16 output words (state after
-// 20 rounds plus the input state, before serialisation) to `out`. Unsigned
-// arithmetic wraps by definition: no overflow is possible.
+// RFC 8439 §2.3: the block function, the 16 words of the state after 20 rounds
+// plus the input state, before serialisation.
 constexpr void chacha20_block(const chacha20_key_words& key, std::uint32_t counter,
                               const chacha20_nonce_words& nonce, chacha20_block_t& out) noexcept {
   // §2.3: the constants are "expand 32-byte k" read as four little-endian words.
@@ -91,10 +88,9 @@ constexpr std::array<std::byte, chacha20_block_bytes> chacha20_serialize(const c
   return bytes;
 }
 
-// RFC 8439 §2.4: XORs `data` in place with the keystream of (key, nonce)
-// starting at block `counter`. Used by the tests (§2.4.2 vector); the
-// generator uses chacha20_block directly. The 32-bit counter wraps after
-// 256 GiB, which the RFC leaves to the caller: callers stay far below.
+// RFC 8439 §2.4: XORs `data` in place with the keystream of (key, nonce) from
+// block `counter`. The 32-bit counter wraps after 256 GiB, which the RFC leaves
+// to the caller.
 constexpr void chacha20_xor(const chacha20_key_words& key, std::uint32_t counter, const chacha20_nonce_words& nonce,
                             std::span<std::byte> data) noexcept {
   chacha20_block_t block{};

@@ -9,11 +9,9 @@
 
 namespace phoneverify::detail {
 
-// Prints "file:line: assertion failed: what" to stderr and aborts (fmt's
-// assert_fail). Deliberately not constexpr: reaching it during constant
-// evaluation is a compile error, which is how a broken precondition in a
-// constant expression (for example a code_policy outside its limits) fails to
-// compile (the compile_fail tests check it).
+// Prints "file:line: assertion failed: what" to stderr and aborts. Not
+// constexpr on purpose: reaching it during constant evaluation is how a broken
+// precondition in a constant expression fails to compile.
 [[noreturn]] inline void precondition_failed(const char* file, int line, const char* what) noexcept {
   std::fprintf(stderr, "%s:%d: assertion failed: %s\n", file, line, what);
   std::abort();

@@ -2,11 +2,9 @@
 // phoneverify: SipHash-2-4, a keyed hash for the engine's in-memory tables.
 //
 // Written from J.-P. Aumasson and D. J. Bernstein, "SipHash: a fast
-// short-input PRF" (2012), §2. The sharded store (store.hpp) hashes keys
-// (account IDs, phone numbers) chosen by clients; with a secret key drawn at
-// construction, a client cannot aim many keys at one bucket (hash flooding).
-// constexpr, no heap; checked against the paper's Appendix A vector and
-// OpenSSL in tests/test_store.cpp. Not part of the public contract.
+// short-input PRF" (2012), §2. store.hpp hashes keys that clients choose: under
+// a secret key, a client cannot aim many keys at one bucket (hash flooding).
+// Not part of the public contract.
 #ifndef PHONEVERIFY_DETAIL_SIPHASH_HPP
 #define PHONEVERIFY_DETAIL_SIPHASH_HPP
 
@@ -54,10 +52,8 @@ struct siphash_state {
   }
 };
 
-// SipHash-2-4 of the bytes of `message` under `key` (§2): message words are
-// read little-endian; the last word carries the length mod 256 in its top
-// byte; finalisation XORs 0xff into v2 and runs d = 4 rounds. Any length, any
-// bytes; unsigned arithmetic wraps by definition.
+// SipHash-2-4 of the bytes of `message` under `key` (§2): little-endian words,
+// the last carrying the length mod 256 in its top byte.
 constexpr std::uint64_t siphash24(const siphash_key& key, std::string_view message) noexcept {
   // §2 initialisation: "somepseudorandomlygeneratedbytes".
   siphash_state s{key.k0 ^ 0x736f6d6570736575ULL, key.k1 ^ 0x646f72616e646f6dULL, key.k0 ^ 0x6c7967656e657261ULL,
