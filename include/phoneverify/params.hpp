@@ -38,27 +38,27 @@ enum class param_reason : std::uint8_t {
   unknown_value,        // Method or EnableMode that names no accepted value
 };
 
-// A short English phrase for logs ("non-ASCII byte"); "" for a value that is no enumerator.
-constexpr std::string_view describe(param_reason r) noexcept {
-  switch (r) {
-    case param_reason::ok: return "ok";
-    case param_reason::empty: return "empty value";
-    case param_reason::non_ascii: return "non-ASCII byte";
-    case param_reason::control_character: return "control character";
-    case param_reason::invalid_character: return "character not allowed here";
-    case param_reason::too_short: return "too short";
-    case param_reason::too_long: return "too long";
-    case param_reason::leading_zero: return "leading zero";
-    case param_reason::missing_prefix: return "missing prefix";
-    case param_reason::bad_start: return "starts with a special character";
-    case param_reason::bad_end: return "ends with a special character";
-    case param_reason::consecutive_special: return "two special characters in a row";
-    case param_reason::missing_domain: return "missing '@' and domain";
-    case param_reason::wrong_domain: return "wrong domain";
-    case param_reason::unknown_value: return "not one of the accepted values";
-  }
-  return "";
+namespace detail {
+
+// Short English phrases for logs, in enumerator order.
+inline constexpr std::string_view param_reason_phrases[] = {
+    "ok", "empty value", "non-ASCII byte", "control character", "character not allowed here", "too short",
+    "too long", "leading zero", "missing prefix", "starts with a special character", "ends with a special character",
+    "two special characters in a row", "missing '@' and domain", "wrong domain", "not one of the accepted values"};
+static_assert(sizeof(param_reason_phrases) / sizeof(param_reason_phrases[0]) ==
+              static_cast<std::size_t>(param_reason::unknown_value) + 1);
+
+// names[e] for an enumerator e, "" for any other value.
+template <class E, std::size_t N>
+constexpr std::string_view name_of(E e, const std::string_view (&names)[N]) noexcept {
+  const auto i = static_cast<std::size_t>(e);
+  return i < N ? names[i] : std::string_view{};
 }
+
+}  // namespace detail
+
+// A short English phrase for logs ("non-ASCII byte"); "" for a value that is no enumerator.
+constexpr std::string_view describe(param_reason r) noexcept { return detail::name_of(r, detail::param_reason_phrases); }
 
 // The verdict of a syntax check: `reason` and `position`, the offset of the
 // first byte that breaks the rule (the text's length when it ends too early; 0
@@ -239,12 +239,6 @@ namespace detail {
 // The wire spellings, in enumerator order.
 inline constexpr std::string_view method_names[] = {"sms", "voice"};
 inline constexpr std::string_view enable_mode_names[] = {"CurrentAccount", "NewManagementAccount"};
-
-template <class E, std::size_t N>
-constexpr std::string_view name_of(E e, const std::string_view (&names)[N]) noexcept {
-  const auto i = static_cast<std::size_t>(e);
-  return i < N ? names[i] : std::string_view{};
-}
 
 template <class E, std::size_t N, class Fold>
 constexpr parsed_param<E> parse_name(std::string_view text, const std::string_view (&names)[N], Fold fold) noexcept {
