@@ -99,23 +99,34 @@ std::int64_t tick(world& w) {
   return w.high_water;
 }
 
+// Whether [first, first + size) lies inside the object `r`.
+bool inside(const pv::engine_response& r, const char* first, std::size_t size) {
+  const auto begin = reinterpret_cast<std::uintptr_t>(&r);
+  const auto at = reinterpret_cast<std::uintptr_t>(first);
+  return at >= begin && size <= sizeof r && at - begin <= sizeof r - size;
+}
+
+// The body, then zeros to the end of the response's engine_body_capacity
+// bytes of storage (body() starts them); a failed send's code all zeros.
 void check_body(const world& w, const pv::engine_response& r) {
-  require(r.body_size > 0 && r.body_size <= r.body_storage.size());
-  for (std::size_t i = r.body_size; i < r.body_storage.size(); ++i) require(r.body_storage[i] == '\0');
-  require(r.request_id.size() == 36);
+  const std::string_view body = r.body();
+  require(!body.empty() && body.size() <= pv::engine_body_capacity);
+  require(inside(r, body.data(), pv::engine_body_capacity));
+  for (std::size_t i = body.size(); i < pv::engine_body_capacity; ++i) require(body.data()[i] == '\0');
+  require(r.request_id().size() == 36);
   std::map<std::string, std::string> fields;
   std::string root;
   if (w.config.format == pv::body_format::json) {
     fields = fields_of(pv::test::json_checker(r.body()).parse());
   } else {
     fields = fields_of(pv::test::xml_checker(r.body()).parse(root));
-    require(root == (r.ok() ? std::string(pv::action_name(r.v.act)) + "Response" : std::string("Error")));
+    require(root == (r.ok() ? std::string(pv::action_name(r.verdict().action())) + "Response" : std::string("Error")));
   }
-  require(fields["RequestId"] == r.request_id.view());
+  require(fields["RequestId"] == r.request_id());
   if (!r.ok()) {
-    require(fields["Code"] == r.v.code_string());
-    require(r.code.code.empty());
-    for (std::size_t i = 0; i <= r.code.code.capacity(); ++i) require(r.code.code.data()[i] == '\0');
+    require(fields["Code"] == r.verdict().code_string());
+    require(r.code_to_deliver().empty() && inside(r, r.code_to_deliver().data(), pv::code_max_digits + 1u));
+    for (std::size_t i = 0; i <= pv::code_max_digits; ++i) require(r.code_to_deliver().data()[i] == '\0');
   }
 }
 
@@ -140,16 +151,16 @@ void check_windows(const world& w, std::size_t phone) {
 void admitted(world& w, const pv::engine_response& r, pv::action a, std::string_view quota_account, std::size_t phone,
               std::string_view binding_account, std::int64_t now) {
   const std::int64_t validity = static_cast<std::int64_t>(w.config.policy.code.validity.count()) * 1000;
-  require(r.code.code.size() == w.config.policy.code.digits);
-  require(r.code.expires_at.time_since_epoch().count() == pv::detail::sat_add(now, validity));
-  if (pv::uses_daily_quota(a)) {
+  require(r.code_to_deliver().size() == w.config.policy.code.digits);
+  require(r.code_expires_at().time_since_epoch().count() == pv::detail::sat_add(now, validity));
+  if (pv::info(a).daily_quota) {
     const std::int64_t day = pv::day_index(pv::timestamp{std::chrono::milliseconds{now}}, w.config.policy.daily.utc_offset);
     require(++w.per_day[{std::string(quota_account), day}] <= w.config.policy.daily.limit);
   }
   w.per_phone[phone].push_back(now);
   check_windows(w, phone);
   binding_model& b = w.bindings[{static_cast<int>(a), std::string(binding_account)}];
-  b = {std::string(r.code.code.view()), phone, r.code.expires_at.time_since_epoch().count(), false};
+  b = {std::string(r.code_to_deliver()), phone, r.code_expires_at().time_since_epoch().count(), false};
 }
 
 // A check the engine accepted at `now` for (sending action, account) and phone.
@@ -165,8 +176,8 @@ void accepted(world& w, pv::action sending, std::string_view account, std::size_
 // A check of (sending action, account) at `now`: a failure that uses an
 // attempt must find the modelled budget not spent, and charges it.
 void checked(world& w, const pv::engine_response& r, pv::action sending, std::string_view account, std::int64_t now) {
-  if (r.v.reason != pv::verdict_reason::code_rejected) return;
-  const auto status = static_cast<pv::check_status>(r.v.detail);
+  if (r.reason() != pv::verdict_reason::code_rejected) return;
+  const pv::check_status status = r.verdict().code_status();
   if (status != pv::check_status::wrong_code && status != pv::check_status::other_binding &&
       status != pv::check_status::malformed)
     return;
@@ -185,9 +196,9 @@ void checked(world& w, const pv::engine_response& r, pv::action sending, std::st
 }
 
 void refused_send(const pv::engine_response& r) {
-  require(r.code.code.empty());
-  if (r.v.reason == pv::verdict_reason::state_unavailable || r.v.reason == pv::verdict_reason::randomness_unavailable)
-    require(r.v.code == pv::detail::issue_limit_error(r.v.act));
+  require(r.code_to_deliver().empty());
+  if (r.reason() == pv::verdict_reason::state_unavailable || r.reason() == pv::verdict_reason::randomness_unavailable)
+    require(r.error() == pv::info(r.verdict().action()).limit_error);
 }
 
 std::string code_for(const world& w, pv::action sending, std::string_view account, std::uint8_t how) {
@@ -258,7 +269,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::int64_t now = tick(w);
         const auto r = engine.send_verification_code_for_bind_secure_mobile_phone({dashed[phone], accounts[who]}, f);
         check_body(w, r);
-        if (r.ok()) admitted(w, r, r.v.act, accounts[who], phone, accounts[who], now);
+        if (r.ok()) admitted(w, r, r.verdict().action(), accounts[who], phone, accounts[who], now);
         else refused_send(r);
         break;
       }
@@ -266,7 +277,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::int64_t now = tick(w);
         const auto r = engine.send_verification_code_for_enable_rd({dashed[phone]}, f);
         check_body(w, r);
-        if (r.ok()) admitted(w, r, r.v.act, f.caller.account_id, phone, f.caller.account_id, now);
+        if (r.ok()) admitted(w, r, r.verdict().action(), f.caller.account_id, phone, f.caller.account_id, now);
         else refused_send(r);
         break;
       }
@@ -274,7 +285,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::int64_t now = tick(w);
         const auto r = engine.get_migration_verify_code({spaces[two], compact[phone], "en", "sms"}, f);
         check_body(w, r);
-        if (r.ok()) admitted(w, r, r.v.act, {}, phone, spaces[two], now);
+        if (r.ok()) admitted(w, r, r.verdict().action(), {}, phone, spaces[two], now);
         else refused_send(r);
         break;
       }
@@ -282,7 +293,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::int64_t now = tick(w);
         const auto r = engine.send_phone_verification_for_message_contact({contacts[two], dashed[phone]}, f);
         check_body(w, r);
-        if (r.ok()) admitted(w, r, r.v.act, f.caller.account_id, phone, contacts[two], now);
+        if (r.ok()) admitted(w, r, r.verdict().action(), f.caller.account_id, phone, contacts[two], now);
         else refused_send(r);
         break;
       }
