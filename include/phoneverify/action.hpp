@@ -88,8 +88,8 @@ struct action_info {
   bool daily_quota;         // a send is charged to an account's daily quota (RULES.md §4)
   action code_of;           // whose code it checks (consumers) or issues (senders: itself)
   parameter code_parameter;  // the parameter carrying the submitted code; none for senders
-  bool returns_expiration_date;  // its success body carries ExpirationDate (RULES.md §6)
-  bool returns_phone_number;     // its success body carries PhoneNumber (RULES.md §6)
+  bool returns_expiration_date;  // its success body carries ExpirationDate (RULES.md §1.1)
+  bool returns_phone_number;     // its success body is the CAMS envelope with Data.PhoneNumber (RULES.md §1.1)
 };
 
 // The seven rows, in the enumerator's order (RULES.md §1, §3, §4, §5, §6, appendix A).

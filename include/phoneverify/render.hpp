@@ -25,6 +25,7 @@
 #include <span>
 #include <string_view>
 
+#include "action.hpp"
 #include "detail/saturating.hpp"
 #include "errc.hpp"
 
@@ -411,9 +412,9 @@ constexpr render_result render_success(std::span<char> out, body_format f, actio
   detail::body_builder b(w, f);
   b.open(root);
   b.field("RequestId", fields.request_id);
-  if (a == action::send_verification_code_for_bind_secure_mobile_phone)
-    b.field("ExpirationDate", fields.expiration_date);
-  if (a == action::get_migration_verify_code) {
+  // The fields the action's row names (RULES.md §1.1).
+  if (info(a).returns_expiration_date) b.field("ExpirationDate", fields.expiration_date);
+  if (info(a).returns_phone_number) {
     b.field("Code", "OK");
     b.field("Message", fields.message);
     b.open_object("Data");
