@@ -2,11 +2,16 @@
 // every documented error produced, RULES.md §7's order, the sites, and the flows.
 #include <catch2/catch.hpp>
 #include <phoneverify/actions.hpp>
+#include <phoneverify/render.hpp>
 
+#include <array>
 #include <functional>
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "support.hpp"
@@ -862,3 +867,407 @@ static_assert([] {
 static_assert(std::is_trivially_copyable_v<pv::verdict>);
 static_assert(std::is_trivially_copyable_v<pv::prepared_request>);
 static_assert(std::is_trivially_copyable_v<pv::send_result>);
+
+// --- One row per action (action.hpp): each field against what the action does ----
+
+namespace {
+
+using R1 = pv::send_verification_code_for_bind_secure_mobile_phone_request;
+using R2 = pv::bind_secure_mobile_phone_request;
+using R3 = pv::send_verification_code_for_enable_rd_request;
+using R4 = pv::get_migration_verify_code_request;
+using R5 = pv::send_phone_verification_for_message_contact_request;
+using R6 = pv::enable_resource_directory_request;
+using R7 = pv::chatapp_migration_verified_request;
+// The seven request types, in the order of action_table.
+using request_types = std::tuple<R1, R2, R3, R4, R5, R6, R7>;
+static_assert(std::tuple_size_v<request_types> == pv::action_count);
+
+// A request of type R that passes every pure step with china_facts().
+template <class R>
+constexpr R passing_request() {
+  if constexpr (std::is_same_v<R, R1>) return send_bind_ok;
+  else if constexpr (std::is_same_v<R, R2>) return bind_ok;
+  else if constexpr (std::is_same_v<R, R3>) return send_rd_ok;
+  else if constexpr (std::is_same_v<R, R4>) return cams_ok;
+  else if constexpr (std::is_same_v<R, R5>) return contact_ok;
+  else if constexpr (std::is_same_v<R, R6>) return enable_rd_ok;
+  else return chatapp_ok;
+}
+
+// Each request's members in declaration order and the parameter each one is
+// (written from actions.hpp's structs and RULES.md §1.1, not from the row),
+// and which of them holds the phone.
+template <class R>
+struct request_fields;
+template <>
+struct request_fields<R1> {
+  static constexpr std::string_view R1::*list[] = {&R1::secure_mobile_phone, &R1::account_id};
+  static constexpr pv::parameter wire[] = {pv::parameter::secure_mobile_phone, pv::parameter::account_id};
+  static constexpr std::size_t phone = 0;
+};
+template <>
+struct request_fields<R2> {
+  static constexpr std::string_view R2::*list[] = {&R2::verification_code, &R2::secure_mobile_phone, &R2::account_id};
+  static constexpr pv::parameter wire[] = {pv::parameter::verification_code, pv::parameter::secure_mobile_phone, pv::parameter::account_id};
+  static constexpr std::size_t phone = 1;
+};
+template <>
+struct request_fields<R3> {
+  static constexpr std::string_view R3::*list[] = {&R3::secure_mobile_phone};
+  static constexpr pv::parameter wire[] = {pv::parameter::secure_mobile_phone};
+  static constexpr std::size_t phone = 0;
+};
+template <>
+struct request_fields<R4> {
+  static constexpr std::string_view R4::*list[] = {&R4::cust_space_id, &R4::phone_number, &R4::locale, &R4::method};
+  static constexpr pv::parameter wire[] = {pv::parameter::cust_space_id, pv::parameter::phone_number, pv::parameter::locale, pv::parameter::method};
+  static constexpr std::size_t phone = 1;
+};
+template <>
+struct request_fields<R5> {
+  static constexpr std::string_view R5::*list[] = {&R5::contact_id, &R5::phone_number};
+  static constexpr pv::parameter wire[] = {pv::parameter::contact_id, pv::parameter::phone_number};
+  static constexpr std::size_t phone = 1;
+};
+template <>
+struct request_fields<R6> {
+  static constexpr std::string_view R6::*list[] = {&R6::enable_mode, &R6::ma_name, &R6::ma_secure_mobile_phone,
+                                                   &R6::verification_code};
+  static constexpr pv::parameter wire[] = {pv::parameter::enable_mode, pv::parameter::ma_name, pv::parameter::ma_secure_mobile_phone, pv::parameter::verification_code};
+  static constexpr std::size_t phone = 2;
+};
+template <>
+struct request_fields<R7> {
+  static constexpr std::string_view R7::*list[] = {&R7::cust_space_id, &R7::phone_number, &R7::verify_code};
+  static constexpr pv::parameter wire[] = {pv::parameter::cust_space_id, pv::parameter::phone_number, pv::parameter::verify_code};
+  static constexpr std::size_t phone = 1;
+};
+
+// Calls f(std::type_identity<R>{}, std::integral_constant<std::size_t, I>{}) for each request type.
+template <class F>
+constexpr void for_each_request(F&& f) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (f(std::type_identity<std::tuple_element_t<I, request_types>>{}, std::integral_constant<std::size_t, I>{}), ...);
+  }(std::make_index_sequence<pv::action_count>{});
+}
+
+// The request with its phone replaced by `text`.
+template <class R>
+constexpr R with_phone(R r, std::string_view text) {
+  r.*request_fields<R>::list[request_fields<R>::phone] = text;
+  return r;
+}
+// The facts of a request whose phone is `dashed`: the bound phone (3, EnableRD) and the contact's (5).
+constexpr pv::facts facts_for_phone(std::string_view dashed) {
+  pv::facts f = china_facts();
+  f.account.secure_phone = dashed;
+  f.contact.phone = dashed;
+  return f;
+}
+// A phone spelled in action a's form (its row's phone_form): "86-139..." or "86139...".
+std::string spelled(action a, std::string_view dashed) {
+  if (pv::info(a).phone_form == pv::phone_format::dashed) return std::string(dashed);
+  std::string out;
+  for (char c : dashed)
+    if (c != '-') out.push_back(c);
+  return out;
+}
+
+// A whole request through send() or verify(), as its type allows.
+template <class R>
+pv::verdict run(world& w, const R& r, const pv::facts& f, pv::timestamp now) {
+  if constexpr (pv::is_send_request<R>) {
+    return send_verdict(w, r, f, now);
+  } else {
+    return verify(w, r, f, now);
+  }
+}
+
+// RULES.md §1's wire names, in the enumerator's order.
+constexpr std::string_view rules_names[] = {
+    "SendVerificationCodeForBindSecureMobilePhone", "BindSecureMobilePhone", "SendVerificationCodeForEnableRD",
+    "GetMigrationVerifyCode", "SendPhoneVerificationForMessageContact", "EnableResourceDirectory",
+    "ChatappMigrationVerified"};
+// Whether the caller's account keys a state of the action (RULES.md §9) under
+// a policy where action 1's quota counts the sender: all but action 2.
+constexpr bool caller_keys_state[] = {true, false, true, true, true, true, true};
+
+// A policy whose only non-empty set is `kind`'s (every assigned code).
+pv::action_policy only_kind(pv::phone_kind kind) {
+  pv::action_policy policy;
+  policy.sites = {};
+  const auto all = pv::country_code_set::all_assigned();
+  if (kind == pv::phone_kind::secure_phone) policy.sites.secure_phone = all;
+  if (kind == pv::phone_kind::message_contact) policy.sites.message_contact = all;
+  if (kind == pv::phone_kind::cams) policy.sites.cams = all;
+  return policy;
+}
+// A policy whose three sets hold every assigned code but 44.
+pv::action_policy everything_but_44() {
+  pv::site_policy sites;
+  sites.secure_phone = sites.message_contact = sites.cams = pv::country_code_set::all_assigned();
+  sites.secure_phone.erase(44);
+  sites.message_contact.erase(44);
+  sites.cams.erase(44);
+  return policy_on(sites);
+}
+
+}  // namespace
+
+TEST_CASE("every row of action_table matches what its action does", "[actions][table]") {
+  for_each_request([](auto type, auto index) {
+    using R = typename decltype(type)::type;
+    constexpr std::size_t i = decltype(index)::value;
+    using fields = request_fields<R>;
+    constexpr std::size_t n = std::size(fields::list);
+    static_assert(sizeof(R) == n * sizeof(std::string_view), "request_fields lists every member");
+    const pv::action_info& row = pv::action_table[i];
+    const action a = row.id;
+    INFO(pv::action_name(a));
+
+    // id and name
+    CHECK(a == pv::all_actions[i]);
+    CHECK(R::id == a);
+    CHECK(pv::is_action(a));
+    CHECK(&pv::info(a) == &row);
+    CHECK(pv::action_name(a) == rules_names[i]);
+    CHECK(pv::action_from_name(rules_names[i]) == a);
+
+    const R ok = passing_request<R>();
+    const pv::facts cn = china_facts();
+    REQUIRE(pv::check(ok, cn).ok());
+    REQUIRE(pv::check(ok, cn).action() == a);
+
+    // parameters[]: exactly the request's members, in order; a missing k-th is blamed on parameters[k].
+    static_assert(std::size(fields::wire) == n);
+    for (std::size_t k = 0; k < row.parameters.size(); ++k)
+      CHECK(row.parameters[k] == (k < n ? fields::wire[k] : pv::parameter::none));
+    pv::facts nothing_bound = cn;
+    nothing_bound.account.secure_phone = {};
+    R all_missing{};
+    for (std::size_t k = 0; k < n; ++k) {
+      INFO("parameter " << k);
+      R r = ok;
+      r.*fields::list[k] = {};
+      const pv::verdict v = pv::check(r, nothing_bound);
+      CHECK_FALSE(v.ok());
+      CHECK(v.step() == check_step::presence);
+      CHECK(v.at_fault() == fields::wire[k]);
+      all_missing.*fields::list[k] = {};
+    }
+    CHECK(pv::check(all_missing, nothing_bound).at_fault() == fields::wire[0]);
+    CHECK(row.phone_parameter == fields::wire[fields::phone]);
+
+    // phone_form: the passing phone parses in the row's form; in the other form it is a syntax error.
+    const std::string_view own_phone = ok.*fields::list[fields::phone];
+    const auto number = pv::parse_phone(own_phone, row.phone_form);
+    REQUIRE(number.has_value());
+    const pv::phone_format other_form =
+        row.phone_form == pv::phone_format::dashed ? pv::phone_format::compact : pv::phone_format::dashed;
+    const auto other_text = pv::format_phone(*number, other_form);
+    const pv::verdict wrong_form = pv::check(with_phone(ok, other_text.view()), cn);
+    CHECK(wrong_form.error() == row.phone_error.syntax);
+    CHECK(wrong_form.at_fault() == row.phone_parameter);
+
+    // phone_error.syntax: a bad byte in the phone.
+    const std::string bad = spelled(a, "86-139x0001234");
+    const pv::verdict syntax = pv::check(with_phone(ok, bad), facts_for_phone("86-139x0001234"));
+    CHECK(syntax.error() == row.phone_error.syntax);
+    CHECK(syntax.step() == check_step::syntax);
+    CHECK(syntax.reason() == verdict_reason::bad_syntax);
+    CHECK(syntax.phone_failure() == pv::phone_error::non_digit);
+    CHECK(syntax.at_fault() == row.phone_parameter);
+
+    // phone_error.unassigned: country code 999.
+    const std::string unassigned_text = spelled(a, "999-12345678");
+    const pv::verdict unassigned = pv::check(with_phone(ok, unassigned_text), facts_for_phone("999-12345678"));
+    CHECK(unassigned.error() == row.phone_error.unassigned);
+    CHECK(unassigned.step() == check_step::site);
+    CHECK(unassigned.reason() == verdict_reason::unassigned_country_code);
+    CHECK(unassigned.at_fault() == row.phone_parameter);
+
+    // phone_error.site: a 44 mobile where the site refuses 44.
+    const std::string uk_text = spelled(a, uk_mobile);
+    const pv::verdict refused = pv::check(with_phone(ok, uk_text), facts_for_phone(uk_mobile), everything_but_44());
+    CHECK(refused.error() == row.phone_error.site);
+    CHECK(refused.step() == check_step::site);
+    CHECK(refused.reason() == verdict_reason::site_rejects_country_code);
+    constexpr auto all = pv::country_code_set::all_assigned();
+    CHECK(pv::check(with_phone(ok, uk_text), facts_for_phone(uk_mobile), policy_on({all, all, all})).ok());
+
+    // phone: the one set of the site policy that governs the phone.
+    for (pv::phone_kind kind : {pv::phone_kind::secure_phone, pv::phone_kind::message_contact, pv::phone_kind::cams}) {
+      const pv::verdict v = pv::check(ok, cn, only_kind(kind));
+      CHECK(v.ok() == (kind == row.phone));
+      if (!v.ok()) CHECK(v.error() == row.phone_error.site);
+    }
+
+    // mobile_only: a fixed-line 86 number.
+    const std::string fixed_text = spelled(a, "86-1012345678");
+    const pv::verdict fixed = pv::check(with_phone(ok, fixed_text), facts_for_phone("86-1012345678"));
+    CHECK(fixed.ok() == !row.mobile_only);
+    if (row.mobile_only) {
+      CHECK(fixed.error() == row.phone_error.syntax);
+      CHECK(fixed.reason() == verdict_reason::not_a_mobile_number);
+    }
+
+    // sends: the request type's kind, and whether a code is issued.
+    CHECK(row.sends == pv::is_send_request<R>);
+    CHECK(row.sends == !pv::is_verify_request<R>);
+    {
+      world w;
+      (void)run(w, ok, cn, t0);
+      CHECK((w.code != pv::challenge{}) == row.sends);
+      CHECK((w.windows != pv::per_phone_state{}) == row.sends);
+    }
+    if (row.sends) {
+      CHECK(row.code_of == a);
+      CHECK(row.code_parameter == pv::parameter::none);
+    }
+
+    // flow_control: the 11th request in a second is System.LimitControl; nothing else meters the rate.
+    {
+      world w;
+      pv::verdict last;
+      for (int k = 0; k < 11; ++k) {
+        last = run(w, ok, cn, t0);
+        if (k < 10) CHECK(last.step() != check_step::flow_control);
+      }
+      CHECK((last.step() == check_step::flow_control) == row.flow_control);
+      CHECK((w.flow != pv::rate_state{}) == row.flow_control);
+      if (row.flow_control) {
+        CHECK(last.error() == errc::system_limit_control);
+        CHECK(last.error() == row.limit_error);  // the limit of a row with flow control
+      }
+    }
+
+    // daily_quota: the 101st send of a day is refused with the row's limit error.
+    if (row.sends) {
+      world w;
+      w.policy.per_phone = {{{1000, 1ms}, {1000, 1ms}, {1000, 1ms}}};
+      w.policy.code.resend_interval = 0s;
+      for (int k = 0; k < 100; ++k) REQUIRE(run(w, ok, cn, t0 + std::chrono::seconds{k}).ok());
+      const pv::verdict v101 = run(w, ok, cn, t0 + 100s);
+      CHECK(v101.ok() == !row.daily_quota);
+      CHECK(w.quota.used() == (row.daily_quota ? 100u : 0u));
+      if (row.daily_quota) {
+        CHECK(v101.error() == row.limit_error);
+        CHECK(v101.reason() == verdict_reason::daily_quota_exceeded);
+      }
+      // limit_error: a second send inside the resend interval.
+      world again;
+      REQUIRE(run(again, ok, cn, t0).ok());
+      const pv::verdict soon = run(again, ok, cn, t0 + 1s);
+      CHECK(soon.error() == row.limit_error);
+      CHECK(soon.reason() == verdict_reason::resend_too_soon);
+    } else {
+      CHECK_FALSE(row.daily_quota);
+      world w;
+      (void)run(w, ok, cn, t0);
+      CHECK(w.quota == pv::daily_usage{});
+    }
+
+    // code_of: a consumer accepts the code of exactly that sender; code_parameter is blamed for a wrong code.
+    if constexpr (pv::is_verify_request<R>) {
+      CHECK(pv::info(row.code_of).sends);
+      std::size_t code_field = n;
+      for (std::size_t k = 0; k < n; ++k)
+        if (row.parameters[k] == row.code_parameter) code_field = k;
+      REQUIRE(code_field < n);
+      int accepted = 0;
+      for_each_request([&](auto sender_type, auto) {
+        using S = typename decltype(sender_type)::type;
+        if constexpr (pv::is_send_request<S>) {
+          INFO("code of " << pv::action_name(S::id));
+          world w;
+          const auto sent = send(w, passing_request<S>(), cn, t0);
+          REQUIRE(sent.has_value());
+          R r = ok;
+          r.*fields::list[code_field] = sent->code.view();
+          const pv::verdict v = verify(w, r, cn, t0 + 1s);
+          CHECK(v.ok() == (S::id == row.code_of));
+          accepted += v.ok();
+        }
+      });
+      CHECK(accepted == 1);
+      for_each_request([&](auto sender_type, auto) {
+        using S = typename decltype(sender_type)::type;
+        if constexpr (pv::is_send_request<S>) {
+          if (S::id != row.code_of) return;
+          world w;
+          REQUIRE(send(w, passing_request<S>(), cn, t0).has_value());
+          R r = ok;
+          r.*fields::list[code_field] = "000000";
+          const pv::verdict v = verify(w, r, cn, t0 + 1s);
+          CHECK(v.error() == errc::invalid_verification_code);
+          CHECK(v.at_fault() == row.code_parameter);
+          CHECK(v.code_status() != pv::check_status::ok);
+          // The limit of a consumer without flow control is its failed check.
+          if (!row.flow_control) CHECK(v.error() == row.limit_error);
+        }
+      });
+    }
+
+    // returns_*: what render_success emits for the action.
+    {
+      std::array<char, 2048> buffer{};
+      const pv::success_fields sf{"DCD43660-75DD-5D15-B342-1B83FCA5B913", "2021-12-17T07:38:41.747Z", "ok",
+                                  "8613800001234", "id-1", "none"};
+      const auto rendered = pv::render_success(buffer, pv::body_format::json, a, sf);
+      REQUIRE(rendered.ok());
+      const std::string_view body(buffer.data(), rendered.size);
+      CHECK((body.find("ExpirationDate") != std::string_view::npos) == row.returns_expiration_date);
+      CHECK((body.find("PhoneNumber") != std::string_view::npos) == row.returns_phone_number);
+    }
+
+    // unnamed_caller_error: an empty caller.account_id where it keys state.
+    {
+      pv::facts unnamed = cn;
+      unnamed.caller.account_id = {};
+      pv::action_policy policy;
+      policy.bind_quota_counts = pv::quota_subject::sending_account;
+      const pv::verdict v = pv::check(ok, unnamed, policy);
+      CHECK(v.ok() == !caller_keys_state[i]);
+      if (caller_keys_state[i]) {
+        CHECK(v.error() == row.unnamed_caller_error);
+        CHECK(v.reason() == verdict_reason::missing_fact);
+        CHECK(pv::may_return(a, row.unnamed_caller_error));
+        if (row.unnamed_caller_error == errc::missing_parameter) CHECK(v.at_fault() == pv::parameter::access_key_id);
+      }
+    }
+  });
+}
+
+// The rows at compile time: one request type per row, in order, with its kind.
+static_assert([] {
+  bool ok = true;
+  for_each_request([&](auto type, auto index) {
+    using R = typename decltype(type)::type;
+    constexpr pv::action_info row = pv::action_table[decltype(index)::value];
+    ok = ok && R::id == row.id && pv::is_send_request<R> == row.sends && pv::is_verify_request<R> == !row.sends &&
+         pv::action_request<R> && pv::check(passing_request<R>(), china_facts()).action() == row.id;
+  });
+  return ok;
+}());
+static_assert(!pv::action_request<int> && !pv::is_send_request<int> && !pv::is_verify_request<int>);
+static_assert(!pv::is_action(static_cast<action>(pv::action_count)));
+// ... and the rows say what RULES.md §1, §2, §4 and §7 say, written out here independently.
+static_assert([] {
+  constexpr bool sends[] = {true, false, true, true, true, false, false};        // §1
+  constexpr bool mobile[] = {true, true, true, false, true, true, false};        // §2
+  constexpr bool flow[] = {false, false, false, true, false, false, true};       // §4, §7 step 1 (CAMS)
+  constexpr bool daily[] = {true, false, true, false, true, false, false};       // §4
+  constexpr action code_of[] = {action::send_verification_code_for_bind_secure_mobile_phone,
+                                action::send_verification_code_for_bind_secure_mobile_phone,
+                                action::send_verification_code_for_enable_rd, action::get_migration_verify_code,
+                                action::send_phone_verification_for_message_contact,
+                                action::send_verification_code_for_enable_rd, action::get_migration_verify_code};  // appendix A
+  for (std::size_t i = 0; i < pv::action_count; ++i) {
+    const pv::action_info& row = pv::action_table[i];
+    if (row.sends != sends[i] || row.mobile_only != mobile[i] || row.flow_control != flow[i] ||
+        row.daily_quota != daily[i] || row.code_of != code_of[i])
+      return false;
+  }
+  return true;
+}());
