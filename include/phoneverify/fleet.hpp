@@ -296,18 +296,20 @@ struct script_call {
   std::array<key_name, Keys> keys{};
   std::array<arg_string, Args> args{};
   inline_string<4> numkeys{};
+  std::size_t key_count = Keys;  // the keys this call sends (a send without a quota sends 2 of 3)
 
-  static constexpr std::size_t argc = 3 + Keys + Args;
+  static constexpr std::size_t max_argc = 3 + Keys + Args;
+  constexpr std::size_t argc() const noexcept { return 3 + key_count + Args; }
   // EVALSHA <sha1> <numkeys> <keys...> <args...>, or with `with_source`
-  // EVAL <source> ... (after NOSCRIPT). The views point into this call and
-  // its script: keep both alive while they are used.
-  constexpr std::array<std::string_view, argc> argv(bool with_source = false) const noexcept {
-    std::array<std::string_view, argc> out{};
+  // EVAL <source> ... (after NOSCRIPT): the first argc() entries. The views
+  // point into this call and its script: keep both alive while they are used.
+  constexpr std::array<std::string_view, max_argc> argv(bool with_source = false) const noexcept {
+    std::array<std::string_view, max_argc> out{};
     out[0] = with_source ? std::string_view("EVAL") : std::string_view("EVALSHA");
     out[1] = with_source ? code->source : code->sha1_view();
     out[2] = numkeys.view();
-    for (std::size_t i = 0; i < Keys; ++i) out[3 + i] = keys[i].view();
-    for (std::size_t i = 0; i < Args; ++i) out[3 + Keys + i] = args[i].view();
+    for (std::size_t i = 0; i < key_count; ++i) out[3 + i] = keys[i].view();
+    for (std::size_t i = 0; i < Args; ++i) out[3 + key_count + i] = args[i].view();
     return out;
   }
 };
@@ -421,12 +423,15 @@ local function read(key)
 end
 )lua";
 
-// a followed by b, as one NUL-terminated array (a script's source).
-template <std::size_t A, std::size_t B>
-constexpr std::array<char, A + B - 1> concat(const char (&a)[A], const char (&b)[B]) noexcept {
-  std::array<char, A + B - 1> out{};
-  for (std::size_t i = 0; i + 1 < A; ++i) out[i] = a[i];
-  for (std::size_t i = 0; i < B; ++i) out[A - 1 + i] = b[i];
+// The parts one after the other, as one NUL-terminated array (a script's source).
+template <std::size_t... N>
+constexpr std::array<char, (N + ...) - sizeof...(N) + 1> concat(const char (&... parts)[N]) noexcept {
+  std::array<char, (N + ...) - sizeof...(N) + 1> out{};
+  std::size_t at = 0;
+  const auto add = [&out, &at](const char* part, std::size_t size) {
+    for (std::size_t i = 0; i + 1 < size; ++i) out[at++] = part[i];
+  };
+  (add(parts, N), ...);
   return out;
 }
 template <std::size_t N>
@@ -499,6 +504,59 @@ if s ~= 1 then retry = cdiv(due, s) end
 return {0, 0, free, 0, retry}
 )lua";
 
+// The challenge (code.hpp's challenge_bytes, versions 1 and 2) in Lua:
+// read_challenge checks what from_bytes checks; encode writes version 2;
+// forgettable is forgettable_at, with the policy P = {resend, lockout, fb
+// (failure_budget), bw (budget window)} in ms; budget_used is
+// budget_used_at. Shared by the check and the send.
+inline constexpr char challenge_lua[] = R"lua(
+local Z16 = string.rep('\0', 16)
+local function none() return {st = 0, att = 0, fail = 0, bud = 0, iss = 0, exp = 0, lf = 0, bt = Z16, ct = Z16} end
+local function read_challenge(v)
+  local c = none()
+  if not v or v == string.rep('\0', 64) then return c, 0 end
+  if #v ~= 64 then return nil, 2 end
+  local ver = string.byte(v, 1)
+  if ver ~= 1 and ver ~= 2 then return nil, 3 end
+  if string.byte(v, 4) ~= 0 then return nil, 5 end
+  if ver == 1 and (string.byte(v, 7) ~= 0 or string.byte(v, 8) ~= 0) then return nil, 5 end
+  local st = string.byte(v, 2)
+  if st > 4 then return nil, 5 end
+  if st == 0 then
+    if string.sub(v, 3) ~= string.rep('\0', 62) then return nil, 5 end
+    return c, 0
+  end
+  c.st, c.att, c.fail, c.bud = st, string.byte(v, 3), u(v, 5, 2), u(v, 7, 2)
+  c.iss, c.exp, c.lf = i64(v, 9), i64(v, 17), i64(v, 25)
+  if not (c.iss and c.exp and c.lf) then return nil, 6 end
+  if c.exp < c.iss or c.exp - c.iss > 600000 then return nil, 5 end
+  c.bt, c.ct = string.sub(v, 33, 48), string.sub(v, 49, 64)
+  return c, 0
+end
+local function encode_challenge(x)
+  return string.char(2, x.st, x.att, 0) .. be(x.fail, 2) .. be(x.bud, 2) .. be(x.iss, 8) .. be(x.exp, 8) ..
+    be(x.lf, 8) .. x.bt .. x.ct
+end
+local function forgettable(x, P)
+  local at = nil
+  local function later(t) if at == nil or t > at then at = t end end
+  if x.st ~= 0 then later(x.iss + P.resend) end
+  if x.st == 1 then later(x.exp) end
+  if x.fail ~= 0 then later(x.lf + P.lockout) end
+  if x.bud ~= 0 then later(x.lf + cdiv(x.bud * P.bw, P.fb)) end
+  return at
+end
+local function challenge_dead(x, P) local at = forgettable(x, P) return at == nil or at <= now end
+local function budget_used(x, P)
+  if x.bud == 0 or now <= x.lf then return x.bud end
+  local elapsed = now - x.lf
+  if elapsed >= P.bw then return 0 end
+  local drained = fdiv(elapsed * P.fb, P.bw)
+  if drained >= x.bud then return 0 end
+  return x.bud - drained
+end
+)lua";
+
 // The code check: check_code's transition (code.hpp) on a challenge_bytes
 // value. KEYS[1] the challenge. ARGV: now, the binding tag and the code tag
 // of the submission (16 bytes each, computed in C++), well-formed (1 when
@@ -507,63 +565,23 @@ return {0, 0, free, 0, retry}
 // resend interval ms, margin. Reply: {fault} or {0, check_status}.
 inline constexpr char check_body[] = R"lua(
 local BT, CT, WELL = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local MAXATT, MAXCF, LOCKOUT, FB, BW, RESEND, margin = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]),
-  tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-if not (exact(now) and #BT == 16 and #CT == 16 and WELL and exact(MAXATT) and exact(MAXCF) and exact(LOCKOUT)
-        and exact(FB) and FB >= 1 and exact(BW) and BW >= 1 and exact(RESEND) and exact(margin)) then
+local MAXATT, MAXCF, margin = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[11])
+local P = {lockout = tonumber(ARGV[7]), fb = tonumber(ARGV[8]), bw = tonumber(ARGV[9]), resend = tonumber(ARGV[10])}
+if not (exact(now) and #BT == 16 and #CT == 16 and WELL and exact(MAXATT) and exact(MAXCF) and exact(P.lockout)
+        and exact(P.fb) and P.fb >= 1 and exact(P.bw) and P.bw >= 1 and exact(P.resend) and exact(margin)) then
   return {7}
 end
-local Z16 = string.rep('\0', 16)
-local function none() return {st = 0, att = 0, fail = 0, bud = 0, iss = 0, exp = 0, lf = 0, bt = Z16, ct = Z16} end
 local v, f = read(KEYS[1])
 if f ~= 0 then return {f} end
-local c = none()
-if v and v ~= string.rep('\0', 64) then
-  if #v ~= 64 then return {2} end
-  local ver = string.byte(v, 1)
-  if ver ~= 1 and ver ~= 2 then return {3} end
-  if string.byte(v, 4) ~= 0 then return {5} end
-  if ver == 1 and (string.byte(v, 7) ~= 0 or string.byte(v, 8) ~= 0) then return {5} end
-  local st = string.byte(v, 2)
-  if st > 4 then return {5} end
-  if st == 0 then
-    if string.sub(v, 3) ~= string.rep('\0', 62) then return {5} end
-  else
-    c.st, c.att, c.fail, c.bud = st, string.byte(v, 3), u(v, 5, 2), u(v, 7, 2)
-    c.iss, c.exp, c.lf = i64(v, 9), i64(v, 17), i64(v, 25)
-    if not (c.iss and c.exp and c.lf) then return {6} end
-    if c.exp < c.iss or c.exp - c.iss > 600000 then return {5} end
-    c.bt, c.ct = string.sub(v, 33, 48), string.sub(v, 49, 64)
-  end
-end
-local function forgettable(x)
-  local at = nil
-  local function later(t) if at == nil or t > at then at = t end end
-  if x.st ~= 0 then later(x.iss + RESEND) end
-  if x.st == 1 then later(x.exp) end
-  if x.fail ~= 0 then later(x.lf + LOCKOUT) end
-  if x.bud ~= 0 then later(x.lf + cdiv(x.bud * BW, FB)) end
-  return at
-end
-local function dead(x) local at = forgettable(x) return at == nil or at <= now end
-local function encode(x)
-  return string.char(2, x.st, x.att, 0) .. be(x.fail, 2) .. be(x.bud, 2) .. be(x.iss, 8) .. be(x.exp, 8) ..
-    be(x.lf, 8) .. x.bt .. x.ct
-end
-local function budget_used(x)
-  if x.bud == 0 or now <= x.lf then return x.bud end
-  local elapsed = now - x.lf
-  if elapsed >= BW then return 0 end
-  local drained = fdiv(elapsed * FB, BW)
-  if drained >= x.bud then return 0 end
-  return x.bud - drained
-end
-if dead(c) then c = none() end
-local before = encode(c)
+local c
+c, f = read_challenge(v)
+if f ~= 0 then return {f} end
+if challenge_dead(c, P) then c = none() end
+local before = encode_challenge(c)
 local function transition()
-  if c.fail ~= 0 and now >= c.lf + LOCKOUT then c.fail = 0 end
-  if c.fail >= MAXCF and now < c.lf + LOCKOUT then return 5 end
-  if budget_used(c) >= FB then return 9 end
+  if c.fail ~= 0 and now >= c.lf + P.lockout then c.fail = 0 end
+  if c.fail >= MAXCF and now < c.lf + P.lockout then return 5 end
+  if budget_used(c, P) >= P.fb then return 9 end
   if c.st == 2 then return 3 elseif c.st == 3 then return 4 elseif c.st == 4 then return 2 elseif c.st ~= 1 then return 7 end
   if now >= c.exp then c.st = 4 return 2 end
   if c.att >= MAXATT then c.st = 3 return 4 end
@@ -574,7 +592,7 @@ local function transition()
   end
   if c.att < 255 then c.att = c.att + 1 end
   if c.fail < 65535 then c.fail = c.fail + 1 end
-  c.bud = budget_used(c) + 1
+  c.bud = budget_used(c, P) + 1
   if now > c.lf then c.lf = now end
   if c.att >= MAXATT then c.st = 3 end
   if not binding_ok then return 6 end
@@ -582,20 +600,185 @@ local function transition()
   return 1
 end
 local status = transition()
-local after = encode(c)
+local after = encode_challenge(c)
 if after ~= before then
-  if dead(c) then redis.call('DEL', KEYS[1]) else put(KEYS[1], after, forgettable(c), margin) end
+  if challenge_dead(c, P) then redis.call('DEL', KEYS[1]) else put(KEYS[1], after, forgettable(c, P), margin) end
 end
 return {0, status}
 )lua";
 
+// A send: issue_code (code.hpp) with the per-phone windows (sliding
+// windows on a sliding_window_state_bytes<10>) and, for the actions that
+// count one, the daily quota (daily_usage_bytes), all charged or none, as
+// the core's admit_all. KEYS: the challenge, the windows [, the quota].
+// ARGV: now, the binding tag and code tag of the new code (drawn in C++),
+// validity, resend interval, max_consecutive_failures, lockout,
+// failure_budget, budget window (ms), three windows as count and width
+// (ms), the daily limit and UTC offset (ms), margin.
+// Reply: {fault} or {0, outcome, never, retry_at, expires_at}; outcome 0
+// issued, 1 resend too soon, 2 binding locked, 3 a phone window, 4 the
+// daily quota.
+inline constexpr char send_body[] = R"lua(
+local BT, CT = ARGV[2], ARGV[3]
+local VALID, MAXCF = tonumber(ARGV[4]), tonumber(ARGV[6])
+local P = {resend = tonumber(ARGV[5]), lockout = tonumber(ARGV[7]), fb = tonumber(ARGV[8]), bw = tonumber(ARGV[9])}
+local WC = {tonumber(ARGV[10]), tonumber(ARGV[12]), tonumber(ARGV[14])}
+local WW = {tonumber(ARGV[11]), tonumber(ARGV[13]), tonumber(ARGV[15])}
+local DL, OFF, margin = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
+local args_ok = exact(now) and #BT == 16 and #CT == 16 and exact(VALID) and exact(MAXCF) and exact(P.resend) and
+  exact(P.lockout) and exact(P.fb) and P.fb >= 1 and exact(P.bw) and P.bw >= 1 and exact(DL) and exact(OFF) and
+  exact(margin) and (#KEYS == 2 or #KEYS == 3)
+for i = 1, 3 do args_ok = args_ok and exact(WC[i]) and exact(WW[i]) end
+if not args_ok then return {7} end
+local quota = #KEYS == 3
+-- Read and check every state before anything is decided or written.
+local v, f = read(KEYS[1])
+if f ~= 0 then return {f} end
+local c
+c, f = read_challenge(v)
+if f ~= 0 then return {f} end
+local w
+w, f = read(KEYS[2])
+if f ~= 0 then return {f} end
+local times = {}
+if w and w ~= string.rep('\0', 96) then
+  if #w ~= 96 then return {2} end
+  if string.byte(w, 1) ~= 1 then return {3} end
+  if string.byte(w, 2) ~= 18 then return {4} end
+  if u(w, 3, 2) ~= 10 or u(w, 7, 2) ~= 0 or u(w, 9, 2) ~= 0 or u(w, 11, 6) ~= 0 then return {5} end
+  local size = u(w, 5, 2)
+  if size > 10 then return {5} end
+  for k = 0, 9 do
+    local at = 17 + 8 * k
+    if k >= size then
+      if u(w, at, 4) ~= 0 or u(w, at + 4, 4) ~= 0 then return {5} end
+    else
+      if u(w, at, 4) == 2147483648 and u(w, at + 4, 4) == 0 then return {5} end
+      local x = i64(w, at)
+      if x == nil then return {6} end
+      if k > 0 and x > times[k] then return {5} end
+      times[k + 1] = x
+    end
+  end
+end
+local dkey, dused = 0, 0
+if quota then
+  local d
+  d, f = read(KEYS[3])
+  if f ~= 0 then return {f} end
+  if d and d ~= string.rep('\0', 16) then
+    if #d ~= 16 then return {2} end
+    if string.byte(d, 1) ~= 1 then return {3} end
+    if string.byte(d, 2) ~= 16 then return {4} end
+    if u(d, 3, 2) ~= 0 or u(d, 13, 4) ~= 0 then return {5} end
+    dkey, dused = u(d, 5, 4), u(d, 9, 4)
+    if dkey == 0 and dused ~= 0 then return {5} end
+  end
+end
+-- A state past its death time reads as absent (the engine's eviction).
+if challenge_dead(c, P) then c = none() end
+local longest = 0
+for i = 1, 3 do if WW[i] > longest then longest = WW[i] end end
+if times[1] and times[1] + longest <= now then times = {} end
+local DAY = 86400000
+if dkey ~= 0 and dkey ~= 4294967295 and (dkey - 2147483648 + 1) * DAY - OFF <= now then dkey, dused = 0, 0 end
+-- The code: issue_code's rules (forget old failures, then next_issue_at).
+local function next_issue_at(x)
+  local at = nil
+  local function later(t) if at == nil or t > at then at = t end end
+  if x.st ~= 0 then later(x.iss + P.resend) end
+  if x.fail >= MAXCF then later(x.lf + P.lockout) end
+  if x.bud > P.fb - 1 then later(x.lf + cdiv((x.bud - (P.fb - 1)) * P.bw, P.fb)) end
+  return at
+end
+local n = {}
+for k, val in pairs(c) do n[k] = val end
+if n.fail ~= 0 and now >= n.lf + P.lockout then n.fail = 0 end
+local nia = next_issue_at(n)
+local issued = nia == nil or now >= nia
+-- The windows (n = 1): each denies while its count-th most recent time is inside.
+local at = now
+if times[1] and times[1] > at then at = times[1] end
+local wallow, wnever, wretry = true, false, nil
+for i = 1, 3 do
+  local cnt = WC[i]
+  if cnt > 10 then cnt = 10 end
+  local width = WW[i]
+  if width < 0 then width = 0 end
+  if cnt < 1 then
+    wallow, wnever = false, true
+  else
+    local b = times[cnt]
+    if b and b > at - width then
+      wallow = false
+      if wretry == nil or b + width > wretry then wretry = b + width end
+    end
+  end
+end
+-- The daily quota (n = 1).
+local dallow, dnever, dretry, nkey, nused = true, false, nil, dkey, dused
+if quota then
+  local day = fdiv(now + OFF, DAY)
+  if day < -2147483647 then day = -2147483647 elseif day > 2147483647 then day = 2147483647 end
+  local now_key = day + 2147483648
+  local key = dkey
+  if now_key > key then key = now_key end
+  local used = 0
+  if key == dkey then used = dused end
+  local left = 0
+  if used < DL then left = DL - used end
+  if left >= 1 then
+    nkey, nused = key, used + 1
+  else
+    dallow = false
+    if DL < 1 or key == 4294967295 then dnever = true else dretry = (key - 2147483648 + 1) * DAY - OFF end
+  end
+end
+-- All or nothing: the denial with the latest retry_at (the windows on a tie).
+local lallow, lnever, lretry, lby = wallow and dallow, false, nil, 0
+if not wallow then lnever, lretry, lby = wnever, wretry, 3 end
+if not dallow and (wallow or (dnever and not lnever) or (not lnever and not dnever and dretry > lretry)) then
+  lnever, lretry, lby = dnever, dretry, 4
+end
+if not issued or not lallow then
+  local retry, never = now, false
+  if not issued then retry = next_issue_at(c) end
+  if not lallow then
+    if lnever then never = true elseif lretry > retry then retry = lretry end
+  end
+  local outcome = lby
+  if not issued then
+    outcome = 1
+    if c.fail >= MAXCF and now < c.lf + P.lockout then outcome = 2 end
+  end
+  if never then return {0, outcome, 1, 0, 0} end
+  return {0, outcome, 0, retry, 0}
+end
+-- Admitted: write all (the first write is the one out-of-memory can refuse).
+n.bt, n.ct, n.iss, n.exp, n.att, n.st = BT, CT, now, now + VALID, 0, 1
+put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
+local size = #times + 1
+if size > 10 then size = 10 end
+local out = {string.char(1, 18, 0, 10) .. be(size, 2) .. string.rep('\0', 10) .. be(at, 8)}
+for k = 1, size - 1 do out[k + 1] = be(times[k], 8) end
+out[size + 1] = string.rep('\0', 8 * (10 - size))
+if at + longest <= now then redis.call('DEL', KEYS[2]) else put(KEYS[2], table.concat(out), at + longest, margin) end
+if quota then
+  put(KEYS[3], string.char(1, 16, 0, 0) .. be(nkey, 4) .. be(nused, 4) .. string.rep('\0', 4),
+      (nkey - 2147483648 + 1) * DAY - OFF, margin)
+end
+return {0, 0, 0, now, n.exp}
+)lua";
+
 inline constexpr auto flow_source = concat(lua_prelude, flow_body);
-inline constexpr auto check_source = concat(lua_prelude, check_body);
+inline constexpr auto check_source = concat(lua_prelude, challenge_lua, check_body);
+inline constexpr auto send_source = concat(lua_prelude, challenge_lua, send_body);
 
 }  // namespace detail
 
 inline constexpr script flow_script = make_script("phoneverify_flow_v1", detail::text_of(detail::flow_source));
 inline constexpr script check_script = make_script("phoneverify_check_v1", detail::text_of(detail::check_source));
+inline constexpr script send_script = make_script("phoneverify_send_v1", detail::text_of(detail::send_source));
 
 // ---------------------------------------------------------------------------
 // Flow control (RULES.md §4: 10 requests per second per CAMS user, GCRA).
@@ -719,6 +902,140 @@ constexpr check_result decode_check(const reply_view& reply) noexcept {
   if (got != 2 || v[1] < 0 || v[1] > static_cast<long long>(check_status::budget_spent))
     return {fault::bad_reply, check_status::no_code};
   return {fault::none, static_cast<check_status>(v[1])};
+}
+
+// ---------------------------------------------------------------------------
+// The send (RULES.md §4, §5): the code, the per-phone windows and the daily
+// quota, all charged or none.
+
+// A code drawn before the send's round trip, and its keyed tags: the script
+// cannot draw it (the HMAC key never leaves the process), so it is drawn for
+// every send and dropped when the send is refused. `code` is secret: send it
+// by SMS, never log it.
+struct drawn_code {
+  inline_string<code_max_digits> code;
+  ::phoneverify::detail::binding_tags tags;
+};
+
+// Draws policy.digits digits from `rng` as issue_code does (the same
+// rejection sampling, so a generator in the same state gives the same code)
+// and computes their tags for `binding`. invalid_parameter for a policy
+// outside its limits, a purpose that is no sending action, an all-zero key,
+// or a generator that gave no acceptable value.
+template <::phoneverify::detail::uniform_random_bit_generator G>
+constexpr result<drawn_code> draw_code(const code_policy& policy, const secret_key& secret,
+                                       const code_binding& binding, G& rng) noexcept {
+  namespace core = ::phoneverify::detail;
+  if (validate(policy) != errc::ok || !::phoneverify::is_action(binding.purpose) ||
+      !::phoneverify::info(binding.purpose).sends || core::is_zero_key(secret))
+    return errc::invalid_parameter;
+  std::uint64_t value = 0;
+  if (!core::draw_below(rng, core::pow10_u64(policy.digits), value)) return errc::invalid_parameter;
+  char digits[code_max_digits]{};
+  for (std::size_t i = policy.digits; i-- > 0;) {
+    digits[i] = static_cast<char>('0' + value % 10U);
+    value /= 10U;
+  }
+  drawn_code out{};
+  out.code.append(std::string_view(digits, policy.digits));
+  core::secure_zero(digits, code_max_digits);
+  out.tags = core::compute_tags(secret, binding, out.code.view());
+  return out;
+}
+
+using send_call = script_call<3, 18>;
+
+// The keys of a send: the binding's challenge, the phone's windows, and the
+// account's daily_usage for the actions that count one (none for CAMS).
+struct send_keys {
+  key_name challenge;
+  key_name phone;
+  std::optional<key_name> quota;
+};
+
+// The call that issues `code` at `now` (std::nullopt: the server's TIME)
+// if the resend interval, the lock, the failure budget, every window of
+// `per_phone` and (when keys.quota is set) `daily` all allow it, and then
+// charges them all, exactly as issue_code and admit_all (quota.hpp) do on
+// the states the engine keeps. invalid_parameter for a policy outside its
+// limits, a window or limit the script cannot count exactly (a width or a
+// day offset beyond 2^40 ms), or a margin outside 0 .. 2^40 ms.
+constexpr result<send_call> plan_send(const code_policy& policy, const window_set<3>& per_phone,
+                                      const daily_quota& daily, const send_keys& keys, const drawn_code& code,
+                                      std::optional<timestamp> now,
+                                      std::chrono::milliseconds margin = default_expiry_margin) noexcept {
+  namespace core = ::phoneverify::detail;
+  if (validate(policy) != errc::ok || margin.count() < 0 || margin > max_expiry_margin || keys.challenge.empty() ||
+      keys.phone.empty() || (keys.quota && keys.quota->empty()))
+    return errc::invalid_parameter;
+  for (const sliding_window& w : per_phone.windows)
+    if (w.window > max_expiry_margin) return errc::invalid_parameter;
+  const std::int64_t offset_ms = static_cast<std::int64_t>(daily.utc_offset.count()) * 60'000;
+  if (offset_ms > max_expiry_margin.count() || offset_ms < -max_expiry_margin.count()) return errc::invalid_parameter;
+  send_call call = detail::start_call<3, 18>(send_script);
+  call.keys[0] = keys.challenge;
+  call.keys[1] = keys.phone;
+  if (keys.quota) {
+    call.keys[2] = *keys.quota;
+  } else {
+    call.key_count = 2;
+    call.numkeys.clear();
+    call.numkeys.append("2");
+  }
+  call.args[0] = detail::time_arg(now);
+  for (std::byte b : code.tags.binding) call.args[1].push_back(static_cast<char>(b));
+  for (std::byte b : code.tags.code) call.args[2].push_back(static_cast<char>(b));
+  call.args[3] = detail::decimal(core::to_ms(policy.validity));
+  call.args[4] = detail::decimal(core::to_ms(policy.resend_interval));
+  call.args[5] = detail::decimal(policy.max_consecutive_failures);
+  call.args[6] = detail::decimal(core::to_ms(policy.lockout));
+  call.args[7] = detail::decimal(policy.failure_budget);
+  call.args[8] = detail::decimal(core::to_ms(policy.failure_budget_window));
+  for (std::size_t i = 0; i < 3; ++i) {
+    call.args[9 + 2 * i] = detail::decimal(per_phone.windows[i].count);
+    call.args[10 + 2 * i] = detail::decimal(per_phone.windows[i].window.count());
+  }
+  call.args[15] = detail::decimal(daily.limit);
+  call.args[16] = detail::decimal(offset_ms);
+  call.args[17] = detail::decimal(margin.count());
+  return call;
+}
+
+// Why a send was refused, in finish_send's terms.
+enum class send_outcome : std::uint8_t {
+  issued = 0,
+  resend_too_soon = 1,   // the resend interval or a spent failure budget (next_issue_at)
+  binding_locked = 2,    // max_consecutive_failures, within lockout
+  phone_window = 3,      // a per-phone window denied (the latest retry_at of the limits)
+  daily_quota = 4,       // the daily quota denied (the latest retry_at of the limits)
+};
+
+struct send_result {
+  fault error = fault::none;  // none: `outcome` and the times are the script's
+  send_outcome outcome = send_outcome::resend_too_soon;
+  timestamp retry_at = timestamp::max();  // a refusal's: when the same send succeeds; an issue's: now
+  timestamp expires_at{};                 // an issued code's expiry (now + validity, on the script's clock)
+};
+
+constexpr send_result decode_send(const reply_view& reply) noexcept {
+  send_result out;
+  std::array<long long, 5> v{};
+  std::size_t got = 0;
+  out.error = fault::bad_reply;
+  if (!detail::integers(reply, v, got)) return out;
+  const fault f = detail::fault_of(v[0]);
+  if (f != fault::none) {
+    if (got == 1) out.error = f;
+    return out;
+  }
+  if (got != 5 || v[1] < 0 || v[1] > 4 || (v[2] != 0 && v[2] != 1) || v[3] >= exact_limit ||
+      v[3] < -exact_limit || v[4] >= exact_limit || v[4] < -exact_limit)
+    return out;
+  out.error = fault::none;
+  out.outcome = static_cast<send_outcome>(v[1]);
+  out.retry_at = v[2] == 1 ? timestamp::max() : timestamp{std::chrono::milliseconds{v[3]}};
+  out.expires_at = timestamp{std::chrono::milliseconds{v[4]}};
+  return out;
 }
 
 }  // namespace phoneverify::fleet

@@ -292,11 +292,11 @@ class connection {
   template <std::size_t Keys, std::size_t Args>
   call_result run(const fleet::script_call<Keys, Args>& call) noexcept {
     const auto by_sha = call.argv(false);
-    call_result out = command(std::span<const std::string_view>(by_sha.data(), by_sha.size()));
+    call_result out = command(std::span<const std::string_view>(by_sha.data(), call.argc()));
     if (out.err != error::noscript) return out;
     ++stats_.noscript_fallbacks;
     const auto by_source = call.argv(true);
-    return command(std::span<const std::string_view>(by_source.data(), by_source.size()));
+    return command(std::span<const std::string_view>(by_source.data(), call.argc()));
   }
 
   // Closes the socket; the next command connects again.

@@ -265,7 +265,7 @@ TEST_CASE("the scripts' SHA-1 are the ones the server computes", "[fleet]") {
   redis_server server;
   REQUIRE(server.ok());
   rd::connection c = connect_to(server);
-  for (const fleet::script* s : {&fleet::flow_script, &fleet::check_script}) {
+  for (const fleet::script* s : {&fleet::flow_script, &fleet::check_script, &fleet::send_script}) {
     rd::call_result r = cmd(c, {"SCRIPT", "LOAD", s->source});
     REQUIRE(r.ok());
     CHECK(r.value.view().text == s->sha1_view());
@@ -751,4 +751,255 @@ TEST_CASE("a server out of memory refuses the decision and nothing is written", 
   CHECK(r.err == rd::error::server_out_of_memory);
   CHECK(integer(c, {"EXISTS", key}) == 0);
   CHECK(c.connected());  // an error reply leaves the connection usable
+}
+
+// ---------------------------------------------------------------------------
+// The send: issue_code and admit_all in the core, one script on the server
+
+namespace {
+
+struct send_world {
+  pv::code_policy policy;
+  pv::window_set<3> windows = pv::per_phone_windows;
+  pv::daily_quota daily;
+  bool with_quota = true;
+  pv::challenge code{};
+  std::array<pv::per_phone_state, 2> phones{};
+  pv::daily_usage usage{};
+
+  std::int64_t longest() const {
+    std::int64_t l = 0;
+    for (const pv::sliding_window& w : windows.windows) l = w.window.count() > l ? w.window.count() : l;
+    return l;
+  }
+  // The engine's death times (RULES.md §4): from then on a state reads as absent.
+  bool dead(const pv::challenge& c, pv::timestamp now) const {
+    const pv::timestamp dies = pv::forgettable_at(policy, c);
+    return dies != pv::timestamp::max() && dies <= now;
+  }
+  bool dead(const pv::per_phone_state& s, pv::timestamp now) const {
+    return s.size() == 0 || s.recent(0).time_since_epoch().count() + longest() <= now.time_since_epoch().count();
+  }
+  bool dead(const pv::daily_usage& u, pv::timestamp now) const {
+    return u.unused() || ((u.to_bits() >> 32) != 0xFFFF'FFFFu && pv::day_start(u.day() + 1, daily.utc_offset) <= now);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the send script gives issue_code and admit_all's outcomes and bytes over seeded sequences",
+          "[fleet][differential]") {
+  redis_server server;
+  REQUIRE(server.ok());
+  rd::connection c = connect_to(server);
+  splitmix64 rng{pv::test::test_seed("send differential", 0x5E4D'5EEDu)};
+  std::vector<send_world> worlds(3);
+  worlds[0].daily = {7, std::chrono::minutes{8 * 60}};
+  worlds[1].policy.resend_interval = std::chrono::seconds{2};
+  worlds[1].policy.lockout = std::chrono::seconds{20};
+  worlds[1].policy.max_consecutive_failures = 4;
+  worlds[1].policy.failure_budget = 6;
+  worlds[1].policy.failure_budget_window = std::chrono::seconds{120};
+  worlds[1].windows = {{{1, 5000ms}, {3, 60'000ms}, {5, 600'000ms}}};
+  worlds[1].with_quota = false;  // as CAMS: no daily quota
+  worlds[2].policy.resend_interval = std::chrono::seconds{0};
+  worlds[2].windows = {{{2, 10'000ms}, {12, 3'600'000ms}, {4, 0ms}}};  // a count above 10, a width of 0
+  worlds[2].daily = {3, std::chrono::minutes{-(5 * 60 + 30)}};
+  const std::array<pv::phone_number, 2> phones{phone_of("86-13812345678"), phone_of("86-13912345678")};
+  std::size_t sends = 0, checks = 0;
+  std::array<std::size_t, 5> by_outcome{};
+  for (std::size_t wi = 0; wi < worlds.size(); ++wi) {
+    send_world& w = worlds[wi];
+    pv::secret_key secret{};
+    for (std::byte& b : secret) b = static_cast<std::byte>(rng());
+    const std::string account = "77" + std::to_string(wi);
+    const pv::action purpose = wi == 1 ? pv::action::get_migration_verify_code
+                                       : pv::action::send_verification_code_for_enable_rd;
+    fleet::send_keys keys{key_of(fleet::key_kind::challenge, account, purpose), {}, std::nullopt};
+    if (w.with_quota) keys.quota = key_of(fleet::key_kind::quota, account);
+    const std::array<fleet::key_name, 2> phone_keys{key_of(fleet::key_kind::phone, "+8613812345678" + account),
+                                                    key_of(fleet::key_kind::phone, "+8613912345678" + account)};
+    std::string last_code;
+    std::int64_t now = base_ms + static_cast<std::int64_t>(rng() % 86'400'000);
+    for (int i = 0; i < 2500; ++i) {
+      const std::uint64_t step = rng() % 24;
+      if (step < 8) {
+        now += static_cast<std::int64_t>(rng() % 8000);
+      } else if (step < 13) {
+        now += static_cast<std::int64_t>(rng() % 200'000);
+      } else if (step < 15) {
+        now += static_cast<std::int64_t>(rng() % 7'200'000);
+      } else if (step < 16) {  // a local midnight, or 1 ms either side
+        const std::int64_t day = pv::day_index(at_ms(now), w.daily.utc_offset);
+        now = pv::day_start(day + 1, w.daily.utc_offset).time_since_epoch().count() - 1 +
+              static_cast<std::int64_t>(rng() % 3);
+      } else if (step < 18) {
+        now -= static_cast<std::int64_t>(rng() % 10'000);
+      }
+      const pv::timestamp t = at_ms(now);
+      const std::size_t pi = rng() % 2;
+      const pv::code_binding binding{purpose, account, phones[pi]};
+      if (rng() % 3 == 0) {
+        // A check (the check script), mostly wrong, to reach locks and spent budgets.
+        std::string submitted = rng() % 4 == 0 ? last_code : std::string("000000");
+        pv::challenge effective = w.dead(w.code, t) ? pv::challenge{} : w.code;
+        pv::challenge after = effective;
+        const pv::check_status expected = pv::check_code(w.policy, secret, binding, after, submitted, t);
+        if (pv::to_bytes(after) != pv::to_bytes(effective)) w.code = w.dead(after, t) ? pv::challenge{} : after;
+        auto call = fleet::plan_check(w.policy, secret, binding, submitted, keys.challenge, t);
+        REQUIRE(call.has_value());
+        rd::call_result r = c.run(*call);
+        REQUIRE(r.ok());
+        REQUIRE(fleet::decode_check(r.value.view()).status == expected);
+        ++checks;
+        continue;
+      }
+      // A send: the model on the states the engine keeps, finish_send's way.
+      pv::challenge code = w.dead(w.code, t) ? pv::challenge{} : w.code;
+      const pv::challenge original = code;
+      pv::per_phone_state windows = w.dead(w.phones[pi], t) ? pv::per_phone_state{} : w.phones[pi];
+      pv::daily_usage usage = w.dead(w.usage, t) ? pv::daily_usage{} : w.usage;
+      splitmix64 model_rng = rng;
+      const pv::result<pv::issued_code> issued = pv::issue_code(w.policy, secret, binding, code, t, model_rng);
+      const pv::joint_decision limits = w.with_quota ? pv::admit_all(t, pv::meter(w.windows, windows),
+                                                                     pv::meter(w.daily, usage))
+                                                     : pv::admit_all(t, pv::meter(w.windows, windows));
+      fleet::send_outcome expected = fleet::send_outcome::issued;
+      pv::timestamp retry = t;
+      if (!issued || !limits.result.allowed) {
+        retry = issued ? t : pv::next_issue_at(w.policy, original);
+        if (!limits.result.allowed && limits.result.retry_at > retry) retry = limits.result.retry_at;
+        if (!issued) {
+          expected = pv::detail::is_locked(w.policy, original, t) ? fleet::send_outcome::binding_locked
+                                                                  : fleet::send_outcome::resend_too_soon;
+        } else {
+          expected = limits.denied_by == 0 ? fleet::send_outcome::phone_window : fleet::send_outcome::daily_quota;
+        }
+      } else {
+        w.code = code;
+        w.phones[pi] = w.dead(windows, t) ? pv::per_phone_state{} : windows;
+        w.usage = usage;
+        last_code = std::string(issued->code.view());
+      }
+      // The fleet: the code drawn first, from the same generator state.
+      keys.phone = phone_keys[pi];
+      const auto drawn = fleet::draw_code(w.policy, secret, binding, rng);
+      REQUIRE(drawn.has_value());
+      auto call = fleet::plan_send(w.policy, w.windows, w.daily, keys, *drawn, t);
+      REQUIRE(call.has_value());
+      rd::call_result r = c.run(*call);
+      REQUIRE(r.ok());
+      const fleet::send_result got = fleet::decode_send(r.value.view());
+      INFO("world " << wi << " step " << i << " now " << now << " phone " << pi);
+      REQUIRE(got.error == fleet::fault::none);
+      REQUIRE(static_cast<int>(got.outcome) == static_cast<int>(expected));
+      REQUIRE(got.retry_at == retry);
+      if (expected == fleet::send_outcome::issued) {
+        REQUIRE(drawn->code.view() == issued->code.view());
+        REQUIRE(got.expires_at == issued->expires_at);
+      }
+      ++sends;
+      ++by_outcome[static_cast<std::size_t>(expected)];
+      // Every state holds the core's bytes, or no key.
+      const auto same = [&](std::string_view key, bool empty, const std::string& bytes) {
+        const std::optional<std::string> stored = get(c, key);
+        if (empty) {
+          REQUIRE_FALSE(stored.has_value());
+        } else {
+          REQUIRE(stored.has_value());
+          REQUIRE(*stored == bytes);
+        }
+      };
+      same(keys.challenge, w.code == pv::challenge{}, as_string(pv::to_bytes(w.code)));
+      for (std::size_t k = 0; k < 2; ++k)
+        same(phone_keys[k], w.phones[k].size() == 0, as_string(pv::to_bytes(w.phones[k])));
+      if (keys.quota) same(*keys.quota, w.usage.unused(), as_string(pv::to_bytes(w.usage)));
+    }
+  }
+  std::printf("[send differential] %zu sends and %zu checks, identical; issued %zu, resend %zu, locked %zu, "
+              "phone window %zu, daily quota %zu\n",
+              sends, checks, by_outcome[0], by_outcome[1], by_outcome[2], by_outcome[3], by_outcome[4]);
+  for (std::size_t o = 0; o < by_outcome.size(); ++o) {
+    INFO("outcome " << o);
+    CHECK(by_outcome[o] > 0);
+  }
+}
+
+TEST_CASE("a send with one damaged key refuses closed and writes none of its keys", "[fleet]") {
+  redis_server server;
+  REQUIRE(server.ok());
+  rd::connection c = connect_to(server);
+  pv::secret_key secret{};
+  secret.fill(std::byte{0x11});
+  const std::string account = "1384512345678901";
+  const pv::code_binding binding{pv::action::send_verification_code_for_enable_rd, account,
+                                 phone_of("86-13812345678")};
+  fleet::send_keys keys{key_of(fleet::key_kind::challenge, account, binding.purpose),
+                        key_of(fleet::key_kind::phone, "+8613812345678"), key_of(fleet::key_kind::quota, account)};
+  splitmix64 rng{7};
+  const auto drawn = fleet::draw_code(pv::code_policy{}, secret, binding, rng);
+  REQUIRE(drawn.has_value());
+  const auto send = [&] {
+    auto call = fleet::plan_send(pv::code_policy{}, pv::per_phone_windows, pv::daily_quota{}, keys, *drawn,
+                                 at_ms(base_ms));
+    REQUIRE(call.has_value());
+    rd::call_result r = c.run(*call);
+    REQUIRE(r.ok());
+    return fleet::decode_send(r.value.view());
+  };
+  struct damage {
+    int key;  // 0 challenge, 1 windows, 2 quota
+    std::vector<std::string> write;
+    fleet::fault expected;
+  };
+  const std::vector<damage> cases{
+      {1, {"SET", "", "not 96 bytes"}, fleet::fault::state_wrong_size},
+      {1, {"RPUSH", "", "x"}, fleet::fault::state_wrong_type},
+      {2, {"HSET", "", "f", "v"}, fleet::fault::state_wrong_type},
+      {2, {"SET", "", std::string(16, '\x07')}, fleet::fault::state_wrong_version},
+      {0, {"SET", "", std::string(64, '\x09')}, fleet::fault::state_wrong_version},
+  };
+  const std::array<std::string_view, 3> names{keys.challenge.view(), keys.phone.view(), keys.quota->view()};
+  for (const damage& d : cases) {
+    INFO("key " << d.key << " " << d.write[0]);
+    for (std::string_view k : names) REQUIRE(cmd(c, {"DEL", k}).ok());
+    std::vector<std::string_view> args(d.write.begin(), d.write.end());
+    args[1] = names[static_cast<std::size_t>(d.key)];
+    REQUIRE(c.command(args).ok());
+    const fleet::send_result r = send();
+    CHECK(r.error == d.expected);
+    CHECK(r.retry_at == pv::timestamp::max());
+    for (std::size_t k = 0; k < 3; ++k)
+      if (k != static_cast<std::size_t>(d.key)) CHECK(integer(c, {"EXISTS", names[k]}) == 0);
+  }
+  // Undamaged: the send issues and writes all three.
+  for (std::string_view k : names) REQUIRE(cmd(c, {"DEL", k}).ok());
+  const fleet::send_result ok = send();
+  CHECK(ok.error == fleet::fault::none);
+  CHECK(ok.outcome == fleet::send_outcome::issued);
+  for (std::string_view k : names) CHECK(integer(c, {"EXISTS", k}) == 1);
+}
+
+TEST_CASE("a send refused for want of memory leaves none of its three keys", "[fleet]") {
+  pv::test::redis_server_options options;
+  options.maxmemory = "1";
+  redis_server server(options);
+  REQUIRE(server.ok());
+  rd::connection c = connect_to(server);
+  pv::secret_key secret{};
+  secret.fill(std::byte{0x22});
+  const std::string account = "1384512345678901";
+  const pv::code_binding binding{pv::action::send_verification_code_for_enable_rd, account,
+                                 phone_of("86-13812345678")};
+  fleet::send_keys keys{key_of(fleet::key_kind::challenge, account, binding.purpose),
+                        key_of(fleet::key_kind::phone, "+8613812345678"), key_of(fleet::key_kind::quota, account)};
+  splitmix64 rng{9};
+  const auto drawn = fleet::draw_code(pv::code_policy{}, secret, binding, rng);
+  REQUIRE(drawn.has_value());
+  auto call = fleet::plan_send(pv::code_policy{}, pv::per_phone_windows, pv::daily_quota{}, keys, *drawn, std::nullopt);
+  REQUIRE(call.has_value());
+  rd::call_result r = c.run(*call);
+  CHECK(r.err == rd::error::server_out_of_memory);
+  for (std::string_view k : {keys.challenge.view(), keys.phone.view(), keys.quota->view()})
+    CHECK(integer(c, {"EXISTS", k}) == 0);
 }
