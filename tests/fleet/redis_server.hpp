@@ -123,7 +123,6 @@ class redis_server {
     }
     error_ = "redis-server did not answer PING within the start deadline; log: " + log_tail();
     stop();
-    error_ = error_.empty() ? "start deadline passed" : error_;
     return false;
   }
 
