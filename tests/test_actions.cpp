@@ -1271,3 +1271,358 @@ static_assert([] {
   }
   return true;
 }());
+
+// --- One phone check (RULES.md §2, §3): check() and check_phone_for_action agree ---
+
+namespace {
+constexpr R1 fixed_line_send_bind{"86-2012345678", member_id};
+constexpr std::uint16_t only_86[] = {86};
+constexpr pv::site_policy cams_without_44{pv::china_site_policy.secure_phone, pv::china_site_policy.message_contact,
+                                          pv::make_country_code_set(only_86)};
+constexpr R4 cams_uk{"293483938841234", "447911123456", "zh_CN", "sms"};
+}  // namespace
+
+TEST_CASE("the two former disagreements answer InvalidParameter in check() and check_phone_for_action alike", "[actions][site]") {
+  SECTION("action 1, China site, fixed-line 86-2012345678: InvalidParameter, not InvalidParameter.PhoneNumber") {
+    const auto v = pv::check(fixed_line_send_bind, china_facts());
+    CHECK(v.error() == errc::invalid_parameter);
+    CHECK(v.error() != errc::invalid_parameter_phone_number);
+    CHECK(v.reason() == verdict_reason::not_a_mobile_number);
+    const auto text = pv::check_phone_for_action(pv::china_site_policy, fixed_line_send_bind.id,
+                                                 fixed_line_send_bind.secure_mobile_phone);
+    REQUIRE_FALSE(text.has_value());
+    CHECK(text.error().wire_error == errc::invalid_parameter);
+    const auto parsed = pv::check_phone_for_action(
+        pv::site::china, fixed_line_send_bind.id, *pv::parse_phone("86-2012345678", pv::phone_format::dashed));
+    REQUIRE_FALSE(parsed.has_value());
+    CHECK(parsed.error().wire_error == errc::invalid_parameter);
+    CHECK(parsed.error().refusal == pv::phone_refusal::not_a_mobile_number);
+  }
+  SECTION("GetMigrationVerifyCode, a custom site whose CAMS set lacks 44: InvalidParameter, not .MobileCountryCode") {
+    const auto v = pv::check(cams_uk, china_facts(), policy_on(cams_without_44));
+    CHECK(v.error() == errc::invalid_parameter);
+    CHECK(v.error() != errc::invalid_parameter_mobile_country_code);
+    CHECK(v.reason() == verdict_reason::site_rejects_country_code);
+    const auto phone = pv::check_phone_for_action(cams_without_44, cams_uk.id, cams_uk.phone_number);
+    REQUIRE_FALSE(phone.has_value());
+    CHECK(phone.error().wire_error == errc::invalid_parameter);
+    CHECK(phone.error().refusal == pv::phone_refusal::site);
+    CHECK(pv::check(cams_uk, china_facts()).ok());  // the built-in sites take 44 for CAMS
+  }
+}
+static_assert(pv::check(fixed_line_send_bind, china_facts()).error() == errc::invalid_parameter);
+static_assert(pv::check_phone_for_action(pv::china_site_policy, fixed_line_send_bind.id, "86-2012345678")
+                  .error()
+                  .wire_error == errc::invalid_parameter);
+static_assert(pv::check(cams_uk, china_facts(), policy_on(cams_without_44)).error() == errc::invalid_parameter);
+static_assert(pv::check_phone_for_action(cams_without_44, cams_uk.id, "447911123456").error().wire_error ==
+              errc::invalid_parameter);
+
+TEST_CASE("check() refuses a phone exactly as check_phone_for_action does, for every action, site and phone", "[actions][site]") {
+  const pv::site_policy custom{pv::make_country_code_set(only_86), pv::make_country_code_set(only_86),
+                               pv::make_country_code_set(only_86)};
+  const pv::site_policy* policies[] = {&pv::china_site_policy, &pv::international_site_policy, &cams_without_44,
+                                       &custom};
+  const std::string_view phones[] = {china_mobile, "86-1012345678", uk_mobile, "999-12345678", "86-139x0001234",
+                                     "1-2015550123"};
+  std::size_t compared = 0;
+  for_each_request([&](auto type, auto) {
+    using R = typename decltype(type)::type;
+    const action a = R::id;
+    for (const pv::site_policy* sites : policies)
+      for (std::string_view dashed : phones) {
+        const std::string text = spelled(a, dashed);
+        INFO(pv::action_name(a) << " " << text);
+        const pv::verdict v = pv::check(with_phone(passing_request<R>(), text), facts_for_phone(dashed), policy_on(*sites));
+        const auto phone = pv::check_phone_for_action(*sites, a, text);
+        ++compared;
+        if (phone) {
+          CHECK(v.ok());
+          continue;
+        }
+        const pv::phone_rejection& why = phone.error();
+        CHECK(v.error() == why.wire_error);
+        CHECK(v.at_fault() == pv::info(a).phone_parameter);
+        CHECK(v.step() == (why.at_syntax_step() ? check_step::syntax : check_step::site));
+        switch (why.refusal) {
+          case pv::phone_refusal::syntax:
+            CHECK(v.reason() == verdict_reason::bad_syntax);
+            CHECK(v.phone_failure() == why.parse_error);
+            CHECK(v.position() == why.position);
+            break;
+          case pv::phone_refusal::not_a_mobile_number: CHECK(v.reason() == verdict_reason::not_a_mobile_number); break;
+          case pv::phone_refusal::unassigned_country_code:
+            CHECK(v.reason() == verdict_reason::unassigned_country_code);
+            CHECK(v.phone_failure() == pv::phone_error::unassigned_country_code);
+            break;
+          case pv::phone_refusal::site: CHECK(v.reason() == verdict_reason::site_rejects_country_code); break;
+        }
+      }
+  });
+  CHECK(compared == pv::action_count * std::size(policies) * std::size(phones));
+}
+
+// --- verdict: named accessors, computed status and message, one log line ------
+
+TEST_CASE("a verdict's http_status and message are its action's documented ones for its error", "[actions][verdict]") {
+  for (action a : pv::all_actions) {
+    INFO(pv::action_name(a));
+    const pv::verdict ok{a};
+    CHECK(ok.ok());
+    CHECK(static_cast<bool>(ok));
+    CHECK(ok.action() == a);
+    CHECK(ok.error() == errc::ok);
+    CHECK(ok.http_status() == 200);
+    CHECK(ok.message().empty());
+    CHECK(ok.code_string().empty());
+    CHECK(ok.step() == check_step::passed);
+    CHECK(ok.reason() == verdict_reason::ok);
+    CHECK(ok.retry_at() == pv::timestamp{});
+    REQUIRE_FALSE(pv::documented_errors(a).empty());
+    for (const pv::documented_error& row : pv::documented_errors(a)) {
+      INFO(pv::code_string(row.code));
+      const pv::verdict v{a, row.code, check_step::state, verdict_reason::account_not_found};
+      CHECK_FALSE(v.ok());
+      CHECK(v.error() == row.code);
+      CHECK(v.code_string() == pv::code_string(row.code));
+      CHECK(v.http_status() == row.http_status);
+      CHECK(v.message() == row.message);
+      CHECK_FALSE(v == ok);
+      CHECK(v == pv::verdict{a, row.code, check_step::state, verdict_reason::account_not_found});
+    }
+  }
+  // The same error, another action: that action's status and message (RULES.md §6).
+  const pv::verdict a1{action::send_verification_code_for_bind_secure_mobile_phone,
+                       errc::not_support_account_in_another_resource_directory, check_step::state,
+                       verdict_reason::account_in_another_directory};
+  const pv::verdict a3{action::send_verification_code_for_enable_rd,
+                       errc::not_support_account_in_another_resource_directory, check_step::state,
+                       verdict_reason::account_in_another_directory};
+  CHECK(a1.message() != a3.message());
+  CHECK_FALSE(a1 == a3);
+}
+static_assert([] {
+  // At compile time: every documented row's status and message, computed.
+  for (action a : pv::all_actions)
+    for (const pv::documented_error& row : pv::documented_errors(a)) {
+      const pv::verdict v{a, row.code, check_step::state, verdict_reason::account_not_found};
+      if (v.http_status() != row.http_status || v.message() != row.message) return false;
+    }
+  return true;
+}());
+static_assert(pv::verdict{action::get_migration_verify_code}.http_status() == 200);
+static_assert(pv::verdict{action::get_migration_verify_code, errc::system_limit_control, check_step::flow_control,
+                          verdict_reason::flow_control}
+                  .message() == "The system is under flow control.");
+
+namespace {
+constexpr R5 contact_masked{"c-qL4HqKONzOM7ab", "86-139****1234"};
+constexpr R1 bad_account{china_mobile, "12a4"};
+constexpr R1 unassigned_send_bind{"999-12345678", member_id};
+}  // namespace
+
+TEST_CASE("phone_failure, param_failure and code_status read the detail of their own reason, none or ok otherwise", "[actions][verdict]") {
+  const auto none = pv::phone_error::none;
+  const auto no_param = pv::param_reason::ok;
+  const auto no_code = pv::check_status::ok;
+  SECTION("a phone's bad syntax") {
+    const auto v = pv::check(contact_masked, china_facts());
+    CHECK(v.phone_failure() == pv::phone_error::non_digit);
+    CHECK(v.param_failure() == no_param);
+    CHECK(v.code_status() == no_code);
+  }
+  SECTION("an unassigned country code") {
+    const auto v = pv::check(unassigned_send_bind, china_facts());
+    CHECK(v.reason() == verdict_reason::unassigned_country_code);
+    CHECK(v.phone_failure() == pv::phone_error::unassigned_country_code);
+    CHECK(v.param_failure() == no_param);
+    CHECK(v.code_status() == no_code);
+  }
+  SECTION("another parameter's bad syntax") {
+    const auto v = pv::check(bad_account, china_facts());
+    CHECK(v.at_fault() == pv::parameter::account_id);
+    CHECK(v.param_failure() == pv::check_account_id("12a4").reason);
+    CHECK(v.param_failure() != no_param);
+    CHECK(v.position() == pv::check_account_id("12a4").position);
+    CHECK(v.phone_failure() == none);
+    CHECK(v.code_status() == no_code);
+  }
+  SECTION("a wrong code") {
+    const auto v = wrong_code_for(action::bind_secure_mobile_phone);
+    CHECK(v.code_status() == pv::check_status::wrong_code);
+    CHECK(v.phone_failure() == none);
+    CHECK(v.param_failure() == no_param);
+  }
+  SECTION("a verdict without a detail") {
+    for (const pv::verdict& v : {pv::verdict{action::bind_secure_mobile_phone}, pv::check(send_bind_ok, pv::facts{}),
+                                 the_101st_send_of_a_day(action::send_verification_code_for_enable_rd),
+                                 pv::check(bind_ok, china_facts())}) {
+      INFO(pv::describe(v).view());
+      CHECK(v.phone_failure() == none);
+      CHECK(v.param_failure() == no_param);
+      CHECK(v.code_status() == no_code);
+    }
+  }
+}
+static_assert(pv::check(contact_masked, china_facts()).phone_failure() == pv::phone_error::non_digit);
+static_assert(pv::check(contact_masked, china_facts()).param_failure() == pv::param_reason::ok);
+static_assert(pv::check(bad_account, china_facts()).param_failure() == pv::check_account_id("12a4").reason);
+static_assert(pv::check(bad_account, china_facts()).phone_failure() == pv::phone_error::none);
+static_assert(pv::verdict{action::bind_secure_mobile_phone, errc::invalid_verification_code, check_step::code,
+                          verdict_reason::code_rejected, pv::parameter::verification_code,
+                          static_cast<std::uint8_t>(pv::check_status::expired)}
+                  .code_status() == pv::check_status::expired);
+static_assert(pv::verdict{action::bind_secure_mobile_phone}.code_status() == pv::check_status::ok);
+
+TEST_CASE("describe(verdict) names the action, status, wire code, reason, detail, parameter, byte and masked phone", "[actions][verdict]") {
+  const auto contains = [](std::string_view line, std::string_view part) {
+    return line.find(part) != std::string_view::npos;
+  };
+  SECTION("a wrong code, with the request's phone") {
+    world w;
+    const auto sent = send(w, send_bind_ok, china_facts(), t0);
+    REQUIRE(sent.has_value());
+    const std::string issued(sent->code.view());
+    const std::string submitted = issued == "314159" ? "271828" : "314159";
+    const auto v = verify(w, R2{submitted, china_mobile, member_id}, china_facts(), t0 + 1s);
+    REQUIRE(v.code_status() == pv::check_status::wrong_code);
+    const auto phone = pv::parse_phone(china_mobile, pv::phone_format::dashed);
+    const auto line_text = pv::describe(v, *phone);
+    const std::string_view line = line_text.view();
+    INFO(line);
+    CHECK(line.starts_with("BindSecureMobilePhone 409 Invalid.VerificationCode"));
+    CHECK(contains(line, pv::describe(verdict_reason::code_rejected)));
+    CHECK(contains(line, "(wrong_code)"));
+    CHECK(contains(line, pv::status_name(pv::check_status::wrong_code)));
+    CHECK(contains(line, "parameter VerificationCode"));
+    CHECK(contains(line, "86-139****1234"));
+    CHECK_FALSE(contains(line, "13900001234"));  // never the unmasked national number
+    CHECK_FALSE(contains(line, submitted));      // nor a submitted code
+    CHECK_FALSE(contains(line, issued));         // nor the issued one
+    CHECK_FALSE(contains(pv::describe(v).view(), "phone"));  // no phone given, none written
+  }
+  SECTION("a phone's bad syntax: the reason in words, the parser's reason, the parameter and the byte") {
+    const auto v = pv::check(contact_masked, china_facts());
+    const auto line_text = pv::describe(v);
+    const std::string_view line = line_text.view();
+    INFO(line);
+    CHECK(line.starts_with("SendPhoneVerificationForMessageContact 400 InvalidParameter.PhoneNumber: "));
+    CHECK(contains(line, pv::describe(verdict_reason::bad_syntax)));
+    CHECK(contains(line, pv::describe(pv::phone_error::non_digit)));
+    CHECK(contains(line, "parameter PhoneNumber at byte 6"));
+  }
+  SECTION("another parameter's bad syntax") {
+    const auto v = pv::check(bad_account, china_facts());
+    const auto line_text = pv::describe(v);
+    INFO(line_text.view());
+    CHECK(contains(line_text.view(), pv::describe(pv::check_account_id("12a4").reason)));
+    CHECK(contains(line_text.view(), "parameter AccountId at byte "));
+  }
+  SECTION("a limit: its retry time") {
+    const auto v = the_101st_send_of_a_day(action::send_verification_code_for_bind_secure_mobile_phone);
+    const auto line_text = pv::describe(v);
+    INFO(line_text.view());
+    CHECK(contains(line_text.view(), "SendValidateCodeExceedsLimitForAccount"));
+    CHECK(contains(line_text.view(), pv::describe(verdict_reason::daily_quota_exceeded)));
+    CHECK(contains(line_text.view(), std::string("; retry at ") + std::string(pv::format_iso8601(v.retry_at()).view())));
+  }
+  SECTION("an ok verdict") {
+    CHECK(pv::describe(pv::verdict{action::chatapp_migration_verified}).view() == "ChatappMigrationVerified 200 ok");
+  }
+  SECTION("every verdict of the rule table fits and starts with its action") {
+    for (const auto& row : pure_rules()) {
+      const pv::verdict v = row.run();
+      const auto line = pv::describe(v, pv::parse_phone(uk_mobile, pv::phone_format::dashed).value());
+      INFO(line.view());
+      CHECK(line.view().starts_with(pv::action_name(v.action())));
+      CHECK(contains(line.view(), std::to_string(v.http_status())));
+      CHECK(contains(line.view(), v.code_string()));
+      CHECK(line.size() <= line.capacity());
+      CHECK(line.view().ends_with(std::string("; phone ") + std::string(pv::mask_phone(*pv::parse_phone(uk_mobile, pv::phone_format::dashed)).view())));
+      CHECK_FALSE(contains(line.view(), "7911123456"));
+    }
+  }
+}
+namespace {
+// string_view::find, by hand: usable in a constant expression on every compiler.
+constexpr bool has_part(std::string_view line, std::string_view part) {
+  for (std::size_t i = 0; i + part.size() <= line.size(); ++i)
+    if (line.substr(i, part.size()) == part) return true;
+  return false;
+}
+}  // namespace
+static_assert([] {
+  const auto line = pv::describe(pv::check(contact_masked, china_facts()));
+  return has_part(line.view(), "parameter PhoneNumber at byte 6") &&
+         has_part(line.view(), pv::describe(pv::phone_error::non_digit));
+}());
+static_assert(pv::describe(pv::verdict{action::bind_secure_mobile_phone},
+                           pv::parse_phone("86-13900001234", pv::phone_format::dashed).value())
+                  .view() == "BindSecureMobilePhone 200 ok; phone 86-139****1234");
+
+// --- prepare: a success is a prepared_request, a failure a verdict ------------------
+
+TEST_CASE("prepare answers the verdict of a refusal, or a prepared_request with the parsed phone", "[actions][prepare]") {
+  SECTION("a failure is the verdict check() gives") {
+    const auto p = pv::prepare(bad_account, china_facts());
+    REQUIRE_FALSE(p.has_value());
+    CHECK(p.error() == pv::check(bad_account, china_facts()));
+    CHECK(p.error().error() == errc::invalid_parameter);
+  }
+  SECTION("a success carries the action, the binding with the parsed phone, the quota account and the code") {
+    struct expected {
+      std::string_view phone;
+      std::string_view binding_account;
+      std::string_view quota_account;
+      std::string_view submitted_code;
+    };
+    const expected want[] = {
+        {china_mobile, member_id, member_id, {}},                    // 1: the member's quota by default
+        {china_mobile, member_id, {}, "123456"},                     // 2
+        {china_mobile, caller_id, caller_id, {}},                    // 3
+        {"86-13800001234", "293483938841234", {}, {}},               // 4: no daily quota
+        {china_mobile, "c-qL4HqKONzOM7ab", caller_id, {}},           // 5: the sender's quota by default
+        {china_mobile, caller_id, {}, "123456"},                     // 6
+        {"86-13800001234", "293483938841234", {}, "123456"},         // 7
+    };
+    for_each_request([&](auto type, auto index) {
+      using R = typename decltype(type)::type;
+      const expected& e = want[decltype(index)::value];
+      INFO(pv::action_name(R::id));
+      const pv::preparation p = pv::prepare(passing_request<R>(), china_facts());
+      REQUIRE(p.has_value());
+      CHECK(p->action == R::id);
+      REQUIRE(p->binding.has_value());
+      CHECK(p->binding->phone == pv::parse_phone(e.phone, pv::phone_format::dashed).value());
+      CHECK(p->binding->purpose == pv::info(R::id).code_of);
+      CHECK(p->binding->account_id == e.binding_account);
+      CHECK(p->quota_account == e.quota_account);
+      CHECK(p->submitted_code == e.submitted_code);
+      CHECK(p->needs_code() == !pv::info(R::id).sends);
+      CHECK(pv::check(passing_request<R>(), china_facts()) == pv::verdict{R::id});
+    });
+  }
+  SECTION("action 3 without a phone binds the account's phone, parsed") {
+    pv::facts f = china_facts();
+    f.account.secure_phone = uk_mobile;
+    const auto p = pv::prepare(R3{}, f, intl_site);
+    REQUIRE(p.has_value());
+    CHECK(p->binding->phone == pv::parse_phone(uk_mobile, pv::phone_format::dashed).value());
+  }
+  SECTION("EnableResourceDirectory with CurrentAccount involves no code") {
+    const auto p = pv::prepare(R6{"CurrentAccount", {}, {}, {}}, china_facts());
+    REQUIRE(p.has_value());
+    CHECK_FALSE(p->binding.has_value());
+    CHECK_FALSE(p->needs_code());
+    CHECK(p->submitted_code.empty());
+  }
+}
+static_assert(pv::prepare(send_bind_ok, china_facts())->binding->phone ==
+              pv::parse_phone(china_mobile, pv::phone_format::dashed).value());
+static_assert(!pv::prepare(send_bind_ok, china_facts())->needs_code());
+static_assert(pv::prepare(bind_ok, china_facts())->needs_code());
+static_assert(pv::prepare(chatapp_ok, china_facts())->needs_code());
+static_assert(pv::prepare(enable_rd_ok, china_facts())->needs_code());
+static_assert(!pv::prepare(R6{"CurrentAccount", {}, {}, {}}, china_facts())->needs_code());
+static_assert(pv::prepare(bad_account, china_facts()).error() == pv::check(bad_account, china_facts()));
+static_assert(std::is_same_v<pv::preparation, pv::result<pv::prepared_request, pv::verdict>>);
