@@ -115,37 +115,22 @@ void BM_admit_sliding_window_per_phone_mostly_allowed(benchmark::State& bench) {
 }
 BENCHMARK(BM_admit_sliding_window_per_phone_mostly_allowed);
 
-// 100 in any 24 hours per key (the default rolling quota) on either state,
+// 100 in any 24 hours per key (the default rolling quota) on rolling_usage<100>,
 // 1024 keys, requests `mean_gap_ms` apart on average.
-template <class State>
 void run_rolling_quota(benchmark::State& bench, std::int64_t mean_gap_ms) {
   const pv::rolling_quota q{};
-  run_corpus<State>(bench, mean_gap_ms, 1024, [&q](State& s, pv::timestamp t) { return pv::consume(q, s, t); });
+  run_corpus<pv::rolling_usage<100>>(bench, mean_gap_ms, 1024,
+                                     [&q](pv::rolling_usage<100>& u, pv::timestamp t) { return pv::consume(q, u, t); });
 }
 
-// On the compact state: about 200 requests per key and day, so about half
-// are denied.
-void BM_consume_rolling_quota(benchmark::State& bench) { run_rolling_quota<pv::rolling_usage<100>>(bench, 420); }
+// About 200 requests per key and day, so about half are denied.
+void BM_consume_rolling_quota(benchmark::State& bench) { run_rolling_quota(bench, 420); }
 BENCHMARK(BM_consume_rolling_quota);
 
 // About 70 requests per key and day: nearly all admitted, so each counts the
 // times still inside (from the count the last admission left) and records.
-void BM_consume_rolling_quota_mostly_allowed(benchmark::State& bench) {
-  run_rolling_quota<pv::rolling_usage<100>>(bench, 1200);
-}
+void BM_consume_rolling_quota_mostly_allowed(benchmark::State& bench) { run_rolling_quota(bench, 1200); }
 BENCHMARK(BM_consume_rolling_quota_mostly_allowed);
-
-// The same two corpora on sliding_window_state<100> (64-bit times, exact for
-// any window and shareable by several), for comparison.
-void BM_consume_rolling_quota_on_window_state(benchmark::State& bench) {
-  run_rolling_quota<pv::sliding_window_state<100>>(bench, 420);
-}
-BENCHMARK(BM_consume_rolling_quota_on_window_state);
-
-void BM_consume_rolling_quota_mostly_allowed_on_window_state(benchmark::State& bench) {
-  run_rolling_quota<pv::sliding_window_state<100>>(bench, 1200);
-}
-BENCHMARK(BM_consume_rolling_quota_mostly_allowed_on_window_state);
 
 struct phone_and_account {
   pv::per_phone_state phone;

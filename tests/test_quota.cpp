@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <span>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "support.hpp"
+#include "window_model.hpp"
 
 namespace pv = phoneverify;
 using std::chrono::hours;
@@ -43,8 +45,8 @@ static_assert(sizeof(pv::per_phone_state) == 80);
 static_assert(pv::per_phone_state{}.size() == 0 && pv::per_phone_state::capacity() == 10);
 static_assert(std::is_trivially_copyable_v<pv::rolling_quota>);
 static_assert(std::is_trivially_copyable_v<pv::rolling_usage<100>>);
-static_assert(sizeof(pv::rolling_usage<100>) == 440);  // 4 * (100 + 4) + 24: half a sliding_window_state<100>
-static_assert(sizeof(pv::rolling_usage<100>) < sizeof(pv::sliding_window_state<100>) / 2 + 40);
+static_assert(sizeof(pv::rolling_usage<100>) == 440);  // 4 * (100 + 4) + 24
+static_assert(sizeof(pv::sliding_window_state<16>) == 128 && pv::sliding_window_state<16>::capacity() == 16);
 static_assert(pv::rolling_usage<>{}.unused() && pv::rolling_usage<>{}.size() == 0 && pv::rolling_usage<>::capacity() == 100);
 static_assert(noexcept(pv::consume(std::declval<const pv::rolling_quota&>(), std::declval<pv::rolling_usage<>&>(),
                                    std::declval<pv::timestamp>())));
@@ -484,14 +486,14 @@ void check_sliding_window_traces(pv::test::splitmix64& rng) {
   }
 }
 
-// Both layouts of the state: in order up to 16 slots, a ring beyond.
+// From the smallest state the traces allow to the largest there is.
 TEST_CASE("admit (sliding windows) over seeded random traces: at most count in any window, exact retry_at",
           "[quota]") {
   pv::test::splitmix64 rng{pv::test::test_seed("sliding window property", 0x51D3)};
-  check_sliding_window_traces<32>(rng);
+  check_sliding_window_traces<5>(rng);
   check_sliding_window_traces<10>(rng);
   check_sliding_window_traces<16>(rng);
-  check_sliding_window_traces<17>(rng);
+  check_sliding_window_traces<13>(rng);
 }
 
 TEST_CASE("admit (sliding windows): n over count is never, count over N is N, window 0 holds nothing", "[quota]") {
@@ -533,13 +535,17 @@ TEST_CASE("admit (sliding windows): n over count is never, count over N is N, wi
   CHECK(pv::admit(w, past, pv::timestamp::max()).allowed);
 }
 
-// 20 in any 10 s on a 20-slot state (a ring): full, then a pause that ages
-// out 11 times at once, then one that ages out 2 more. Either state.
+// As many as the state holds (13 or more) in any 10 s, 100 ms apart: full,
+// then a pause that ages out 11 times at once, then one that ages out 2
+// more. Either state.
 template <class State>
-constexpr bool twenty_in_ten_seconds(State& s) {
-  const pv::rolling_quota q{20, std::chrono::seconds{10}};
+constexpr bool full_in_ten_seconds(State& s) {
+  constexpr auto c = static_cast<std::uint32_t>(State::capacity());
+  static_assert(c >= 13);
+  const pv::rolling_quota q{c, std::chrono::seconds{10}};
   bool ok = true;
-  for (int i = 0; i < 20; ++i) ok = ok && pv::consume(q, s, at(i * 100)).remaining == static_cast<std::uint32_t>(19 - i);
+  for (std::uint32_t i = 0; i < c; ++i)
+    ok = ok && pv::consume(q, s, at(static_cast<std::int64_t>(i) * 100)).remaining == c - 1 - i;
   const pv::decision full = pv::consume(q, s, at(5000));
   const pv::decision eleven_out = pv::consume(q, s, at(11'050));  // times 0 to 1000 aged out
   const pv::decision two_out = pv::consume(q, s, at(11'200));     // and 1100, 1200
@@ -547,12 +553,13 @@ constexpr bool twenty_in_ten_seconds(State& s) {
          two_out.allowed && two_out.remaining == 11;
 }
 
-// The default quota, one a minute: the 101st waits for the first to leave
-// the 24 hours, then one leaves and one enters. Either state.
+// As many a day as the state holds (the default quota on rolling_usage<>),
+// one a minute: the next waits for the first to leave the 24 hours, then one
+// leaves and one enters. Either state.
 template <class State>
-void check_hundred_a_day(State& s) {
-  const pv::rolling_quota q{};
-  for (int i = 0; i < 100; ++i) REQUIRE(pv::consume(q, s, at(pv::test::opaque(i) * 60'000)).allowed);
+void check_full_day(State& s) {
+  const pv::rolling_quota q{static_cast<std::uint32_t>(State::capacity()), hours{24}};
+  for (int i = 0; i < static_cast<int>(q.limit); ++i) REQUIRE(pv::consume(q, s, at(pv::test::opaque(i) * 60'000)).allowed);
   const pv::decision d = pv::consume(q, s, at(23 * 3'600'000));
   CHECK((!d.allowed && d.remaining == 0 && d.retry_at == at(24 * 3'600'000)));
   CHECK(pv::consume(q, s, at(24 * 3'600'000)).allowed);
@@ -568,53 +575,53 @@ TEST_CASE("consume (rolling 24 hours) admits the limit in any 24 hours and retri
     return pv::consume(q, s, at(0), 2).allowed && pv::consume(q, s, at(1000)).allowed &&
            pv::consume(q, s, at(2000)).retry_at == at(24 * 3'600'000);
   }());
-  // The ring layout (more than 16 slots) in a constant expression too: after
-  // a pause that ages out 11 times the count comes from the search; one that
-  // ages out 2 confirms the count the last admission left.
+  // The largest state in a constant expression too, after pauses that age
+  // out 11 times at once, then 2, then all.
   STATIC_REQUIRE([] {
-    pv::sliding_window_state<20> s{};
-    const bool ok = twenty_in_ten_seconds(s);
-    const pv::decision all_out = pv::consume(pv::rolling_quota{20, std::chrono::seconds{10}}, s, at(60'000));
-    return ok && all_out.allowed && all_out.remaining == 19;
+    pv::sliding_window_state<16> s{};
+    const bool ok = full_in_ten_seconds(s);
+    const pv::decision all_out = pv::consume(pv::rolling_quota{16, std::chrono::seconds{10}}, s, at(60'000));
+    return ok && all_out.allowed && all_out.remaining == 15;
   }());
-  pv::sliding_window_state<100> s{};
-  check_hundred_a_day(s);
+  pv::sliding_window_state<16> s{};
+  check_full_day(s);
 }
 
-// The default rolling quota (100 in any 24 hours) on either state over the
-// same five traces: about 150 requests a day, so the quota binds, with pauses
-// of up to 6 hours; then about 60 a day: mostly admitted, the count moves
-// both ways.
+// As many in any 24 hours as the state holds (the default rolling quota on
+// rolling_usage<100>) over the same five traces: about 1.5 times the limit
+// a day, so the quota binds, with pauses of up to 6 hours; then about 0.6
+// times it: mostly admitted, the count moves both ways.
 template <class State>
 void check_rolling_day_traces(pv::test::splitmix64& rng) {
-  const pv::rolling_quota q{};
+  constexpr std::size_t c = State::capacity();
+  constexpr auto per_limit = static_cast<std::int64_t>(100 / c);  // 1 for the default quota
+  const pv::rolling_quota q{static_cast<std::uint32_t>(c), hours{24}};
   const pv::window_set<1> as_window{{{q.limit, q.window}}};
   const auto by_consume = [&q](State& s, pv::timestamp now, std::uint32_t n) { return pv::consume(q, s, now, n); };
   for (int trace = 0; trace < 4; ++trace)
-    check_window_trace<100, 1, decltype(by_consume), State>(as_window, {1'150'000, 40, 6 * 3'600'000, 25, 3'600'000, 1500},
-                                                            rng, by_consume);
-  check_window_trace<100, 1, decltype(by_consume), State>(as_window, {2'900'000, 30, 12 * 3'600'000, 40, 600'000, 1500},
-                                                          rng, by_consume);
+    check_window_trace<c, 1, decltype(by_consume), State>(
+        as_window, {1'150'000 * per_limit, 40, 6 * 3'600'000, 25, 3'600'000, 1500}, rng, by_consume);
+  check_window_trace<c, 1, decltype(by_consume), State>(
+      as_window, {2'900'000 * per_limit, 30, 12 * 3'600'000, 40, 600'000, 1500}, rng, by_consume);
 }
 
-// The ring counts from the count its last admission left, checked against
-// the slots around it; these traces make that guess hold, fall short after
-// long pauses (many times age out at once), and go stale when the clock goes
-// back or another window shares the state: every answer stays exact.
+// These traces age out one time at a time, many at once after long pauses,
+// and go back in time, and two windows share one state: every answer stays
+// exact.
 TEST_CASE("consume (rolling 24 hours) over seeded random traces: exact at any pace, after pauses and going back",
           "[quota]") {
   pv::test::splitmix64 rng{pv::test::test_seed("rolling quota property", 0x2A11)};
-  check_rolling_day_traces<pv::sliding_window_state<100>>(rng);
-  // A smaller quota over a larger ring, and bursts of many requests at one instant.
-  const pv::rolling_quota small{30, std::chrono::hours{1}};
+  check_rolling_day_traces<pv::sliding_window_state<16>>(rng);
+  // A smaller quota over a larger state, and bursts of many requests at one instant.
+  const pv::rolling_quota small{10, std::chrono::hours{1}};
   const pv::window_set<1> small_window{{{small.limit, small.window}}};
-  check_window_trace<64>(small_window, {250'000, 15, 2 * 3'600'000, 20, 900'000, 2000}, rng,
-                         [&small](pv::sliding_window_state<64>& s, pv::timestamp now, std::uint32_t n) {
+  check_window_trace<16>(small_window, {750'000, 15, 2 * 3'600'000, 20, 900'000, 2000}, rng,
+                         [&small](pv::sliding_window_state<16>& s, pv::timestamp now, std::uint32_t n) {
                            return pv::consume(small, s, now, n);
                          });
-  // Two windows taking turns over one ring: each finds the count the other left.
-  const pv::sliding_window turns[2] = {{20, std::chrono::hours{1}}, {60, std::chrono::hours{24}}};
-  pv::sliding_window_state<60> shared{};
+  // Two windows taking turns over one state.
+  const pv::sliding_window turns[2] = {{5, std::chrono::hours{1}}, {16, std::chrono::hours{24}}};
+  pv::sliding_window_state<16> shared{};
   std::vector<std::int64_t> charged;
   std::int64_t t = 0;
   for (int i = 0; i < 4000; ++i) {
@@ -645,13 +652,13 @@ TEST_CASE("consume (rolling_usage) admits the limit in any window and retries wh
   // times are then kept as 1 ms after it).
   STATIC_REQUIRE([] {
     pv::rolling_usage<20> u{};
-    const bool ok = twenty_in_ten_seconds(u);
+    const bool ok = full_in_ten_seconds(u);
     const pv::decision later = pv::consume(pv::rolling_quota{20, std::chrono::seconds{10}}, u, at(60 * day_ms));
     return ok && later.allowed && later.remaining == 19 && u.recent(0) == at(60 * day_ms) && u.size() == 20 &&
            u.recent(1) == at(60 * day_ms - (std::int64_t{1} << 31) + 1);  // kept as 1 ms after the new origin
   }());
   pv::rolling_usage<> u{};
-  check_hundred_a_day(u);
+  check_full_day(u);
   const pv::rolling_quota q{};
   CHECK(pv::consume(q, u, at(24 * 3'600'000), 101).retry_at == pv::timestamp::max());  // more than the limit: never
   // The extremes of time: the first millisecond is kept 1 ms later (as the
@@ -697,12 +704,28 @@ TEST_CASE("consume (rolling_usage) over seeded random traces: exact at any pace,
                                                                        {2500, 6, 14'000, 30, 3000, 3000}, rng, by_eight);
 }
 
-// rolling_usage<N> against sliding_window_state<N> (exact at any window)
-// on the same requests: limits below, at and above N, windows from none to
-// 2^31 - 1 ms (and changing between requests), n of 0 to 3, pauses that
-// move the origin (beyond 2^32 ms), clocks that go back, and times at the
-// ends of the range. Every answer and
-// every kept time within 2^31 ms of the newest must be the same.
+// The exact answers a rolling_usage<N> must give: those of a
+// sliding_window_state<N> (exact at any window) where there is one, N <= 16,
+// and of window_model.hpp's model of its times beyond.
+template <std::size_t N>
+struct exact_rolling {
+  pv::test::model_times model{N, {}};
+  std::size_t size() const { return model.times.size(); }
+  pv::timestamp recent(std::size_t k) const { return at(model.times[k]); }
+};
+template <std::size_t N>
+pv::decision consume(const pv::rolling_quota& q, exact_rolling<N>& exact, pv::timestamp now, std::uint32_t n) {
+  const pv::sliding_window w{q.limit, q.window};
+  return exact.model.admit(std::span<const pv::sliding_window>(&w, 1), ms_of(now), n);
+}
+template <std::size_t N>
+using exact_state = std::conditional_t<(N <= 16), pv::sliding_window_state<(N <= 16 ? N : 1)>, exact_rolling<N>>;
+
+// rolling_usage<N> against exact_state<N> on the same requests: limits
+// below, at and above N, windows from none to 2^31 - 1 ms (and changing
+// between requests), n of 0 to 3, pauses that move the origin (beyond
+// 2^32 ms), clocks that go back, and times at the ends of the range. Every
+// answer and every kept time within 2^31 ms of the newest must be the same.
 template <std::size_t N>
 void check_rolling_against_window_state(pv::test::splitmix64& rng, int traces) {
   constexpr std::int64_t windows[] = {0, 1, 1000, 3'600'000, day_ms, 2'147'483'647, -5};
@@ -714,7 +737,7 @@ void check_rolling_against_window_state(pv::test::splitmix64& rng, int traces) {
     if (trace % 4 == 3) q.limit = static_cast<std::uint32_t>(N);  // the common path throughout
     const std::uint64_t step = static_cast<std::uint64_t>(std::max<std::int64_t>(q.window.count(), 1000) / 4 + 1);
     pv::rolling_usage<N> compact{};
-    pv::sliding_window_state<N> exact{};
+    exact_state<N> exact{};
     std::int64_t t = static_cast<std::int64_t>(rng() % 4'000'000'000'000u) - 2'000'000'000'000;
     if (trace % 20 == 0) t = std::numeric_limits<std::int64_t>::min() + static_cast<std::int64_t>(rng() % 1000);
     if (trace % 20 == 1) t = never - 3 * day_ms;
@@ -728,7 +751,7 @@ void check_rolling_against_window_state(pv::test::splitmix64& rng, int traces) {
       else if (r < 77) saturating_add(t, static_cast<std::int64_t>(rng() % 6'000'000'000u));  // may move the origin
       const auto n = static_cast<std::uint32_t>(rng() % 3 == 0 ? rng() % 4 : 1);
       const pv::decision a = pv::consume(q, compact, at(t), n);
-      const pv::decision b = pv::consume(q, exact, at(t), n);
+      const pv::decision b = consume(q, exact, at(t), n);
       INFO("trace " << trace << " step " << i << " limit " << q.limit << " window " << q.window.count() << " t " << t << " n " << n);
       REQUIRE((a.allowed == b.allowed && a.remaining == b.remaining && a.retry_at == b.retry_at));
       REQUIRE(compact.size() == exact.size());

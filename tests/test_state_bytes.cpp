@@ -281,10 +281,7 @@ TEST_CASE("every quota state read back from its bytes equals the original and an
   trace_round_trips<sliding_kind<1>>(rng, 30, 200);
   trace_round_trips<sliding_kind<3>>(rng, 30, 200);
   trace_round_trips<sliding_kind<10>>(rng, 40, 200);
-  trace_round_trips<sliding_kind<16>>(rng, 20, 200);
-  trace_round_trips<sliding_kind<17>>(rng, 20, 300);  // the first ring
-  trace_round_trips<sliding_kind<40>>(rng, 20, 300);
-  trace_round_trips<sliding_kind<100>>(rng, 10, 400);
+  trace_round_trips<sliding_kind<16>>(rng, 40, 300);  // the largest
   trace_round_trips<rolling_kind<1>>(rng, 30, 200);
   trace_round_trips<rolling_kind<3>>(rng, 30, 200);
   trace_round_trips<rolling_kind<4>>(rng, 30, 200);  // as many slots as a block of the count
@@ -298,7 +295,7 @@ TEST_CASE("all-zero bytes read as the value-initialised state of every kind, whi
   CHECK(pv::from_bytes(pv::daily_usage_bytes{}).value() == pv::daily_usage{});
   CHECK(pv::from_bytes(pv::rate_state_bytes{}).value() == pv::rate_state{});
   CHECK(pv::from_bytes(pv::sliding_window_state_bytes<10>{}).value() == pv::per_phone_state{});
-  CHECK(pv::from_bytes(pv::sliding_window_state_bytes<100>{}).value() == pv::sliding_window_state<100>{});
+  CHECK(pv::from_bytes(pv::sliding_window_state_bytes<16>{}).value() == pv::sliding_window_state<16>{});
   CHECK(pv::from_bytes(pv::rolling_usage_bytes<100>{}).value() == pv::rolling_usage<100>{});
   CHECK(pv::to_bytes(pv::daily_usage{}) == bytes_of<pv::daily_usage_bytes>({1, 0x10}));
   CHECK(pv::to_bytes(pv::rate_state{}) == bytes_of<pv::rate_state_bytes>({1, 0x11}));
@@ -340,7 +337,8 @@ TEST_CASE("daily_usage_bytes and rate_state_bytes follow their documented layout
         bytes_of<pv::rate_state_bytes>({1, 0x11, 1, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFB}));
 }
 
-TEST_CASE("sliding_window_state_bytes follows its documented layout byte by byte, ordered and ring", "[quota][bytes]") {
+TEST_CASE("sliding_window_state_bytes follows its documented layout byte by byte, before and after it is full",
+          "[quota][bytes]") {
   // N = 3 (ordered): times -1 ms, 0 and 1000 (two units at 1000), newest first.
   pv::sliding_window_state<3> s{};
   const pv::sliding_window w{3, hours{1}};
@@ -354,28 +352,27 @@ TEST_CASE("sliding_window_state_bytes follows its documented layout byte by byte
   });
   CHECK(pv::to_bytes(s) == small);
   CHECK(pv::from_bytes(small).value() == s);
-  // N = 20 (a ring): three times at 1000, 2000, 3000 under one window of 20
-  // per hour: write position 3, and the hint 3 (all three inside after the last).
-  pv::sliding_window_state<20> ring{};
-  const pv::sliding_window twenty{20, hours{1}};
-  for (std::int64_t t : {1000, 2000, 3000}) REQUIRE(pv::admit(twenty, ring, at(t)).allowed);
-  auto expected = bytes_of<pv::sliding_window_state_bytes<20>>(
-      {1, 0x12, 0, 20, 0, 3, 0, 3, 0, 3, 0, 0, 0, 0, 0, 0,  // header: N 20, size 3, next 3, hint 3
+  // N = 16, three times at 1000, 2000, 3000 under one window of 16 per hour.
+  pv::sliding_window_state<16> some{};
+  const pv::sliding_window sixteen{16, hours{1}};
+  for (std::int64_t t : {1000, 2000, 3000}) REQUIRE(pv::admit(sixteen, some, at(t)).allowed);
+  const auto expected = bytes_of<pv::sliding_window_state_bytes<16>>(
+      {1, 0x12, 0, 16, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // header: N 16, size 3
        0, 0, 0, 0, 0, 0, 0x0B, 0xB8,                         // 3000
        0, 0, 0, 0, 0, 0, 0x07, 0xD0,                         // 2000
        0, 0, 0, 0, 0, 0, 0x03, 0xE8});                       // 1000
-  CHECK(pv::to_bytes(ring) == expected);
-  CHECK(pv::from_bytes(expected).value() == ring);
-  // Full and wrapped: 22 times 1..22 s; write position 2, the newest first still.
-  for (std::int64_t t = 4; t <= 22; ++t) REQUIRE(pv::admit(twenty, ring, at(t * 1000)).allowed == (t <= 20));
-  pv::sliding_window_state<20> wrapped{};
-  const pv::sliding_window many{20, milliseconds{1500}};
-  for (std::int64_t t = 1; t <= 22; ++t) REQUIRE(pv::admit(many, wrapped, at(t * 1000)).allowed);
-  const auto bytes = pv::to_bytes(wrapped);
-  CHECK(pv::detail::load_be(bytes, 4, 2) == 20);  // size
-  CHECK(pv::detail::load_be(bytes, 6, 2) == 2);   // 22 writes into 20 slots
-  CHECK(pv::detail::load_be(bytes, 8, 2) == 2);   // 21 s and 22 s inside 1.5 s after the last
-  for (std::size_t k = 0; k < 20; ++k) CHECK(pv::detail::load_be(bytes, 16 + 8 * k, 8) == (22 - k) * 1000);
+  CHECK(pv::to_bytes(some) == expected);
+  CHECK(pv::from_bytes(expected).value() == some);
+  // Full and past it: 18 times 1..18 s in windows of 1.5 s keep the 16 newest, newest first.
+  pv::sliding_window_state<16> full{};
+  const pv::sliding_window many{16, milliseconds{1500}};
+  for (std::int64_t t = 1; t <= 18; ++t) REQUIRE(pv::admit(many, full, at(t * 1000)).allowed);
+  const auto bytes = pv::to_bytes(full);
+  CHECK(pv::detail::load_be(bytes, 4, 2) == 16);  // size
+  CHECK(pv::detail::load_be(bytes, 6, 8) == 0);   // reserved
+  CHECK(pv::detail::load_be(bytes, 14, 2) == 0);
+  for (std::size_t k = 0; k < 16; ++k) CHECK(pv::detail::load_be(bytes, 16 + 8 * k, 8) == (18 - k) * 1000);
+  CHECK(pv::from_bytes(bytes).value() == full);
 }
 
 TEST_CASE("rolling_usage_bytes follows its documented layout byte by byte, before and after its origin moves",
@@ -448,20 +445,20 @@ TEST_CASE("from_bytes refuses another kind's, another N's and another version's 
   CHECK(pv::from_bytes(pv::challenge_bytes{pv::to_bytes(s6)}) == pv::errc::invalid_parameter);
   CHECK(pv::from_bytes(pv::challenge_bytes{pv::to_bytes(u10)}) == pv::errc::invalid_parameter);
   CHECK(pv::from_bytes(pv::to_bytes(c)).value() == c);  // the challenge's own overload still reads it
-  // Another N: the first bytes of a sliding_window_state<100> read into 50
-  // slots, and a <50> padded with zeros to 100.
-  pv::sliding_window_state<100> s100{};
-  pv::sliding_window_state<50> s50{};
+  // Another N: the first bytes of a sliding_window_state<16> read into 8
+  // slots, and an <8> padded with zeros to 16.
+  pv::sliding_window_state<16> s16{};
+  pv::sliding_window_state<8> s8{};
   for (std::int64_t t = 0; t < 30; ++t) {
-    pv::admit(pv::sliding_window{100, hours{1}}, s100, at(t * 1000));
-    pv::admit(pv::sliding_window{50, hours{1}}, s50, at(t * 1000));
+    pv::admit(pv::sliding_window{16, hours{1}}, s16, at(t * 1000));
+    pv::admit(pv::sliding_window{8, hours{1}}, s8, at(t * 1000));
   }
-  const auto b100 = pv::to_bytes(s100);
-  const auto b50 = pv::to_bytes(s50);
-  pv::sliding_window_state_bytes<50> cut{};
-  std::copy_n(b100.begin(), cut.size(), cut.begin());
-  pv::sliding_window_state_bytes<100> padded{};
-  std::copy(b50.begin(), b50.end(), padded.begin());
+  const auto b16 = pv::to_bytes(s16);
+  const auto b8 = pv::to_bytes(s8);
+  pv::sliding_window_state_bytes<8> cut{};
+  std::copy_n(b16.begin(), cut.size(), cut.begin());
+  pv::sliding_window_state_bytes<16> padded{};
+  std::copy(b8.begin(), b8.end(), padded.begin());
   CHECK(pv::from_bytes(cut) == pv::errc::invalid_parameter);
   CHECK(pv::from_bytes(padded) == pv::errc::invalid_parameter);
   pv::rolling_usage<100> u100{};
@@ -474,7 +471,7 @@ TEST_CASE("from_bytes refuses another kind's, another N's and another version's 
   for (unsigned version : {0u, 2u, 255u}) {
     auto bd = pv::to_bytes(d);
     auto br = pv::to_bytes(r);
-    auto bs = pv::to_bytes(s100);
+    auto bs = pv::to_bytes(s16);
     auto bu = pv::to_bytes(u100);
     bd[0] = br[0] = bs[0] = bu[0] = static_cast<std::byte>(version);
     CHECK(pv::from_bytes(bd) == pv::errc::invalid_parameter);
@@ -499,7 +496,7 @@ TEST_CASE("from_bytes refuses reserved bytes and every broken invariant of each 
   CHECK(pv::from_bytes(bytes_of<R>({1, 0x11, 1})).value().to_bits() == pv::detail::sign_bit);  // TAT 0 is a time
   CHECK(pv::from_bytes(bytes_of<R>({1, 0x11, 1, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 1})).value().to_bits() == 1);
 
-  // sliding_window_state: ordered (N = 3) and ring (N = 20).
+  // sliding_window_state (N = 3).
   using S3 = pv::sliding_window_state_bytes<3>;
   const auto s3 = [](std::initializer_list<unsigned> header, std::int64_t a, std::int64_t b, std::int64_t c) {
     S3 out = bytes_of<S3>(header);
@@ -514,25 +511,10 @@ TEST_CASE("from_bytes refuses reserved bytes and every broken invariant of each 
   CHECK(pv::from_bytes(s3({1, 0x12, 0, 3, 0, 2}, 30, 20, 10)) == pv::errc::invalid_parameter);  // a time past size
   CHECK(pv::from_bytes(s3({1, 0x12, 0, 3, 0, 4}, 30, 20, 10)) == pv::errc::invalid_parameter);  // size > N
   CHECK(pv::from_bytes(s3({1, 0x12, 0, 3, 0, 2}, 30, earliest, 0)) == pv::errc::invalid_parameter);  // -2^63 never kept
-  CHECK(pv::from_bytes(s3({1, 0x12, 0, 3, 0, 2, 0, 2}, 30, 20, 0)) == pv::errc::invalid_parameter);  // a ring field
+  CHECK(pv::from_bytes(s3({1, 0x12, 0, 3, 0, 2, 0, 2}, 30, 20, 0)) == pv::errc::invalid_parameter);  // reserved
   CHECK(pv::from_bytes(s3({1, 0x12, 0, 3, 0, 2, 0, 0, 0, 1}, 30, 20, 0)) == pv::errc::invalid_parameter);
   CHECK(pv::from_bytes(s3({1, 0x12, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 30, 20, 0)) == pv::errc::invalid_parameter);
   CHECK(pv::from_bytes(s3({1, 0x12, 0, 3}, 0, 0, 0)).value() == pv::sliding_window_state<3>{});
-  using S20 = pv::sliding_window_state_bytes<20>;
-  const auto s20 = [](std::size_t size, std::size_t next, std::size_t inside) {
-    S20 out = bytes_of<S20>({1, 0x12, 0, 20});
-    pv::detail::store_be(out, 4, 2, size);
-    pv::detail::store_be(out, 6, 2, next);
-    pv::detail::store_be(out, 8, 2, inside);
-    for (std::size_t k = 0; k < size; ++k) pv::detail::store_be(out, 16 + 8 * k, 8, 1000 * (50 - k));
-    return out;
-  };
-  CHECK(pv::from_bytes(s20(5, 5, 3)).has_value());
-  CHECK(pv::from_bytes(s20(5, 5, 0)).has_value());    // n = 0 leaves a hint of 0
-  CHECK(pv::from_bytes(s20(20, 13, 20)).has_value());  // full: any write position
-  CHECK(pv::from_bytes(s20(5, 4, 3)) == pv::errc::invalid_parameter);   // not full: the position is the size
-  CHECK(pv::from_bytes(s20(20, 20, 3)) == pv::errc::invalid_parameter);  // position past the ring
-  CHECK(pv::from_bytes(s20(5, 5, 6)) == pv::errc::invalid_parameter);   // hint above the size
 
   // rolling_usage<8>: offsets newest first.
   using U8 = pv::rolling_usage_bytes<8>;
@@ -600,7 +582,7 @@ TEST_CASE("every single-byte change of a valid encoding is refused or reads as a
   CHECK(check_corruptions(trace_round_trips<rate_kind>(rng, 4, 100)) > 0);
   check_corruptions(trace_round_trips<sliding_kind<3>>(rng, 3, 100));
   check_corruptions(trace_round_trips<sliding_kind<10>>(rng, 3, 100));
-  check_corruptions(trace_round_trips<sliding_kind<20>>(rng, 2, 100));
+  check_corruptions(trace_round_trips<sliding_kind<16>>(rng, 2, 100));
   check_corruptions(trace_round_trips<rolling_kind<3>>(rng, 3, 100));
   check_corruptions(trace_round_trips<rolling_kind<8>>(rng, 3, 100));
   check_corruptions(trace_round_trips<rolling_kind<20>>(rng, 2, 100));
@@ -653,8 +635,8 @@ TEST_CASE("states read from changed bytes answer exactly as their kept times say
   };
   CHECK(from_changed(trace_round_trips<sliding_kind<10>>(rng, 2, 100),
                      [&](const pv::sliding_window_state<10>& s) { check_against_model(s, rng, 12, admit_sliding); }) > 0);
-  CHECK(from_changed(trace_round_trips<sliding_kind<20>>(rng, 2, 100),
-                     [&](const pv::sliding_window_state<20>& s) { check_against_model(s, rng, 12, admit_sliding); }) > 0);
+  CHECK(from_changed(trace_round_trips<sliding_kind<16>>(rng, 2, 100),
+                     [&](const pv::sliding_window_state<16>& s) { check_against_model(s, rng, 12, admit_sliding); }) > 0);
   CHECK(from_changed(trace_round_trips<rolling_kind<3>>(rng, 3, 100),
                      [&](const pv::rolling_usage<3>& u) { check_against_model(u, rng, 12, consume_rolling); }) > 0);
   CHECK(from_changed(trace_round_trips<rolling_kind<8>>(rng, 3, 100),
@@ -697,8 +679,8 @@ TEST_CASE("to_bytes and from_bytes of every quota state are usable in constant e
     return *back == s && pv::admit(pv::per_phone_windows, copy, at(61'000)).retry_at == at(120'000);
   }());
   STATIC_REQUIRE([] {
-    pv::sliding_window_state<20> s{};
-    for (std::int64_t t = 0; t < 25; ++t) pv::admit(pv::sliding_window{20, hours{1}}, s, at(t));
+    pv::sliding_window_state<16> s{};
+    for (std::int64_t t = 0; t < 25; ++t) pv::admit(pv::sliding_window{16, hours{1}}, s, at(t));
     const auto back = pv::from_bytes(pv::to_bytes(s));
     return back.has_value() && *back == s;
   }());

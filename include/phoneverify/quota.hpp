@@ -4,18 +4,12 @@
 // The limits of RULES.md §4: 100 codes per account per calendar day at UTC+8
 // (`daily_quota`, or the rolling-24-hour `rolling_quota`), 10 requests per
 // second per CAMS user (`rate_limit`, GCRA), and the per-phone windows
-// 1 per minute, 5 per hour, 10 per 24 hours (`per_phone_windows`, exact
-// sliding windows over one ring of admitted times), checked together and
-// charged all or nothing (`admit_all`). Every answer is a `decision`:
-// `remaining` after this request, and `retry_at`, the earliest instant the
-// same request would be allowed (exact to the millisecond), the request's own
-// time for an admission, timestamp::max() when it can never be allowed.
-//
-// Rules every function here keeps (RULES.md §4):
+// 1 per minute, 5 per hour, 10 per 24 hours (`per_phone_windows`), checked
+// together and charged all or nothing (`admit_all`). Rules every function
+// here keeps (RULES.md §4):
 // - integer arithmetic only, saturating: no input overflows;
-// - time that goes backwards never grants budget: a state remembers the
-//   latest day or time it admitted, and an earlier request is charged as if
-//   at that time;
+// - time that goes backwards never grants budget: an earlier request is
+//   charged as if at the latest time or day a state remembers;
 // - a denied request changes nothing;
 // - states are trivially copyable, small, and value-initialised = fresh.
 // Everything is constexpr and noexcept, never allocates, takes no lock; the
@@ -112,24 +106,12 @@ struct limit_access {
     return s.bits_;
   }
   template <class State>
-  static constexpr void record(State& s, std::uint64_t t, std::uint32_t n, std::uint32_t inside_after) noexcept {
-    s.record(t, n, inside_after);
+  static constexpr void record(State& s, std::uint64_t t, std::uint32_t n) noexcept {
+    s.record(t, n);
   }
   template <class State>
   static constexpr const std::uint64_t* slots(const State& s) noexcept {
     return s.slots_;
-  }
-  template <class State>
-  static constexpr std::uint64_t slot(const State& s, std::size_t k) noexcept {
-    return s.slot(k);
-  }
-  template <class State>
-  static constexpr std::size_t write_position(const State& s) noexcept {
-    return s.ring_.next;
-  }
-  template <class State>
-  static constexpr std::size_t inside_hint(const State& s) noexcept {
-    return s.ring_.inside;
   }
 };
 
@@ -144,13 +126,10 @@ constexpr std::uint32_t day_key(std::int64_t day) noexcept {
 }  // namespace detail
 
 // Charges `n` units (default 1) at `now` to `usage` under `quota`, all or
-// nothing (RULES.md §4). Allowed while the day's units plus n stay within the
-// limit; a new local day starts from zero. A request timed before the
-// remembered day is charged to the remembered day. Denied: nothing is
-// charged and retry_at is the first instant of the next local day (the
-// remembered day's successor), or timestamp::max() when n > limit (also for
-// limit 0). n = 0 is always allowed and charges nothing. Never throws, never
-// allocates, usable in constant expressions.
+// nothing (RULES.md §4): allowed while the day's units plus n stay within the
+// limit; a new local day starts from zero, an earlier one is charged to the
+// remembered day. Denied: retry_at is the first instant of the remembered
+// day's successor, timestamp::max() when n > limit. n = 0 is always allowed.
 constexpr decision consume(const daily_quota& quota, daily_usage& usage, timestamp now,
                            std::uint32_t n = 1) noexcept {
   using access = detail::limit_access;
@@ -184,12 +163,10 @@ struct rate_limit {
 // The GCRA state of one key: the theoretical arrival time (TAT) in units of
 // 1/s ms, where the scale s makes the emission interval T = period / count an
 // integer, so no rounding drifts (RULES.md §4): s = count while count <= 32768
-// (then T = period, and finding the scale needs no division), otherwise
-// s = count / gcd(count, period). 8 bytes; value-initialised = idle. Exact
-// while |time| * s < 2^63 ms: for counts up to 32768, any time within about
-// 8,900 years of 1970 (so all of 1970-9999); beyond that a request fails
-// closed (denied, retry_at = timestamp::max()). A state belongs to one
-// rate_limit: changing the limit restarts its meaning.
+// (then T = period: no division), otherwise s = count / gcd(count, period).
+// 8 bytes; value-initialised = idle. Exact while |time| * s < 2^63 ms (for
+// counts up to 32768, all of 1970-9999); beyond, a request fails closed
+// (denied, retry_at = timestamp::max()). A state belongs to one rate_limit.
 struct rate_state {
  public:
   constexpr rate_state() noexcept = default;
@@ -211,8 +188,7 @@ struct rate_state {
 
 namespace detail {
 
-// The counts up to which GCRA time is scaled by the count itself: 2^15, so
-// that |time| * count stays below 2^63 for any time within ~8,900 years of 1970.
+// The counts up to which GCRA time is scaled by the count itself (see rate_state).
 inline constexpr std::uint32_t gcra_small_count = 1u << 15;
 
 struct gcra_scaling {
@@ -236,14 +212,11 @@ constexpr std::uint64_t bias(std::int64_t value) noexcept { return static_cast<s
 }  // namespace detail
 
 // Admits `n` requests (default 1) at `now` under `limit` or none (GCRA,
-// RULES.md §4), integer arithmetic only. Allowed when the TAT moved by n*T
-// stays within count*T of now; remaining is how many more requests would
-// pass at that instant. Denied: nothing changes; retry_at is the exact
-// first millisecond at which the same n requests conform, timestamp::max()
-// when n > count (count 0). n = 0 and a period <= 0 always pass. A request
-// timed before an earlier one meets a TAT further ahead, so time going back
-// never grants budget. Never throws, never allocates, usable in constant
-// expressions.
+// RULES.md §4): allowed when the TAT moved by n*T stays within count*T of
+// now. Denied: retry_at is the exact first millisecond at which the same n
+// requests conform, timestamp::max() when n > count. n = 0 and a period <= 0
+// always pass. An earlier request meets a TAT further ahead, so time going
+// back never grants budget.
 constexpr decision admit(const rate_limit& limit, rate_state& state, timestamp now,
                          std::uint32_t n = 1) noexcept {
   const std::uint32_t c = limit.count;
@@ -251,8 +224,7 @@ constexpr decision admit(const rate_limit& limit, rate_state& state, timestamp n
   if (period <= 0 && n <= c) return {true, c - n, now};
   if (n > c) return {false, 0, timestamp::max()};
   if (c == 0) return {true, 0, now};  // n = 0 of nothing
-  // The scale s and T = period / count in 1/s ms (see rate_state). Up to
-  // 32768, s = count and T = period: no division before the decision.
+  // The scale s and T = period / count in 1/s ms (see rate_state).
   const auto p = static_cast<std::uint64_t>(period);
   const auto [s, t_step] = detail::gcra_scale(c, p);
   const std::uint64_t window = detail::sat_mul_u(c, t_step);  // count * T = period, scaled
@@ -294,7 +266,7 @@ struct sliding_window {
   std::chrono::milliseconds window;
 };
 
-// Several windows checked together over one ring (1/min + 5/h + 10/24h).
+// Several windows checked together over one state (1/min + 5/h + 10/24h).
 template <std::size_t K>
 struct window_set {
   sliding_window windows[K];
@@ -306,110 +278,57 @@ inline constexpr window_set<3> per_phone_windows{{{1, std::chrono::minutes{1}},
                                                   {5, std::chrono::hours{1}},
                                                   {10, std::chrono::hours{24}}}};
 
-namespace detail {
-// Where a ring-layout sliding_window_state writes next, and how many it
-// holds. `inside` is a guess, checked before it is used: how many of the
-// most recent times were inside the (last) window of the last admission,
-// just after it (see count_after). 8 bytes, as N < 2^16.
-struct ring_position {
-  std::uint16_t size = 0;
-  std::uint16_t next = 0;
-  std::uint16_t inside = 0;
-  std::uint16_t reserved = 0;
-  friend constexpr bool operator==(const ring_position&, const ring_position&) noexcept = default;
-};
-// x mod N for x < 2N: every wrap of a ring position. A mask rather than a
-// ?:, so the loads of count_near_guess stay free of branches.
-template <std::size_t N>
-constexpr std::size_t ring_index(std::size_t x) noexcept {
-  return x - (N & (std::size_t{0} - static_cast<std::size_t>(x >= N)));
-}
-struct no_ring {
-  friend constexpr bool operator==(const no_ring&, const no_ring&) noexcept = default;
-};
-}  // namespace detail
-
-// The last N admitted times of one key, newest first (times never decrease,
-// because an earlier request is recorded at the latest time). 8 * N bytes up
-// to N = 16, 8 * N + 8 beyond; value-initialised = nothing admitted. A window of count c needs
-// N >= c: a larger count is treated as N (stricter, never looser).
+// The last N <= 16 admitted times of one key, newest first, 8 * N bytes,
+// exact for any window and shared by several windows; value-initialised =
+// nothing admitted. A window of count c needs N >= c: a larger count is
+// treated as N (stricter, never looser). A rolling quota of more than 16
+// keeps rolling_usage<N>.
 //
-// Layout (private; why it is fast): each time is stored biased by 2^63, so
-// the zero bytes of a fresh state read as "before any time" and an empty slot
-// never falls inside a window; counting needs no separate size check. Up to
-// 16 slots the times are kept in order, newest in slot 0, and a record
-// shifts them (cheaper than a ring's index arithmetic at this size; the count
-// is then a straight loop, and the size is the number of non-zero slots);
-// beyond 16, a ring with its size, write position and the count its last
-// admission left, so a record stays O(1) and counting usually only confirms
-// that count less the few times that aged out since (a binary search when
-// it cannot).
+// Layout (private): the times in order, newest in slot 0, each biased by
+// 2^63, so that a fresh state's zero bytes read as "before any time" and an
+// empty slot is never inside a window: counting is a straight loop with no
+// size check, and a record shifts the slots (cheaper, at this size, than a
+// ring's index arithmetic).
 template <std::size_t N>
 struct sliding_window_state {
-  static_assert(N >= 1 && N <= 0xFFFF, "sliding_window_state holds 1 to 65535 times");
+  static_assert(N >= 1 && N <= 16,
+                "sliding_window_state holds 1 to 16 times; a rolling quota of more keeps rolling_usage<N>");
 
  public:
   constexpr sliding_window_state() noexcept = default;
   static constexpr std::size_t capacity() noexcept { return N; }
   // How many times are remembered (at most N).
   constexpr std::size_t size() const noexcept {
-    if constexpr (ordered) {  // the used slots are the leading non-zero ones
-      std::size_t used = 0;
-      for (std::size_t k = 0; k < N; ++k) used += slots_[k] != 0 ? 1 : 0;
-      return used;
-    } else {
-      return ring_.size;
-    }
+    std::size_t used = 0;
+    for (std::size_t k = 0; k < N; ++k) used += slots_[k] != 0 ? 1 : 0;
+    return used;
   }
   // The k-th most recent admitted time (k = 0 is the latest); k < size().
   constexpr timestamp recent(std::size_t k) const noexcept {
     PHONEVERIFY_ASSERT(k < size(), "sliding_window_state::recent: k out of range");
-    return timestamp{std::chrono::milliseconds{detail::unbias(slot(k))}};
+    return timestamp{std::chrono::milliseconds{detail::unbias(slots_[k])}};
   }
   friend constexpr bool operator==(const sliding_window_state&, const sliding_window_state&) noexcept = default;
 
  private:
   friend struct detail::limit_access;
   friend struct detail::state_codec;
-  static constexpr bool ordered = N <= 16;  // slots in order, newest first; else a ring
-  // The biased k-th most recent time, k < N (0 when fewer were admitted).
-  constexpr std::uint64_t slot(std::size_t k) const noexcept {
-    if constexpr (ordered) {
-      return slots_[k];
+  // Records n events at biased time `t` (>= every remembered time).
+  constexpr void record(std::uint64_t t, std::uint32_t n) noexcept {
+    if (n == 1) {  // the common case: one send, a fixed-size shift
+      // Through a copy, so the compiler moves the N - 1 slots in registers
+      // instead of calling memmove.
+      std::uint64_t kept[N] = {};
+      for (std::size_t k = 0; k + 1 < N; ++k) kept[k] = slots_[k];
+      slots_[0] = t;
+      for (std::size_t k = 0; k + 1 < N; ++k) slots_[k + 1] = kept[k];
     } else {
-      return slots_[detail::ring_index<N>(ring_.next + (N - 1) - k)];  // newest is before next
-    }
-  }
-  // Records n events at biased time `t` (>= every remembered time); the ring
-  // also keeps `inside_after`, the window count just after them, as the
-  // starting guess of the next count.
-  constexpr void record(std::uint64_t t, std::uint32_t n, std::uint32_t inside_after) noexcept {
-    if constexpr (ordered) {
-      if (n == 1) {  // the common case: one send, a fixed-size shift
-        // Through a copy, so the compiler moves the N - 1 slots in registers
-        // instead of calling memmove.
-        std::uint64_t kept[N] = {};
-        for (std::size_t k = 0; k + 1 < N; ++k) kept[k] = slots_[k];
-        slots_[0] = t;
-        for (std::size_t k = 0; k + 1 < N; ++k) slots_[k + 1] = kept[k];
-      } else {
-        static_cast<void>(inside_after);  // the ordered layout counts without a guess
-        const std::size_t shift = n < N ? n : N;
-        for (std::size_t k = N; k-- > shift;) slots_[k] = slots_[k - shift];
-        for (std::size_t k = 0; k < shift; ++k) slots_[k] = t;
-      }
-    } else {
-      const std::size_t writes = n < N ? n : N;
-      for (std::size_t i = 0; i < writes; ++i) {
-        slots_[ring_.next] = t;
-        ring_.next = static_cast<std::uint16_t>(detail::ring_index<N>(ring_.next + std::size_t{1}));
-      }
-      ring_.size = static_cast<std::uint16_t>(ring_.size + writes > N ? N : ring_.size + writes);
-      ring_.inside = static_cast<std::uint16_t>(inside_after < N ? inside_after : N);
+      const std::size_t shift = n < N ? n : N;
+      for (std::size_t k = N; k-- > shift;) slots_[k] = slots_[k - shift];
+      for (std::size_t k = 0; k < shift; ++k) slots_[k] = t;
     }
   }
   std::uint64_t slots_[N] = {};  // time + 2^63; 0 = empty
-  [[no_unique_address]] std::conditional_t<ordered, detail::no_ring, detail::ring_position> ring_{};
 };
 
 // The per-phone state for per_phone_windows (80 bytes).
@@ -425,99 +344,22 @@ struct window_check {
   std::uint64_t retry = 0;  // latest instant a denying window frees up (0: none)
 };
 
-inline constexpr std::size_t no_count = ~std::size_t{0};
-// How many times may have aged out since the guess for it still to confirm
-// the count (measured on bench_quota's rolling quota: 2 and 3 confirm too
-// rarely, 6 costs more than it saves).
-inline constexpr std::size_t guess_reach = 4;
-
-// The exact result of count_after on a ring, if it lies at most guess_reach
-// below `guess` (guess <= c); no_count otherwise. With `lowest` = guess -
-// guess_reach (or 0), the count is lowest plus the times of recency lowest
-// to guess - 1 that are after the floor, provided the time of recency
-// lowest is after the floor (or lowest is 0: nothing older to count) and the
-// time of recency guess is not (or guess is c: nothing newer). Those times
-// sit side by side in the ring, so this is a few loads with no dependency
-// between them and no branch.
-template <std::size_t N>
-constexpr std::size_t count_near_guess(const sliding_window_state<N>& state, std::size_t c, std::uint64_t floor,
-                                       std::size_t guess) noexcept {
-  const std::uint64_t* slots = limit_access::slots(state);
-  const std::size_t next = limit_access::write_position(state);
-  // The ring position of recency k < N: newest - k, that is next - 1 - k (mod N).
-  const auto position = [next](std::size_t k) { return ring_index<N>(next + (N - 1) - k); };
-  // (Every index stays in range even where the answer ignores its slot, so
-  // the loads need no branch.)
-  const bool none_newer = guess >= c || slots[position(guess < c ? guess : 0)] <= floor;
-  const std::size_t lowest = guess > guess_reach ? guess - guess_reach : 0;
-  const bool all_older = lowest == 0 || slots[position(lowest)] > floor;
-  // Recency guess - 1 - i lies at ring position position(guess - 1) + i.
-  const std::size_t start = position(guess == 0 ? 0 : guess - 1);
-  std::size_t between = 0;
-  for (std::size_t i = 0; i < guess_reach; ++i)
-    between += static_cast<std::size_t>((i < guess - lowest) & (slots[ring_index<N>(start + i)] > floor));
-  return none_newer && all_older ? lowest + between : no_count;
-}
-
 // How many of the c most recent times of `state` (c <= N) lie after the
-// biased instant `floor`. Those inside a window are the most recent ones, so
-// the predicate "slot(k) > floor" holds for k below the count and fails above.
+// biased instant `floor`. The loop runs to the fixed bound N with k < c as a
+// mask, so that it unrolls without branches.
 template <std::size_t N>
 constexpr std::uint32_t count_after(const sliding_window_state<N>& state, std::size_t c,
                                     std::uint64_t floor) noexcept {
-  using access = limit_access;
-  if constexpr (N <= 16) {
-    // Short: compare each of the c most recent without branches (empty
-    // slots are 0, never after). The loop runs to the fixed bound N with
-    // k < c as a mask, so it unrolls, and when the window's count is a
-    // constant the masked-out comparisons vanish.
-    const std::uint64_t* slots = access::slots(state);
-    std::uint32_t count = 0;
-    for (std::size_t k = 0; k < N; ++k) count += static_cast<std::uint32_t>((k < c) & (slots[k] > floor));
-    return count;
-  } else {
-    // Long: first from the count the last admission left
-    // (ring_position::inside). The floor only moves forward for a window, so
-    // the count has since dropped by the times that aged out, usually few: a
-    // look at the slots around the guess confirms the exact count with no
-    // dependent loads. Otherwise (more aged out, or the guess was for
-    // another window) the binary search below, whose loads depend on each
-    // other (measured on bench_quota's rolling quota, mostly admitted: 24.0
-    // -> 17.9 ns).
-    const std::size_t guess = access::inside_hint(state) < c ? access::inside_hint(state) : c;
-    const std::size_t near = count_near_guess(state, c, floor, guess);
-    if (near != no_count) return static_cast<std::uint32_t>(near);
-    // The ring holds two runs in ascending time, the older one from the
-    // write position to the end of the array and the newer one before it
-    // (everything in the older run is at or before the newer run's first).
-    // One comparison tells which run the floor falls in, and a branchless
-    // binary search in that run, with no ring arithmetic, counts the slots at
-    // or before it. Those after it among the c most recent are then min(c, all).
-    const std::uint64_t* slots = access::slots(state);
-    const std::size_t split = access::write_position(state);
-    const bool in_newer = split > 0 && slots[0] <= floor;
-    const std::uint64_t* base = in_newer ? slots : slots + split;
-    std::size_t len = in_newer ? split : N - split;
-    const std::size_t before_run = in_newer ? N - split : 0;  // the older run, all at or before floor
-    // (The step is masked, not chosen with ?:, which compilers may turn into
-    // a branch that a binary search mispredicts half of the time.)
-    std::size_t pos = 0;
-    while (len > 1) {
-      const std::size_t half = len / 2;
-      pos += half & (std::size_t{0} - static_cast<std::size_t>(base[pos + half - 1] <= floor));
-      len -= half;
-    }
-    const std::size_t at_or_before = before_run + pos + static_cast<std::size_t>((len == 1) & (base[pos] <= floor));
-    const std::size_t after = N - at_or_before;
-    return static_cast<std::uint32_t>(after < c ? after : c);
-  }
+  const std::uint64_t* slots = limit_access::slots(state);
+  std::uint32_t count = 0;
+  for (std::size_t k = 0; k < N; ++k) count += static_cast<std::uint32_t>((k < c) & (slots[k] > floor));
+  return count;
 }
 
 // One window as the state sees it, at the biased time `at`: its count (at
 // most N), its width (0 for a width <= 0), and the floor: a time t is inside
-// while at - t < width, that is t > floor = at - width (every time is when
-// at - width would pass the start of the range; a width of 0 puts the floor
-// at `at`, so nothing is inside).
+// while at - t < width, that is t > floor = at - width (0 when that passes
+// the start of the range).
 struct window_bounds {
   std::uint32_t count;
   std::uint64_t width;
@@ -536,16 +378,13 @@ constexpr void check_window(const sliding_window& w, const sliding_window_state<
                             window_check& check) noexcept {
   const window_bounds b = bounds_of<N>(w, check.at);
   const std::uint32_t c = b.count;
-  // Whether this window denies, straight from the one slot that decides it:
-  // n more fit unless the (c - n + 1)-th most recent is still inside (the
-  // times inside are the most recent ones). Deciding from one comparison
-  // rather than from the exact count (count_after) keeps the data-dependent
-  // branch on the outcome short, which is what a mispredicted outcome costs.
-  // That slot, plus the width, is also when the window frees up
-  // (saturating); never when n > c. Its index is kept in range when n = 0 or
-  // n > c.
+  // Whether this window denies, from the one slot that decides it: n more
+  // fit unless the (c - n + 1)-th most recent is still inside. One
+  // comparison rather than the exact count keeps the branch on the outcome
+  // short, which is what a mispredicted outcome costs. That slot plus the
+  // width is when the window frees up.
   const std::size_t blocker = n > c ? 0 : (c - n < N ? c - n : N - 1);
-  const std::uint64_t blocking = limit_access::slot(state, blocker);
+  const std::uint64_t blocking = limit_access::slots(state)[blocker];
   const bool denies = n > c || (n != 0 && blocking > b.floor);
   check.allowed = check.allowed && !denies;
   const std::uint64_t until = n > c || blocking > u64_max - b.width ? u64_max : blocking + b.width;
@@ -559,25 +398,19 @@ constexpr void check_window(const sliding_window& w, const sliding_window_state<
 template <std::size_t N>
 constexpr std::uint64_t effective_time(const sliding_window_state<N>& state, timestamp now) noexcept {
   const std::uint64_t t = bias(now.time_since_epoch().count());
-  const std::uint64_t latest = limit_access::slot(state, 0);
+  const std::uint64_t latest = limit_access::slots(state)[0];
   const std::uint64_t at = t > latest ? t : latest;
   return at == 0 ? 1 : at;
 }
 
-}  // namespace detail
-
-namespace detail {
-
 // The answer of a sliding-window admission before anything is recorded, and
-// what to record on commit: the events at the biased time `at`, and the
-// count of the last window just after them (the ring's next guess).
+// what to record on commit: the events at the biased time `at`.
 template <std::size_t N>
 struct pending_events {
   decision result;
   std::uint64_t at;
-  std::uint32_t inside_after = 0;
   constexpr void commit(sliding_window_state<N>& state, std::uint32_t n) const noexcept {
-    limit_access::record(state, at, n, inside_after);
+    limit_access::record(state, at, n);
   }
 };
 
@@ -590,12 +423,10 @@ constexpr pending_events<N> evaluate(std::span<const sliding_window, Extent> win
   // The headroom is counted only where it is not already known: a window
   // that denies one event has none, so the least headroom is then 0.
   std::uint32_t least_headroom = 0xFFFF'FFFFu;
-  std::uint32_t last_count = 0;  // of the last window: the ring's next guess
   const auto count_headroom = [&] {
     for (const sliding_window& w : windows) {
       const window_bounds b = bounds_of<N>(w, at);
-      last_count = count_after(state, b.count, b.floor);
-      const std::uint32_t left = b.count - last_count;
+      const std::uint32_t left = b.count - count_after(state, b.count, b.floor);
       least_headroom = left < least_headroom ? left : least_headroom;
     }
   };
@@ -606,20 +437,18 @@ constexpr pending_events<N> evaluate(std::span<const sliding_window, Extent> win
     return {{false, least_headroom, retry}, at};
   }
   count_headroom();
-  return {{true, least_headroom - n, now}, at, last_count + n};
+  return {{true, least_headroom - n, now}, at};
 }
 
 }  // namespace detail
 
 // Admits `n` events (default 1) at `now` if every window of `windows` stays
-// within its count, recording them all in `state`, or none (RULES.md §4: all
-// windows checked together, a denied send consumes nothing). An event timed
-// before the latest admitted one is recorded at that latest time. remaining:
-// the least headroom over the windows after this request (before it, when denied).
-// Denied: retry_at is the instant the blocking events leave their windows
-// (the latest over the windows, exact), timestamp::max() when n exceeds a
-// count. With no windows everything passes. Never throws, never allocates,
-// usable in constant expressions.
+// within its count, recording them all in `state`, or none (RULES.md §4). An
+// event timed before the latest admitted one is recorded at that time.
+// remaining: the least headroom over the windows after this request (before
+// it, when denied). Denied: retry_at is the latest instant over the windows
+// at which the blocking events leave them, timestamp::max() when n exceeds a
+// count. With no windows everything passes.
 template <std::size_t N, std::size_t Extent>
 constexpr decision admit(std::span<const sliding_window, Extent> windows, sliding_window_state<N>& state,
                          timestamp now, std::uint32_t n = 1) noexcept {
@@ -642,8 +471,7 @@ constexpr decision admit(const sliding_window& window, sliding_window_state<N>& 
   return admit(std::span<const sliding_window, 1>(&window, 1), state, now, n);
 }
 
-// A window_set: see the overload above (a fixed number of windows, so the
-// loop over them unrolls).
+// A window_set: see above (a fixed number of windows: the loop unrolls).
 template <std::size_t K, std::size_t N>
 constexpr decision admit(const window_set<K>& set, sliding_window_state<N>& state, timestamp now,
                          std::uint32_t n = 1) noexcept {
@@ -658,16 +486,15 @@ constexpr decision admit(const window_set<K>& set, sliding_window_state<N>& stat
 // default), exact. An exact rolling count must remember each admitted time,
 // so its state holds N >= limit times: rolling_usage<N> (4 * N + 40 bytes,
 // 440 for the default 100; exact for windows up to 2^31 - 1 ms, about 24.8
-// days), or sliding_window_state<N> (8 * N + 8 bytes; exact for any window,
-// and shareable by several windows).
+// days), or, for limits up to 16, sliding_window_state<N> (8 * N bytes; exact
+// for any window).
 struct rolling_quota {
   std::uint32_t limit = 100;
   std::chrono::milliseconds window{std::chrono::hours{24}};
 };
 
-// Charges `n` units (default 1) at `now` under a rolling quota, all or none;
-// same answers as the sliding-window admit. Never throws, never allocates,
-// usable in constant expressions.
+// Charges `n` units (default 1) at `now` under a rolling quota, all or none,
+// as the sliding-window admit does.
 template <std::size_t N>
 constexpr decision consume(const rolling_quota& quota, sliding_window_state<N>& usage, timestamp now,
                            std::uint32_t n = 1) noexcept {
@@ -680,35 +507,34 @@ struct rolling_ops;
 // The slots a rolling_usage repeats past the end of its ring, so that the
 // few slots its count looks at from any position are read without a wrap.
 inline constexpr std::size_t rolling_mirror = 4;
+// x mod N for x < 2N: every wrap of a ring position, with a mask rather than
+// a ?:, so that the loads of a count stay free of branches.
+template <std::size_t N>
+constexpr std::size_t ring_index(std::size_t x) noexcept {
+  return x - (N & (std::size_t{0} - static_cast<std::size_t>(x >= N)));
+}
 }  // namespace detail
 
 // The usage of one key under a rolling_quota: its last N admitted times,
-// newest first. The compact state for a rolling quota: 4 * N + 40 bytes,
-// rounded up to 8 (440 for the default N = 100, about half a
-// sliding_window_state<100>), because each
-// time is kept as a 32-bit millisecond offset from a per-key origin.
+// newest first, each kept as a 32-bit millisecond offset from a per-key
+// origin: 4 * N + 40 bytes, rounded up to 8 (440 for the default N = 100).
 // Value-initialised = never used. A limit above N is treated as N (stricter,
 // never looser).
 //
 // Exact for windows up to 2^31 - 1 ms (about 24.8 days): when a time no
-// longer fits its offset (after 2^32 - 2 ms, about 49.7 days, past the
-// origin), the origin moves to 2^31 ms before it, and times older than the
-// new origin are kept as if 1 ms after it. They lie outside every window up
-// to 2^31 - 1 ms, so nothing changes for those; a longer window would count
-// them as later than they were (stricter, never looser: use
-// sliding_window_state for such windows). recent() then reports them so.
+// longer fits its offset (2^32 - 2 ms past the origin), the origin moves to
+// 2^31 ms before it, and older times are kept (and reported by recent()) as
+// if 1 ms after it: outside every window up to 2^31 - 1 ms, and later than
+// they were for a longer one (stricter, never looser).
 //
-// Layout (private; why it is fast): a ring of N offsets in ascending time
-// from the write position (the oldest, and the one a full quota waits on),
-// its first slots repeated after the end; an offset of 0 is an empty slot,
-// before every window. Before the ring, in 24 bytes: the origin, the newest
-// offset (the effective time of a request needs no ring arithmetic), the
-// write position and a copy of the oldest offset there (a denial reads
-// nothing else), and how many times were inside the window just after the
-// last admission, and that window's width, from which the next count is
-// confirmed with a few loads rather than counted (rolling_ops::count;
-// measured on bench_quota's rolling quota: 17-18 ns a decision on
-// sliding_window_state<100>, 9.0-10.2 ns on rolling_usage<100>).
+// Layout (private): a ring of N offsets in ascending time from the write
+// position (the oldest, which a full quota waits on), its first slots
+// repeated after the end; an offset of 0 is an empty slot. Before it, in 24
+// bytes: the origin, the newest offset (the effective time needs no ring
+// arithmetic), the write position, a copy of the oldest offset (a denial
+// reads nothing else), and the count inside the window just after the last
+// admission, with that window's width, which the next count starts from
+// (rolling_ops::count).
 template <std::size_t N = 100>
 struct rolling_usage {
   static_assert(N >= 1 && N <= 0xFFFF, "rolling_usage holds 1 to 65535 times");
@@ -718,8 +544,7 @@ struct rolling_usage {
   static constexpr std::size_t capacity() noexcept { return N; }
   // True when nothing was ever charged.
   constexpr bool unused() const noexcept { return newest_ == 0; }
-  // How many times are remembered (at most N). The ring fills in order, so
-  // until it wraps the write position is the count.
+  // How many times are remembered (at most N): the write position until the ring wraps.
   constexpr std::size_t size() const noexcept { return slots_[next_] == 0 ? next_ : N; }
   // The k-th most recent admitted time (k = 0 is the latest); k < size().
   constexpr timestamp recent(std::size_t k) const noexcept {
@@ -769,8 +594,8 @@ struct rolling_ops {
   static constexpr std::uint64_t origin_lead = std::uint64_t{1} << 31;
 
   // The offset of `time` when it fits one (1 to max_offset after the
-  // origin), else 0. (The difference is checked for overflow: a time nearly
-  // 2^64 ms before the origin would otherwise wrap into the range.)
+  // origin), else 0; a time nearly 2^64 ms before the origin must not wrap
+  // into the range.
   [[gnu::always_inline]] static constexpr std::uint32_t offset_of(const usage_type& u, std::int64_t time) noexcept {
     std::int64_t since_origin = 0;
     const bool overflow = __builtin_sub_overflow(time, u.origin_, &since_origin);
@@ -785,10 +610,8 @@ struct rolling_ops {
   }
 
   // When the time at `offset` leaves a window of `width` ms (0 to
-  // 2^63 - 1): origin + offset + width, or timestamp::max() beyond it.
-  // (origin + offset is a time that was recorded, so it does not overflow.
-  // The overflow flag rather than a comparison with the headroom: one step
-  // less before a denial's answer, 0.25 ns a decision on bench_quota.)
+  // 2^63 - 1): origin + offset + width, or timestamp::max() beyond it
+  // (origin + offset was a recorded time: it does not overflow).
   [[gnu::always_inline]] static constexpr timestamp leaves_at(const usage_type& u, std::uint32_t offset,
                                                               std::int64_t width) noexcept {
     std::int64_t leaves = 0;
@@ -832,15 +655,13 @@ struct rolling_ops {
     return aged;
   }
 
-  // count_all for a window of `width` ms from the hint: `inside` times, the
+  // count_all for a window of `width` ms, from the hint: `inside` times, the
   // newest of the ring (from position `first`), were after the floor just
   // after the last admission, for a window of inside_width_. The effective
   // time never goes back, so for a window no wider the floor has only moved
-  // forward: every other time is still out, and of those `inside`, the ones
-  // that aged out since come first, usually few. Counted a block of
-  // `mirror` at a time, four loads that do not depend on each other, the
-  // next block only when the whole block aged out. With no usable hint (a
-  // wider window, or none recorded) the search.
+  // forward: of those `inside`, the ones aged out since come first, usually
+  // few. Counted `mirror` slots at a time (independent loads), the next
+  // block only when the whole block aged out. With no usable hint, the search.
   [[gnu::always_inline]] static constexpr std::uint32_t count(const usage_type& u, std::uint32_t floor,
                                                                std::uint32_t width) noexcept {
     if (width > u.inside_width_) return count_all(u, floor);
@@ -849,12 +670,9 @@ struct rolling_ops {
     std::size_t aged;
     if constexpr (N >= mirror) {
       // The first block, unmasked: when fewer than `mirror` are inside, the
-      // slots read after them are the oldest of the ring, which were out
-      // then and are out now, so each counts as aged, one per slot past
-      // `inside`; the count is then taken from `mirror` rather than `inside`.
-      // (N >= mirror: those slots are not the inside ones again.) No branch
-      // on how many are inside: measured on bench_quota's rolling quota, the
-      // masked block and that branch cost 0.3-0.7 ns a decision.
+      // slots read after them are the oldest of the ring, out then and now,
+      // so each counts as aged, and the count is taken from `mirror` rather
+      // than `inside` (N >= mirror: those slots are not inside ones again).
       aged = aged_in_block<true>(u, first, mirror, floor);
       const std::size_t looked = inside > mirror ? inside : mirror;
       if (aged < mirror || inside <= mirror) return static_cast<std::uint32_t>(looked - aged);
@@ -875,23 +693,21 @@ struct rolling_ops {
 
   // Every request that is not the common one below (n != 1, a limit below
   // N, a window over exact_window or <= 0, a time beyond the offsets' range,
-  // a fresh state): the same answers, from 64-bit times.
-  // (Kept out of line, so that the common request's code stays small.)
+  // a fresh state): the same answers, from 64-bit times, out of line so that
+  // the common request's code stays small.
   [[gnu::noinline]] static constexpr pending_rolling<N> evaluate_general(const rolling_quota& quota,
                                                                          const usage_type& u, timestamp now,
                                                                          std::uint32_t n) noexcept {
     const std::uint32_t c = quota.limit < N ? quota.limit : static_cast<std::uint32_t>(N);
     const std::int64_t window = quota.window.count();
     const std::uint64_t width = window > 0 ? static_cast<std::uint64_t>(window) : 0;
-    // The effective time: never before the latest admitted (RULES.md §4), and
-    // the first millisecond of the range is kept 1 ms later (as the
-    // sliding window does; no offset could hold it otherwise).
+    // The effective time: never before the latest admitted (RULES.md §4); the
+    // first millisecond of the range is kept 1 ms later, as the sliding window does.
     const std::int64_t newest = u.unused() ? i64_min : u.origin_ + u.newest_;
     const std::int64_t requested = now.time_since_epoch().count();
     std::int64_t at = requested > newest ? requested : newest;
     if (at == i64_min) at = i64_min + 1;
-    // The floor as an offset: a time is inside while its offset is above it.
-    // at is after every kept time, so at - origin is exact as unsigned.
+    // The floor as an offset (at is after every kept time: at - origin is exact).
     std::uint32_t floor = 0;  // a fresh state: every slot is empty (0)
     if (!u.unused()) {
       const std::uint64_t since_origin = static_cast<std::uint64_t>(at) - static_cast<std::uint64_t>(u.origin_);
@@ -901,8 +717,6 @@ struct rolling_ops {
     const std::uint32_t all = count_all(u, floor);
     const std::uint32_t inside = all < c ? all : c;  // the c most recent are the ones that count
     if (n > c) return {{false, c - inside, timestamp::max()}, at};
-    // The count the admission leaves, for its window (none for a width of 0,
-    // where even the new times are out at once).
     const auto hint_width = static_cast<std::uint32_t>(width < 0xFFFF'FFFFu ? width : 0xFFFF'FFFFu);
     const std::uint32_t offset = offset_of(u, at);
     if (n == 0) return {{true, c - inside, now}, at, offset, all, hint_width};
@@ -913,27 +727,23 @@ struct rolling_ops {
     return {{true, c - inside - n, now}, at, offset, after < N ? after : static_cast<std::uint32_t>(N), hint_width};
   }
 
-  // (The common request's functions are always inlined: clang 14 left
-  // evaluate and count as calls, 15-16 ns a decision on bench_quota's
-  // rolling quota; inlined, 11 ns. g++ inlined them already.)
+  // (The common request's functions are always inlined: not every compiler does it unasked.)
   [[gnu::always_inline]] static constexpr pending_rolling<N> evaluate(const rolling_quota& quota, const usage_type& u,
                                                                       timestamp now, std::uint32_t n) noexcept {
     const std::int64_t window = quota.window.count();
     const std::uint32_t t = offset_of(u, now.time_since_epoch().count());
     // The common request: one unit, every kept time counts (limit >= N), a
     // window of 1 ms to exact_window, and a time within the offsets' range
-    // (which rules out a pause of 49 days, and a fresh state, whose origin is
-    // 1970, unless the time is in its first 49 days too).
-    // Then everything is 32-bit and the only loads are the header and, when
+    // (not after a pause of 49 days, nor on a fresh state but in 1970).
+    // Everything is then 32-bit, and the only loads are the header and, when
     // admitted, the few slots count() confirms.
     if (n == 1 && quota.limit >= N && static_cast<std::uint64_t>(window) - 1 < exact_window && t != 0) {
       const std::uint32_t newest = u.newest_;
       const std::uint32_t at = t > newest ? t : newest;  // never back (RULES.md §4)
       const auto width = static_cast<std::uint32_t>(window);
-      // A full quota waits on its oldest time (recency N - 1, 0 while the
-      // ring is not full): denied while that is still inside, at < oldest +
-      // width (no wrap in 64 bits). Compared with t and the newest rather
-      // than with at, one step fewer before the answer is known.
+      // A full quota waits on its oldest time (0 while the ring is not
+      // full): denied while at < oldest + width, compared with t and the
+      // newest rather than with at, one step fewer before the answer.
       const std::uint32_t oldest = u.oldest_;
       const std::uint64_t oldest_leaves = std::uint64_t{oldest} + width;
       const std::int64_t at_time = u.origin_ + at;
@@ -947,9 +757,8 @@ struct rolling_ops {
   }
 
   // Moves the origin to origin_lead ms before `at`, which no longer fits an
-  // offset (see rolling_usage): only forward when times are kept, as at is
-  // after all of them; anywhere for a fresh state. Then at fits (at least 1
-  // ms after the origin, as at > i64_min).
+  // offset (see rolling_usage): forward when times are kept, as at is after
+  // all of them. Then at fits (at least 1 ms after the origin, as at > i64_min).
   [[gnu::noinline]] static constexpr void move_origin(usage_type& u, std::int64_t at) noexcept {
     const std::int64_t origin =
         at > i64_min + static_cast<std::int64_t>(origin_lead) ? at - static_cast<std::int64_t>(origin_lead) : i64_min;
@@ -965,10 +774,9 @@ struct rolling_ops {
     u.origin_ = origin;
   }
 
-  // Records n times at the pending effective time (after every kept time),
-  // and the count it leaves. n = 0 records nothing, not even the count: it
-  // was taken at a time that is not kept, so a later request may come
-  // earlier, with a floor below it (the count would be too low).
+  // Records n times at the pending effective time, and the count it leaves.
+  // n = 0 records not even the count: taken at a time that is not kept, it
+  // would be too low for a later request timed earlier.
   [[gnu::always_inline]] static constexpr void record(usage_type& u, const pending_rolling<N>& p,
                                                       std::uint32_t n) noexcept {
     if (n == 0) return;
@@ -997,12 +805,10 @@ struct rolling_ops {
 // Charges `n` units (default 1) at `now` to a rolling_usage, all or none
 // (RULES.md §4): allowed while the times inside the window (at - window, at]
 // plus n stay within the limit, at being now or the latest admitted time if
-// later (going back never grants budget). Same answers as the
-// sliding_window_state overload for windows up to 2^31 - 1 ms: remaining
-// after the request (before it when denied; 0 for a denied single unit),
-// retry_at the exact instant the blocking time leaves the window,
-// timestamp::max() when n > limit. n = 0 is allowed and charges nothing.
-// Never throws, never allocates, usable in constant expressions.
+// later. For windows up to 2^31 - 1 ms the answers of an exact sliding
+// window: remaining after the request (before it when denied; 0 for a
+// denied single unit), retry_at the instant the blocking time leaves the
+// window, timestamp::max() when n > limit. n = 0 is allowed.
 template <std::size_t N>
 [[gnu::always_inline]] constexpr decision consume(const rolling_quota& quota, rolling_usage<N>& usage, timestamp now,
                                                   std::uint32_t n = 1) noexcept {
@@ -1121,8 +927,7 @@ using pending_of = decltype(preview(std::declval<const L&>(), std::declval<const
 // outcome is acted on, and committed only if every limit admitted. The later
 // limits are previewed first (`rest` is declared, so built, before
 // `pending`): their work then starts before a mispredicted outcome of an
-// earlier limit can discard it (measured: 10.5 -> 9.9 ns for the per-phone
-// windows and the daily quota, bench_quota.cpp).
+// earlier limit can discard it.
 template <class... M>
 struct pending_chain;
 template <>
@@ -1158,14 +963,11 @@ struct pending_chain<metered<L, S>, Rest...> {
 };
 }  // namespace detail
 
-// Charges `n` units at `now` to every limit or to none (RULES.md §4: the
-// per-phone windows and the daily quota are checked together; a denied send
-// consumes nothing). Allowed: all states are charged, remaining is the least
-// over the limits, retry_at is now. Denied: no state changes, denied_by names
-// the limit with the latest retry_at and retry_at is that instant, at which
-// every limit admits again (each limit's answer only improves with time),
-// timestamp::max() if one can never admit. Up to 254 limits. Never throws,
-// never allocates, usable in constant expressions.
+// Charges `n` units at `now` to every limit or to none (RULES.md §4: a
+// denied send consumes nothing). Allowed: remaining is the least over the
+// limits. Denied: denied_by names the limit with the latest retry_at and
+// retry_at is that instant, at which every limit admits again (each limit's
+// answer only improves with time). Up to 254 limits.
 template <class... L, class... S>
 constexpr joint_decision consume_all(timestamp now, std::uint32_t n, metered<L, S>... limits) noexcept {
   static_assert(sizeof...(L) < joint_decision::none, "admit_all: at most 254 limits");
@@ -1183,38 +985,29 @@ constexpr joint_decision admit_all(timestamp now, metered<L, S>... limits) noexc
   return consume_all(now, 1, limits...);
 }
 
-
 // ---------------------------------------------------------------------------
 // Stored forms
 
-// Every state above has a fixed, documented byte layout, like challenge's
-// (code.hpp): the same bytes for a service's own database and for any other
-// reader of them (a Redis script, say). to_bytes(state) writes it;
-// from_bytes(bytes) reads it back, overloaded on the byte type, which is a
-// type of its own for each state (and each N), never a bare std::array, so
-// that no overload can take another state's bytes (nor a challenge_bytes).
+// Every state above has a fixed, documented byte layout (RULES.md §9), like
+// challenge's (code.hpp), for a service's own database and any other reader
+// (a Redis script, say): to_bytes(state) writes it, from_bytes(bytes) reads
+// it back, overloaded on a byte type of its own for each state and N (never
+// a bare std::array, so that no overload takes another state's bytes).
 // Rules every layout keeps:
-// - big-endian (network order), the same on every machine; a signed field is
-//   two's complement;
-// - byte 0 is the format version, 1; byte 1 the kind of state:
-//     0x10 daily_usage, 0x11 rate_state, 0x12 sliding_window_state<N>,
-//     0x13 rolling_usage<N>
-//   (a challenge's byte 1 is its state, 0 to 4: never one of these, so even
-//   bytes of a challenge's size are told apart); the templated states also
-//   hold their N, so bytes written for one N are refused by another;
+// - big-endian, a signed field in two's complement;
+// - byte 0 is the format version, 1; byte 1 the kind of state: 0x10
+//   daily_usage, 0x11 rate_state, 0x12 sliding_window_state<N>, 0x13
+//   rolling_usage<N> (never a challenge's state byte, 0 to 4); the templated
+//   states also hold their N;
 // - all-zero bytes (an empty column) read as the value-initialised state;
-//   to_bytes of that state writes its version, kind and N, and zeros;
 // - from_bytes refuses with errc::invalid_parameter whatever to_bytes cannot
-//   write: another version, kind or N, a reserved byte that is not 0, a state
-//   whose invariants do not hold (listed with each layout). A decoded state
-//   answers every request exactly as the state that was written, and a read
-//   never has to trust a field it cannot check;
+//   write (another version, kind or N, a reserved byte that is not 0, a
+//   broken invariant), so a decoded state answers every request exactly as
+//   the state that was written;
 // - what is derived is not stored (rolling_usage's copies of its newest and
 //   oldest offsets, its repeated slots): from_bytes recomputes it;
-// - integers stay below 2^53 in magnitude where the state allows, so a
-//   reader whose numbers are doubles (Lua 5.1's) reads them exactly: each
-//   layout says which may not.
-// Never throws, never allocates, usable in constant expressions.
+// - integers stay below 2^53 in magnitude where the state allows, so that
+//   doubles (Lua 5.1's numbers) read them exactly: each layout says which may not.
 
 namespace detail {
 
@@ -1290,15 +1083,11 @@ struct rate_state_bytes : std::array<std::byte, rate_state_bytes_size> {};
 //   1  u8   kind, 0x12
 //   2  u16  N
 //   4  u16  size: how many times are kept, 0 .. N
-//   6  u16  write position of the ring (N > 16): size while size < N, else
-//           0 .. N - 1; 0 for N <= 16, whose times are kept in order
-//   8  u16  the ring's count hint (N > 16): 0 .. size; 0 for N <= 16
-//   10 6 B  reserved, 0
+//   6  10 B reserved, 0
 //   16 + 8 * k, k < N: i64 the k-th most recent admitted time (k = 0 is the
 //           latest), ms since 1970-01-01; never -2^63; times never increase
 //           with k; 0 for k >= size. Below 2^53 in magnitude for any time
 //           within 285,000 years of 1970.
-// (The hint is checked before it is used, so any hint up to size is safe.)
 template <std::size_t N>
 inline constexpr std::size_t sliding_window_state_bytes_size = 16 + 8 * N;
 template <std::size_t N>
@@ -1335,35 +1124,32 @@ namespace detail {
 
 // The stored forms of the states with private layouts (a friend of each).
 struct state_codec {
+  // The fields that open the bytes of a state that holds up to N times.
+  template <class Bytes>
+  static constexpr Bytes opening(state_kind kind, std::size_t n, std::size_t size) noexcept {
+    Bytes out{};
+    store_header(out, kind);
+    store_be(out, 2, 2, n);
+    store_be(out, 4, 2, size);
+    return out;
+  }
+
   template <std::size_t N>
   static constexpr sliding_window_state_bytes<N> encode(const sliding_window_state<N>& s) noexcept {
-    sliding_window_state_bytes<N> out{};
-    store_header(out, state_kind::sliding_window_state);
-    store_be(out, 2, 2, N);
     const std::size_t size = s.size();
-    store_be(out, 4, 2, size);
-    if constexpr (!sliding_window_state<N>::ordered) {
-      store_be(out, 6, 2, s.ring_.next);
-      store_be(out, 8, 2, s.ring_.inside);
-    }
-    for (std::size_t k = 0; k < size; ++k) store_be(out, 16 + 8 * k, 8, s.slot(k) ^ sign_bit);  // unbiased
+    auto out = opening<sliding_window_state_bytes<N>>(state_kind::sliding_window_state, N, size);
+    for (std::size_t k = 0; k < size; ++k) store_be(out, 16 + 8 * k, 8, s.slots_[k] ^ sign_bit);  // unbiased
     return out;
   }
 
   template <std::size_t N>
   static constexpr result<sliding_window_state<N>> decode(const sliding_window_state_bytes<N>& in) noexcept {
     if (all_zero(in)) return sliding_window_state<N>{};
-    if (!header_is(in, state_kind::sliding_window_state) || load_be(in, 2, 2) != N || load_be(in, 10, 6) != 0)
+    if (!header_is(in, state_kind::sliding_window_state) || load_be(in, 2, 2) != N || load_be(in, 6, 2) != 0 ||
+        load_be(in, 8, 8) != 0)
       return errc::invalid_parameter;
     const auto size = static_cast<std::size_t>(load_be(in, 4, 2));
-    const auto next = static_cast<std::size_t>(load_be(in, 6, 2));
-    const auto inside = static_cast<std::size_t>(load_be(in, 8, 2));
     if (size > N) return errc::invalid_parameter;
-    if constexpr (sliding_window_state<N>::ordered) {
-      if (next != 0 || inside != 0) return errc::invalid_parameter;
-    } else {
-      if (next >= N || (size < N && next != size) || inside > size) return errc::invalid_parameter;
-    }
     sliding_window_state<N> s{};
     std::uint64_t later = u64_max;  // the biased time of recency k - 1
     for (std::size_t k = 0; k < N; ++k) {
@@ -1375,24 +1161,15 @@ struct state_codec {
       const std::uint64_t biased = time ^ sign_bit;  // 0 is an empty slot: -2^63 is never kept
       if (biased == 0 || biased > later) return errc::invalid_parameter;
       later = biased;
-      if constexpr (sliding_window_state<N>::ordered) {
-        s.slots_[k] = biased;
-      } else {
-        s.slots_[ring_index<N>(next + (N - 1) - k)] = biased;  // newest just before next
-      }
+      s.slots_[k] = biased;
     }
-    if constexpr (!sliding_window_state<N>::ordered)
-      s.ring_ = {static_cast<std::uint16_t>(size), static_cast<std::uint16_t>(next), static_cast<std::uint16_t>(inside), 0};
     return s;
   }
 
   template <std::size_t N>
   static constexpr rolling_usage_bytes<N> encode(const rolling_usage<N>& u) noexcept {
-    rolling_usage_bytes<N> out{};
-    store_header(out, state_kind::rolling_usage);
-    store_be(out, 2, 2, N);
     const std::size_t size = u.size();
-    store_be(out, 4, 2, size);
+    auto out = opening<rolling_usage_bytes<N>>(state_kind::rolling_usage, N, size);
     store_be(out, 6, 2, u.next_);
     store_be(out, 8, 2, u.inside_);
     store_be(out, 12, 4, u.inside_width_);
@@ -1503,27 +1280,22 @@ constexpr result<rate_state> from_bytes(const rate_state_bytes& bytes) noexcept 
   return rate_state::from_bits(tat ^ detail::sign_bit);
 }
 
-// The stored form of `state` (layout on sliding_window_state_bytes).
+// The stored forms of sliding_window_state<N> and rolling_usage<N> (layouts
+// on sliding_window_state_bytes and rolling_usage_bytes), and the states
+// they store; all-zero bytes read as the empty state, anything else to_bytes
+// cannot write is invalid_parameter.
 template <std::size_t N>
 constexpr sliding_window_state_bytes<N> to_bytes(const sliding_window_state<N>& state) noexcept {
   return detail::state_codec::encode(state);
 }
-
-// The sliding_window_state<N> stored as `bytes` by to_bytes; all-zero bytes
-// read as the empty state. Anything else is invalid_parameter.
-template <std::size_t N>
-constexpr result<sliding_window_state<N>> from_bytes(const sliding_window_state_bytes<N>& bytes) noexcept {
-  return detail::state_codec::decode(bytes);
-}
-
-// The stored form of `usage` (layout on rolling_usage_bytes).
 template <std::size_t N>
 constexpr rolling_usage_bytes<N> to_bytes(const rolling_usage<N>& usage) noexcept {
   return detail::state_codec::encode(usage);
 }
-
-// The rolling_usage<N> stored as `bytes` by to_bytes; all-zero bytes read as
-// the unused state. Anything else is invalid_parameter.
+template <std::size_t N>
+constexpr result<sliding_window_state<N>> from_bytes(const sliding_window_state_bytes<N>& bytes) noexcept {
+  return detail::state_codec::decode(bytes);
+}
 template <std::size_t N>
 constexpr result<rolling_usage<N>> from_bytes(const rolling_usage_bytes<N>& bytes) noexcept {
   return detail::state_codec::decode(bytes);

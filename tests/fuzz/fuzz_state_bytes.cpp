@@ -222,8 +222,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 3: fuzz<pv::sliding_window_state<3>>(in, built); break;
     case 4: fuzz<pv::sliding_window_state<10>>(in, built); break;
     case 5: fuzz<pv::sliding_window_state<16>>(in, built); break;
-    case 6: fuzz<pv::sliding_window_state<17>>(in, built); break;
-    case 7: fuzz<pv::sliding_window_state<40>>(in, built); break;
+    case 6: fuzz<pv::sliding_window_state<2>>(in, built); break;
+    case 7: fuzz<pv::sliding_window_state<7>>(in, built); break;
     case 8: fuzz<pv::rolling_usage<1>>(in, built); break;
     case 9: fuzz<pv::rolling_usage<3>>(in, built); break;
     case 10: fuzz<pv::rolling_usage<4>>(in, built); break;
