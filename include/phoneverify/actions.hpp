@@ -440,7 +440,9 @@ constexpr inline_string<detail::verdict_description_capacity> describe(
   if (v.at_fault() != parameter::none) {
     detail::append_cut(out, "; parameter ");
     detail::append_cut(out, parameter_name(v.at_fault()));
-    if (v.step() == check_step::syntax) {
+    const verdict_reason r = v.reason();
+    if (r == verdict_reason::bad_syntax || r == verdict_reason::unassigned_country_code ||
+        r == verdict_reason::invalid_fact) {
       detail::append_cut(out, " at byte ");
       detail::append_number(out, v.position());
     }

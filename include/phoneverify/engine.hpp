@@ -291,6 +291,10 @@ inline constexpr std::size_t engine_body_capacity = max_body_size(36 + 64 + 128 
 // code and the RequestId is written for this response: the body, then zeros
 // to the end of the storage; the code is empty (all zeros) unless the send is
 // ok; so no earlier code or key on the stack leaves in it.
+namespace detail {
+class engine_front;
+}  // namespace detail
+
 class engine_response {
  public:
   const phoneverify::verdict& verdict() const noexcept { return verdict_; }
@@ -311,7 +315,7 @@ class engine_response {
   const std::optional<phone_number>& phone() const noexcept { return phone_; }
 
  private:
-  friend class engine;
+  friend class detail::engine_front;
   phoneverify::verdict verdict_;
   issued_code issued_{};
   std::optional<phone_number> phone_;
@@ -449,6 +453,173 @@ inline verdict check_caller_account(action a, std::string_view account_id) noexc
                       verdict_reason::invalid_fact, v.at_fault(), static_cast<std::uint8_t>(c.reason), c.position);
 }
 
+// Step 1's subject (RULES.md §9): a caller of an action with flow control
+// must be named, by an AccountId, before any rate is keyed on it.
+inline verdict check_flow_caller(action a, const facts& f) noexcept {
+  const verdict v = check_flow_subject(a, f);
+  return v.ok() ? check_caller_account(a, f.caller.account_id) : v;
+}
+
+}  // namespace detail
+
+namespace detail {
+
+// What every engine shares, whatever keeps its state (in memory here, on
+// Redis in the fleet engine): the configuration with its texts owned, the
+// random source, the RequestIds, steps 2-6 with the caller checks of
+// RULES.md §9, the refusals of unavailable state and randomness, and the
+// rendering of every response. Thread-safe: only counters change.
+class engine_front {
+ public:
+  engine_front(const engine_config& config, std::shared_ptr<random_source>&& random,
+               const store_hash_key& request_id_key) noexcept
+      : config_(config), random_(std::move(random)), request_id_key_(siphash_key_from_bytes(request_id_key)) {
+    // The engine owns its texts: the caller's views may die after this.
+    host_id_.append(config.host_id);
+    recommend_.append(config.recommend);
+    config_.host_id = host_id_.view();
+    config_.recommend = recommend_.view();
+  }
+  engine_front(const engine_front&) = delete;
+  engine_front& operator=(const engine_front&) = delete;
+
+  const engine_config& config() const noexcept { return config_; }
+  random_source& random() const noexcept { return *random_; }
+  std::uint64_t randomness_failures() const noexcept { return randomness_failures_.load(std::memory_order_relaxed); }
+  void count_randomness_failure() noexcept { randomness_failures_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Starts a response: its RequestId (a failure of the random source counted once, `fell_back`).
+  void start(engine_response& out, bool& fell_back) noexcept {
+    out.request_id_ = new_request_id(fell_back);
+    if (fell_back) count_randomness_failure();
+  }
+
+  // A UUID in upper case, the RequestId shape of the documented examples:
+  // version 4 from the random source; when it gives no value, version 8
+  // (RFC 9562's custom layout) from SipHash-2-4 under the engine's own key of
+  // a per-engine counter and the process id, so RequestIds stay unique (also
+  // between forked workers) and the failure shows in the logs.
+  inline_string<36> new_request_id(bool& fell_back) noexcept {
+    std::uint64_t words[2] = {0, 0};
+    std::uint64_t version = 0x4000;
+    const std::optional<std::uint64_t> first = random_->next();
+    const std::optional<std::uint64_t> second = first ? random_->next() : std::nullopt;
+    if (first && second) {
+      words[0] = *first;
+      words[1] = *second;
+    } else {
+      fell_back = true;
+      version = 0x8000;
+      std::array<std::byte, 17> input{};
+      const std::uint64_t n = request_id_counter_.fetch_add(1, std::memory_order_relaxed);
+#if PHONEVERIFY_HAS_POSIX
+      const auto pid = static_cast<std::uint64_t>(::getpid());
+#else
+      const std::uint64_t pid = 0;
+#endif
+      for (std::size_t i = 0; i < 8; ++i) {
+        input[i] = static_cast<std::byte>((n >> (8 * i)) & 0xFF);
+        input[8 + i] = static_cast<std::byte>((pid >> (8 * i)) & 0xFF);
+      }
+      for (std::size_t w = 0; w < 2; ++w) {
+        input[16] = static_cast<std::byte>(w);
+        words[w] = siphash24(request_id_key_,
+                                     std::string_view(reinterpret_cast<const char*>(input.data()), input.size()));
+      }
+    }
+    static constexpr char hex[] = "0123456789ABCDEF";
+    words[0] = (words[0] & ~0xF000ULL) | version;
+    words[1] = (words[1] & ~(0xCULL << 60)) | (0x8ULL << 60);
+    inline_string<36> id;
+    for (int nibble = 0; nibble < 32; ++nibble) {
+      if (nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20) id.push_back('-');
+      const std::uint64_t w = words[nibble / 16];
+      id.push_back(hex[(w >> (60 - 4 * (nibble % 16))) & 0xF]);
+    }
+    return id;
+  }
+
+  // The refusal of a key a store would not take (RULES.md §4: fail closed,
+  // nothing forgotten): the action's limit error, reason state_unavailable,
+  // retry_at the store's (the earliest instant a slot of the full shard can
+  // free; timestamp::max() for a key that never fits).
+  static verdict unavailable(action a, check_step step, timestamp retry_at = timestamp::max()) noexcept {
+    return {a, info(a).limit_error, step, verdict_reason::state_unavailable, parameter::none, 0, 0, retry_at};
+  }
+
+  // A send whose code could not be drawn: the action's limit error (RULES.md
+  // §5), nothing charged, no code; a retry in a second may find the entropy back.
+  static verdict no_randomness(action a, timestamp now) noexcept {
+    return {a, info(a).limit_error, check_step::quota, verdict_reason::randomness_unavailable, parameter::none, 0, 0,
+            timestamp{std::chrono::milliseconds{sat_add(ms_of(now), 1000)}}};
+  }
+
+  // Sets the verdict of `out`, renders its body and zeroes the rest of its
+  // storage, so that no byte of an earlier response or of the stack leaves
+  // with this one. The success fields are the ones the action's row names.
+  engine_response& finish(engine_response& out, const verdict& v) const noexcept {
+    out.verdict_ = v;
+    const std::span<char> buffer(out.body_storage_.data(), out.body_storage_.size());
+    render_result r;
+    if (v.ok()) {
+      success_fields fields;
+      fields.request_id = out.request_id_.view();
+      inline_string<24> expiration;
+      inline_string<max_phone_text> phone;
+      if (info(v.action()).returns_expiration_date) {
+        expiration = format_iso8601(out.issued_.expires_at);
+        fields.expiration_date = expiration.view();
+      }
+      if (info(v.action()).returns_phone_number && out.phone_) {
+        phone = format_phone(*out.phone_, info(v.action()).phone_form);
+        fields.phone_number = phone.view();
+      }
+      r = render_success(buffer, config_.format, v.action(), fields);
+    } else {
+      error_fields fields;
+      fields.request_id = out.request_id_.view();
+      fields.host_id = config_.host_id;
+      fields.recommend = config_.recommend;
+      fields.parameter = parameter_name(v.at_fault());
+      r = render_error(buffer, config_.format, v.action(), v.error(), fields);
+    }
+    // Never dropped: the configuration's format is validated and every value a
+    // body carries is bounded (engine_body_capacity), so a failure here is a
+    // broken invariant of the library, not a request to answer with no body.
+    PHONEVERIFY_ASSERT(r.ok(), "engine: a response body did not render (format or capacity invariant broken)");
+    out.body_size_ = r.ok() ? r.size : 0;
+    std::memset(out.body_storage_.data() + out.body_size_, 0, out.body_storage_.size() - out.body_size_);
+    return out;
+  }
+
+  // An ok send: the code to deliver, then the success body.
+  engine_response& finish_issued(engine_response& out, action a, const issued_code& issued) const noexcept {
+    out.issued_ = issued;
+    return finish(out, verdict{a});
+  }
+
+  // Steps 2-6 and the caller account that keys state (RULES.md §9): the
+  // prepared request, or the verdict `out` is finished with.
+  template <class Request>
+  preparation prepare_request(const Request& request, const facts& f, engine_response& out) const noexcept {
+    const preparation prepared = prepare(request, f, config_.policy);
+    if (!prepared) return prepared;
+    if (prepared->binding) out.phone_ = prepared->binding->phone;
+    if (caller_keys_state(*prepared, config_.policy))
+      if (const verdict v = check_caller_account(Request::id, f.caller.account_id); !v) return v;
+    return prepared;
+  }
+
+ private:
+  engine_config config_;
+  inline_string<engine_max_host_id> host_id_;
+  inline_string<engine_max_recommend> recommend_;
+  std::shared_ptr<random_source> random_;
+  siphash_key request_id_key_;
+  std::atomic<std::uint64_t> request_id_counter_{0};
+  std::atomic<std::uint64_t> randomness_failures_{0};
+};
+
 }  // namespace detail
 
 // ---------------------------------------------------------------------------
@@ -527,7 +698,7 @@ class engine {
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
 
-  const engine_config& config() const noexcept { return config_; }
+  const engine_config& config() const noexcept { return front_.config(); }
 
   // One method per action (RULES.md §1), on the site of config().policy.sites.
   engine_response send_verification_code_for_bind_secure_mobile_phone(
@@ -569,7 +740,7 @@ class engine {
   // (The clock's reading itself when config().high_water_time is false.)
   timestamp now() {
     const std::int64_t t = detail::ms_of(clock_());
-    if (!config_.high_water_time) return timestamp{std::chrono::milliseconds{t}};
+    if (!config().high_water_time) return timestamp{std::chrono::milliseconds{t}};
     std::int64_t seen = high_water_.ms.load(std::memory_order_relaxed);
     while (t > seen && !high_water_.ms.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
     }
@@ -584,7 +755,7 @@ class engine {
 
   engine_stats stats() const {
     return {quotas_.size(), rates_.size(), windows_.size(), challenges_.size(),
-            randomness_failures_.load(std::memory_order_relaxed)};
+            front_.randomness_failures()};
   }
 
  private:
@@ -626,133 +797,15 @@ class engine {
   // An engine from keys already drawn (the clock and the source are moved
   // in the member initialisers, after the caller has read them).
   engine(const keys& k, const engine_config& config, clock_function&& clock, std::shared_ptr<random_source>&& random)
-      : config_(config),
+      : front_(config, std::move(random), k.request_ids),
         clock_(std::move(clock)),
-        random_(std::move(random)),
-        request_id_key_(detail::siphash_key_from_bytes(k.request_ids)),
         quotas_(config.capacity, k.quotas, config.shards, {config.policy.daily.utc_offset}),
         rates_(config.capacity, k.rates, config.shards, {config.policy.cams_rate}),
         windows_(config.capacity, k.windows, config.shards, {detail::longest_window(config.policy.per_phone)}),
-        challenges_(config.capacity, k.challenges, config.shards, {config.policy.code}) {
-    // The engine owns its texts: the caller's views may die after this.
-    host_id_.append(config.host_id);
-    recommend_.append(config.recommend);
-    config_.host_id = host_id_.view();
-    config_.recommend = recommend_.view();
-  }
+        challenges_(config.capacity, k.challenges, config.shards, {config.policy.code}) {}
 
   static detail::engine_key challenge_key(action sending_action, std::string_view account) noexcept {
     return detail::make_key(static_cast<char>('1' + static_cast<int>(sending_action)), account);
-  }
-
-  // A UUID in upper case, the RequestId shape of the documented examples:
-  // version 4 from the random source; when it gives no value, version 8
-  // (RFC 9562's custom layout) from SipHash-2-4 under the engine's own key of
-  // a per-engine counter and the process id, so RequestIds stay unique (also
-  // between forked workers) and the failure shows in the logs.
-  inline_string<36> new_request_id(bool& fell_back) noexcept {
-    std::uint64_t words[2] = {0, 0};
-    std::uint64_t version = 0x4000;
-    const std::optional<std::uint64_t> first = random_->next();
-    const std::optional<std::uint64_t> second = first ? random_->next() : std::nullopt;
-    if (first && second) {
-      words[0] = *first;
-      words[1] = *second;
-    } else {
-      fell_back = true;
-      version = 0x8000;
-      std::array<std::byte, 17> input{};
-      const std::uint64_t n = request_id_counter_.fetch_add(1, std::memory_order_relaxed);
-#if PHONEVERIFY_HAS_POSIX
-      const auto pid = static_cast<std::uint64_t>(::getpid());
-#else
-      const std::uint64_t pid = 0;
-#endif
-      for (std::size_t i = 0; i < 8; ++i) {
-        input[i] = static_cast<std::byte>((n >> (8 * i)) & 0xFF);
-        input[8 + i] = static_cast<std::byte>((pid >> (8 * i)) & 0xFF);
-      }
-      for (std::size_t w = 0; w < 2; ++w) {
-        input[16] = static_cast<std::byte>(w);
-        words[w] = detail::siphash24(request_id_key_,
-                                     std::string_view(reinterpret_cast<const char*>(input.data()), input.size()));
-      }
-    }
-    static constexpr char hex[] = "0123456789ABCDEF";
-    words[0] = (words[0] & ~0xF000ULL) | version;
-    words[1] = (words[1] & ~(0xCULL << 60)) | (0x8ULL << 60);
-    inline_string<36> id;
-    for (int nibble = 0; nibble < 32; ++nibble) {
-      if (nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20) id.push_back('-');
-      const std::uint64_t w = words[nibble / 16];
-      id.push_back(hex[(w >> (60 - 4 * (nibble % 16))) & 0xF]);
-    }
-    return id;
-  }
-
-  // The refusal of a key a store would not take (RULES.md §4: fail closed,
-  // nothing forgotten): the action's limit error, reason state_unavailable,
-  // retry_at the store's (the earliest instant a slot of the full shard can
-  // free; timestamp::max() for a key that never fits).
-  static verdict unavailable(action a, check_step step, timestamp retry_at = timestamp::max()) noexcept {
-    return {a, info(a).limit_error, step, verdict_reason::state_unavailable, parameter::none, 0, 0, retry_at};
-  }
-
-  // A send whose code could not be drawn: the action's limit error (RULES.md
-  // §5), nothing charged, no code; a retry in a second may find the entropy back.
-  static verdict no_randomness(action a, timestamp now) noexcept {
-    return {a, info(a).limit_error, check_step::quota, verdict_reason::randomness_unavailable, parameter::none, 0, 0,
-            timestamp{std::chrono::milliseconds{detail::sat_add(detail::ms_of(now), 1000)}}};
-  }
-
-  // Sets the verdict of `out`, renders its body and zeroes the rest of its
-  // storage, so that no byte of an earlier response or of the stack leaves
-  // with this one. The success fields are the ones the action's row names.
-  engine_response& finish(engine_response& out, const verdict& v) const noexcept {
-    out.verdict_ = v;
-    const std::span<char> buffer(out.body_storage_.data(), out.body_storage_.size());
-    render_result r;
-    if (v.ok()) {
-      success_fields fields;
-      fields.request_id = out.request_id_.view();
-      inline_string<24> expiration;
-      inline_string<max_phone_text> phone;
-      if (info(v.action()).returns_expiration_date) {
-        expiration = format_iso8601(out.issued_.expires_at);
-        fields.expiration_date = expiration.view();
-      }
-      if (info(v.action()).returns_phone_number && out.phone_) {
-        phone = format_phone(*out.phone_, info(v.action()).phone_form);
-        fields.phone_number = phone.view();
-      }
-      r = render_success(buffer, config_.format, v.action(), fields);
-    } else {
-      error_fields fields;
-      fields.request_id = out.request_id_.view();
-      fields.host_id = config_.host_id;
-      fields.recommend = config_.recommend;
-      fields.parameter = parameter_name(v.at_fault());
-      r = render_error(buffer, config_.format, v.action(), v.error(), fields);
-    }
-    // Never dropped: the configuration's format is validated and every value a
-    // body carries is bounded (engine_body_capacity), so a failure here is a
-    // broken invariant of the library, not a request to answer with no body.
-    PHONEVERIFY_ASSERT(r.ok(), "engine: a response body did not render (format or capacity invariant broken)");
-    out.body_size_ = r.ok() ? r.size : 0;
-    std::memset(out.body_storage_.data() + out.body_size_, 0, out.body_storage_.size() - out.body_size_);
-    return out;
-  }
-
-  // Steps 2-6 and the caller account that keys state (RULES.md §9): the
-  // prepared request, or the verdict `out` is finished with.
-  template <class Request>
-  preparation prepare_request(const Request& request, const facts& f, engine_response& out) const noexcept {
-    const preparation prepared = prepare(request, f, config_.policy);
-    if (!prepared) return prepared;
-    if (prepared->binding) out.phone_ = prepared->binding->phone;
-    if (detail::caller_keys_state(*prepared, config_.policy))
-      if (const verdict v = detail::check_caller_account(Request::id, f.caller.account_id); !v) return v;
-    return prepared;
   }
 
   template <class Request>
@@ -762,26 +815,26 @@ class engine {
     timestamp now;
     bool fell_back = false;
     if (!begin(a, f, now, out, fell_back)) return out;
-    const preparation prepared = prepare_request(request, f, out);
-    if (!prepared) return finish(out, prepared.error());
+    const preparation prepared = front_.prepare_request(request, f, out);
+    if (!prepared) return front_.finish(out, prepared.error());
     // Locks nest in one fixed order everywhere (challenge, then phone, then
     // account quota), so two sends can never wait on each other in a cycle.
     const code_binding& binding = *prepared->binding;
     const auto code_key = challenge_key(a, binding.account_id);
     const auto phone_key = detail::make_key('p', format_phone(binding.phone, phone_format::e164).view());
     const auto quota_key = detail::make_key('q', prepared->quota_account);
-    send_result outcome{unavailable(a, check_step::quota)};
+    send_result outcome{detail::engine_front::unavailable(a, check_step::quota)};
     // Decides on copies and writes them back only when the code could be
     // drawn: a send the random source failed changes no state.
     const auto decide = [&](daily_usage* usage, per_phone_state& windows, challenge& code) {
-      detail::source_generator rng{random_.get()};
+      detail::source_generator rng{&front_.random()};
       challenge code_copy = code;
       per_phone_state windows_copy = windows;
       daily_usage usage_copy = usage != nullptr ? *usage : daily_usage{};
-      outcome = finish_send(config_.policy, config_.key, *prepared,
+      outcome = finish_send(config().policy, config().key, *prepared,
                             {usage != nullptr ? &usage_copy : nullptr, &windows_copy, &code_copy, nullptr}, now, rng);
       if (rng.failed) {
-        outcome = no_randomness(a, now);  // whatever was drawn is dropped with the copies
+        outcome = detail::engine_front::no_randomness(a, now);  // whatever was drawn is dropped with the copies
         return;
       }
       code = code_copy;
@@ -794,21 +847,20 @@ class engine {
           const auto quota_held = quotas_.update(quota_key.view(), now, [&](daily_usage& usage) {
             decide(&usage, windows, code);
           });
-          if (!quota_held) outcome = unavailable(a, check_step::quota, quota_held.retry_at);
+          if (!quota_held) outcome = detail::engine_front::unavailable(a, check_step::quota, quota_held.retry_at);
         } else {
           decide(nullptr, windows, code);
         }
       });
-      if (!phone_held) outcome = unavailable(a, check_step::quota, phone_held.retry_at);
+      if (!phone_held) outcome = detail::engine_front::unavailable(a, check_step::quota, phone_held.retry_at);
     });
-    if (!held) outcome = unavailable(a, check_step::quota, held.retry_at);
+    if (!held) outcome = detail::engine_front::unavailable(a, check_step::quota, held.retry_at);
     if (!outcome) {
       if (outcome.error().reason() == verdict_reason::randomness_unavailable && !fell_back)
-        randomness_failures_.fetch_add(1, std::memory_order_relaxed);  // once per request
-      return finish(out, outcome.error());
+        front_.count_randomness_failure();  // once per request
+      return front_.finish(out, outcome.error());
     }
-    out.issued_ = *outcome;
-    return finish(out, verdict{a});
+    return front_.finish_issued(out, a, *outcome);
   }
 
   template <class Request>
@@ -818,24 +870,24 @@ class engine {
     timestamp now;
     bool fell_back = false;
     if (!begin(a, f, now, out, fell_back)) return out;
-    const preparation prepared = prepare_request(request, f, out);
-    if (!prepared) return finish(out, prepared.error());
-    if (!prepared->needs_code()) return finish(out, verdict{a});
+    const preparation prepared = front_.prepare_request(request, f, out);
+    if (!prepared) return front_.finish(out, prepared.error());
+    if (!prepared->needs_code()) return front_.finish(out, verdict{a});
     const code_binding& binding = *prepared->binding;
     const auto code_key = challenge_key(binding.purpose, binding.account_id);
     // A binding the store has never seen gets an empty challenge (no code,
     // dead at once, so the next sweep drops it). If the store is full of
     // live state and refuses it, there is no code either: check against an
     // empty challenge, which answers no_code.
-    verdict v = unavailable(a, check_step::code);
+    verdict v = detail::engine_front::unavailable(a, check_step::code);
     const auto found = challenges_.update(code_key.view(), now, [&](challenge& code) {
-      v = finish_verify(config_.policy, config_.key, *prepared, code, now);
+      v = finish_verify(config().policy, config().key, *prepared, code, now);
     });
     if (!found) {
       challenge none{};
-      v = finish_verify(config_.policy, config_.key, *prepared, none, now);
+      v = finish_verify(config().policy, config().key, *prepared, none, now);
     }
-    return finish(out, v);
+    return front_.finish(out, v);
   }
 
   // What every call starts with: the engine's time, a RequestId (a failure
@@ -843,8 +895,7 @@ class engine {
   // control). False, with `out` complete, when flow control refuses.
   bool begin(action a, const facts& f, timestamp& t, engine_response& out, bool& fell_back) {
     t = now();
-    out.request_id_ = new_request_id(fell_back);
-    if (fell_back) randomness_failures_.fetch_add(1, std::memory_order_relaxed);
+    front_.start(out, fell_back);
     return admit_flow(a, f, t, out);
   }
 
@@ -853,29 +904,22 @@ class engine {
     if (!info(a).flow_control) return true;
     // An unnamed user, or one named by no AccountId, is refused before any
     // rate is keyed on it (RULES.md §9).
-    verdict v = check_flow_subject(a, f);
-    if (v.ok()) v = detail::check_caller_account(a, f.caller.account_id);
+    verdict v = detail::check_flow_caller(a, f);
     if (!v.ok()) {
-      finish(out, v);
+      front_.finish(out, v);
       return false;
     }
     const auto key = detail::make_key('r', f.caller.account_id);
-    v = unavailable(a, check_step::flow_control);
-    const auto held = rates_.update(key.view(), t, [&](rate_state& s) { v = admit_request(config_.policy, a, s, t); });
-    if (!held) v = unavailable(a, check_step::flow_control, held.retry_at);
+    v = detail::engine_front::unavailable(a, check_step::flow_control);
+    const auto held = rates_.update(key.view(), t, [&](rate_state& s) { v = admit_request(config().policy, a, s, t); });
+    if (!held) v = detail::engine_front::unavailable(a, check_step::flow_control, held.retry_at);
     if (v.ok()) return true;
-    finish(out, v);
+    front_.finish(out, v);
     return false;
   }
 
-  engine_config config_;
-  inline_string<64> host_id_;
-  inline_string<128> recommend_;
+  detail::engine_front front_;
   clock_function clock_;
-  std::shared_ptr<random_source> random_;
-  detail::siphash_key request_id_key_;
-  std::atomic<std::uint64_t> request_id_counter_{0};
-  std::atomic<std::uint64_t> randomness_failures_{0};
   // The latest clock reading (milliseconds), see now(): written by every
   // call that sees a later clock, so it has a cache line of its own and
   // never invalidates the fields every call reads.
