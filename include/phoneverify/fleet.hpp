@@ -1038,6 +1038,165 @@ constexpr send_result decode_send(const reply_view& reply) noexcept {
   return out;
 }
 
+
+// ---------------------------------------------------------------------------
+// The transport: what a fleet engine needs of a Redis client, so that the
+// engine never includes one (redis.hpp is the hiredis implementation; a
+// service with its own client implements `transport` on it).
+
+// What went wrong with a command. Each fails the decision closed (RULES.md
+// §4: a Redis failure never admits); the name is for logs and metrics.
+enum class transport_error : std::uint8_t {
+  none,
+  connection_refused,    // nothing listens there (ECONNREFUSED, no such socket file)
+  timeout,               // no connection or no reply within the timeout: the outcome is unknown
+  connection_lost,       // the server closed the connection or the socket failed
+  protocol,              // a reply the client could not parse, or one too large to view
+  client_out_of_memory,  // the client could not allocate
+  server_out_of_memory,  // OOM: the server refused the write (noeviction at maxmemory)
+  cluster_down,          // CLUSTERDOWN: the cluster cannot serve the slot
+  redirected,            // MOVED / ASK: the key's slot lives on another node
+  busy,                  // BUSY: a script is running too long on the server
+  loading,               // LOADING: the server is loading its dataset
+  read_only,             // READONLY: a replica was asked to write
+  noscript,              // NOSCRIPT: only from a plain command; run() answers it with EVAL
+  error_reply,           // any other error reply (its text is the message)
+  bad_argument,          // more arguments than a command may have here
+};
+inline constexpr std::size_t transport_error_count = 15;
+
+constexpr std::string_view transport_error_name(transport_error e) noexcept {
+  switch (e) {
+    case transport_error::none: return "none";
+    case transport_error::connection_refused: return "connection_refused";
+    case transport_error::timeout: return "timeout";
+    case transport_error::connection_lost: return "connection_lost";
+    case transport_error::protocol: return "protocol";
+    case transport_error::client_out_of_memory: return "client_out_of_memory";
+    case transport_error::server_out_of_memory: return "server_out_of_memory";
+    case transport_error::cluster_down: return "cluster_down";
+    case transport_error::redirected: return "redirected";
+    case transport_error::busy: return "busy";
+    case transport_error::loading: return "loading";
+    case transport_error::read_only: return "read_only";
+    case transport_error::noscript: return "noscript";
+    case transport_error::error_reply: return "error_reply";
+    case transport_error::bad_argument: return "bad_argument";
+  }
+  return {};
+}
+
+// The error of a server's error reply, from its first word.
+constexpr transport_error classify_error_reply(std::string_view text) noexcept {
+  const auto starts = [text](std::string_view word) {
+    return text.substr(0, word.size()) == word && (text.size() == word.size() || text[word.size()] == ' ');
+  };
+  if (starts("NOSCRIPT")) return transport_error::noscript;
+  if (starts("OOM")) return transport_error::server_out_of_memory;
+  if (starts("CLUSTERDOWN")) return transport_error::cluster_down;
+  if (starts("MOVED") || starts("ASK")) return transport_error::redirected;
+  if (starts("BUSY")) return transport_error::busy;
+  if (starts("LOADING")) return transport_error::loading;
+  if (starts("READONLY")) return transport_error::read_only;
+  return transport_error::error_reply;
+}
+
+// A reply copied out of the client, small enough for the stack: the fleet
+// engine reads only script replies (arrays of at most 5 integers), CONFIG
+// GET's pair, SCRIPT LOAD's SHA-1 and WAIT's count. A longer text is cut,
+// more elements are dropped (`complete` false): the engine then answers
+// bad_reply, failing closed.
+class owned_reply {
+ public:
+  static constexpr std::size_t max_elements = 8;
+  static constexpr std::size_t max_text = 64;
+
+  reply_view::type kind = reply_view::type::nil;
+  long long integer = 0;
+  inline_string<max_text> text;
+  bool complete = true;
+
+  // Copies `r`: its top level and one level of elements.
+  constexpr void assign(const reply_view& r) noexcept {
+    kind = r.kind;
+    integer = r.integer;
+    text.clear();
+    text.append(r.text.substr(0, max_text));
+    complete = r.text.size() <= max_text;
+    count_ = 0;
+    if (r.kind != reply_view::type::array) return;
+    for (const reply_view& e : r.elements) {
+      if (count_ == max_elements || e.kind == reply_view::type::array) {
+        complete = false;
+        break;
+      }
+      element& to = elements_[count_++];
+      to.kind = e.kind;
+      to.integer = e.integer;
+      to.text.clear();
+      to.text.append(e.text.substr(0, max_text));
+      if (e.text.size() > max_text) complete = false;
+    }
+  }
+
+  // The reply as a view into this object (valid while it lives, unmoved).
+  constexpr reply_view view() const noexcept {
+    reply_view out{kind, integer, text.view(), {}};
+    if (kind != reply_view::type::array) return out;
+    for (std::size_t i = 0; i < count_; ++i)
+      views_[i] = {elements_[i].kind, elements_[i].integer, elements_[i].text.view(), {}};
+    out.elements = std::span<const reply_view>(views_.data(), count_);
+    return out;
+  }
+
+ private:
+  struct element {
+    reply_view::type kind = reply_view::type::nil;
+    long long integer = 0;
+    inline_string<max_text> text;
+  };
+  std::array<element, max_elements> elements_{};
+  std::size_t count_ = 0;
+  mutable std::array<reply_view, max_elements> views_{};
+};
+
+// One command's outcome through a transport: `err` none and the reply, or
+// the error and a message (the server's error text, or the client's). For
+// a script run with a WAIT, `acknowledged` is WAIT's count of replicas
+// (-1 when no WAIT was asked).
+struct transport_result {
+  transport_error err = transport_error::none;
+  inline_string<160> message;
+  owned_reply value;
+  long long acknowledged = -1;
+  constexpr bool ok() const noexcept { return err == transport_error::none; }
+};
+
+// A script call as a transport runs it: the EVALSHA words, the EVAL words
+// (after NOSCRIPT), and for the durable mode the WAIT to send after it on the
+// same connection (WAIT counts the replicas that acknowledged the writes of
+// that connection only).
+struct script_run {
+  std::span<const std::string_view> by_sha;
+  std::span<const std::string_view> by_source;
+  std::int64_t wait_replicas = 0;                 // 0: no WAIT
+  std::chrono::milliseconds wait_timeout{0};      // WAIT's timeout (0 would block for ever: refused)
+};
+
+// The connection of a fleet engine to its Redis. Called from many threads
+// at once: an implementation is thread-safe (a connection per thread or a
+// pool) and answers every failure as a transport_result within its
+// timeouts, never an exception, never a reply it did not receive.
+class transport {
+ public:
+  virtual ~transport() = default;
+  // One command (binary-safe words), e.g. CONFIG GET or SCRIPT LOAD.
+  virtual transport_result command(std::span<const std::string_view> argv) noexcept = 0;
+  // One script: EVALSHA, then EVAL with the source when the server answers
+  // NOSCRIPT; then WAIT when the call asks for it, on the same connection.
+  virtual transport_result run(const script_run& c) noexcept = 0;
+};
+
 }  // namespace phoneverify::fleet
 
 #endif  // PHONEVERIFY_FLEET_HPP

@@ -36,6 +36,12 @@
 #include <string_view>
 #include <utility>
 
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
 #include <pthread.h>
 #include <sys/time.h>
 
@@ -46,61 +52,14 @@
 
 namespace phoneverify::redis {
 
-// What went wrong with a command. Each fails the decision closed; the name
-// is for logs and metrics.
-enum class error : std::uint8_t {
-  none,
-  connection_refused,    // nothing listens there (ECONNREFUSED, no such socket file)
-  timeout,               // no connection or no reply within the timeout: the outcome is unknown
-  connection_lost,       // the server closed the connection or the socket failed
-  protocol,              // a reply hiredis could not parse, or one too large to view
-  client_out_of_memory,  // hiredis could not allocate
-  server_out_of_memory,  // OOM: the server refused the write (noeviction at maxmemory)
-  cluster_down,          // CLUSTERDOWN: the cluster cannot serve the slot
-  redirected,            // MOVED / ASK: the key's slot lives on another node
-  busy,                  // BUSY: a script is running too long on the server
-  loading,               // LOADING: the server is loading its dataset
-  read_only,             // READONLY: a replica was asked to write
-  noscript,              // NOSCRIPT: only from command(); run() answers it with EVAL
-  error_reply,           // any other error reply (its text is the message)
-  bad_argument,          // more arguments than a command may have here
-};
+// What went wrong with a command (fleet.hpp's transport_error, under the
+// name this header has always given it). Each fails the decision closed;
+// the name is for logs and metrics.
+using error = fleet::transport_error;
 
-constexpr std::string_view error_name(error e) noexcept {
-  switch (e) {
-    case error::none: return "none";
-    case error::connection_refused: return "connection_refused";
-    case error::timeout: return "timeout";
-    case error::connection_lost: return "connection_lost";
-    case error::protocol: return "protocol";
-    case error::client_out_of_memory: return "client_out_of_memory";
-    case error::server_out_of_memory: return "server_out_of_memory";
-    case error::cluster_down: return "cluster_down";
-    case error::redirected: return "redirected";
-    case error::busy: return "busy";
-    case error::loading: return "loading";
-    case error::read_only: return "read_only";
-    case error::noscript: return "noscript";
-    case error::error_reply: return "error_reply";
-    case error::bad_argument: return "bad_argument";
-  }
-  return {};
-}
+constexpr std::string_view error_name(error e) noexcept { return fleet::transport_error_name(e); }
 
-// The error of a server's error reply, from its first word.
-constexpr error classify_error_reply(std::string_view text) noexcept {
-  const auto starts = [text](std::string_view word) {
-    return text.substr(0, word.size()) == word && (text.size() == word.size() || text[word.size()] == ' ');
-  };
-  if (starts("NOSCRIPT")) return error::noscript;
-  if (starts("OOM")) return error::server_out_of_memory;
-  if (starts("CLUSTERDOWN")) return error::cluster_down;
-  if (starts("MOVED") || starts("ASK")) return error::redirected;
-  if (starts("BUSY")) return error::busy;
-  if (starts("LOADING")) return error::loading;
-  if (starts("READONLY")) return error::read_only;
-  return error::error_reply;
-}
+using fleet::classify_error_reply;
 
 // Where the server is and how long to wait. A unix socket when
 // `unix_socket` is not empty, else TCP to host:port. The strings are copied.
@@ -299,6 +258,45 @@ class connection {
     return command(std::span<const std::string_view>(by_source.data(), call.argc()));
   }
 
+  // Runs a script given as its two argument lists (fleet::script_run):
+  // EVALSHA, EVAL after NOSCRIPT, then WAIT when asked, on this connection
+  // (WAIT counts only the replicas that have this connection's writes).
+  fleet::transport_result run(const fleet::script_run& c) noexcept {
+    call_result out = command(c.by_sha);
+    if (out.err == error::noscript) {
+      ++stats_.noscript_fallbacks;
+      out = command(c.by_source);
+    }
+    fleet::transport_result copied = copy_out(out);
+    if (!copied.ok() || c.wait_replicas <= 0) return copied;
+    std::array<char, 24> replicas{}, timeout{};
+    const std::string_view words[3] = {"WAIT", decimal(replicas, c.wait_replicas),
+                                       decimal(timeout, c.wait_timeout.count() < 1 ? 1 : c.wait_timeout.count())};
+    call_result waited = command(std::span<const std::string_view>(words, 3));
+    if (!waited.ok()) {
+      fleet::transport_result failed = copy_out(waited);
+      return failed;
+    }
+    const fleet::reply_view w = waited.value.view();
+    if (w.kind != fleet::reply_view::type::integer) {
+      fleet::transport_result failed;
+      failed.err = error::protocol;
+      failed.message.append("WAIT answered no integer");
+      return failed;
+    }
+    copied.acknowledged = w.integer;
+    return copied;
+  }
+
+  // A call_result copied into the transport's owned form.
+  static fleet::transport_result copy_out(const call_result& r) noexcept {
+    fleet::transport_result out;
+    out.err = r.err;
+    out.message.append(r.message.view());
+    out.value.assign(r.value.view());
+    return out;
+  }
+
   // Closes the socket; the next command connects again.
   void disconnect() noexcept { drop(); }
 
@@ -349,6 +347,17 @@ class connection {
   static void append_cut(inline_string<N>& to, std::string_view text) noexcept {
     const std::size_t room = N - to.size();
     to.append(text.substr(0, room));
+  }
+  static std::string_view decimal(std::array<char, 24>& buffer, long long value) noexcept {
+    std::size_t n = buffer.size();
+    unsigned long long magnitude = value < 0 ? 0ULL - static_cast<unsigned long long>(value)
+                                             : static_cast<unsigned long long>(value);
+    do {
+      buffer[--n] = static_cast<char>('0' + magnitude % 10U);
+      magnitude /= 10U;
+    } while (magnitude != 0 && n > 1);
+    if (value < 0) buffer[--n] = '-';
+    return {buffer.data() + n, buffer.size() - n};
   }
   static timeval to_timeval(std::chrono::milliseconds ms) noexcept {
     const long long count = ms.count() < 1 ? 1 : ms.count();
@@ -416,6 +425,86 @@ class connection {
   std::chrono::milliseconds command_timeout_;
   redisContext* context_ = nullptr;
   connection_stats stats_;
+};
+
+// A fleet::transport for a fleet engine shared by many threads: a fixed
+// set of connections, each used by one thread at a time. A thread starts at
+// a slot of its own (its id's hash) and takes the first free one from
+// there, so with at least as many connections as threads no call waits for
+// another; with fewer, a call may wait for one command of another thread
+// (at most its timeouts) before its own. Every connection reconnects after
+// an error on its next command (see connection).
+struct pool_stats {
+  std::uint64_t commands = 0, connects = 0, noscript_fallbacks = 0, errors = 0;
+};
+
+class pool final : public fleet::transport {
+ public:
+  static constexpr std::size_t default_size = 16;
+
+  // `size` connections (1 when 0), none connected yet.
+  explicit pool(const options& opts, std::size_t size = default_size) {
+    if (size == 0) size = 1;
+    slots_.reserve(size);
+    for (std::size_t i = 0; i < size; ++i) slots_.push_back(std::make_unique<slot>(opts));
+  }
+
+  fleet::transport_result command(std::span<const std::string_view> argv) noexcept override {
+    slot& s = acquire();
+    const std::lock_guard<std::mutex> held(s.mutex, std::adopt_lock);
+    return connection::copy_out(s.link.command(argv));
+  }
+
+  fleet::transport_result run(const fleet::script_run& c) noexcept override {
+    slot& s = acquire();
+    const std::lock_guard<std::mutex> held(s.mutex, std::adopt_lock);
+    return s.link.run(c);
+  }
+
+  std::size_t size() const noexcept { return slots_.size(); }
+
+  // The sum of every connection's counters (each read under its lock).
+  pool_stats stats() const noexcept {
+    pool_stats out;
+    for (const auto& s : slots_) {
+      const std::lock_guard<std::mutex> held(s->mutex);
+      const connection_stats& c = s->link.stats();
+      out.commands += c.commands;
+      out.connects += c.connects;
+      out.noscript_fallbacks += c.noscript_fallbacks;
+      out.errors += c.errors;
+    }
+    return out;
+  }
+
+  // Closes every connection; each reconnects on its next command.
+  void disconnect_all() noexcept {
+    for (const auto& s : slots_) {
+      const std::lock_guard<std::mutex> held(s->mutex);
+      s->link.disconnect();
+    }
+  }
+
+ private:
+  struct slot {
+    explicit slot(const options& opts) noexcept : link(opts) {}
+    mutable std::mutex mutex;
+    connection link;
+  };
+
+  // A locked slot: the first free one from this thread's own, else its own.
+  slot& acquire() noexcept {
+    const std::size_t n = slots_.size();
+    const std::size_t home = std::hash<std::thread::id>{}(std::this_thread::get_id()) % n;
+    for (std::size_t i = 0; i < n; ++i) {
+      slot& s = *slots_[(home + i) % n];
+      if (s.mutex.try_lock()) return s;
+    }
+    slots_[home]->mutex.lock();
+    return *slots_[home];
+  }
+
+  std::vector<std::unique_ptr<slot>> slots_;
 };
 
 }  // namespace phoneverify::redis
