@@ -364,7 +364,7 @@ TEST_CASE("the fleet engine gives the embedded engine's verdicts, bodies and cod
     for (int round = 0; round < 2; ++round) {
       pv::engine_config config = base_config();
       if (round == 1) {
-        config.policy.daily.limit = 6;
+        config.policy.daily.limit = 3;
         config.policy.cams_rate = {3, 1000ms};
         config.policy.code.max_attempts = 3;
         config.policy.code.max_consecutive_failures = 5;
@@ -704,4 +704,224 @@ TEST_CASE("SCRIPT FLUSH under load costs no verdict: EVAL after NOSCRIPT", "[fle
   CHECK(ok.load() == 800);
   CHECK(failed.load() == 0);
   CHECK(link->stats().noscript_fallbacks > 0);
+}
+
+// ---------------------------------------------------------------------------
+// Across processes: 4 processes x 2 threads on the same accounts and phones
+
+namespace {
+
+constexpr std::size_t max_records = 8192;
+struct send_record {
+  std::uint32_t member, phone;
+  std::int64_t issued_ms;
+  char code[8];
+};
+struct accept_record {
+  std::uint32_t member;
+  char code[8];
+};
+// What every process writes, in memory shared by fork (lock-free atomics
+// work across processes).
+struct shared_log {
+  std::atomic<std::uint32_t> sends{0}, accepts{0}, failures{0}, cams_admitted{0}, children_failed{0};
+  std::atomic<std::int64_t> cams_first{INT64_MAX}, cams_last{0};
+  std::atomic<std::uint32_t> guess_wrong[4]{}, guess_passed[4]{}, guess_locked[4]{};
+  std::atomic<std::uint64_t> published[6]{};  // per member: code * 8 + phone + 1 of its latest code
+  send_record send[max_records];
+  accept_record accept[max_records];
+};
+
+pv::engine_config process_config() {
+  pv::engine_config config = base_config();
+  config.policy.per_phone = {{{1, 400ms}, {3, 2000ms}, {5, 10'000ms}}};
+  config.policy.code.resend_interval = 1s;
+  config.policy.code.validity = 5s;
+  config.policy.code.max_attempts = 3;
+  config.policy.code.max_consecutive_failures = 3;
+  config.policy.code.lockout = 1h;
+  config.policy.daily.limit = 3;
+  return config;
+}
+
+const std::vector<std::string> process_members = {"1000000000000001", "1000000000000002", "1000000000000003",
+                                                  "1000000000000004", "1000000000000005", "1000000000000006"};
+const std::vector<std::string> process_phones = {"44-7911000001", "44-7911000002", "44-7911000003",
+                                                 "44-7911000004"};
+const std::vector<std::string> guessed_members = {"1100000000000001", "1100000000000002", "1100000000000003",
+                                                  "1100000000000004"};
+
+void atomic_min(std::atomic<std::int64_t>& a, std::int64_t v) {
+  std::int64_t seen = a.load();
+  while (v < seen && !a.compare_exchange_weak(seen, v)) {
+  }
+}
+void atomic_max(std::atomic<std::int64_t>& a, std::int64_t v) {
+  std::int64_t seen = a.load();
+  while (v > seen && !a.compare_exchange_weak(seen, v)) {
+  }
+}
+
+// One child process: its own pool and engine (nothing shared with the
+// parent but the server and the log), two threads.
+int child_main(const redis_server& server, shared_log& log, std::uint64_t seed,
+               const std::vector<std::string>& guessed_codes) {
+  auto built = fleet::fleet_engine::create(fleet_config_of(process_config()),
+                                           std::make_shared<rd::pool>(options_of(server, 2000ms), 2));
+  if (!built) return 2;
+  auto engine = built.release();
+  const pv::facts f = grant_all("2000000000000009");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&, t] {
+      splitmix64 rng{seed * 7 + static_cast<std::uint64_t>(t)};
+      // Phase 1: every thread guesses wrong on the pre-issued codes, then tries the right one.
+      for (std::size_t b = 0; b < guessed_members.size(); ++b) {
+        for (int k = 0; k < 6; ++k) {
+          const std::string submitted = k == 5 ? guessed_codes[b] : digits(rng() % 1'000'000, 6);
+          if (submitted == guessed_codes[b] && k != 5) continue;
+          const auto r = engine->bind_secure_mobile_phone({submitted, process_phones[b], guessed_members[b]}, f);
+          if (r.ok()) log.guess_passed[b].fetch_add(1);
+          else if (r.reason() == pv::verdict_reason::state_unavailable) log.failures.fetch_add(1);
+          else if (r.verdict().code_status() == pv::check_status::wrong_code) log.guess_wrong[b].fetch_add(1);
+          else if (r.verdict().code_status() == pv::check_status::locked) log.guess_locked[b].fetch_add(1);
+        }
+      }
+      // Phase 2: sends, binds and CAMS requests for 2 s.
+      const auto end = std::chrono::steady_clock::now() + 2s;
+      while (std::chrono::steady_clock::now() < end) {
+        const std::uint32_t m = static_cast<std::uint32_t>(rng() % process_members.size());
+        const std::uint32_t p = static_cast<std::uint32_t>(rng() % process_phones.size());
+        switch (rng() % 3) {
+          case 0: {
+            const auto r = engine->send_verification_code_for_bind_secure_mobile_phone(
+                {process_phones[p], process_members[m]}, f);
+            if (r.reason() == pv::verdict_reason::state_unavailable) log.failures.fetch_add(1);
+            if (!r.ok()) break;
+            const std::uint32_t i = log.sends.fetch_add(1);
+            if (i >= max_records) break;
+            send_record& rec = log.send[i];
+            rec.member = m;
+            rec.phone = p;
+            rec.issued_ms = r.code_expires_at().time_since_epoch().count() - 5000;
+            std::memcpy(rec.code, r.code_to_deliver().data(), 6);
+            std::uint64_t value = 0;
+            for (char c : r.code_to_deliver()) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+            log.published[m].store(value * 8 + p + 1);
+            break;
+          }
+          case 1: {
+            const std::uint64_t packed = log.published[m].load();
+            if (packed == 0) break;
+            const std::string code = digits((packed - 1) / 8, 6);
+            const auto r = engine->bind_secure_mobile_phone({code, process_phones[(packed - 1) % 8], process_members[m]}, f);
+            if (r.reason() == pv::verdict_reason::state_unavailable) log.failures.fetch_add(1);
+            if (!r.ok()) break;
+            const std::uint32_t i = log.accepts.fetch_add(1);
+            if (i >= max_records) break;
+            log.accept[i].member = m;
+            std::memcpy(log.accept[i].code, code.data(), 6);
+            break;
+          }
+          default: {
+            const std::int64_t t0 = pv::system_now().time_since_epoch().count();
+            const auto r = engine->get_migration_verify_code(
+                {"4000000000009", "4479" + digits(rng() % 1000, 8), "en_US", "sms"}, f);
+            const std::int64_t t1 = pv::system_now().time_since_epoch().count();
+            if (r.reason() == pv::verdict_reason::state_unavailable) log.failures.fetch_add(1);
+            if (r.reason() != pv::verdict_reason::flow_control) {
+              log.cams_admitted.fetch_add(1);
+              atomic_min(log.cams_first, t0);
+              atomic_max(log.cams_last, t1);
+            }
+            break;
+          }
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("4 processes x 2 threads never exceed the quota, the windows, the attempts or the lockout, and never "
+          "accept a code twice",
+          "[fleet][concurrency]") {
+  redis_server server;
+  REQUIRE(server.ok());
+  void* memory = ::mmap(nullptr, sizeof(shared_log), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(memory != MAP_FAILED);
+  shared_log& log = *new (memory) shared_log;
+  // The guessed bindings' codes, issued before the fork.
+  std::vector<std::string> guessed_codes;
+  {
+    auto parent = make_fleet(fleet_config_of(process_config()), server, std::make_shared<pv::system_random_source>(),
+                             {});
+    const pv::facts f = grant_all("2000000000000009");
+    for (std::size_t b = 0; b < guessed_members.size(); ++b) {
+      const auto r =
+          parent->send_verification_code_for_bind_secure_mobile_phone({process_phones[b], guessed_members[b]}, f);
+      REQUIRE(r.ok());
+      guessed_codes.emplace_back(r.code_to_deliver());
+    }
+    std::this_thread::sleep_for(450ms);  // the per-phone window of 1 per 400 ms
+  }
+  std::vector<pid_t> children;
+  for (int c = 0; c < 4; ++c) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) ::_exit(child_main(server, log, 1000 + static_cast<std::uint64_t>(c), guessed_codes));
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  CHECK(log.failures.load() == 0);
+  // Attempts and lockout: 3 failures per binding in all, then locked; the right code never passes after.
+  for (std::size_t b = 0; b < guessed_members.size(); ++b) {
+    INFO("guessed binding " << b);
+    CHECK(log.guess_wrong[b].load() == 3);
+    CHECK(log.guess_passed[b].load() == 0);
+    CHECK(log.guess_locked[b].load() == 4 * 2 * 6 - 3);
+  }
+  const std::uint32_t sends = std::min<std::uint32_t>(log.sends.load(), max_records);
+  const std::uint32_t accepts = std::min<std::uint32_t>(log.accepts.load(), max_records);
+  std::map<std::uint32_t, std::vector<std::int64_t>> by_member, by_phone;
+  std::set<std::string> issued;
+  for (std::uint32_t i = 0; i < sends; ++i) {
+    by_member[log.send[i].member].push_back(log.send[i].issued_ms);
+    by_phone[log.send[i].phone].push_back(log.send[i].issued_ms);
+    issued.insert(std::to_string(log.send[i].member) + ":" + std::string(log.send[i].code, 6));
+  }
+  for (auto& [m, times] : by_member) {
+    std::sort(times.begin(), times.end());
+    CHECK(times.size() <= 3);  // the daily quota
+    for (std::size_t i = 1; i < times.size(); ++i) CHECK(times[i] - times[i - 1] >= 1000);  // the resend interval
+  }
+  for (auto& [p, times] : by_phone) {
+    std::sort(times.begin(), times.end());
+    for (std::size_t i = 0; i < times.size(); ++i) {
+      if (i + 1 < times.size()) CHECK(times[i + 1] - times[i] >= 400);
+      if (i + 3 < times.size()) CHECK(times[i + 3] - times[i] >= 2000);
+      if (i + 5 < times.size()) CHECK(times[i + 5] - times[i] >= 10'000);
+    }
+  }
+  std::set<std::string> accepted;
+  for (std::uint32_t i = 0; i < accepts; ++i) {
+    const std::string id = std::to_string(log.accept[i].member) + ":" + std::string(log.accept[i].code, 6);
+    CHECK(accepted.insert(id).second);  // no code accepted twice
+    CHECK(issued.count(id) == 1);
+  }
+  // CAMS flow control (10 per second, a burst of 10) over the whole span, with 1 s of slack for clock reads.
+  const std::int64_t span = log.cams_last.load() - log.cams_first.load();
+  CHECK(log.cams_admitted.load() <= 10 + static_cast<std::uint32_t>((span + 1000) / 100));
+  std::printf("fleet processes: %u sends, %u accepted codes, %u CAMS requests admitted over %lld ms\n", sends,
+              accepts, log.cams_admitted.load(), static_cast<long long>(span));
+  CHECK(sends >= 2);
+  CHECK(accepts >= 1);
+  ::munmap(memory, sizeof(shared_log));
 }
