@@ -925,3 +925,117 @@ TEST_CASE("4 processes x 2 threads never exceed the quota, the windows, the atte
   CHECK(accepts >= 1);
   ::munmap(memory, sizeof(shared_log));
 }
+
+// ---------------------------------------------------------------------------
+// Persistence, failover and the durable mode
+
+namespace {
+
+struct acknowledged_send {
+  std::string member, phone, code;
+};
+
+// Sends on fresh members and phones from one thread until `stop`, keeping
+// every acknowledged (issued) code.
+void send_until(fleet::fleet_engine& engine, std::atomic<bool>& stop, std::vector<acknowledged_send>& acked,
+                std::atomic<int>& refused, std::uint64_t first) {
+  const pv::facts f = grant_all("2000000000000001");
+  for (std::uint64_t i = first; !stop.load(); ++i) {
+    const std::string member = std::to_string(1'300'000'000'000'000ULL + i);
+    const std::string phone = "44-7911" + digits(i % 1'000'000, 6);
+    const auto r = engine.send_verification_code_for_bind_secure_mobile_phone({phone, member}, f);
+    if (r.ok()) acked.push_back({member, phone, std::string(r.code_to_deliver())});
+    else refused.fetch_add(1);
+  }
+}
+
+// Every acknowledged code still binds, once: nothing acknowledged was lost.
+void all_bind(fleet::fleet_engine& engine, const std::vector<acknowledged_send>& acked) {
+  const pv::facts f = grant_all("2000000000000001");
+  std::size_t bound = 0;
+  for (const acknowledged_send& a : acked) {
+    const auto r = engine.bind_secure_mobile_phone({a.code, a.phone, a.member}, f);
+    if (r.ok()) ++bound;
+    else INFO(pv::describe(r).view());
+  }
+  CHECK(bound == acked.size());
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 of a server with appendfsync always under load loses nothing acknowledged", "[fleet][faults]") {
+  redis_server_options o;
+  o.appendonly = true;
+  o.appendfsync = "always";
+  redis_server server(o);
+  REQUIRE(server.ok());
+  auto engine = make_fleet(fleet_config_of(base_config()), server, std::make_shared<pv::system_random_source>(), {},
+                           50ms);
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused{0};
+  std::vector<acknowledged_send> acked;
+  std::thread load([&] { send_until(*engine, stop, acked, refused, 0); });
+  std::this_thread::sleep_for(300ms);
+  server.kill();
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(server.start());
+  std::this_thread::sleep_for(300ms);
+  stop.store(true);
+  load.join();
+  std::printf("fleet kill -9: %zu sends acknowledged, %d refused while the server was down\n", acked.size(),
+              refused.load());
+  CHECK(refused.load() > 0);
+  CHECK(acked.size() > 50);
+  all_bind(*engine, acked);
+}
+
+TEST_CASE("failover to a replica (REPLICAOF NO ONE) keeps what the durable mode acknowledged, and the durable mode "
+          "refuses a send no replica has",
+          "[fleet][faults]") {
+  const std::string port = std::to_string(20000 + ::getpid() % 20000);
+  redis_server_options primary_options;
+  primary_options.extra = {"--port", port, "--bind", "127.0.0.1", "--repl-diskless-sync-delay", "0"};
+  redis_server primary(primary_options);
+  REQUIRE(primary.ok());
+  redis_server_options replica_options;
+  replica_options.extra = {"--replicaof", "127.0.0.1", port};
+  redis_server replica(replica_options);
+  REQUIRE(replica.ok());
+  rd::connection to_replica(options_of(replica));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (text_of(to_replica, {"INFO", "replication"}).find("master_link_status:up") == std::string::npos) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(20ms);
+  }
+  fleet::fleet_config durable = fleet_config_of(base_config());
+  durable.wait_replicas = 1;
+  durable.wait_timeout = 200ms;
+  auto engine = make_fleet(durable, primary, std::make_shared<pv::system_random_source>(), {}, 1000ms);
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused{0};
+  std::vector<acknowledged_send> acked;
+  std::thread load([&] { send_until(*engine, stop, acked, refused, 0); });
+  std::this_thread::sleep_for(300ms);
+  stop.store(true);
+  load.join();
+  CHECK(refused.load() == 0);
+  REQUIRE(acked.size() > 20);
+  // The primary dies; the replica is promoted and the engine pointed at it.
+  primary.kill();
+  REQUIRE(text_of(to_replica, {"REPLICAOF", "NO", "ONE"}) == "OK");
+  auto promoted = make_fleet(durable, replica, std::make_shared<pv::system_random_source>(), {}, 1000ms);
+  // A resend inside the interval is refused: the challenge survived.
+  const auto resend = promoted->send_verification_code_for_bind_secure_mobile_phone(
+      {acked.front().phone, acked.front().member}, grant_all("2000000000000001"));
+  CHECK(resend.reason() == pv::verdict_reason::resend_too_soon);
+  all_bind(*promoted, acked);
+  // Now no replica: the durable mode refuses the send (the code is not delivered).
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto lonely = promoted->send_verification_code_for_bind_secure_mobile_phone(
+      {"44-7922000001", "1390000000000001"}, grant_all("2000000000000001"));
+  CHECK(std::chrono::steady_clock::now() - t0 < 400ms);
+  CHECK_FALSE(lonely.ok());
+  CHECK(lonely.code_to_deliver().empty());
+  CHECK(lonely.reason() == pv::verdict_reason::state_unavailable);
+  CHECK(promoted->stats().unacknowledged_sends == 1);
+}
