@@ -1,8 +1,9 @@
 // The main job: replays a seeded synthetic workload (examples/simulation.hpp)
 // through the embedded engine from several threads, shows a progress line,
 // then prints the verdicts per action and error, the throughput and the
-// p50/p99 latency per decision, and checks the totals against an independent
-// single-threaded replay on the pure core.
+// p50/p99 latency per decision, the engine's metrics in the Prometheus text
+// format, and checks the totals against an independent single-threaded replay
+// on the pure core.
 //
 // Usage: example_simulation [--scenarios N] [--seed S] [--threads T]
 #include "simulation.hpp"
@@ -146,6 +147,11 @@ int main(int argc, char** argv) {
   const auto stats = engine.stats();
   std::printf("engine state: %zu quotas, %zu rates, %zu phone windows, %zu challenges (capacity %zu each)\n",
               stats.quotas, stats.rates, stats.windows, stats.challenges, engine.config().capacity);
+
+  // The engine's own counters (metrics.hpp) in the Prometheus text format, as
+  // a service would serve them on /metrics; tests/metrics/check_metrics.py
+  // parses this block and checks it against the verdict table above.
+  simulation::print_metrics(engine);
 
   const simulation::tally expected = simulation::replay(opt.seed, opt.scenarios);
   const bool match = expected == totals;

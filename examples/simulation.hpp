@@ -17,7 +17,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -275,6 +277,22 @@ struct engine_backend {
     return of(engine.send_phone_verification_for_message_contact(r, f));
   }
 };
+
+// Prints the engine's metrics (metrics.hpp) in the Prometheus text exposition
+// format between two marker lines. The library renders into the caller's
+// buffer: it grows here until the text fits (render_metrics says the size).
+inline void print_metrics(const pv::engine& engine) {
+  const auto snapshot = std::make_unique<pv::metrics_snapshot>();  // about 54 KB: not on the stack
+  engine.metrics(*snapshot);
+  std::vector<char> text(4096);
+  pv::metrics_render_result r = pv::render_metrics(text, *snapshot);
+  if (!r) {
+    text.resize(r.size);
+    r = pv::render_metrics(text, *snapshot);
+  }
+  std::printf("\nmetrics (Prometheus text exposition format, %zu bytes):\n", r.size);
+  std::printf("-- begin metrics --\n%.*s-- end metrics --\n", static_cast<int>(r.size), text.data());
+}
 
 // --- Backend 2: the independent replay on the pure core ---------------------
 

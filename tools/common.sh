@@ -9,7 +9,7 @@
 # phoneverify::redis transport).
 PHONEVERIFY_PACKAGES=(g++ clang libclang-rt-14-dev cmake ninja-build pkg-config meson catch2 libbenchmark-dev
                       libphonenumber-dev liboath-dev libssl-dev nlohmann-json3-dev valgrind python3
-                      redis-server libhiredis-dev)
+                      redis-server libhiredis-dev python3-prometheus-client)
 
 ensure_packages() {
   local missing=()

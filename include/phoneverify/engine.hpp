@@ -47,6 +47,7 @@
 
 #include "actions.hpp"
 #include "inline_string.hpp"
+#include "metrics.hpp"
 #include "random.hpp"
 #include "render.hpp"
 #include "store.hpp"
@@ -488,6 +489,13 @@ class engine_front {
   std::uint64_t randomness_failures() const noexcept { return randomness_failures_.load(std::memory_order_relaxed); }
   void count_randomness_failure() noexcept { randomness_failures_.fetch_add(1, std::memory_order_relaxed); }
 
+  // The counters of every response finished here, and the randomness
+  // failures, copied into `out` (its store fields are the engine's to fill).
+  void read_metrics(metrics_snapshot& out) const noexcept {
+    counters_.read(out);
+    out.randomness_failures = randomness_failures();
+  }
+
   // Starts a response: its RequestId (a failure of the random source counted once, `fell_back`).
   void start(engine_response& out, bool& fell_back) noexcept {
     out.request_id_ = new_request_id(fell_back);
@@ -557,8 +565,11 @@ class engine_front {
   // Sets the verdict of `out`, renders its body and zeroes the rest of its
   // storage, so that no byte of an earlier response or of the stack leaves
   // with this one. The success fields are the ones the action's row names.
+  // Every response of every engine ends here, so this is where it is counted
+  // (metrics.hpp): one relaxed increment, no lock.
   engine_response& finish(engine_response& out, const verdict& v) const noexcept {
     out.verdict_ = v;
+    counters_.count(v);
     const std::span<char> buffer(out.body_storage_.data(), out.body_storage_.size());
     render_result r;
     if (v.ok()) {
@@ -618,6 +629,9 @@ class engine_front {
   siphash_key request_id_key_;
   std::atomic<std::uint64_t> request_id_counter_{0};
   std::atomic<std::uint64_t> randomness_failures_{0};
+  // Written by every response: on cache lines of its own (metrics_counters is
+  // aligned to 64), so it never invalidates config_, which every call reads.
+  mutable metrics_counters counters_;
 };
 
 }  // namespace detail
@@ -751,6 +765,25 @@ class engine {
   // "or until the service resets the challenge").
   void reset_challenge(action sending_action, std::string_view account_id) {
     challenges_.erase(challenge_key(sending_action, account_id).view());
+  }
+
+  // The counters of every response since the engine was built and the
+  // occupancy of its stores (metrics.hpp; render_metrics writes them in the
+  // Prometheus text format). Reading takes each shard lock once for the
+  // sizes; the counters are read without a lock.
+  void metrics(metrics_snapshot& out) const {
+    front_.read_metrics(out);
+    out.has_stores = true;
+    out.stores[static_cast<std::size_t>(store_kind::quota)] = {quotas_.size(), quotas_.capacity()};
+    out.stores[static_cast<std::size_t>(store_kind::rate)] = {rates_.size(), rates_.capacity()};
+    out.stores[static_cast<std::size_t>(store_kind::windows)] = {windows_.size(), windows_.capacity()};
+    out.stores[static_cast<std::size_t>(store_kind::challenge)] = {challenges_.size(), challenges_.capacity()};
+  }
+  // The same as a value (about 54 KB: keep it off small stacks).
+  metrics_snapshot metrics() const {
+    metrics_snapshot out;
+    metrics(out);
+    return out;
   }
 
   engine_stats stats() const {
