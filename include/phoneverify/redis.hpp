@@ -20,7 +20,12 @@
 // - writing to a socket the server closed raises SIGPIPE, which kills a
 //   process by default: a command blocks SIGPIPE in its thread and consumes
 //   one it caused, so the process's own handling is left as it was.
-// One connection is one socket with no lock: use one per thread (or a pool).
+// One connection is one socket with no lock: use one per thread, or
+// redis::pool, the fleet::transport of fleet_engine.hpp (a fixed set of
+// connections shared by threads). A pooled connection left open across a
+// server restart fails its next command once (connection_lost: the request
+// is refused closed, RULES.md §4) and reconnects: a command whose outcome
+// is unknown is never sent twice.
 #ifndef PHONEVERIFY_REDIS_HPP
 #define PHONEVERIFY_REDIS_HPP
 
