@@ -273,6 +273,7 @@ enum class verdict_reason : std::uint8_t {
   missing_fact,                     // a fact that keys state is empty (caller.account_id): never a shared key (RULES.md §9)
   randomness_unavailable,           // the random source gave no value: no code drawn, nothing charged (fail closed)
   invalid_fact,                     // a fact that keys state is malformed (caller.account_id is no AccountId): detail = param_reason
+  state_damaged,                    // the shared store holds a value that is no state of the expected layout: fail closed, left as it is
 };
 
 // A short English description of a reason, for logs.
@@ -308,11 +309,15 @@ constexpr std::string_view describe(verdict_reason r) noexcept {
     case verdict_reason::daily_quota_exceeded: return "the account's daily quota is spent";
     case verdict_reason::code_rejected: return "the verification code was not accepted";
     case verdict_reason::invalid_policy: return "the code policy or the secret key is unusable";
-    case verdict_reason::state_unavailable: return "no room for the state of this key: refused, nothing forgotten";
+    case verdict_reason::state_unavailable:
+      return "the state store could not give this key's state (full of live state, or failed): refused, nothing "
+             "forgotten or admitted";
     case verdict_reason::missing_fact:
       return "facts.caller.account_id is empty but keys this action's state: the service must name the caller";
     case verdict_reason::randomness_unavailable:
       return "the random source failed: no code was drawn and nothing was charged";
+    case verdict_reason::state_damaged:
+      return "the state store holds a value of another layout, version or type under this key: refused, left as it is";
     case verdict_reason::invalid_fact:
       return "facts.caller.account_id keys this action's state but is not an AccountId (1-20 digits, no leading zero)";
   }

@@ -301,7 +301,8 @@ class fleet_engine {
   }
 
   // A decision the state could not give (RULES.md §4: fail closed): the
-  // action's limit error, state_unavailable, a retry a second later (the
+  // action's limit error, state_unavailable (state_damaged for a value of
+  // another layout), a retry a second later (the
   // failure is temporary: never timestamp::max()), the fault counted.
   verdict refuse(action a, check_step step, failure why, std::optional<timestamp> now) noexcept {
     last_failure_slot() = why;
@@ -312,7 +313,11 @@ class fleet_engine {
           1, std::memory_order_relaxed);
     const timestamp retry{std::chrono::milliseconds{::phoneverify::detail::sat_add(
         ::phoneverify::detail::ms_of(local_time(now)), 1000)}};
-    return ::phoneverify::detail::engine_front::unavailable(a, step, retry);
+    // A value that is no state of its layout is a reason of its own (RULES.md §9): the
+    // operator must look at that key; every other failure is the store's unavailability.
+    const bool damaged = why.what >= fault::state_wrong_type && why.what <= fault::state_invalid;
+    return {a, info(a).limit_error, step, damaged ? verdict_reason::state_damaged : verdict_reason::state_unavailable,
+            parameter::none, 0, 0, retry};
   }
 
   // One script call through the transport, the durable WAIT when asked.

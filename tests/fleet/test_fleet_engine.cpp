@@ -563,13 +563,13 @@ TEST_CASE("a damaged key fails the engine's decision closed with its fault and i
     const auto sent = engine->send_verification_code_for_bind_secure_mobile_phone({phone, member}, f);
     CHECK_FALSE(sent.ok());
     CHECK(sent.error() == pv::info(pv::action::send_verification_code_for_bind_secure_mobile_phone).limit_error);
-    CHECK(sent.reason() == pv::verdict_reason::state_unavailable);
+    CHECK(sent.reason() == pv::verdict_reason::state_damaged);
     CHECK(sent.code_to_deliver().empty());
     CHECK(sent.retry_at() != pv::timestamp::max());
     CHECK(fleet::fleet_engine::last_failure().what == d.expected);
     const auto bound = engine->bind_secure_mobile_phone({"123456", phone, member}, f);
     CHECK(bound.error() == pv::info(pv::action::bind_secure_mobile_phone).limit_error);
-    CHECK(bound.reason() == pv::verdict_reason::state_unavailable);
+    CHECK(bound.reason() == pv::verdict_reason::state_damaged);
     CHECK(fleet::fleet_engine::last_failure().what == d.expected);
     const auto after = engine->stats();
     CHECK(after.faults[static_cast<std::size_t>(d.expected)] == before.faults[static_cast<std::size_t>(d.expected)] + 2);
@@ -586,7 +586,7 @@ TEST_CASE("a damaged key fails the engine's decision closed with its fault and i
   REQUIRE(cmd(c, {"SET", rate_key->view(), "xx"}).ok());
   const auto cams = engine->get_migration_verify_code({"4000000000001", "447911123456", "en_US", "sms"}, f);
   CHECK(cams.error() == pv::errc::system_limit_control);
-  CHECK(cams.reason() == pv::verdict_reason::state_unavailable);
+  CHECK(cams.reason() == pv::verdict_reason::state_damaged);
   CHECK(fleet::fleet_engine::last_failure().what == fleet::fault::state_wrong_size);
   CHECK(text_of(c, {"GET", rate_key->view()}) == "xx");
 }
