@@ -283,11 +283,13 @@ class fleet_engine {
     return last;
   }
 
-  // The decision's time: the caller's clock at its high-water mark, or none
-  // (the script reads the server's TIME).
+  // The decision's time: the caller's clock at its high-water mark (its
+  // reading itself when config().high_water_time is false, as in the
+  // embedded engine), or none (the script reads the server's TIME).
   std::optional<timestamp> decision_time() {
     if (!clock_) return std::nullopt;
     const std::int64_t t = ::phoneverify::detail::ms_of(clock_());
+    if (!config().high_water_time) return timestamp{std::chrono::milliseconds{t}};
     std::int64_t seen = high_water_.load(std::memory_order_relaxed);
     while (t > seen && !high_water_.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
     }
