@@ -251,8 +251,11 @@ inline pv::timestamp& thread_time() {
   return now;
 }
 
-struct engine_backend {
-  pv::engine& engine;
+// The engine of an engine_backend: pv::engine, or any engine with the same
+// seven methods and engine_response (the fleet engine, fleet_engine.hpp).
+template <class Engine>
+struct basic_engine_backend {
+  Engine& engine;
   static answer of(const pv::engine_response& r) { return {r.verdict(), std::string(r.code_to_deliver())}; }
   void set_time(pv::timestamp t) { thread_time() = t; }
   answer send_bind(const pv::send_verification_code_for_bind_secure_mobile_phone_request& r, const pv::facts& f) {
@@ -277,6 +280,7 @@ struct engine_backend {
     return of(engine.send_phone_verification_for_message_contact(r, f));
   }
 };
+using engine_backend = basic_engine_backend<pv::engine>;
 
 // Prints the engine's metrics (metrics.hpp) in the Prometheus text exposition
 // format between two marker lines. The library renders into the caller's
