@@ -33,9 +33,11 @@
 #ifndef PHONEVERIFY_ENGINE_HPP
 #define PHONEVERIFY_ENGINE_HPP
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -43,7 +45,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string_view>
+#include <type_traits>
 
 #include "actions.hpp"
 #include "inline_string.hpp"
@@ -679,6 +683,334 @@ class engine_or_error {
   config_error error_ = config_error::ok;
 };
 
+// ---------------------------------------------------------------------------
+// Snapshots: a restart without fresh budgets (RULES.md §4: a forgotten key
+// never comes back with a fresh budget, across a restart too)
+//
+// engine::write_snapshot(sink) writes every entry alive at the engine's time
+// through the caller's sink; engine::restore(config, source) builds a new
+// engine and loads it through the caller's source. The library opens no
+// file: a sink is `bool(std::span<const std::byte>)` (false: stop, the
+// snapshot is incomplete), a source `std::optional<std::size_t>(std::span<std::byte>
+// into)` (how many bytes it wrote into `into`, 0 at the end, none on a read
+// error). The format, big-endian, version 1:
+//   header, 32 bytes:
+//     0  8   magic "PVSNAP\r\n" (a text-mode transfer that rewrites line ends breaks it)
+//     8  u32 format version, 1
+//     12 u32 reserved, 0
+//     16 u64 fingerprint of the configuration the state means something under
+//            (snapshot_fingerprint: the policy's limits, UTC offset, code
+//            policy, whose quota counts, and the capacity)
+//     24 i64 the engine's time when it was written (ms since 1970, UTC)
+//   records, one per live entry:
+//     u8 kind (1 quota, 2 rate, 3 per-phone windows, 4 challenge)
+//     u8 key size (1 to 80), the key (the engine's store key), then the
+//     state's own layout (to_bytes: 16, 16, 96 or 64 bytes, RULES.md §9)
+//   trailer, 17 bytes: u8 0, u64 the number of records, u64 CRC-64/XZ of
+//     every byte before it (an integrity check, not a signature).
+// Loading refuses (snapshot_error) bytes that are truncated, corrupt, of
+// another version or written under another configuration, and loads into an
+// engine of its own that is thrown away on any refusal: nothing is loaded
+// partially. An entry that died since it was written (the stores' death
+// tests below, at the new engine's time) is dropped, nothing else; and the new
+// engine's time starts at the snapshot's, so a clock behind the old one
+// grants nothing (RULES.md §4).
+
+enum class snapshot_error : std::uint8_t {
+  ok,
+  write_failed,         // the sink refused bytes: what it holds is incomplete, never load it
+  read_failed,          // the source reported an error
+  truncated,            // the bytes end before the snapshot does
+  not_a_snapshot,       // the bytes do not start with the magic
+  unsupported_version,  // a format version this library does not read
+  config_mismatch,      // written by an engine whose limits, offset, code policy or capacity differ
+  corrupt,              // checksum, record count, kind, key or state bytes that the writer cannot produce
+  capacity_exceeded,    // the live entries do not fit the new engine's stores
+  config_refused,       // restore(): the configuration builds no engine (restored_engine::config_problem())
+};
+
+// A sentence for the start-up log. "" for a value that is no enumerator.
+constexpr std::string_view describe(snapshot_error e) noexcept {
+  switch (e) {
+    case snapshot_error::ok: return "ok";
+    case snapshot_error::write_failed: return "snapshot: the sink refused bytes: the snapshot is incomplete";
+    case snapshot_error::read_failed: return "snapshot: the source reported a read error: nothing was loaded";
+    case snapshot_error::truncated: return "snapshot: the bytes end before the snapshot does: nothing was loaded";
+    case snapshot_error::not_a_snapshot: return "snapshot: the bytes are not a phoneverify snapshot: nothing was loaded";
+    case snapshot_error::unsupported_version:
+      return "snapshot: written in a format version this library does not read: nothing was loaded";
+    case snapshot_error::config_mismatch:
+      return "snapshot: written under other limits, UTC offset, code policy or capacity: nothing was loaded";
+    case snapshot_error::corrupt:
+      return "snapshot: the checksum, record count or a record is wrong (corrupt bytes): nothing was loaded";
+    case snapshot_error::capacity_exceeded:
+      return "snapshot: its live entries do not fit the engine's stores: nothing was loaded; give more capacity "
+             "headroom";
+    case snapshot_error::config_refused:
+      return "snapshot: the configuration builds no engine: see restored_engine::config_problem()";
+  }
+  return "";
+}
+
+// What write_snapshot calls with each chunk of bytes, in order (false: stop).
+// It runs under one store lock at a time: keep it quick and never call the
+// engine from it (that deadlocks).
+template <class S>
+concept snapshot_sink = std::invocable<S&, std::span<const std::byte>> &&
+                        std::convertible_to<std::invoke_result_t<S&, std::span<const std::byte>>, bool>;
+
+// What restore reads from: fills a prefix of `into` and says how many bytes
+// (0 at the end), or none on a read error.
+template <class S>
+concept snapshot_source = std::invocable<S&, std::span<std::byte>> &&
+                          std::convertible_to<std::invoke_result_t<S&, std::span<std::byte>>, std::optional<std::size_t>>;
+
+// A source over bytes in memory (a file read whole, a test, a fuzzer).
+struct snapshot_bytes_source {
+  std::span<const std::byte> bytes;
+  std::size_t at = 0;
+  std::optional<std::size_t> operator()(std::span<std::byte> into) noexcept {
+    const std::size_t n = std::min(into.size(), bytes.size() - at);
+    if (n != 0) std::memcpy(into.data(), bytes.data() + at, n);
+    at += n;
+    return n;
+  }
+};
+
+inline constexpr std::uint32_t snapshot_format_version = 1;
+inline constexpr std::size_t snapshot_header_size = 32;
+inline constexpr std::size_t snapshot_trailer_size = 17;
+
+namespace detail {
+
+// CRC-64/XZ (reflected polynomial 0xC96C5795D7870F42, initial value and final
+// xor all ones; check value of "123456789": 0x995DC9BBDF1939FA), table-driven.
+inline constexpr std::array<std::uint64_t, 256> crc64_table = [] {
+  std::array<std::uint64_t, 256> table{};
+  for (std::uint64_t i = 0; i < 256; ++i) {
+    std::uint64_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) != 0 ? (c >> 1) ^ 0xC96C5795D7870F42ULL : c >> 1;
+    table[i] = c;
+  }
+  return table;
+}();
+
+struct crc64 {
+  std::uint64_t state = ~std::uint64_t{0};
+  constexpr void update(std::span<const std::byte> bytes) noexcept {
+    for (std::byte b : bytes) state = crc64_table[(state ^ static_cast<std::uint64_t>(b)) & 0xFFu] ^ (state >> 8);
+  }
+  constexpr std::uint64_t value() const noexcept { return ~state; }
+};
+
+inline constexpr std::array<std::byte, 8> snapshot_magic = {std::byte{'P'}, std::byte{'V'}, std::byte{'S'},
+                                                            std::byte{'N'}, std::byte{'A'}, std::byte{'P'},
+                                                            std::byte{'\r'}, std::byte{'\n'}};
+
+enum class snapshot_record : std::uint8_t { end = 0, quota = 1, rate = 2, windows = 3, challenge = 4 };
+
+// The record's state size by kind.
+constexpr std::size_t snapshot_state_size(snapshot_record kind) noexcept {
+  switch (kind) {
+    case snapshot_record::quota: return daily_usage_bytes_size;
+    case snapshot_record::rate: return rate_state_bytes_size;
+    case snapshot_record::windows: return sliding_window_state_bytes_size<per_phone_state::capacity()>;
+    case snapshot_record::challenge: return challenge_bytes_size;
+    case snapshot_record::end: break;
+  }
+  return 0;
+}
+
+constexpr void put_be(std::span<std::byte> out, std::size_t at, std::size_t width, std::uint64_t v) noexcept {
+  for (std::size_t i = 0; i < width; ++i) out[at + i] = static_cast<std::byte>((v >> (8 * (width - 1 - i))) & 0xFFu);
+}
+constexpr std::uint64_t get_be(std::span<const std::byte> in, std::size_t at, std::size_t width) noexcept {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < width; ++i) v = (v << 8) | static_cast<std::uint64_t>(in[at + i]);
+  return v;
+}
+
+}  // namespace detail
+
+// The fingerprint a snapshot carries of the configuration its state means
+// something under: a daily count is of a day at one UTC offset and against
+// one limit, a window's times against its windows, a challenge's counts
+// against one code policy, the keys against whose quota counts, and the
+// capacity bounds what fits. The site, body format and texts change no
+// stored state and are not in it. (The HMAC key is not either: a challenge
+// written under another key holds codes that no longer match.)
+constexpr std::uint64_t snapshot_fingerprint(const engine_config& config) noexcept {
+  detail::crc64 crc;
+  const auto put = [&crc](std::uint64_t v) {
+    std::array<std::byte, 8> bytes{};
+    detail::put_be(bytes, 0, 8, v);
+    crc.update(bytes);
+  };
+  const auto put_signed = [&put](std::int64_t v) { put(static_cast<std::uint64_t>(v)); };
+  const action_policy& p = config.policy;
+  put(snapshot_format_version);
+  put(p.daily.limit);
+  put_signed(p.daily.utc_offset.count());
+  put(static_cast<std::uint64_t>(p.bind_quota_counts));
+  put(static_cast<std::uint64_t>(p.message_contact_quota_counts));
+  put(p.cams_rate.count);
+  put_signed(p.cams_rate.period.count());
+  for (const sliding_window& w : p.per_phone.windows) {
+    put(w.count);
+    put_signed(w.window.count());
+  }
+  put(p.code.digits);
+  put_signed(p.code.validity.count());
+  put(p.code.max_attempts);
+  put_signed(p.code.resend_interval.count());
+  put(p.code.max_consecutive_failures);
+  put_signed(p.code.lockout.count());
+  put(p.code.failure_budget);
+  put_signed(p.code.failure_budget_window.count());
+  put(config.capacity);
+  return crc.value();
+}
+
+// What a load kept: the records read, the entries loaded and those dropped
+// because they died between the snapshot's time and the new engine's.
+struct snapshot_load_stats {
+  std::size_t records = 0;
+  std::size_t loaded = 0;
+  std::size_t dropped = 0;
+  timestamp written_at{};
+};
+
+// What engine::restore answers: the engine with the snapshot loaded, or why
+// there is none (snapshot_error; for config_refused, config_problem() names
+// the field). Shaped like engine_or_error.
+class restored_engine {
+ public:
+  restored_engine(std::unique_ptr<engine> built, const snapshot_load_stats& stats) noexcept
+      : engine_(std::move(built)), stats_(stats) {
+    PHONEVERIFY_ASSERT(engine_ != nullptr, "restored_engine: a success needs an engine");
+  }
+  restored_engine(snapshot_error error) noexcept : error_(error) {  // NOLINT: implicit like unexpected
+    PHONEVERIFY_ASSERT(error != snapshot_error::ok && error != snapshot_error::config_refused,
+                       "restored_engine: a failure needs an error other than ok (config_refused: a config_error)");
+  }
+  restored_engine(config_error error) noexcept  // NOLINT: implicit like unexpected
+      : error_(snapshot_error::config_refused), config_error_(error) {
+    PHONEVERIFY_ASSERT(error != config_error::ok, "restored_engine: a failure needs an error other than ok");
+  }
+
+  bool has_value() const noexcept { return engine_ != nullptr; }
+  explicit operator bool() const noexcept { return has_value(); }
+  snapshot_error error() const noexcept { return error_; }
+  config_error config_problem() const noexcept { return config_error_; }
+  const snapshot_load_stats& stats() const noexcept { return stats_; }
+
+  engine& value() const noexcept {
+    PHONEVERIFY_ASSERT(has_value(), error_ == snapshot_error::config_refused ? describe(config_error_).data()
+                                                                             : describe(error_).data());
+    return *engine_;
+  }
+  engine& operator*() const noexcept { return value(); }
+  engine* operator->() const noexcept { return &value(); }
+  std::unique_ptr<engine> release() noexcept { return std::move(engine_); }
+
+ private:
+  std::unique_ptr<engine> engine_;
+  snapshot_error error_ = snapshot_error::ok;
+  config_error config_error_ = config_error::ok;
+  snapshot_load_stats stats_{};
+};
+
+namespace detail {
+
+// Buffers a snapshot's bytes in chunks of 4 KiB for the sink and keeps the
+// running checksum; after the sink refuses once, writes nothing more.
+template <class Sink>
+class snapshot_writer {
+ public:
+  explicit snapshot_writer(Sink& sink) noexcept : sink_(sink) {}
+  void put(std::span<const std::byte> bytes, bool checksummed = true) {
+    if (checksummed) crc_.update(bytes);
+    while (!bytes.empty() && !failed_) {
+      const std::size_t n = std::min(bytes.size(), buffer_.size() - size_);
+      std::memcpy(buffer_.data() + size_, bytes.data(), n);
+      size_ += n;
+      bytes = bytes.subspan(n);
+      if (size_ == buffer_.size()) flush();
+    }
+  }
+  void put_be(std::uint64_t v, std::size_t width, bool checksummed = true) {
+    std::array<std::byte, 8> bytes{};
+    detail::put_be(bytes, 0, width, v);
+    put(std::span<const std::byte>(bytes.data(), width), checksummed);
+  }
+  void flush() {
+    if (failed_ || size_ == 0) return;
+    if (!static_cast<bool>(std::invoke(sink_, std::span<const std::byte>(buffer_.data(), size_)))) failed_ = true;
+    size_ = 0;
+  }
+  std::uint64_t checksum() const noexcept { return crc_.value(); }
+  bool failed() const noexcept { return failed_; }
+
+ private:
+  Sink& sink_;
+  std::array<std::byte, 4096> buffer_{};
+  std::size_t size_ = 0;
+  bool failed_ = false;
+  crc64 crc_;
+};
+
+// Reads a snapshot through the source in chunks of 4 KiB, keeping the
+// running checksum of what it hands out. A source that answers more bytes
+// than it was given room for is broken: a read error.
+template <class Source>
+class snapshot_reader {
+ public:
+  explicit snapshot_reader(Source& source) noexcept : source_(source) {}
+  // Copies up to out.size() bytes; fewer only at the end or on an error (failed()).
+  std::size_t read(std::span<std::byte> out, bool checksummed = true) {
+    std::size_t done = 0;
+    while (done < out.size()) {
+      if (at_ == size_ && !fill()) break;
+      const std::size_t n = std::min(out.size() - done, size_ - at_);
+      std::memcpy(out.data() + done, buffer_.data() + at_, n);
+      at_ += n;
+      done += n;
+    }
+    if (checksummed) crc_.update(out.first(done));
+    return done;
+  }
+  // Whether the source holds nothing more.
+  bool at_end() { return at_ == size_ && !fill(); }
+  bool failed() const noexcept { return failed_; }
+  std::uint64_t checksum() const noexcept { return crc_.value(); }
+
+ private:
+  bool fill() {
+    if (ended_ || failed_) return false;
+    const std::optional<std::size_t> n = std::invoke(source_, std::span<std::byte>(buffer_.data(), buffer_.size()));
+    if (!n || *n > buffer_.size()) {
+      failed_ = true;
+      return false;
+    }
+    if (*n == 0) {
+      ended_ = true;
+      return false;
+    }
+    at_ = 0;
+    size_ = *n;
+    return true;
+  }
+  Source& source_;
+  std::array<std::byte, 4096> buffer_{};
+  std::size_t at_ = 0;
+  std::size_t size_ = 0;
+  bool ended_ = false;
+  bool failed_ = false;
+  crc64 crc_;
+};
+
+}  // namespace detail
+
 class engine {
  public:
   // An engine with the configuration's site, policies and key, reading time
@@ -791,6 +1123,69 @@ class engine {
             front_.randomness_failures()};
   }
 
+  // Writes every entry alive at the engine's time through `sink` (the format
+  // above), one store lock at a time, so requests keep being served. Each
+  // entry is written whole; a send that completes while the snapshot is
+  // being written may be in some of its entries and not in others (challenges
+  // are written first, the charges after, so such a send is at worst charged
+  // with no code). Taken when requests are drained (before a planned
+  // restart), it is exact. write_failed when the sink refused bytes.
+  template <snapshot_sink Sink>
+  snapshot_error write_snapshot(Sink&& sink) {
+    detail::snapshot_writer<std::remove_reference_t<Sink>> out(sink);
+    const timestamp t = now();
+    out.put(detail::snapshot_magic);
+    out.put_be(snapshot_format_version, 4);
+    out.put_be(0, 4);
+    out.put_be(snapshot_fingerprint(config()), 8);
+    out.put_be(static_cast<std::uint64_t>(detail::ms_of(t)), 8);
+    std::uint64_t records = 0;
+    const auto record = [&](detail::snapshot_record kind, std::string_view key, std::span<const std::byte> state) {
+      out.put_be(static_cast<std::uint8_t>(kind), 1);
+      out.put_be(key.size(), 1);
+      out.put(std::as_bytes(std::span<const char>(key.data(), key.size())));
+      out.put(state);
+      ++records;
+    };
+    challenges_.for_each_live(t, [&](std::string_view key, const challenge& c) {
+      record(detail::snapshot_record::challenge, key, to_bytes(c));
+    });
+    windows_.for_each_live(t, [&](std::string_view key, const per_phone_state& w) {
+      record(detail::snapshot_record::windows, key, to_bytes(w));
+    });
+    quotas_.for_each_live(t, [&](std::string_view key, const daily_usage& u) {
+      record(detail::snapshot_record::quota, key, to_bytes(u));
+    });
+    rates_.for_each_live(t, [&](std::string_view key, const rate_state& r) {
+      record(detail::snapshot_record::rate, key, to_bytes(r));
+    });
+    out.put_be(static_cast<std::uint8_t>(detail::snapshot_record::end), 1);
+    out.put_be(records, 8);
+    out.put_be(out.checksum(), 8, false);
+    out.flush();
+    return out.failed() ? snapshot_error::write_failed : snapshot_error::ok;
+  }
+
+  // A new engine of `config` (as create() builds it) with the snapshot that
+  // `source` reads loaded, or the snapshot_error that refused it (for a
+  // configuration create() refuses, config_refused and config_problem()).
+  // Every check runs before the engine is handed out and a refused snapshot
+  // throws the engine away, so nothing is ever loaded partially. Entries dead
+  // at the new engine's time are dropped (stats().dropped); its time starts
+  // at the snapshot's (RULES.md §4: a clock behind the old engine's grants
+  // nothing). The metrics start at zero.
+  template <snapshot_source Source>
+  static restored_engine restore(const engine_config& config, Source&& source, clock_function clock = system_now,
+                                 std::shared_ptr<random_source> random = std::make_shared<system_random_source>()) {
+    engine_or_error built = create(config, std::move(clock), std::move(random));
+    if (!built) return built.error();
+    std::unique_ptr<engine> fresh = built.release();
+    snapshot_load_stats stats;
+    const snapshot_error e = fresh->load_snapshot(source, stats);
+    if (e != snapshot_error::ok) return e;  // `fresh` and whatever it loaded go here
+    return {std::move(fresh), stats};
+  }
+
  private:
   using quota_store = sharded_store<daily_usage, detail::daily_usage_is_dead, detail::engine_key_size>;
   using rate_store = sharded_store<rate_state, detail::rate_state_is_dead, detail::engine_key_size>;
@@ -839,6 +1234,125 @@ class engine {
 
   static detail::engine_key challenge_key(action sending_action, std::string_view account) noexcept {
     return detail::make_key(static_cast<char>('1' + static_cast<int>(sending_action)), account);
+  }
+
+  // Raises the engine's time to `t` (restore: the snapshot's time).
+  void raise_time(std::int64_t t) noexcept {
+    std::int64_t seen = high_water_.ms.load(std::memory_order_relaxed);
+    while (t > seen && !high_water_.ms.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
+    }
+  }
+
+  // Whether a snapshot key belongs to a kind: the prefix make_key gives it.
+  static bool key_of_kind(detail::snapshot_record kind, std::string_view key) noexcept {
+    switch (kind) {
+      case detail::snapshot_record::quota: return key[0] == 'q';
+      case detail::snapshot_record::rate: return key[0] == 'r';
+      case detail::snapshot_record::windows: return key[0] == 'p';
+      case detail::snapshot_record::challenge:
+        for (action a : all_actions)
+          if (info(a).sends && key[0] == challenge_key(a, {}).view()[0]) return true;
+        return false;
+      case detail::snapshot_record::end: break;
+    }
+    return false;
+  }
+
+  // One record's state into `store`, unless it died (dropped) or a key
+  // repeats (corrupt: the writer writes each key once) or its shard is full.
+  template <class Store, class IsDead>
+  static snapshot_error load_entry(Store& store, const IsDead& is_dead, std::string_view key,
+                                   const typename Store::value_type& value, timestamp t, snapshot_load_stats& stats) {
+    if (is_dead(value, t)) {
+      ++stats.dropped;
+      return snapshot_error::ok;
+    }
+    if (store.contains(key)) return snapshot_error::corrupt;
+    const auto held = store.update(key, t, [&](typename Store::value_type& v) { v = value; });
+    if (!held) return snapshot_error::capacity_exceeded;
+    ++stats.loaded;
+    return snapshot_error::ok;
+  }
+
+  // Reads a whole snapshot into this fresh engine (restore discards it on
+  // any error). A full store does not stop the reading: a corrupt snapshot
+  // is reported as corrupt, not as too large.
+  template <class Source>
+  snapshot_error load_snapshot(Source& source, snapshot_load_stats& stats) {
+    detail::snapshot_reader<Source> in(source);
+    std::array<std::byte, snapshot_header_size> header{};
+    const std::size_t got = in.read(header);
+    if (in.failed()) return snapshot_error::read_failed;
+    for (std::size_t i = 0; i < detail::snapshot_magic.size() && i < got; ++i)
+      if (header[i] != detail::snapshot_magic[i]) return snapshot_error::not_a_snapshot;
+    if (got < header.size()) return snapshot_error::truncated;
+    if (detail::get_be(header, 8, 4) != snapshot_format_version) return snapshot_error::unsupported_version;
+    if (detail::get_be(header, 12, 4) != 0) return snapshot_error::corrupt;
+    if (detail::get_be(header, 16, 8) != snapshot_fingerprint(config())) return snapshot_error::config_mismatch;
+    const auto written_ms = static_cast<std::int64_t>(detail::get_be(header, 24, 8));
+    stats.written_at = timestamp{std::chrono::milliseconds{written_ms}};
+    if (config().high_water_time) raise_time(written_ms);
+    const timestamp t = now();
+    const auto end_of_bytes = [&in] { return in.failed() ? snapshot_error::read_failed : snapshot_error::truncated; };
+
+    const detail::daily_usage_is_dead quota_dead{config().policy.daily.utc_offset};
+    const detail::rate_state_is_dead rate_dead{config().policy.cams_rate};
+    const detail::windows_are_dead windows_dead{detail::longest_window(config().policy.per_phone)};
+    const detail::challenge_is_dead challenge_dead{config().policy.code};
+    snapshot_error kept = snapshot_error::ok;  // capacity_exceeded, once a store is full
+    std::uint64_t records = 0;
+    for (;;) {
+      std::array<std::byte, 2> head{};
+      if (in.read(std::span<std::byte>(head.data(), 1)) != 1) return end_of_bytes();
+      const auto kind = static_cast<detail::snapshot_record>(head[0]);
+      if (kind == detail::snapshot_record::end) break;
+      if (static_cast<std::uint8_t>(head[0]) > static_cast<std::uint8_t>(detail::snapshot_record::challenge))
+        return snapshot_error::corrupt;
+      if (in.read(std::span<std::byte>(head.data() + 1, 1)) != 1) return end_of_bytes();
+      const auto key_size = static_cast<std::size_t>(head[1]);
+      if (key_size == 0 || key_size > detail::engine_key_size) return snapshot_error::corrupt;
+      std::array<char, detail::engine_key_size> key_bytes{};
+      if (in.read(std::as_writable_bytes(std::span<char>(key_bytes.data(), key_size))) != key_size)
+        return end_of_bytes();
+      const std::string_view key(key_bytes.data(), key_size);
+      if (!key_of_kind(kind, key)) return snapshot_error::corrupt;
+      std::array<std::byte, challenge_bytes_size + 32> state{};
+      const std::size_t state_size = detail::snapshot_state_size(kind);
+      static_assert(sizeof(state) >= sliding_window_state_bytes_size<per_phone_state::capacity()>);
+      if (in.read(std::span<std::byte>(state.data(), state_size)) != state_size) return end_of_bytes();
+      ++records;
+      snapshot_error e = snapshot_error::ok;
+      const auto load = [&](auto bytes, auto& store, const auto& is_dead) {
+        std::memcpy(bytes.data(), state.data(), bytes.size());
+        const auto decoded = from_bytes(bytes);
+        if (!decoded) {
+          e = snapshot_error::corrupt;
+        } else if (kept == snapshot_error::ok) {
+          e = load_entry(store, is_dead, key, decoded.value(), t, stats);
+        }
+      };
+      switch (kind) {
+        case detail::snapshot_record::quota: load(daily_usage_bytes{}, quotas_, quota_dead); break;
+        case detail::snapshot_record::rate: load(rate_state_bytes{}, rates_, rate_dead); break;
+        case detail::snapshot_record::windows:
+          load(sliding_window_state_bytes<per_phone_state::capacity()>{}, windows_, windows_dead);
+          break;
+        case detail::snapshot_record::challenge: load(challenge_bytes{}, challenges_, challenge_dead); break;
+        case detail::snapshot_record::end: break;
+      }
+      if (e == snapshot_error::capacity_exceeded) kept = e;
+      else if (e != snapshot_error::ok) return e;
+    }
+    std::array<std::byte, 8> count{};
+    if (in.read(count) != count.size()) return end_of_bytes();
+    const std::uint64_t expected_checksum = in.checksum();
+    std::array<std::byte, 8> checksum{};
+    if (in.read(checksum, false) != checksum.size()) return end_of_bytes();
+    if (detail::get_be(checksum, 0, 8) != expected_checksum) return snapshot_error::corrupt;
+    if (detail::get_be(count, 0, 8) != records) return snapshot_error::corrupt;
+    if (!in.at_end()) return in.failed() ? snapshot_error::read_failed : snapshot_error::corrupt;
+    stats.records = static_cast<std::size_t>(records);
+    return kept;
   }
 
   template <class Request>

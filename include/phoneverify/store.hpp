@@ -259,6 +259,22 @@ class sharded_store {
     }
   }
 
+  // Calls `f(std::string_view key, const V&)` for every entry alive at `now`
+  // (is_dead false), one shard lock at a time: what a snapshot of the live
+  // state writes. f runs under the shard's lock, like update()'s function.
+  template <class F>
+  void for_each_live(timestamp now, F&& f) const {
+    for (std::size_t n = 0; n < shard_count_; ++n) {
+      shard& s = shards_[n];
+      std::lock_guard<std::mutex> lock(s.mutex);
+      for (std::size_t i = 0; i <= s.mask; ++i) {
+        if (s.slots[i].tag == 0) continue;
+        const V& value = s.slots[i].value;
+        if (!std::invoke(is_dead_, value, now)) std::invoke(f, s.slots[i].key_view(), value);
+      }
+    }
+  }
+
   // Entries now held (summed shard by shard; a moving figure under concurrency).
   std::size_t size() const {
     std::size_t total = 0;
