@@ -376,30 +376,25 @@ inline constexpr std::chrono::milliseconds max_expiry_margin{std::int64_t{1} << 
 // ---------------------------------------------------------------------------
 // The Lua of every script: helpers, then one decision each.
 //
-// Redis runs Lua 5.1: numbers are doubles, `bit` is 32-bit, so the helpers
-// read and write big-endian integers byte by byte and keep every value
-// below 2^53 (times and stored values are refused at 2^52: fault 6).
+// Redis runs Lua 5.1: numbers are doubles and `bit` is 32-bit, so every
+// value stays below 2^53 (times and stored values are refused at 2^52:
+// fault 6, RULES.md "the fleet"). A layout is read and written with one
+// struct.unpack / struct.pack call each (Redis's struct library converts
+// 8-byte integers through a 64-bit integer, so any value below 2^53 is
+// exact both ways): a call per byte was most of a script's Redis time.
+// A value that is all zeros, or of another version, is told apart from
+// its first byte before any all-zero string is built.
 
 namespace detail {
 
 // The helpers every script starts with. After them: now (ARGV[1], or the
-// server's TIME when it is empty), server (the server's TIME in ms), put
-// (SET ... PXAT death + margin + how far `now` lags the server), read (GET,
-// fault 1 for a value of another type).
-inline constexpr char lua_prelude[] = R"lua(local P32 = 4294967296
-local LIMIT = 4503599627370496
-local function u(s, i, w) local v = 0 for k = i, i + w - 1 do v = v * 256 + string.byte(s, k) end return v end
-local function i64(s, i)
-  local hi, lo = u(s, i, 4), u(s, i + 4, 4)
-  if hi >= 2147483648 then hi = hi - P32 end
-  if hi >= 1048576 or hi < -1048576 then return nil end
-  return hi * P32 + lo
-end
-local function be(x, w)
-  local t = {}
-  for k = w, 1, -1 do t[k] = x % 256 x = math.floor(x / 256) end
-  return string.char(unpack(t))
-end
+// server's TIME when it is empty), put (SET ... PXAT death + margin + how
+// far `now` lags the server's TIME), read (GET, fault 1 for a value of
+// another type). With the caller's clock, TIME is asked only by the first
+// put: a refusal writes nothing and needs no server time.
+inline constexpr char lua_prelude[] = R"lua(local LIMIT = 4503599627370496
+local up, pk = struct.unpack, struct.pack
+local function i64(x) if x >= LIMIT or x < -LIMIT then return nil end return x end
 local function fdiv(a, b)
   local q = math.floor(a / b)
   if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
@@ -407,11 +402,15 @@ local function fdiv(a, b)
 end
 local function cdiv(a, b) local q = fdiv(a, b) if q * b < a then q = q + 1 end return q end
 local function exact(x) return x ~= nil and x == math.floor(x) and x < LIMIT and x >= -LIMIT end
-local clock = redis.call('TIME')
-local server = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local now = server
-if ARGV[1] ~= '' then now = tonumber(ARGV[1]) end
+local server = nil
+local function clock()
+  local t = redis.call('TIME')
+  server = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local now
+if ARGV[1] ~= '' then now = tonumber(ARGV[1]) else clock() now = server end
 local function put(key, bytes, dead_at, margin)
+  if server == nil then clock() end
   local lag = server - now
   if lag < 0 then lag = 0 end
   redis.call('SET', key, bytes, 'PXAT', string.format('%.0f', dead_at + margin + lag))
@@ -458,16 +457,16 @@ if f ~= 0 then return {f} end
 local tat = nil
 if v then
   if #v ~= 16 then return {2} end
-  if v ~= string.rep('\0', 16) then
-    if string.byte(v, 1) ~= 1 then return {3} end
-    if string.byte(v, 2) ~= 17 then return {4} end
-    if u(v, 4, 5) ~= 0 then return {5} end
-    local flag = string.byte(v, 3)
+  local ver, kind, flag, pad, x = up('>BBBc5i8', v)
+  if ver ~= 0 or v ~= string.rep('\0', 16) then
+    if ver ~= 1 then return {3} end
+    if kind ~= 17 then return {4} end
+    if pad ~= '\0\0\0\0\0' then return {5} end
     if flag == 0 then
-      if u(v, 9, 4) ~= 0 or u(v, 13, 4) ~= 0 then return {5} end
+      if x ~= 0 then return {5} end
     elseif flag == 1 then
-      if u(v, 9, 4) == 2147483648 and u(v, 13, 4) == 0 then return {5} end
-      tat = i64(v, 9)
+      if x == -9223372036854775808 then return {5} end
+      tat = i64(x)
       if tat == nil then return {6} end
     else
       return {5}
@@ -491,7 +490,7 @@ if ahead <= W and step <= W - ahead then
   local new_ahead = ahead + step
   local new_tat = t + new_ahead
   if not exact(new_tat) then return {6} end
-  put(KEYS[1], '\1\17\1\0\0\0\0\0' .. be(new_tat, 8), cdiv(new_tat, s), margin)
+  put(KEYS[1], '\1\17\1\0\0\0\0\0' .. pk('>i8', new_tat), cdiv(new_tat, s), margin)
   local remaining = c - n
   if ahead ~= 0 then remaining = fdiv(W - new_ahead, T) end
   return {0, 1, remaining, 0, now}
@@ -510,32 +509,30 @@ return {0, 0, free, 0, retry}
 // (failure_budget), bw (budget window)} in ms; budget_used is
 // budget_used_at. Shared by the check and the send.
 inline constexpr char challenge_lua[] = R"lua(
-local Z16 = string.rep('\0', 16)
+local Z16 = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
 local function none() return {st = 0, att = 0, fail = 0, bud = 0, iss = 0, exp = 0, lf = 0, bt = Z16, ct = Z16} end
 local function read_challenge(v)
-  local c = none()
-  if not v or v == string.rep('\0', 64) then return c, 0 end
+  if not v then return none(), 0 end
   if #v ~= 64 then return nil, 2 end
-  local ver = string.byte(v, 1)
+  local ver, st, att, z, fail, bud, iss, exp, lf, bt, ct = up('>BBBBHHi8i8i8c16c16', v)
+  if ver == 0 and v == string.rep('\0', 64) then return none(), 0 end
   if ver ~= 1 and ver ~= 2 then return nil, 3 end
-  if string.byte(v, 4) ~= 0 then return nil, 5 end
-  if ver == 1 and (string.byte(v, 7) ~= 0 or string.byte(v, 8) ~= 0) then return nil, 5 end
-  local st = string.byte(v, 2)
+  if z ~= 0 then return nil, 5 end
+  if ver == 1 and bud ~= 0 then return nil, 5 end
   if st > 4 then return nil, 5 end
   if st == 0 then
-    if string.sub(v, 3) ~= string.rep('\0', 62) then return nil, 5 end
-    return c, 0
+    if att ~= 0 or fail ~= 0 or bud ~= 0 or iss ~= 0 or exp ~= 0 or lf ~= 0 or bt ~= Z16 or ct ~= Z16 then
+      return nil, 5
+    end
+    return none(), 0
   end
-  c.st, c.att, c.fail, c.bud = st, string.byte(v, 3), u(v, 5, 2), u(v, 7, 2)
-  c.iss, c.exp, c.lf = i64(v, 9), i64(v, 17), i64(v, 25)
-  if not (c.iss and c.exp and c.lf) then return nil, 6 end
-  if c.exp < c.iss or c.exp - c.iss > 600000 then return nil, 5 end
-  c.bt, c.ct = string.sub(v, 33, 48), string.sub(v, 49, 64)
-  return c, 0
+  iss, exp, lf = i64(iss), i64(exp), i64(lf)
+  if not (iss and exp and lf) then return nil, 6 end
+  if exp < iss or exp - iss > 600000 then return nil, 5 end
+  return {st = st, att = att, fail = fail, bud = bud, iss = iss, exp = exp, lf = lf, bt = bt, ct = ct}, 0
 end
 local function encode_challenge(x)
-  return string.char(2, x.st, x.att, 0) .. be(x.fail, 2) .. be(x.bud, 2) .. be(x.iss, 8) .. be(x.exp, 8) ..
-    be(x.lf, 8) .. x.bt .. x.ct
+  return pk('>BBBBHHi8i8i8', 2, x.st, x.att, 0, x.fail, x.bud, x.iss, x.exp, x.lf) .. x.bt .. x.ct
 end
 local function forgettable(x, P)
   local at = nil
@@ -641,23 +638,26 @@ local w
 w, f = read(KEYS[2])
 if f ~= 0 then return {f} end
 local times = {}
-if w and w ~= string.rep('\0', 96) then
+if w then
   if #w ~= 96 then return {2} end
-  if string.byte(w, 1) ~= 1 then return {3} end
-  if string.byte(w, 2) ~= 18 then return {4} end
-  if u(w, 3, 2) ~= 10 or u(w, 7, 2) ~= 0 or u(w, 9, 2) ~= 0 or u(w, 11, 6) ~= 0 then return {5} end
-  local size = u(w, 5, 2)
-  if size > 10 then return {5} end
-  for k = 0, 9 do
-    local at = 17 + 8 * k
-    if k >= size then
-      if u(w, at, 4) ~= 0 or u(w, at + 4, 4) ~= 0 then return {5} end
-    else
-      if u(w, at, 4) == 2147483648 and u(w, at + 4, 4) == 0 then return {5} end
-      local x = i64(w, at)
-      if x == nil then return {6} end
-      if k > 0 and x > times[k] then return {5} end
-      times[k + 1] = x
+  local r = {up('>BBHHHHc6i8i8i8i8i8i8i8i8i8i8', w)}
+  if r[1] ~= 0 or w ~= string.rep('\0', 96) then
+    if r[1] ~= 1 then return {3} end
+    if r[2] ~= 18 then return {4} end
+    if r[3] ~= 10 or r[5] ~= 0 or r[6] ~= 0 or r[7] ~= '\0\0\0\0\0\0' then return {5} end
+    local size = r[4]
+    if size > 10 then return {5} end
+    for k = 1, 10 do
+      local x = r[7 + k]
+      if k > size then
+        if x ~= 0 then return {5} end
+      else
+        if x == -9223372036854775808 then return {5} end
+        x = i64(x)
+        if x == nil then return {6} end
+        if k > 1 and x > times[k - 1] then return {5} end
+        times[k] = x
+      end
     end
   end
 end
@@ -666,13 +666,16 @@ if quota then
   local d
   d, f = read(KEYS[3])
   if f ~= 0 then return {f} end
-  if d and d ~= string.rep('\0', 16) then
+  if d then
     if #d ~= 16 then return {2} end
-    if string.byte(d, 1) ~= 1 then return {3} end
-    if string.byte(d, 2) ~= 16 then return {4} end
-    if u(d, 3, 2) ~= 0 or u(d, 13, 4) ~= 0 then return {5} end
-    dkey, dused = u(d, 5, 4), u(d, 9, 4)
-    if dkey == 0 and dused ~= 0 then return {5} end
+    local ver, kind, z1, k, used, z2 = up('>BBHI4I4I4', d)
+    if ver ~= 0 or d ~= string.rep('\0', 16) then
+      if ver ~= 1 then return {3} end
+      if kind ~= 16 then return {4} end
+      if z1 ~= 0 or z2 ~= 0 then return {5} end
+      dkey, dused = k, used
+      if dkey == 0 and dused ~= 0 then return {5} end
+    end
   end
 end
 -- A state past its death time reads as absent (the engine's eviction).
@@ -759,13 +762,15 @@ n.bt, n.ct, n.iss, n.exp, n.att, n.st = BT, CT, now, now + VALID, 0, 1
 put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
 local size = #times + 1
 if size > 10 then size = 10 end
-local out = {string.char(1, 18, 0, 10) .. be(size, 2) .. string.rep('\0', 10) .. be(at, 8)}
-for k = 1, size - 1 do out[k + 1] = be(times[k], 8) end
-out[size + 1] = string.rep('\0', 8 * (10 - size))
-if at + longest <= now then redis.call('DEL', KEYS[2]) else put(KEYS[2], table.concat(out), at + longest, margin) end
+local out = {at, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+for k = 1, size - 1 do out[k + 1] = times[k] end
+if at + longest <= now then
+  redis.call('DEL', KEYS[2])
+else
+  put(KEYS[2], pk('>BBHHHHHI4i8i8i8i8i8i8i8i8i8i8', 1, 18, 10, size, 0, 0, 0, 0, unpack(out)), at + longest, margin)
+end
 if quota then
-  put(KEYS[3], string.char(1, 16, 0, 0) .. be(nkey, 4) .. be(nused, 4) .. string.rep('\0', 4),
-      (nkey - 2147483648 + 1) * DAY - OFF, margin)
+  put(KEYS[3], pk('>BBHI4I4I4', 1, 16, 0, nkey, nused, 0), (nkey - 2147483648 + 1) * DAY - OFF, margin)
 end
 return {0, 0, 0, now, n.exp}
 )lua";
