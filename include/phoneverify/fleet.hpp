@@ -393,19 +393,19 @@ namespace detail {
 // another type). With the caller's clock, TIME is asked only by the first
 // put: a refusal writes nothing and needs no server time.
 inline constexpr char lua_prelude[] = R"lua(local LIMIT = 4503599627370496
-local up, pk = struct.unpack, struct.pack
+local up, pk, floor, tonumber, format, rep = struct.unpack, struct.pack, math.floor, tonumber, string.format, string.rep
 local function i64(x) if x >= LIMIT or x < -LIMIT then return nil end return x end
 local function fdiv(a, b)
-  local q = math.floor(a / b)
+  local q = floor(a / b)
   if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
   return q
 end
 local function cdiv(a, b) local q = fdiv(a, b) if q * b < a then q = q + 1 end return q end
-local function exact(x) return x ~= nil and x == math.floor(x) and x < LIMIT and x >= -LIMIT end
+local function exact(x) return x ~= nil and x == floor(x) and x < LIMIT and x >= -LIMIT end
 local server = nil
 local function clock()
   local t = redis.call('TIME')
-  server = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  server = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
 end
 local now
 if ARGV[1] ~= '' then now = tonumber(ARGV[1]) else clock() now = server end
@@ -413,7 +413,7 @@ local function put(key, bytes, dead_at, margin)
   if server == nil then clock() end
   local lag = server - now
   if lag < 0 then lag = 0 end
-  redis.call('SET', key, bytes, 'PXAT', string.format('%.0f', dead_at + margin + lag))
+  redis.call('SET', key, bytes, 'PXAT', format('%.0f', dead_at + margin + lag))
 end
 local function read(key)
   local v = redis.pcall('GET', key)
@@ -458,7 +458,7 @@ local tat = nil
 if v then
   if #v ~= 16 then return {2} end
   local ver, kind, flag, pad, x = up('>BBBc5i8', v)
-  if ver ~= 0 or v ~= string.rep('\0', 16) then
+  if ver ~= 0 or v ~= rep('\0', 16) then
     if ver ~= 1 then return {3} end
     if kind ~= 17 then return {4} end
     if pad ~= '\0\0\0\0\0' then return {5} end
@@ -515,7 +515,7 @@ local function read_challenge(v)
   if not v then return none(), 0 end
   if #v ~= 64 then return nil, 2 end
   local ver, st, att, z, fail, bud, iss, exp, lf, bt, ct = up('>BBBBHHi8i8i8c16c16', v)
-  if ver == 0 and v == string.rep('\0', 64) then return none(), 0 end
+  if ver == 0 and v == rep('\0', 64) then return none(), 0 end
   if ver ~= 1 and ver ~= 2 then return nil, 3 end
   if z ~= 0 then return nil, 5 end
   if ver == 1 and bud ~= 0 then return nil, 5 end
@@ -641,7 +641,7 @@ local times = {}
 if w then
   if #w ~= 96 then return {2} end
   local r = {up('>BBHHHHc6i8i8i8i8i8i8i8i8i8i8', w)}
-  if r[1] ~= 0 or w ~= string.rep('\0', 96) then
+  if r[1] ~= 0 or w ~= rep('\0', 96) then
     if r[1] ~= 1 then return {3} end
     if r[2] ~= 18 then return {4} end
     if r[3] ~= 10 or r[5] ~= 0 or r[6] ~= 0 or r[7] ~= '\0\0\0\0\0\0' then return {5} end
@@ -669,7 +669,7 @@ if quota then
   if d then
     if #d ~= 16 then return {2} end
     local ver, kind, z1, k, used, z2 = up('>BBHI4I4I4', d)
-    if ver ~= 0 or d ~= string.rep('\0', 16) then
+    if ver ~= 0 or d ~= rep('\0', 16) then
       if ver ~= 1 then return {3} end
       if kind ~= 16 then return {4} end
       if z1 ~= 0 or z2 ~= 0 then return {5} end
@@ -694,8 +694,7 @@ local function next_issue_at(x)
   if x.bud > P.fb - 1 then later(x.lf + cdiv((x.bud - (P.fb - 1)) * P.bw, P.fb)) end
   return at
 end
-local n = {}
-for k, val in pairs(c) do n[k] = val end
+local n = {st = c.st, att = c.att, fail = c.fail, bud = c.bud, iss = c.iss, exp = c.exp, lf = c.lf, bt = c.bt, ct = c.ct}
 if n.fail ~= 0 and now >= n.lf + P.lockout then n.fail = 0 end
 local nia = next_issue_at(n)
 local issued = nia == nil or now >= nia
