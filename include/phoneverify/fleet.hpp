@@ -26,11 +26,13 @@
 // - only dead state disappears: a state is dead from the instant it answers
 //   as an absent one (the engine's death times, RULES.md §4); a script reads
 //   a dead state as absent, deletes a state it leaves dead, and writes every
-//   other one with PXAT at its death time plus a margin (never earlier:
-//   a key that outlives its death is read as absent anyway);
+//   other one to expire (PX) a margin after its death time on the clock
+//   that decided (never earlier: a key that outlives its death is read as
+//   absent anyway);
 // - one clock: the server's TIME unless the caller passes its own time.
-//   With a caller's clock the expiry is moved by how far that clock lags the
-//   server's, so a lagging clock never loses live state.
+//   The expiry counts from the decision's time, so a clock that lags the
+//   server's never loses live state, and one ahead by less than the margin
+//   neither.
 // Everything here is constexpr and noexcept and never allocates.
 #ifndef PHONEVERIFY_FLEET_HPP
 #define PHONEVERIFY_FLEET_HPP
@@ -367,7 +369,7 @@ constexpr fault fault_of(long long code) noexcept {
 
 }  // namespace detail
 
-// How long past its death time a key is kept (PXAT death + margin): at
+// How long past its death time a key is kept (PX death + margin - now): at
 // least the clock skew the fleet accepts. A state past its death time reads
 // as absent anyway, so the margin costs memory, never a verdict.
 inline constexpr std::chrono::milliseconds default_expiry_margin{60'000};
@@ -388,10 +390,15 @@ inline constexpr std::chrono::milliseconds max_expiry_margin{std::int64_t{1} << 
 namespace detail {
 
 // The helpers every script starts with. After them: now (ARGV[1], or the
-// server's TIME when it is empty), put (SET ... PXAT death + margin + how
-// far `now` lags the server's TIME), read (GET, fault 1 for a value of
-// another type). With the caller's clock, TIME is asked only by the first
-// put: a refusal writes nothing and needs no server time.
+// server's TIME when it is empty: TIME is asked only then), put (SET ... PX
+// death + margin - now, at least 1 ms), read (GET, fault 1 for a value of
+// another type). PX counts from `now`, the clock that decided: the key
+// outlives the state's death by the margin on that clock. On the server's
+// clock that is the same as PXAT death + margin for a caller whose clock
+// lags it (the lag is added), and for a caller ahead of it by less than the
+// margin (the margin is the skew the fleet accepts) still after the death:
+// no live state is dropped (RULES.md "the fleet": keys expire after their
+// death time, never before).
 inline constexpr char lua_prelude[] = R"lua(local LIMIT = 4503599627370496
 local up, pk, floor, tonumber, format, rep = struct.unpack, struct.pack, math.floor, tonumber, string.format, string.rep
 local function i64(x) if x >= LIMIT or x < -LIMIT then return nil end return x end
@@ -402,18 +409,17 @@ local function fdiv(a, b)
 end
 local function cdiv(a, b) local q = fdiv(a, b) if q * b < a then q = q + 1 end return q end
 local function exact(x) return x ~= nil and x == floor(x) and x < LIMIT and x >= -LIMIT end
-local server = nil
-local function clock()
-  local t = redis.call('TIME')
-  server = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
-end
 local now
-if ARGV[1] ~= '' then now = tonumber(ARGV[1]) else clock() now = server end
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
+end
 local function put(key, bytes, dead_at, margin)
-  if server == nil then clock() end
-  local lag = server - now
-  if lag < 0 then lag = 0 end
-  redis.call('SET', key, bytes, 'PXAT', format('%.0f', dead_at + margin + lag))
+  local ttl = dead_at + margin - now
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', key, bytes, 'PX', format('%.0f', ttl))
 end
 local function read(key)
   local v = redis.pcall('GET', key)
