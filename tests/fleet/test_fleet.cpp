@@ -914,6 +914,22 @@ TEST_CASE("the send script gives issue_code and admit_all's outcomes and bytes o
       for (std::size_t k = 0; k < 2; ++k)
         same(phone_keys[k], w.phones[k].size() == 0, as_string(pv::to_bytes(w.phones[k])));
       if (keys.quota) same(*keys.quota, w.usage.unused(), as_string(pv::to_bytes(w.usage)));
+      // An issued send's keys outlive their states' deaths by the margin,
+      // counted on the clock that decided (this test's, behind the
+      // server's): never earlier (RULES.md "the fleet"), 2 s of slack for
+      // the time the calls take.
+      if (expected == fleet::send_outcome::issued) {
+        const std::int64_t margin = fleet::default_expiry_margin.count() - 2000;
+        const pv::timestamp code_dies = pv::forgettable_at(w.policy, w.code);
+        if (code_dies != pv::timestamp::max())
+          REQUIRE(integer(c, {"PTTL", keys.challenge}) >= code_dies.time_since_epoch().count() - now + margin);
+        if (w.phones[pi].size() != 0)
+          REQUIRE(integer(c, {"PTTL", keys.phone}) >=
+                  w.phones[pi].recent(0).time_since_epoch().count() + w.longest() - now + margin);
+        if (keys.quota && !w.usage.unused() && (w.usage.to_bits() >> 32) != 0xFFFF'FFFFu)
+          REQUIRE(integer(c, {"PTTL", *keys.quota}) >=
+                  pv::day_start(w.usage.day() + 1, w.daily.utc_offset).time_since_epoch().count() - now + margin);
+      }
     }
   }
   std::printf("[send differential] %zu sends and %zu checks, identical; issued %zu, resend %zu, locked %zu, "
