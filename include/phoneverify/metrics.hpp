@@ -4,7 +4,7 @@
 //
 // metrics_counters counts every response once, by (action, wire error,
 // reason) and, for a rejected code, by check_status. It is updated with
-// relaxed atomic increments and no lock: a counter is a tally read by
+// relaxed atomic increments and no lock (one per response): a counter is a tally read by
 // monitoring, never a decision, so no ordering with the state it describes is
 // needed. metrics_snapshot is the plain copy monitoring reads, with the
 // figures operators ask for (sends, checks, refusals by limit, lockouts,
@@ -221,14 +221,18 @@ class alignas(64) metrics_counters {
   metrics_counters(const metrics_counters&) = delete;
   metrics_counters& operator=(const metrics_counters&) = delete;
 
-  // Counts one response. A verdict holding a value no enumerator names (only
-  // a caller's own broken verdict can) is not counted rather than indexed out
-  // of bounds.
+  // Counts one response: one relaxed increment. A rejected code (reason
+  // code_rejected, always Invalid.VerificationCode, RULES.md §5) is counted
+  // by its check_status alone and read() adds those up into its response
+  // series, so a check that fails costs one contended cache line, not two.
+  // A verdict holding a value no enumerator names (only a caller's own
+  // broken verdict can) is not counted rather than indexed out of bounds.
   void count(const verdict& v) noexcept {
     if (!detail::countable(v)) return;
-    responses_[detail::response_index(v.action(), v.error(), v.reason())].fetch_add(1, std::memory_order_relaxed);
-    if (v.reason() == verdict_reason::code_rejected)
+    if (v.reason() == verdict_reason::code_rejected && v.error() == errc::invalid_verification_code)
       rejections_[detail::rejection_index(v.action(), v.code_status())].fetch_add(1, std::memory_order_relaxed);
+    else
+      responses_[detail::response_index(v.action(), v.error(), v.reason())].fetch_add(1, std::memory_order_relaxed);
   }
 
   // Copies the counters into `out` (each read relaxed: a moving figure under
@@ -238,6 +242,12 @@ class alignas(64) metrics_counters {
     for (std::size_t i = 0; i < responses_.size(); ++i) out.responses[i] = responses_[i].load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < rejections_.size(); ++i)
       out.rejections[i] = rejections_[i].load(std::memory_order_relaxed);
+    for (action a : all_actions) {
+      std::uint64_t rejected = 0;
+      for (std::size_t s = 0; s < check_status_count; ++s) rejected += out.rejection(a, static_cast<check_status>(s));
+      out.responses[detail::response_index(a, errc::invalid_verification_code, verdict_reason::code_rejected)] +=
+          rejected;
+    }
   }
 
  private:
