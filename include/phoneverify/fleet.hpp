@@ -204,8 +204,8 @@ constexpr script make_script(std::string_view name, std::string_view source) noe
 using id_key = std::array<std::byte, 16>;
 inline constexpr std::size_t max_deployment_size = 32;
 inline constexpr std::size_t max_id_size = 256;
-// "{pv:" + deployment + "}:" + kind + ":" + action digit + ":" + 32 hex.
-inline constexpr std::size_t max_key_size = 4 + max_deployment_size + 2 + 1 + 2 + 1 + 32;
+// "{pv:" + deployment [+ ":" + 16 hex, sharded] + "}:" + kind + ":" + action digit + ":" + 32 hex.
+inline constexpr std::size_t max_key_size = 4 + max_deployment_size + 17 + 2 + 1 + 2 + 1 + 32;
 using key_name = inline_string<max_key_size>;
 
 // What a key names: each kind of state has its own letter.
@@ -221,12 +221,21 @@ enum class key_kind : char {
 // brace can end the hash tag early) and the secret key of the id hashes
 // (16 bytes from a secure random source, the same on every instance; an
 // all-zero key is refused).
+//
+// Sharded (for a Redis Cluster whose load one slot cannot carry): the hash
+// tag is {pv:<deployment>:<16 hex>}, a keyed hash of the state's owner (the
+// account of a challenge or a quota, the phone of its windows, the caller
+// of a rate state), so each owner's states share a slot of their own and a
+// binding's challenge shares its account's quota slot. A send then spans
+// up to three slots and is no longer one script: see plan_send_steps.
 struct key_scheme {
   inline_string<max_deployment_size> deployment;
   ::phoneverify::detail::siphash_key hash_key{0, 0};
+  bool sharded = false;
 };
 
-constexpr result<key_scheme> make_key_scheme(std::string_view deployment, const id_key& key) noexcept {
+constexpr result<key_scheme> make_key_scheme(std::string_view deployment, const id_key& key,
+                                             bool sharded = false) noexcept {
   if (deployment.empty() || deployment.size() > max_deployment_size) return errc::invalid_parameter;
   for (char ch : deployment) {
     const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
@@ -237,6 +246,7 @@ constexpr result<key_scheme> make_key_scheme(std::string_view deployment, const 
   for (std::byte b : key) any |= static_cast<unsigned>(b);
   if (any == 0) return errc::invalid_parameter;
   key_scheme scheme;
+  scheme.sharded = sharded;
   scheme.deployment.append(deployment);
   scheme.hash_key = ::phoneverify::detail::siphash_key_from_bytes(key);
   return scheme;
@@ -272,6 +282,12 @@ constexpr result<key_name> make_key(const key_scheme& scheme, key_kind kind, std
   key_name out;
   out.append("{pv:");
   out.append(scheme.deployment);
+  if (scheme.sharded) {
+    // The owner's tag: the same for every kind and action of one id.
+    const std::uint64_t owner = detail::id_lane(scheme.hash_key, '\x03', 'o', '-', id);
+    out.push_back(':');
+    for (int shift = 60; shift >= 0; shift -= 4) out.push_back(detail::hex_digits[(owner >> shift) & 0xFU]);
+  }
   out.append("}:");
   out.push_back(k);
   out.push_back(':');
@@ -292,11 +308,11 @@ constexpr result<key_name> make_key(const key_scheme& scheme, key_kind kind, std
 inline constexpr std::size_t max_arg_size = 24;  // a 16-byte tag, or an int64 in decimal (20)
 using arg_string = inline_string<max_arg_size>;
 
-template <std::size_t Keys, std::size_t Args>
+template <std::size_t Keys, std::size_t Args, std::size_t ArgSize = max_arg_size>
 struct script_call {
   const script* code = nullptr;
   std::array<key_name, Keys> keys{};
-  std::array<arg_string, Args> args{};
+  std::array<inline_string<ArgSize>, Args> args{};
   inline_string<4> numkeys{};
   std::size_t key_count = Keys;  // the keys this call sends (a send without a quota sends 2 of 3)
 
@@ -334,9 +350,9 @@ constexpr arg_string decimal(std::int64_t value) noexcept {
   return out;
 }
 
-template <std::size_t Keys, std::size_t Args>
-constexpr script_call<Keys, Args> start_call(const script& s) noexcept {
-  script_call<Keys, Args> call;
+template <std::size_t Keys, std::size_t Args, std::size_t ArgSize = max_arg_size>
+constexpr script_call<Keys, Args, ArgSize> start_call(const script& s) noexcept {
+  script_call<Keys, Args, ArgSize> call;
   call.code = &s;
   const arg_string count = decimal(static_cast<std::int64_t>(Keys));
   call.numkeys.append(count.view());
@@ -1050,6 +1066,399 @@ constexpr send_result decode_send(const reply_view& reply) noexcept {
 
 
 // ---------------------------------------------------------------------------
+// The sharded send (key_scheme::sharded): the phone's windows, the paying
+// account's daily quota and the binding's challenge in up to three slots,
+// so three scripts, each all or nothing on its own slot:
+//
+//   1. the windows step charges the phone when its windows allow;
+//   2. the quota step (actions that count one) charges the account when its
+//      quota allows and step 1 allowed;
+//   3. the issue step reads the challenge (the resend interval, the lock and
+//      the failure budget live with it, in the binding account's slot,
+//      because a check finds the challenge by the binding alone and
+//      RULES.md §5 keeps one challenge per sending action and account),
+//      takes steps 1 and 2's verdicts and decides exactly as the one-slot
+//      send script (the same outcome and retry_at), then issues the code
+//      when everything allowed;
+//   4. a refused send undoes each charge it made with the undo script:
+//      compare-and-undo, the key set back to the bytes it held only while it
+//      still holds exactly the bytes the charge wrote (a send in between
+//      has built on the charge, which then stands: never a blind decrement).
+//
+// Why this order: the phone is charged first and undone last, so a crash
+// or a lost connection between the steps leaves a charge without a code
+// (stricter, never looser: RULES.md §4's all or nothing becomes "never
+// looser" across slots); a concurrent send that saw a charge later undone
+// was refused for a budget it would have had (stricter too). Every step is
+// decided at the `now` of step 1 (the caller's clock, or step 1's TIME).
+
+namespace detail {
+
+// The windows (sliding_window_state_bytes<10>) and the daily quota
+// (daily_usage_bytes) in Lua, as the send script reads, decides and writes
+// them; a step's reply: {fault} or {0, allowed, never, retry_at, now,
+// bytes before ('' when absent), bytes written ('' when none)}.
+inline constexpr char windows_step_body[] = R"lua(
+local PRIOR, margin = tonumber(ARGV[2]), tonumber(ARGV[9])
+local WC = {tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[7])}
+local WW = {tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[8])}
+local args_ok = exact(now) and exact(margin) and (PRIOR == 0 or PRIOR == 1)
+for i = 1, 3 do args_ok = args_ok and exact(WC[i]) and exact(WW[i]) end
+if not args_ok then return {7} end
+local w, f = read(KEYS[1])
+if f ~= 0 then return {f} end
+local times = {}
+if w then
+  if #w ~= 96 then return {2} end
+  local r = {up('>BBHHHHc6i8i8i8i8i8i8i8i8i8i8', w)}
+  if r[1] ~= 0 or w ~= rep('\0', 96) then
+    if r[1] ~= 1 then return {3} end
+    if r[2] ~= 18 then return {4} end
+    if r[3] ~= 10 or r[5] ~= 0 or r[6] ~= 0 or r[7] ~= '\0\0\0\0\0\0' then return {5} end
+    local size = r[4]
+    if size > 10 then return {5} end
+    for k = 1, 10 do
+      local x = r[7 + k]
+      if k > size then
+        if x ~= 0 then return {5} end
+      else
+        if x == -9223372036854775808 then return {5} end
+        x = i64(x)
+        if x == nil then return {6} end
+        if k > 1 and x > times[k - 1] then return {5} end
+        times[k] = x
+      end
+    end
+  end
+end
+local longest = 0
+for i = 1, 3 do if WW[i] > longest then longest = WW[i] end end
+if times[1] and times[1] + longest <= now then times = {} end
+local at = now
+if times[1] and times[1] > at then at = times[1] end
+local wallow, wnever, wretry = true, false, nil
+for i = 1, 3 do
+  local cnt = WC[i]
+  if cnt > 10 then cnt = 10 end
+  local width = WW[i]
+  if width < 0 then width = 0 end
+  if cnt < 1 then
+    wallow, wnever = false, true
+  else
+    local b = times[cnt]
+    if b and b > at - width then
+      wallow = false
+      if wretry == nil or b + width > wretry then wretry = b + width end
+    end
+  end
+end
+local after = ''
+if wallow and PRIOR == 1 and at + longest <= now then
+  if w then redis.call('DEL', KEYS[1]) end
+elseif wallow and PRIOR == 1 then
+  local size = #times + 1
+  if size > 10 then size = 10 end
+  local out = {at, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+  for k = 1, size - 1 do out[k + 1] = times[k] end
+  after = pk('>BBHHHHHI4i8i8i8i8i8i8i8i8i8i8', 1, 18, 10, size, 0, 0, 0, 0, unpack(out))
+  put(KEYS[1], after, at + longest, margin)
+end
+return {0, wallow and 1 or 0, wnever and 1 or 0, wretry or 0, now, w or '', after}
+)lua";
+
+inline constexpr char quota_step_body[] = R"lua(
+local PRIOR, DL, OFF, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+if not (exact(now) and exact(DL) and exact(OFF) and exact(margin) and (PRIOR == 0 or PRIOR == 1)) then return {7} end
+local d, f = read(KEYS[1])
+if f ~= 0 then return {f} end
+local dkey, dused = 0, 0
+if d then
+  if #d ~= 16 then return {2} end
+  local ver, kind, z1, k, used, z2 = up('>BBHI4I4I4', d)
+  if ver ~= 0 or d ~= rep('\0', 16) then
+    if ver ~= 1 then return {3} end
+    if kind ~= 16 then return {4} end
+    if z1 ~= 0 or z2 ~= 0 then return {5} end
+    dkey, dused = k, used
+    if dkey == 0 and dused ~= 0 then return {5} end
+  end
+end
+local DAY = 86400000
+if dkey ~= 0 and dkey ~= 4294967295 and (dkey - 2147483648 + 1) * DAY - OFF <= now then dkey, dused = 0, 0 end
+local day = fdiv(now + OFF, DAY)
+if day < -2147483647 then day = -2147483647 elseif day > 2147483647 then day = 2147483647 end
+local now_key = day + 2147483648
+local key = dkey
+if now_key > key then key = now_key end
+local used = 0
+if key == dkey then used = dused end
+local left = 0
+if used < DL then left = DL - used end
+local after = ''
+if left >= 1 then
+  if PRIOR == 1 then
+    after = pk('>BBHI4I4I4', 1, 16, 0, key, used + 1, 0)
+    put(KEYS[1], after, (key - 2147483648 + 1) * DAY - OFF, margin)
+  end
+  return {0, 1, 0, 0, now, d or '', after}
+end
+if DL < 1 or key == 4294967295 then return {0, 0, 1, 0, now, d or '', ''} end
+return {0, 0, 0, (key - 2147483648 + 1) * DAY - OFF, now, d or '', ''}
+)lua";
+
+// The issue step: the send script's decision with the windows' and the
+// quota's verdicts given (ARGV 11-17: windows allowed, never, retry_at;
+// 1 when a quota counts; its allowed, never, retry_at). Reply: the send
+// script's.
+inline constexpr char issue_step_body[] = R"lua(
+local BT, CT = ARGV[2], ARGV[3]
+local VALID, MAXCF, margin = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[10])
+local P = {resend = tonumber(ARGV[5]), lockout = tonumber(ARGV[7]), fb = tonumber(ARGV[8]), bw = tonumber(ARGV[9])}
+local WA, WN, WR = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local HQ, DA, DN, DR = tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17])
+local args_ok = exact(now) and #BT == 16 and #CT == 16 and exact(VALID) and exact(MAXCF) and exact(P.resend) and
+  exact(P.lockout) and exact(P.fb) and P.fb >= 1 and exact(P.bw) and P.bw >= 1 and exact(margin) and
+  exact(WA) and exact(WN) and exact(WR) and exact(HQ) and exact(DA) and exact(DN) and exact(DR)
+if not args_ok then return {7} end
+local v, f = read(KEYS[1])
+if f ~= 0 then return {f} end
+local c
+c, f = read_challenge(v)
+if f ~= 0 then return {f} end
+if challenge_dead(c, P) then c = none() end
+local function next_issue_at(x)
+  local at = nil
+  local function later(t) if at == nil or t > at then at = t end end
+  if x.st ~= 0 then later(x.iss + P.resend) end
+  if x.fail >= MAXCF then later(x.lf + P.lockout) end
+  if x.bud > P.fb - 1 then later(x.lf + cdiv((x.bud - (P.fb - 1)) * P.bw, P.fb)) end
+  return at
+end
+local n = {st = c.st, att = c.att, fail = c.fail, bud = c.bud, iss = c.iss, exp = c.exp, lf = c.lf, bt = c.bt, ct = c.ct}
+if n.fail ~= 0 and now >= n.lf + P.lockout then n.fail = 0 end
+local nia = next_issue_at(n)
+local issued = nia == nil or now >= nia
+local wallow, wnever, wretry = WA == 1, WN == 1, WR
+local dallow, dnever, dretry = true, false, nil
+if HQ == 1 then dallow, dnever, dretry = DA == 1, DN == 1, DR end
+local lallow, lnever, lretry, lby = wallow and dallow, false, nil, 0
+if not wallow then lnever, lretry, lby = wnever, wretry, 3 end
+if not dallow and (wallow or (dnever and not lnever) or (not lnever and not dnever and dretry > lretry)) then
+  lnever, lretry, lby = dnever, dretry, 4
+end
+if not issued or not lallow then
+  local retry, never = now, false
+  if not issued then retry = next_issue_at(c) end
+  if not lallow then
+    if lnever then never = true elseif lretry > retry then retry = lretry end
+  end
+  local outcome = lby
+  if not issued then
+    outcome = 1
+    if c.fail >= MAXCF and now < c.lf + P.lockout then outcome = 2 end
+  end
+  if never then return {0, outcome, 1, 0, 0} end
+  return {0, outcome, 0, retry, 0}
+end
+n.bt, n.ct, n.iss, n.exp, n.att, n.st = BT, CT, now, now + VALID, 0, 1
+put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
+return {0, 0, 0, now, n.exp}
+)lua";
+
+// Compare-and-undo: KEYS[1] back to ARGV[2] ('' = no key; the expiry the
+// charge set is kept, a little longer than the old state needs, which
+// costs memory only) when it holds exactly ARGV[1], the bytes the charge
+// wrote. Reply: {fault} or {0, 1 undone | 0 left as it is}.
+inline constexpr char undo_source[] = R"lua(local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' then return {1} end
+if v ~= ARGV[1] or #ARGV[1] == 0 then return {0, 0} end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end
+return {0, 1}
+)lua";
+
+inline constexpr auto windows_step_source = concat(lua_prelude, windows_step_body);
+inline constexpr auto quota_step_source = concat(lua_prelude, quota_step_body);
+inline constexpr auto issue_step_source = concat(lua_prelude, challenge_lua, issue_step_body);
+
+}  // namespace detail
+
+inline constexpr script windows_step_script =
+    make_script("phoneverify_send_windows_v1", detail::text_of(detail::windows_step_source));
+inline constexpr script quota_step_script =
+    make_script("phoneverify_send_quota_v1", detail::text_of(detail::quota_step_source));
+inline constexpr script issue_step_script =
+    make_script("phoneverify_send_issue_v1", detail::text_of(detail::issue_step_source));
+inline constexpr script undo_script = make_script("phoneverify_undo_v1", std::string_view(detail::undo_source));
+
+using windows_step_call = script_call<1, 9>;
+using quota_step_call = script_call<1, 5>;
+using issue_step_call = script_call<1, 17>;
+inline constexpr std::size_t max_state_size = 96;  // sliding_window_state_bytes<10>
+using undo_call = script_call<1, 2, max_state_size>;
+
+// Step 1: the windows of `per_phone` on `phone` at `now` (std::nullopt:
+// the script's TIME, which it answers), charged when they allow.
+constexpr result<windows_step_call> plan_windows_step(const window_set<3>& per_phone, const key_name& phone,
+                                                      std::optional<timestamp> now,
+                                                      std::chrono::milliseconds margin = default_expiry_margin) noexcept {
+  if (phone.empty() || margin.count() < 0 || margin > max_expiry_margin) return errc::invalid_parameter;
+  for (const sliding_window& w : per_phone.windows)
+    if (w.window > max_expiry_margin) return errc::invalid_parameter;
+  windows_step_call call = detail::start_call<1, 9>(windows_step_script);
+  call.keys[0] = phone;
+  call.args[0] = detail::time_arg(now);
+  call.args[1] = detail::decimal(1);
+  for (std::size_t i = 0; i < 3; ++i) {
+    call.args[2 + 2 * i] = detail::decimal(per_phone.windows[i].count);
+    call.args[3 + 2 * i] = detail::decimal(per_phone.windows[i].window.count());
+  }
+  call.args[8] = detail::decimal(margin.count());
+  return call;
+}
+
+// Step 2: the daily quota on `quota` at step 1's `now`, charged when it
+// allows and `prior_allowed` (step 1 allowed).
+constexpr result<quota_step_call> plan_quota_step(const daily_quota& daily, const key_name& quota, timestamp now,
+                                                  bool prior_allowed,
+                                                  std::chrono::milliseconds margin = default_expiry_margin) noexcept {
+  const std::int64_t offset_ms = static_cast<std::int64_t>(daily.utc_offset.count()) * 60'000;
+  if (quota.empty() || margin.count() < 0 || margin > max_expiry_margin || offset_ms > max_expiry_margin.count() ||
+      offset_ms < -max_expiry_margin.count())
+    return errc::invalid_parameter;
+  quota_step_call call = detail::start_call<1, 5>(quota_step_script);
+  call.keys[0] = quota;
+  call.args[0] = detail::time_arg(now);
+  call.args[1] = detail::decimal(prior_allowed ? 1 : 0);
+  call.args[2] = detail::decimal(daily.limit);
+  call.args[3] = detail::decimal(offset_ms);
+  call.args[4] = detail::decimal(margin.count());
+  return call;
+}
+
+// A windows or quota step's answer: its limit's verdict (retry_at
+// timestamp::max() when never), the `now` it decided at, and the bytes
+// before and after its charge (after empty: nothing charged).
+struct step_result {
+  fault error = fault::none;
+  bool allowed = false;
+  timestamp retry_at = timestamp::max();
+  timestamp now{};
+  inline_string<max_state_size> before;
+  inline_string<max_state_size> after;
+};
+
+constexpr step_result decode_step(const reply_view& reply) noexcept {
+  step_result out;
+  out.error = fault::bad_reply;
+  if (reply.kind != reply_view::type::array || reply.elements.empty()) return out;
+  const auto& e = reply.elements;
+  if (e[0].kind != reply_view::type::integer) return out;
+  const fault f = detail::fault_of(e[0].integer);
+  if (f != fault::none) {
+    if (e.size() == 1) out.error = f;
+    return out;
+  }
+  if (e.size() != 7) return out;
+  for (std::size_t i = 1; i < 5; ++i)
+    if (e[i].kind != reply_view::type::integer || e[i].integer >= exact_limit || e[i].integer < -exact_limit) return out;
+  if ((e[1].integer != 0 && e[1].integer != 1) || (e[2].integer != 0 && e[2].integer != 1)) return out;
+  if (e[5].kind != reply_view::type::string || e[6].kind != reply_view::type::string ||
+      e[5].text.size() > max_state_size || e[6].text.size() > max_state_size)
+    return out;
+  out.error = fault::none;
+  out.allowed = e[1].integer == 1;
+  out.retry_at = e[2].integer == 1 ? timestamp::max() : timestamp{std::chrono::milliseconds{e[3].integer}};
+  out.now = timestamp{std::chrono::milliseconds{e[4].integer}};
+  out.before.append(e[5].text);
+  out.after.append(e[6].text);
+  return out;
+}
+
+// Step 3: the send script's decision on the challenge with the windows'
+// verdict and, when the action counts one, the quota's; issues `code` when
+// all allow. Its reply decodes with decode_send.
+constexpr result<issue_step_call> plan_issue_step(const code_policy& policy, const key_name& challenge,
+                                                  const drawn_code& code, timestamp now, const step_result& windows,
+                                                  const step_result* quota,
+                                                  std::chrono::milliseconds margin = default_expiry_margin) noexcept {
+  namespace core = ::phoneverify::detail;
+  if (validate(policy) != errc::ok || challenge.empty() || margin.count() < 0 || margin > max_expiry_margin ||
+      windows.error != fault::none || (quota != nullptr && quota->error != fault::none))
+    return errc::invalid_parameter;
+  issue_step_call call = detail::start_call<1, 17>(issue_step_script);
+  call.keys[0] = challenge;
+  call.args[0] = detail::time_arg(now);
+  for (std::byte b : code.tags.binding) call.args[1].push_back(static_cast<char>(b));
+  for (std::byte b : code.tags.code) call.args[2].push_back(static_cast<char>(b));
+  call.args[3] = detail::decimal(core::to_ms(policy.validity));
+  call.args[4] = detail::decimal(core::to_ms(policy.resend_interval));
+  call.args[5] = detail::decimal(policy.max_consecutive_failures);
+  call.args[6] = detail::decimal(core::to_ms(policy.lockout));
+  call.args[7] = detail::decimal(policy.failure_budget);
+  call.args[8] = detail::decimal(core::to_ms(policy.failure_budget_window));
+  call.args[9] = detail::decimal(margin.count());
+  const auto verdict_args = [&call](std::size_t at, const step_result& s) {
+    const bool never = !s.allowed && s.retry_at == timestamp::max();
+    call.args[at] = detail::decimal(s.allowed ? 1 : 0);
+    call.args[at + 1] = detail::decimal(never ? 1 : 0);
+    call.args[at + 2] = detail::decimal(s.allowed || never ? 0 : core::ms_of(s.retry_at));
+  };
+  verdict_args(10, windows);
+  call.args[13] = detail::decimal(quota != nullptr ? 1 : 0);
+  if (quota != nullptr) {
+    verdict_args(14, *quota);
+  } else {
+    for (std::size_t i = 14; i < 17; ++i) call.args[i] = detail::decimal(0);
+  }
+  return call;
+}
+
+// Step 4: undo a step's charge on `key` (empty `after`: there is none).
+constexpr result<undo_call> plan_undo(const key_name& key, const step_result& charged) noexcept {
+  if (key.empty() || charged.error != fault::none || charged.after.empty()) return errc::invalid_parameter;
+  undo_call call = detail::start_call<1, 2, max_state_size>(undo_script);
+  call.keys[0] = key;
+  call.args[0].append(charged.after.view());
+  call.args[1].append(charged.before.view());
+  return call;
+}
+
+// The undo's answer: fault, and whether the key was set back (false: a
+// later charge had built on this one, which then stands).
+struct undo_result {
+  fault error = fault::none;
+  bool undone = false;
+};
+
+constexpr undo_result decode_undo(const reply_view& reply) noexcept {
+  std::array<long long, 2> v{};
+  std::size_t got = 0;
+  if (!detail::integers(reply, v, got)) return {fault::bad_reply, false};
+  const fault f = detail::fault_of(v[0]);
+  if (f != fault::none) return {got == 1 ? f : fault::bad_reply, false};
+  if (got != 2 || (v[1] != 0 && v[1] != 1)) return {fault::bad_reply, false};
+  return {fault::none, v[1] == 1};
+}
+
+// The Redis Cluster slot of a key (CRC16/XMODEM of its hash tag, the text
+// between the first '{' and the next '}' when not empty, else of the whole
+// key; modulo 16384): how a cluster transport routes a script by its first
+// key.
+constexpr std::uint16_t key_slot(std::string_view key) noexcept {
+  const std::size_t open = key.find('{');
+  if (open != std::string_view::npos) {
+    const std::size_t close = key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+  }
+  unsigned crc = 0;
+  for (char ch : key) {
+    crc ^= static_cast<unsigned>(static_cast<unsigned char>(ch)) << 8U;
+    for (int bit = 0; bit < 8; ++bit) crc = ((crc & 0x8000U) != 0 ? (crc << 1U) ^ 0x1021U : crc << 1U) & 0xFFFFU;
+  }
+  return static_cast<std::uint16_t>(crc & 16383U);
+}
+
+// ---------------------------------------------------------------------------
 // The transport: what a fleet engine needs of a Redis client, so that the
 // engine never includes one (redis.hpp is the hiredis implementation; a
 // service with its own client implements `transport` on it).
@@ -1119,7 +1528,7 @@ constexpr transport_error classify_error_reply(std::string_view text) noexcept {
 class owned_reply {
  public:
   static constexpr std::size_t max_elements = 8;
-  static constexpr std::size_t max_text = 64;
+  static constexpr std::size_t max_text = 96;  // the largest state layout (the windows), for the sharded send
 
   reply_view::type kind = reply_view::type::nil;
   long long integer = 0;

@@ -74,6 +74,13 @@ struct fleet_config {
   // set maxmemory-policy noeviction and answers for it. Ignored where CONFIG
   // answers: then only noeviction starts.
   bool assume_noeviction = false;
+  // Sharded keys (fleet.hpp key_scheme::sharded) for a Redis Cluster whose
+  // load one slot cannot carry, through a transport that routes by slot
+  // (redis::cluster_pool): each account's and each phone's states in slots
+  // of their own, a send in up to four scripts (run_sharded_send), stricter
+  // but never looser than one script when a step fails. false: one hash
+  // tag, one slot, every decision one script, all or nothing.
+  bool sharded = false;
   // The durable mode: after an issued code, WAIT for this many replicas for
   // at most wait_timeout (1 ms or more, below the transport's command
   // timeout) and refuse the send, the code undelivered, when fewer
@@ -179,6 +186,101 @@ struct fleet_stats {
   std::array<std::uint64_t, fault_count> faults{};
   std::array<std::uint64_t, transport_error_count> transport_errors{};
 };
+
+// One script call through a transport: EVALSHA, EVAL after NOSCRIPT, and
+// the durable mode's WAIT when `wait_replicas` is above 0.
+template <std::size_t K, std::size_t A, std::size_t S>
+transport_result run_script(transport& link, const script_call<K, A, S>& c, std::int64_t wait_replicas = 0,
+                            std::chrono::milliseconds wait_timeout = {}) noexcept {
+  const auto by_sha = c.argv(false);
+  const auto by_source = c.argv(true);
+  const script_run r{std::span<const std::string_view>(by_sha.data(), c.argc()),
+                     std::span<const std::string_view>(by_source.data(), c.argc()), wait_replicas, wait_timeout};
+  return link.run(r);
+}
+
+// What a sharded send did: the send script's result (error unavailable
+// with `transport` set when a step's transport failed), the scripts it ran,
+// the charges it set back, and WAIT's count after the issue step.
+struct sharded_send {
+  send_result result{fault::unavailable};
+  transport_error transport = transport_error::none;
+  std::uint32_t scripts = 0;
+  std::uint32_t undone = 0;
+  long long acknowledged = -1;
+};
+
+// A send on a sharded key scheme (fleet.hpp, "The sharded send"): the
+// windows step, the quota step when keys.quota is set, the issue step, and
+// the undo of each charge when the send is refused or a later step answers
+// a fault. A step whose transport failed may have run (its outcome is
+// unknown): the charges made stand and the send is refused (stricter, never
+// looser, RULES.md §4), as a crash between the steps leaves them.
+inline sharded_send run_sharded_send(transport& link, const code_policy& policy, const window_set<3>& per_phone,
+                                     const daily_quota& daily, const send_keys& keys, const drawn_code& code,
+                                     std::optional<timestamp> now, std::chrono::milliseconds margin,
+                                     std::int64_t wait_replicas = 0,
+                                     std::chrono::milliseconds wait_timeout = {}) noexcept {
+  sharded_send out;
+  const auto failed = [&out](const transport_result& r) {
+    out.transport = r.err;
+    out.result = send_result{fault::unavailable};
+    return out;
+  };
+  const auto refused = [&out](fault f) {
+    out.result = send_result{f};
+    return out;
+  };
+  const auto undo = [&link, &out](const key_name& key, const step_result& charged) {
+    if (charged.after.empty()) return;
+    const result<undo_call> u = plan_undo(key, charged);
+    if (!u) return;
+    ++out.scripts;
+    const transport_result r = run_script(link, *u);
+    // An undo that failed or found later bytes leaves the charge (stricter).
+    if (r.ok() && decode_undo(r.value.view()).undone) ++out.undone;
+  };
+  const result<windows_step_call> wc = plan_windows_step(per_phone, keys.phone, now, margin);
+  if (!wc) return refused(fault::bad_arguments);
+  ++out.scripts;
+  const transport_result wr = run_script(link, *wc);
+  if (!wr.ok()) return failed(wr);
+  const step_result windows = decode_step(wr.value.view());
+  if (windows.error != fault::none) return refused(windows.error);
+  step_result quota;
+  if (keys.quota) {
+    const result<quota_step_call> qc = plan_quota_step(daily, *keys.quota, windows.now, windows.allowed, margin);
+    if (!qc) {
+      undo(keys.phone, windows);
+      return refused(fault::bad_arguments);
+    }
+    ++out.scripts;
+    const transport_result qr = run_script(link, *qc);
+    if (!qr.ok()) return failed(qr);
+    quota = decode_step(qr.value.view());
+    if (quota.error != fault::none) {
+      undo(keys.phone, windows);
+      return refused(quota.error);
+    }
+  }
+  const result<issue_step_call> ic =
+      plan_issue_step(policy, keys.challenge, code, windows.now, windows, keys.quota ? &quota : nullptr, margin);
+  if (!ic) {
+    if (keys.quota) undo(*keys.quota, quota);
+    undo(keys.phone, windows);
+    return refused(fault::bad_arguments);
+  }
+  ++out.scripts;
+  const transport_result ir = run_script(link, *ic, wait_replicas, wait_timeout);
+  if (!ir.ok()) return failed(ir);
+  out.acknowledged = ir.acknowledged;
+  out.result = decode_send(ir.value.view());
+  if (out.result.error != fault::none || out.result.outcome != send_outcome::issued) {
+    if (keys.quota) undo(*keys.quota, quota);
+    undo(keys.phone, windows);
+  }
+  return out;
+}
 
 class fleet_engine;
 
@@ -323,8 +425,8 @@ class fleet_engine {
   }
 
   // One script call through the transport, the durable WAIT when asked.
-  template <std::size_t K, std::size_t A>
-  transport_result run(const script_call<K, A>& c, bool wait = false) noexcept {
+  template <std::size_t K, std::size_t A, std::size_t S>
+  transport_result run(const script_call<K, A, S>& c, bool wait = false) noexcept {
     const auto by_sha = c.argv(false);
     const auto by_source = c.argv(true);
     script_run r{std::span<const std::string_view>(by_sha.data(), c.argc()),
@@ -414,8 +516,20 @@ class fleet_engine {
     if (!c) {
       refused = refuse(a, check_step::quota, {fault::bad_arguments, transport_error::none}, now);
     } else {
-      const transport_result r = run(*c, wait_replicas_ > 0);
-      const send_result s = r.ok() ? decode_send(r.value.view()) : send_result{fault::unavailable};
+      transport_result r;
+      send_result s{fault::unavailable};
+      if (scheme_.sharded) {
+        const sharded_send sent = run_sharded_send(*link_, config().policy.code, config().policy.per_phone,
+                                                   config().policy.daily, keys, *drawn, now, margin_,
+                                                   wait_replicas_, wait_timeout_);
+        scripts_.fetch_add(sent.scripts, std::memory_order_relaxed);
+        r.err = sent.transport;
+        r.acknowledged = sent.acknowledged;
+        s = sent.result;
+      } else {
+        r = run(*c, wait_replicas_ > 0);
+        if (r.ok()) s = decode_send(r.value.view());
+      }
       if (!r.ok()) {
         refused = refuse(a, check_step::quota, transport_failure(r), now);
       } else if (s.error != fault::none) {
@@ -522,7 +636,8 @@ inline start_failure fleet_engine::check_server(const fleet_config& config, tran
   }
   // The scripts, once (a restart or failover empties the cache: run() then
   // sends EVAL after NOSCRIPT).
-  for (const script* s : {&flow_script, &check_script, &send_script}) {
+  for (const script* s : {&flow_script, &check_script, &send_script, &windows_step_script, &quota_step_script,
+                          &issue_step_script, &undo_script}) {
     const std::string_view load[3] = {"SCRIPT", "LOAD", s->source};
     const transport_result r = link.command(std::span<const std::string_view>(load, 3));
     if (!r.ok()) return failed(r.err == transport_error::error_reply ? start_error::script_load_failed
@@ -553,7 +668,7 @@ inline fleet_engine_or_error fleet_engine::create(const fleet_config& config, st
   unsigned any = 0;
   for (std::byte b : config.key_name_key) any |= static_cast<unsigned>(b);
   if (any == 0) return fail(start_error::key_name_key_all_zero);
-  const result<key_scheme> scheme = make_key_scheme(config.deployment, config.key_name_key);
+  const result<key_scheme> scheme = make_key_scheme(config.deployment, config.key_name_key, config.sharded);
   if (!scheme) return fail(start_error::deployment_invalid);
   if (config.expiry_margin.count() < 0 || config.expiry_margin > max_expiry_margin)
     return fail(start_error::expiry_margin_out_of_range);

@@ -41,7 +41,9 @@
 #include <string_view>
 #include <utility>
 
+#include <atomic>
 #include <functional>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -253,8 +255,8 @@ class connection {
 
   // Runs a fleet script: EVALSHA, and EVAL with the source when the server
   // answers NOSCRIPT.
-  template <std::size_t Keys, std::size_t Args>
-  call_result run(const fleet::script_call<Keys, Args>& call) noexcept {
+  template <std::size_t Keys, std::size_t Args, std::size_t ArgSize>
+  call_result run(const fleet::script_call<Keys, Args, ArgSize>& call) noexcept {
     const auto by_sha = call.argv(false);
     call_result out = command(std::span<const std::string_view>(by_sha.data(), call.argc()));
     if (out.err != error::noscript) return out;
@@ -510,6 +512,212 @@ class pool final : public fleet::transport {
   }
 
   std::vector<std::unique_ptr<slot>> slots_;
+};
+
+
+// A fleet::transport for a Redis Cluster (the sharded key scheme, or one
+// hash tag on a cluster): a redis::pool per master, a script routed to the
+// master of its first key's slot (fleet::key_slot) by a slot map read with
+// CLUSTER SLOTS, read again after a MOVED (then the script is sent once
+// more, to the node MOVED names: a MOVED command did not run) and before
+// the next script after a connection error (a failover moves the slots).
+// ASK (a slot being migrated) is not followed: it fails the decision closed
+// as error::redirected (RULES.md §4), which a resharding costs for its
+// duration. A command without keys (CONFIG GET, SCRIPT LOAD) runs on every
+// master: the first failure, else the first reply that differs from the
+// first master's (so one master that can evict keys is seen), else that one.
+struct cluster_options {
+  std::vector<std::pair<std::string, int>> seeds;  // host and port of some nodes
+  std::chrono::milliseconds connect_timeout{50};
+  std::chrono::milliseconds command_timeout{50};
+  std::size_t connections_per_node = 4;
+};
+
+class cluster_pool final : public fleet::transport {
+ public:
+  explicit cluster_pool(cluster_options opts) : options_(std::move(opts)) {
+    for (auto& slot : owner_) slot = no_node;
+  }
+
+  fleet::transport_result command(std::span<const std::string_view> argv) noexcept override {
+    std::vector<pool*> masters = all_masters();
+    fleet::transport_result first;
+    if (masters.empty()) return unavailable();
+    bool have_first = false;
+    for (pool* p : masters) {
+      fleet::transport_result r = p->command(argv);
+      if (!r.ok()) {
+        stale_.store(true);
+        return r;
+      }
+      if (!have_first) {
+        first = r;
+        have_first = true;
+      } else if (!same(r.value.view(), first.value.view())) {
+        return r;
+      }
+    }
+    return first;
+  }
+
+  fleet::transport_result run(const fleet::script_run& c) noexcept override {
+    // EVALSHA <sha> <numkeys> <first key> ...: route by the first key.
+    if (c.by_sha.size() < 4 || c.by_sha[2] == "0") {
+      fleet::transport_result r;
+      r.err = error::bad_argument;
+      r.message.append("a cluster script needs a key");
+      return r;
+    }
+    const std::uint16_t slot = fleet::key_slot(c.by_sha[3]);
+    pool* p = owner(slot);
+    if (p == nullptr) return unavailable();
+    fleet::transport_result r = p->run(c);
+    if (r.err == error::redirected && r.message.view().substr(0, 6) == "MOVED ") {
+      // The command did not run: ask the node MOVED names, once.
+      refresh();
+      pool* moved = node_at(r.message.view().substr(6));
+      if (moved == nullptr) return r;
+      r = moved->run(c);
+    }
+    if (r.err == error::connection_refused || r.err == error::connection_lost || r.err == error::timeout ||
+        r.err == error::cluster_down || r.err == error::read_only)
+      stale_.store(true);
+    return r;
+  }
+
+  // Reads the slot map again now (also done on the first call).
+  bool refresh() noexcept {
+    const std::lock_guard<std::mutex> held(mutex_);
+    return refresh_locked();
+  }
+
+ private:
+  static constexpr std::uint16_t no_node = 0xFFFF;
+  struct node {
+    std::string host;
+    int port = 0;
+    std::unique_ptr<pool> link;
+  };
+
+  static fleet::transport_result unavailable() noexcept {
+    fleet::transport_result r;
+    r.err = error::cluster_down;
+    r.message.append("no master known for the slot");
+    return r;
+  }
+
+  static bool same(const fleet::reply_view& a, const fleet::reply_view& b) noexcept {
+    if (a.kind != b.kind || a.integer != b.integer || a.text != b.text || a.elements.size() != b.elements.size())
+      return false;
+    for (std::size_t i = 0; i < a.elements.size(); ++i)
+      if (!same(a.elements[i], b.elements[i])) return false;
+    return true;
+  }
+
+  pool* owner(std::uint16_t slot) noexcept {
+    const std::lock_guard<std::mutex> held(mutex_);
+    if (stale_.load() || owner_[slot] == no_node) refresh_locked();
+    return owner_[slot] == no_node ? nullptr : nodes_[owner_[slot]]->link.get();
+  }
+
+  std::vector<pool*> all_masters() noexcept {
+    const std::lock_guard<std::mutex> held(mutex_);
+    if (stale_.load() || nodes_.empty()) refresh_locked();
+    std::vector<bool> seen(nodes_.size(), false);
+    std::vector<pool*> out;
+    for (std::uint16_t n : owner_)
+      if (n != no_node && !seen[n]) {
+        seen[n] = true;
+        out.push_back(nodes_[n]->link.get());
+      }
+    return out;
+  }
+
+  // "host:port" (MOVED's address) as a known or new node.
+  pool* node_at(std::string_view text) noexcept {
+    const std::size_t space = text.find(' ');
+    if (space != std::string_view::npos) text = text.substr(space + 1);
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return nullptr;
+    int port = 0;
+    for (char ch : text.substr(colon + 1)) {
+      if (ch < '0' || ch > '9' || port > 65535) return nullptr;
+      port = port * 10 + (ch - '0');
+    }
+    const std::lock_guard<std::mutex> held(mutex_);
+    return nodes_[index_of(text.substr(0, colon), port)]->link.get();
+  }
+
+  std::uint16_t index_of(std::string_view host, int port) {
+    for (std::size_t i = 0; i < nodes_.size(); ++i)
+      if (nodes_[i]->host == host && nodes_[i]->port == port) return static_cast<std::uint16_t>(i);
+    auto n = std::make_unique<node>();
+    n->host = std::string(host);
+    n->port = port;
+    options o;
+    o.host = n->host;
+    o.port = port;
+    o.connect_timeout = options_.connect_timeout;
+    o.command_timeout = options_.command_timeout;
+    n->link = std::make_unique<pool>(o, options_.connections_per_node);
+    nodes_.push_back(std::move(n));
+    return static_cast<std::uint16_t>(nodes_.size() - 1);
+  }
+
+  // CLUSTER SLOTS from the first node that answers (the known nodes, then
+  // the seeds); the map is replaced only by a complete answer.
+  bool refresh_locked() noexcept {
+    std::vector<std::pair<std::string, int>> ask;
+    for (const auto& n : nodes_) ask.emplace_back(n->host, n->port);
+    for (const auto& s : options_.seeds) ask.push_back(s);
+    for (const auto& [host, port] : ask) {
+      options o;
+      o.host = host;
+      o.port = port;
+      o.connect_timeout = options_.connect_timeout;
+      o.command_timeout = options_.command_timeout;
+      connection c(o);
+      const std::string_view words[2] = {"CLUSTER", "SLOTS"};
+      call_result r = c.command(std::span<const std::string_view>(words, 2));
+      if (!r.ok()) continue;
+      const fleet::reply_view v = r.value.view();
+      if (v.kind != fleet::reply_view::type::array || v.elements.empty()) continue;
+      std::array<std::uint16_t, 16384> map{};
+      for (auto& m : map) m = no_node;
+      bool good = true;
+      for (const fleet::reply_view& range : v.elements) {
+        if (range.kind != fleet::reply_view::type::array || range.elements.size() < 3 ||
+            range.elements[0].kind != fleet::reply_view::type::integer ||
+            range.elements[1].kind != fleet::reply_view::type::integer ||
+            range.elements[2].kind != fleet::reply_view::type::array || range.elements[2].elements.size() < 2 ||
+            range.elements[2].elements[0].kind != fleet::reply_view::type::string ||
+            range.elements[2].elements[1].kind != fleet::reply_view::type::integer) {
+          good = false;
+          break;
+        }
+        const long long from = range.elements[0].integer, to = range.elements[1].integer;
+        if (from < 0 || to > 16383 || from > to) {
+          good = false;
+          break;
+        }
+        const std::string_view ip = range.elements[2].elements[0].text;
+        const std::uint16_t n =
+            index_of(ip.empty() ? std::string_view(host) : ip, static_cast<int>(range.elements[2].elements[1].integer));
+        for (long long s = from; s <= to; ++s) map[static_cast<std::size_t>(s)] = n;
+      }
+      if (!good) continue;
+      owner_ = map;
+      stale_.store(false);
+      return true;
+    }
+    return false;
+  }
+
+  cluster_options options_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<node>> nodes_;  // only grows: a pool* stays valid
+  std::array<std::uint16_t, 16384> owner_{};
+  std::atomic<bool> stale_{true};
 };
 
 }  // namespace phoneverify::redis
