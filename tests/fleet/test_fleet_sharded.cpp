@@ -1,0 +1,379 @@
+// The sharded fleet (fleet.hpp key_scheme::sharded, run_sharded_send,
+// redis::cluster_pool) on a real 3-master Redis Cluster of redis-server
+// processes (redis_cluster.hpp), never a mock:
+// - each owner's states share a slot of their own: a binding's challenge
+//   is in its account's quota slot, the phone's windows elsewhere;
+// - the sharded engine gives the embedded engine's verdicts, retry_at,
+//   codes and bodies over a seeded workload (the steps decide at one time
+//   as the one-slot script does);
+// - a send the account refuses undoes the phone's charge exactly
+//   (compare-and-undo), and a charge a later send built on stands;
+// - a master killed under load: only closed verdicts (state_unavailable)
+//   or the limits' own refusals, never an admission beyond the limits;
+//   after its replica takes over, decisions continue.
+#include <catch2/catch.hpp>
+
+#include <phoneverify/engine.hpp>
+#include <phoneverify/fleet_engine.hpp>
+#include <phoneverify/redis.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "fleet/redis_cluster.hpp"
+#include "support.hpp"
+
+namespace {
+
+namespace pv = phoneverify;
+namespace fleet = phoneverify::fleet;
+namespace rd = phoneverify::redis;
+using namespace std::chrono_literals;
+using pv::test::redis_cluster;
+using pv::test::splitmix64;
+
+class seeded_source final : public pv::random_source {
+ public:
+  void reseed(std::uint64_t seed) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pv::chacha20_generator::key_type key{};
+    for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::byte>((seed >> (8 * (i % 8))) & 0xFF);
+    generator_ = pv::chacha20_generator{key};
+  }
+  std::optional<std::uint64_t> next() noexcept override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return generator_();
+  }
+
+ private:
+  std::mutex mutex_;
+  pv::chacha20_generator generator_{pv::chacha20_generator::key_type{}};
+};
+
+pv::engine_config base_config() {
+  pv::engine_config config;
+  config.policy.sites = pv::international_site_policy;
+  for (std::size_t i = 0; i < config.key.size(); ++i) config.key[i] = static_cast<std::byte>(0xA5 ^ i);
+  return config;
+}
+
+fleet::fleet_config sharded_config(const pv::engine_config& engine) {
+  fleet::fleet_config config;
+  config.engine = engine;
+  config.deployment = "s";
+  config.sharded = true;
+  for (std::size_t i = 0; i < config.key_name_key.size(); ++i)
+    config.key_name_key[i] = static_cast<std::byte>(0x40 + i);
+  return config;
+}
+
+std::shared_ptr<rd::cluster_pool> pool_of(const redis_cluster& cluster, std::chrono::milliseconds timeout = 2000ms) {
+  rd::cluster_options o;
+  for (std::size_t i = 0; i < cluster.size(); ++i) o.seeds.emplace_back("127.0.0.1", cluster.port(i));
+  o.connect_timeout = timeout;
+  o.command_timeout = timeout;
+  return std::make_shared<rd::cluster_pool>(o);
+}
+
+pv::facts grant_all(std::string_view caller) {
+  pv::facts f;
+  f.caller.kind = pv::caller_kind::management_ram_identity;
+  f.caller.account_id = caller;
+  f.caller.permitted = true;
+  f.caller.product_subscribed = true;
+  f.space.owned_by_caller = true;
+  f.account.membership = pv::directory_membership::this_directory;
+  f.account.enterprise_name_set = true;
+  f.account.real_name_verified = true;
+  return f;
+}
+
+std::string digits(std::uint64_t value, int width) {
+  std::string s(static_cast<std::size_t>(width), '0');
+  for (int i = width - 1; i >= 0; --i, value /= 10) s[static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+  return s;
+}
+
+constexpr std::int64_t base_ms = 1'700'000'000'000;
+
+fleet::key_scheme sharded_scheme() {
+  fleet::id_key key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::byte>(0x11 + i);
+  auto s = fleet::make_key_scheme("s", key, true);
+  REQUIRE(s.has_value());
+  return *s;
+}
+
+fleet::key_name key_of(const fleet::key_scheme& scheme, fleet::key_kind kind, std::string_view id,
+                       pv::action purpose = pv::action::send_verification_code_for_bind_secure_mobile_phone) {
+  auto key = fleet::make_key(scheme, kind, id, purpose);
+  REQUIRE(key.has_value());
+  return *key;
+}
+
+std::optional<std::string> get(fleet::transport& link, std::string_view key) {
+  const fleet::key_name k(key);
+  // A one-key script routes by its key: GET through EVAL on the key's master.
+  static constexpr fleet::script get_script = fleet::make_script("test_get", "return redis.call('GET', KEYS[1])");
+  fleet::script_call<1, 0> call = fleet::detail::start_call<1, 0>(get_script);
+  call.keys[0] = k;
+  const fleet::transport_result r = fleet::run_script(link, call);
+  REQUIRE(r.ok());
+  if (r.value.view().kind == fleet::reply_view::type::nil) return std::nullopt;
+  REQUIRE(r.value.complete);
+  return std::string(r.value.view().text);
+}
+
+}  // namespace
+
+TEST_CASE("sharded keys: each owner's states share a slot of their own, a challenge its account's quota slot",
+          "[fleet][sharded]") {
+  const fleet::key_scheme scheme = sharded_scheme();
+  const fleet::key_name challenge = key_of(scheme, fleet::key_kind::challenge, "1000000000000001");
+  const fleet::key_name quota = key_of(scheme, fleet::key_kind::quota, "1000000000000001");
+  const fleet::key_name other = key_of(scheme, fleet::key_kind::quota, "1000000000000002");
+  const fleet::key_name phone = key_of(scheme, fleet::key_kind::phone, "+447911000001");
+  CHECK(fleet::key_slot(challenge.view()) == fleet::key_slot(quota.view()));
+  CHECK(challenge.view().substr(0, challenge.view().find('}')) == quota.view().substr(0, quota.view().find('}')));
+  CHECK(quota.view().substr(0, quota.view().find('}')) != other.view().substr(0, other.view().find('}')));
+  CHECK(phone.view().substr(0, phone.view().find('}')) != quota.view().substr(0, quota.view().find('}')));
+  CHECK(challenge.view().find("1000000000000001") == std::string_view::npos);  // no plain id
+  for (const fleet::key_name& k : {challenge, quota, other, phone})
+    CHECK(fleet::key_slot(k.view()) == redis_cluster::key_slot(k.view()));
+  CHECK(fleet::key_slot("123456789") == (0x31C3 & 16383));
+}
+
+TEST_CASE("the sharded fleet engine on a 3-master cluster gives the embedded engine's verdicts, bodies and codes",
+          "[fleet][sharded][differential]") {
+  redis_cluster cluster;
+  INFO(cluster.error());
+  REQUIRE(cluster.ok());
+  const pv::engine_config config = base_config();
+  auto now = std::make_shared<std::atomic<std::int64_t>>(base_ms);
+  pv::clock_function clock = [now] { return pv::timestamp{std::chrono::milliseconds{now->load()}}; };
+  auto embedded_random = std::make_shared<seeded_source>();
+  auto fleet_random = std::make_shared<seeded_source>();
+  auto e = pv::engine::create(config, clock, embedded_random);
+  REQUIRE(e.has_value());
+  std::unique_ptr<pv::engine> embedded = e.release();
+  auto built = fleet::fleet_engine::create(sharded_config(config), pool_of(cluster), fleet_random, clock);
+  INFO(fleet::describe(built.error()).view());
+  REQUIRE(built.has_value());
+  std::unique_ptr<fleet::fleet_engine> shared = built.release();
+
+  splitmix64 rng{pv::test::test_seed("sharded differential", 0x5AAD'ED00u)};
+  std::vector<std::string> members, phones;
+  for (int i = 0; i < 4; ++i) members.push_back(std::to_string(1'000'000'000'000'000ULL + static_cast<unsigned>(i)));
+  for (int i = 0; i < 3; ++i) phones.push_back("44-7911" + digits(static_cast<unsigned>(i), 6));
+  const pv::facts f = grant_all("2000000000000001");
+  std::map<std::string, std::string> codes;
+  std::map<pv::verdict_reason, std::uint64_t> reasons;
+  std::uint64_t decisions = 0, issued = 0;
+  for (std::uint64_t i = 0; i < 1500; ++i) {
+    std::int64_t t = now->load();
+    switch (rng() % 8) {
+      case 0: t += 60'000; break;
+      case 1: t += 3'600'000; break;
+      case 2: t += static_cast<std::int64_t>(rng() % 86'400'000); break;
+      case 3: break;
+      default: t += static_cast<std::int64_t>(rng() % 3000); break;
+    }
+    now->store(t);
+    const std::string& member = members[rng() % members.size()];
+    const std::string& phone = phones[rng() % phones.size()];
+    const std::uint64_t seed = rng();
+    embedded_random->reseed(seed);
+    fleet_random->reseed(seed);
+    embedded->evict_dead();
+    const bool send = rng() % 3 != 0;
+    const auto decide = [&](auto& engine) {
+      if (send) return engine.send_verification_code_for_bind_secure_mobile_phone({phone, member}, f);
+      const std::string& right = codes[member + phone];
+      const std::string code = rng() % 2 == 0 && !right.empty() ? right : std::string("000000");
+      return engine.bind_secure_mobile_phone({code, phone, member}, f);
+    };
+    splitmix64 saved = rng;
+    const pv::engine_response a = decide(*embedded);
+    rng = saved;
+    const pv::engine_response b = decide(*shared);
+    ++decisions;
+    INFO("decision " << decisions << " at " << t << ": embedded " << pv::describe(a).view() << " / fleet "
+                     << pv::describe(b).view() << " fault "
+                     << fleet::fault_name(fleet::fleet_engine::last_failure().what));
+    REQUIRE(a.verdict() == b.verdict());
+    REQUIRE(a.retry_at() == b.retry_at());
+    REQUIRE(a.code_to_deliver() == b.code_to_deliver());
+    REQUIRE(a.code_expires_at() == b.code_expires_at());
+    REQUIRE(a.body() == b.body());
+    ++reasons[a.reason()];
+    if (send && a.ok()) {
+      codes[member + phone] = std::string(a.code_to_deliver());
+      ++issued;
+    }
+  }
+  std::printf("[sharded differential] %llu decisions identical, %llu codes issued, %zu distinct reasons\n",
+              static_cast<unsigned long long>(decisions), static_cast<unsigned long long>(issued), reasons.size());
+  CHECK(issued > 50);
+  CHECK(reasons.count(pv::verdict_reason::resend_too_soon) == 1);  // the account refused: the phone undone
+  CHECK(reasons.count(pv::verdict_reason::phone_window_exceeded) == 1);
+}
+
+TEST_CASE("a sharded send the account refuses undoes the phone's charge exactly, and a later charge stands",
+          "[fleet][sharded]") {
+  redis_cluster cluster;
+  INFO(cluster.error());
+  REQUIRE(cluster.ok());
+  auto link = pool_of(cluster);
+  const fleet::key_scheme scheme = sharded_scheme();
+  const pv::code_policy policy{};
+  const pv::window_set<3> windows = pv::per_phone_windows;
+  const pv::daily_quota daily{100, std::chrono::minutes{0}};
+  pv::secret_key secret{};
+  for (std::size_t i = 0; i < secret.size(); ++i) secret[i] = static_cast<std::byte>(i + 1);
+  const std::string account = "1000000000000042";
+  const fleet::send_keys first{key_of(scheme, fleet::key_kind::challenge, account),
+                               key_of(scheme, fleet::key_kind::phone, "+447911000001"),
+                               key_of(scheme, fleet::key_kind::quota, account)};
+  fleet::send_keys second = first;
+  second.phone = key_of(scheme, fleet::key_kind::phone, "+447911000002");
+  REQUIRE(fleet::key_slot(first.phone.view()) != fleet::key_slot(first.challenge.view()));
+  splitmix64 rng{7};
+  const auto send = [&](const fleet::send_keys& keys, std::int64_t at) {
+    const pv::code_binding binding{pv::action::send_verification_code_for_bind_secure_mobile_phone, account,
+                                   *pv::parse_phone("44-7911000001", pv::phone_format::dashed)};
+    auto drawn = fleet::draw_code(policy, secret, binding, rng);
+    REQUIRE(drawn.has_value());
+    return fleet::run_sharded_send(*link, policy, windows, daily, keys, *drawn,
+                                   pv::timestamp{std::chrono::milliseconds{at}}, fleet::default_expiry_margin);
+  };
+  // Issued: the phone, the quota and the challenge are charged.
+  const fleet::sharded_send issued = send(first, base_ms);
+  REQUIRE(issued.result.error == fleet::fault::none);
+  REQUIRE(issued.result.outcome == fleet::send_outcome::issued);
+  CHECK(issued.scripts == 3);
+  CHECK(issued.undone == 0);
+  const std::optional<std::string> quota_after_issue = get(*link, first.quota->view());
+  REQUIRE(quota_after_issue.has_value());
+  // The same account to another phone 1 ms later: the account's resend
+  // interval refuses; that phone's windows were charged, then undone: no key.
+  const fleet::sharded_send refused = send(second, base_ms + 1);
+  REQUIRE(refused.result.error == fleet::fault::none);
+  CHECK(refused.result.outcome == fleet::send_outcome::resend_too_soon);
+  CHECK(refused.undone == 2);  // the phone and the quota
+  CHECK(refused.scripts == 5);
+  CHECK_FALSE(get(*link, second.phone.view()).has_value());
+  CHECK(get(*link, first.quota->view()) == quota_after_issue);
+  // A phone that held a state gets exactly its bytes back.
+  const std::optional<std::string> phone_before = get(*link, first.phone.view());
+  REQUIRE(phone_before.has_value());
+  const fleet::sharded_send again = send(first, base_ms + 2);
+  CHECK(again.result.outcome == fleet::send_outcome::resend_too_soon);
+  CHECK(get(*link, first.phone.view()) == phone_before);
+  CHECK(get(*link, first.quota->view()) == quota_after_issue);
+  // Compare-and-undo: once another charge has built on this one, the undo
+  // leaves the key as it is (stricter, never a blind decrement).
+  auto plan = fleet::plan_windows_step(windows, second.phone, pv::timestamp{std::chrono::milliseconds{base_ms + 10}});
+  REQUIRE(plan.has_value());
+  const fleet::step_result mine = fleet::decode_step(fleet::run_script(*link, *plan).value.view());
+  REQUIRE(mine.error == fleet::fault::none);
+  REQUIRE_FALSE(mine.after.empty());
+  plan = fleet::plan_windows_step(windows, second.phone, pv::timestamp{std::chrono::milliseconds{base_ms + 120'000}});
+  REQUIRE(plan.has_value());
+  const fleet::step_result later = fleet::decode_step(fleet::run_script(*link, *plan).value.view());
+  REQUIRE(later.error == fleet::fault::none);
+  REQUIRE(later.before.view() == mine.after.view());
+  auto undo = fleet::plan_undo(second.phone, mine);
+  REQUIRE(undo.has_value());
+  const fleet::undo_result u = fleet::decode_undo(fleet::run_script(*link, *undo).value.view());
+  CHECK(u.error == fleet::fault::none);
+  CHECK_FALSE(u.undone);
+  CHECK(get(*link, second.phone.view()) == std::optional<std::string>(std::string(later.after.view())));
+}
+
+TEST_CASE("a master killed under sharded load: only closed verdicts, never beyond the limits; after failover decisions continue",
+          "[fleet][sharded]") {
+  pv::test::redis_cluster_options options;
+  options.replicas = 1;
+  redis_cluster cluster(options);
+  INFO(cluster.error());
+  REQUIRE(cluster.ok());
+  const pv::engine_config config = base_config();
+  auto built = fleet::fleet_engine::create(sharded_config(config), pool_of(cluster, 200ms),
+                                           std::make_shared<seeded_source>());
+  INFO(fleet::describe(built.error()).view());
+  REQUIRE(built.has_value());
+  std::unique_ptr<fleet::fleet_engine> engine = built.release();
+  const pv::facts f = grant_all("2000000000000001");
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> ok{0}, unavailable{0}, limited{0}, other{0};
+  std::mutex mutex;
+  std::map<std::string, int> per_member, per_phone;
+  const auto load = [&](std::uint64_t thread) {
+    for (std::uint64_t i = 0; !stop.load(); ++i) {
+      // One send in 4 on 5 hot members and phones (their limits bind), the
+      // others on fresh ones (admitted unless the store fails).
+      const bool hot = i % 4 == 0;
+      const std::uint64_t fresh = 100 + thread * 1'000'000 + i;
+      const std::string member = std::to_string(1'500'000'000'000'000ULL + (hot ? (thread + i) % 5 : fresh));
+      const std::string phone = "44-7911" + digits(hot ? (thread * 3 + i) % 5 : fresh, 6);
+      const auto r = engine->send_verification_code_for_bind_secure_mobile_phone({phone, member}, f);
+      if (r.ok()) {
+        ok.fetch_add(1);
+        const std::lock_guard<std::mutex> held(mutex);
+        ++per_member[member];
+        ++per_phone[phone];
+      } else if (r.reason() == pv::verdict_reason::state_unavailable) {
+        unavailable.fetch_add(1);
+      } else if (r.reason() == pv::verdict_reason::resend_too_soon ||
+                 r.reason() == pv::verdict_reason::phone_window_exceeded ||
+                 r.reason() == pv::verdict_reason::daily_quota_exceeded ||
+                 r.reason() == pv::verdict_reason::binding_locked) {
+        limited.fetch_add(1);
+      } else {
+        other.fetch_add(1);
+      }
+    }
+  };
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (std::uint64_t t = 0; t < 3; ++t) threads.emplace_back(load, t);
+  std::this_thread::sleep_for(500ms);
+  // Kill a master (node 0 is a master: redis-cli --cluster create lists masters first).
+  const std::uint64_t before_kill = ok.load();
+  cluster.kill(0);
+  std::this_thread::sleep_for(1500ms);
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  bool recovered = false;
+  while (std::chrono::steady_clock::now() < until && !recovered) {
+    recovered = true;
+    for (std::size_t i = 1; i < cluster.size() && recovered; ++i) recovered = cluster.state(i) == "ok";
+    if (!recovered) std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(recovered);
+  const std::uint64_t at_failover = ok.load();
+  std::this_thread::sleep_for(1500ms);
+  stop.store(true);
+  for (std::thread& t : threads) t.join();
+  std::printf("[sharded kill -9] %llu issued (%llu before the kill), %llu state_unavailable, %llu limits\n",
+              static_cast<unsigned long long>(ok.load()), static_cast<unsigned long long>(before_kill),
+              static_cast<unsigned long long>(unavailable.load()), static_cast<unsigned long long>(limited.load()));
+  CHECK(other.load() == 0);            // every refusal is closed or a limit's own
+  CHECK(unavailable.load() > 0);       // the dead master's slots refused closed
+  CHECK(ok.load() > at_failover);      // the promoted replica decides
+  // The run is shorter than a minute: a hot member (its resend interval)
+  // and a hot phone (1 a minute) got at most one code each, whatever failed
+  // between the steps of a send.
+  REQUIRE(std::chrono::steady_clock::now() - started < 60s);
+  for (const auto& [member, n] : per_member) CHECK(n <= 1);
+  for (const auto& [phone, n] : per_phone) CHECK(n <= 1);
+}
