@@ -396,7 +396,7 @@ inline constexpr std::chrono::milliseconds max_expiry_margin{std::int64_t{1} << 
 //
 // Redis runs Lua 5.1: numbers are doubles and `bit` is 32-bit, so every
 // value stays below 2^53 (times and stored values are refused at 2^52:
-// fault 6, RULES.md "the fleet"). A layout is read and written with one
+// fault 6). A layout is read and written with one
 // struct.unpack / struct.pack call each (Redis's struct library converts
 // 8-byte integers through a 64-bit integer, so any value below 2^53 is
 // exact both ways): a call per byte was most of a script's Redis time.
@@ -413,8 +413,8 @@ namespace detail {
 // clock that is the same as PXAT death + margin for a caller whose clock
 // lags it (the lag is added), and for a caller ahead of it by less than the
 // margin (the margin is the skew the fleet accepts) still after the death:
-// no live state is dropped (RULES.md "the fleet": keys expire after their
-// death time, never before).
+// no live state is dropped (RULES.md §4: a state disappears only once
+// dead).
 inline constexpr char lua_prelude[] = R"lua(local LIMIT = 4503599627370496
 local up, pk, floor, tonumber, format, rep = struct.unpack, struct.pack, math.floor, tonumber, string.format, string.rep
 local function i64(x) if x >= LIMIT or x < -LIMIT then return nil end return x end

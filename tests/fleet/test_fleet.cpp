@@ -916,7 +916,7 @@ TEST_CASE("the send script gives issue_code and admit_all's outcomes and bytes o
       if (keys.quota) same(*keys.quota, w.usage.unused(), as_string(pv::to_bytes(w.usage)));
       // An issued send's keys outlive their states' deaths by the margin,
       // counted on the clock that decided (this test's, behind the
-      // server's): never earlier (RULES.md "the fleet"), 2 s of slack for
+      // server's): never earlier (RULES.md §4), 2 s of slack for
       // the time the calls take.
       if (expected == fleet::send_outcome::issued) {
         const std::int64_t margin = fleet::default_expiry_margin.count() - 2000;
