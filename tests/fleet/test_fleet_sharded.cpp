@@ -17,6 +17,7 @@
 #include <phoneverify/fleet_engine.hpp>
 #include <phoneverify/redis.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -158,7 +159,15 @@ TEST_CASE("the sharded fleet engine on a 3-master cluster gives the embedded eng
   redis_cluster cluster;
   INFO(cluster.error());
   REQUIRE(cluster.ok());
-  const pv::engine_config config = base_config();
+  // The account pays (challenge and quota in its slot), or the sending
+  // caller pays with a small quota (challenge, quota and phone in three
+  // slots, the quota's refusals undone on the phone).
+  const bool sender_pays = GENERATE(false, true);
+  pv::engine_config config = base_config();
+  if (sender_pays) {
+    config.policy.bind_quota_counts = pv::quota_subject::sending_account;
+    config.policy.daily.limit = 6;
+  }
   auto now = std::make_shared<std::atomic<std::int64_t>>(base_ms);
   pv::clock_function clock = [now] { return pv::timestamp{std::chrono::milliseconds{now->load()}}; };
   auto embedded_random = std::make_shared<seeded_source>();
@@ -166,7 +175,9 @@ TEST_CASE("the sharded fleet engine on a 3-master cluster gives the embedded eng
   auto e = pv::engine::create(config, clock, embedded_random);
   REQUIRE(e.has_value());
   std::unique_ptr<pv::engine> embedded = e.release();
-  auto built = fleet::fleet_engine::create(sharded_config(config), pool_of(cluster), fleet_random, clock);
+  fleet::fleet_config fc = sharded_config(config);
+  if (sender_pays) fc.deployment = "s2";  // keys of their own: the cluster is shared by both runs
+  auto built = fleet::fleet_engine::create(fc, pool_of(cluster), fleet_random, clock);
   INFO(fleet::describe(built.error()).view());
   REQUIRE(built.has_value());
   std::unique_ptr<fleet::fleet_engine> shared = built.release();
@@ -175,7 +186,7 @@ TEST_CASE("the sharded fleet engine on a 3-master cluster gives the embedded eng
   std::vector<std::string> members, phones;
   for (int i = 0; i < 4; ++i) members.push_back(std::to_string(1'000'000'000'000'000ULL + static_cast<unsigned>(i)));
   for (int i = 0; i < 3; ++i) phones.push_back("44-7911" + digits(static_cast<unsigned>(i), 6));
-  const pv::facts f = grant_all("2000000000000001");
+  const std::array<pv::facts, 2> callers{grant_all("2000000000000001"), grant_all("2000000000000002")};
   std::map<std::string, std::string> codes;
   std::map<pv::verdict_reason, std::uint64_t> reasons;
   std::uint64_t decisions = 0, issued = 0;
@@ -191,6 +202,7 @@ TEST_CASE("the sharded fleet engine on a 3-master cluster gives the embedded eng
     now->store(t);
     const std::string& member = members[rng() % members.size()];
     const std::string& phone = phones[rng() % phones.size()];
+    const pv::facts& f = callers[rng() % callers.size()];
     const std::uint64_t seed = rng();
     embedded_random->reseed(seed);
     fleet_random->reseed(seed);
@@ -221,11 +233,13 @@ TEST_CASE("the sharded fleet engine on a 3-master cluster gives the embedded eng
       ++issued;
     }
   }
-  std::printf("[sharded differential] %llu decisions identical, %llu codes issued, %zu distinct reasons\n",
-              static_cast<unsigned long long>(decisions), static_cast<unsigned long long>(issued), reasons.size());
+  std::printf("[sharded differential%s] %llu decisions identical, %llu codes issued, %zu distinct reasons\n",
+              sender_pays ? ", sender pays" : "", static_cast<unsigned long long>(decisions),
+              static_cast<unsigned long long>(issued), reasons.size());
   CHECK(issued > 50);
   CHECK(reasons.count(pv::verdict_reason::resend_too_soon) == 1);  // the account refused: the phone undone
   CHECK(reasons.count(pv::verdict_reason::phone_window_exceeded) == 1);
+  if (sender_pays) CHECK(reasons.count(pv::verdict_reason::daily_quota_exceeded) == 1);
 }
 
 TEST_CASE("a sharded send the account refuses undoes the phone's charge exactly, and a later charge stands",
