@@ -716,7 +716,8 @@ local function next_issue_at(x)
   if x.bud > P.fb - 1 then later(x.lf + cdiv((x.bud - (P.fb - 1)) * P.bw, P.fb)) end
   return at
 end
-local n = {st = c.st, att = c.att, fail = c.fail, bud = c.bud, iss = c.iss, exp = c.exp, lf = c.lf, bt = c.bt, ct = c.ct}
+local n = {st = c.st, att = c.att, fail = c.fail, bud = c.bud, iss = c.iss, exp = c.exp, lf = c.lf,
+  bt = c.bt, ct = c.ct}
 if n.fail ~= 0 and now >= n.lf + P.lockout then n.fail = 0 end
 local nia = next_issue_at(n)
 local issued = nia == nil or now >= nia
@@ -1234,7 +1235,8 @@ local function next_issue_at(x)
   if x.bud > P.fb - 1 then later(x.lf + cdiv((x.bud - (P.fb - 1)) * P.bw, P.fb)) end
   return at
 end
-local n = {st = c.st, att = c.att, fail = c.fail, bud = c.bud, iss = c.iss, exp = c.exp, lf = c.lf, bt = c.bt, ct = c.ct}
+local n = {st = c.st, att = c.att, fail = c.fail, bud = c.bud, iss = c.iss, exp = c.exp, lf = c.lf,
+  bt = c.bt, ct = c.ct}
 if n.fail ~= 0 and now >= n.lf + P.lockout then n.fail = 0 end
 local nia = next_issue_at(n)
 local issued = nia == nil or now >= nia
@@ -1298,9 +1300,9 @@ using undo_call = script_call<1, 2, max_state_size>;
 
 // Step 1: the windows of `per_phone` on `phone` at `now` (std::nullopt:
 // the script's TIME, which it answers), charged when they allow.
-constexpr result<windows_step_call> plan_windows_step(const window_set<3>& per_phone, const key_name& phone,
-                                                      std::optional<timestamp> now,
-                                                      std::chrono::milliseconds margin = default_expiry_margin) noexcept {
+constexpr result<windows_step_call> plan_windows_step(
+    const window_set<3>& per_phone, const key_name& phone, std::optional<timestamp> now,
+    std::chrono::milliseconds margin = default_expiry_margin) noexcept {
   if (phone.empty() || margin.count() < 0 || margin > max_expiry_margin) return errc::invalid_parameter;
   for (const sliding_window& w : per_phone.windows)
     if (w.window > max_expiry_margin) return errc::invalid_parameter;
@@ -1360,7 +1362,8 @@ constexpr step_result decode_step(const reply_view& reply) noexcept {
   }
   if (e.size() != 7) return out;
   for (std::size_t i = 1; i < 5; ++i)
-    if (e[i].kind != reply_view::type::integer || e[i].integer >= exact_limit || e[i].integer < -exact_limit) return out;
+    if (e[i].kind != reply_view::type::integer || e[i].integer >= exact_limit || e[i].integer < -exact_limit)
+      return out;
   if ((e[1].integer != 0 && e[1].integer != 1) || (e[2].integer != 0 && e[2].integer != 1)) return out;
   if (e[5].kind != reply_view::type::string || e[6].kind != reply_view::type::string ||
       e[5].text.size() > max_state_size || e[6].text.size() > max_state_size)

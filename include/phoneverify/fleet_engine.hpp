@@ -213,9 +213,12 @@ struct sharded_send {
 // A send on a sharded key scheme (fleet.hpp, "The sharded send"): the
 // windows step, the quota step when keys.quota is set, the issue step, and
 // the undo of each charge when the send is refused or a later step answers
-// a fault. A step whose transport failed may have run (its outcome is
-// unknown): the charges made stand and the send is refused (stricter, never
-// looser, RULES.md §4), as a crash between the steps leaves them.
+// a fault. In the durable mode every step sends its WAIT (a charge lives on
+// its own master, which WAIT on another does not cover) and `acknowledged`
+// is the least count of the charged steps and the issue step. A step
+// whose transport failed may have run (its outcome is unknown): the
+// charges made stand and the send is refused (stricter, never looser,
+// RULES.md §4), as a crash between the steps leaves them.
 inline sharded_send run_sharded_send(transport& link, const code_policy& policy, const window_set<3>& per_phone,
                                      const daily_quota& daily, const send_keys& keys, const drawn_code& code,
                                      std::optional<timestamp> now, std::chrono::milliseconds margin,
@@ -243,10 +246,15 @@ inline sharded_send run_sharded_send(transport& link, const code_policy& policy,
   const result<windows_step_call> wc = plan_windows_step(per_phone, keys.phone, now, margin);
   if (!wc) return refused(fault::bad_arguments);
   ++out.scripts;
-  const transport_result wr = run_script(link, *wc);
+  // The least WAIT count of the steps that wrote (the durable mode).
+  const auto note = [&out](const transport_result& r, bool wrote) {
+    if (wrote && (out.acknowledged < 0 || r.acknowledged < out.acknowledged)) out.acknowledged = r.acknowledged;
+  };
+  const transport_result wr = run_script(link, *wc, wait_replicas, wait_timeout);
   if (!wr.ok()) return failed(wr);
   const step_result windows = decode_step(wr.value.view());
   if (windows.error != fault::none) return refused(windows.error);
+  note(wr, !windows.after.empty());
   step_result quota;
   if (keys.quota) {
     const result<quota_step_call> qc = plan_quota_step(daily, *keys.quota, windows.now, windows.allowed, margin);
@@ -255,13 +263,14 @@ inline sharded_send run_sharded_send(transport& link, const code_policy& policy,
       return refused(fault::bad_arguments);
     }
     ++out.scripts;
-    const transport_result qr = run_script(link, *qc);
+    const transport_result qr = run_script(link, *qc, wait_replicas, wait_timeout);
     if (!qr.ok()) return failed(qr);
     quota = decode_step(qr.value.view());
     if (quota.error != fault::none) {
       undo(keys.phone, windows);
       return refused(quota.error);
     }
+    note(qr, !quota.after.empty());
   }
   const result<issue_step_call> ic =
       plan_issue_step(policy, keys.challenge, code, windows.now, windows, keys.quota ? &quota : nullptr, margin);
@@ -273,8 +282,8 @@ inline sharded_send run_sharded_send(transport& link, const code_policy& policy,
   ++out.scripts;
   const transport_result ir = run_script(link, *ic, wait_replicas, wait_timeout);
   if (!ir.ok()) return failed(ir);
-  out.acknowledged = ir.acknowledged;
   out.result = decode_send(ir.value.view());
+  note(ir, out.result.error == fault::none && out.result.outcome == send_outcome::issued);
   if (out.result.error != fault::none || out.result.outcome != send_outcome::issued) {
     if (keys.quota) undo(*keys.quota, quota);
     undo(keys.phone, windows);

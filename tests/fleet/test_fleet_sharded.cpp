@@ -10,7 +10,8 @@
 //   (compare-and-undo), and a charge a later send built on stands;
 // - a master killed under load: only closed verdicts (state_unavailable)
 //   or the limits' own refusals, never an admission beyond the limits;
-//   after its replica takes over, decisions continue.
+//   after its replica takes over, decisions continue;
+// - the durable mode waits for a replica after every step of a send.
 #include <catch2/catch.hpp>
 
 #include <phoneverify/engine.hpp>
@@ -101,7 +102,8 @@ pv::facts grant_all(std::string_view caller) {
 
 std::string digits(std::uint64_t value, int width) {
   std::string s(static_cast<std::size_t>(width), '0');
-  for (int i = width - 1; i >= 0; --i, value /= 10) s[static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+  for (int i = width - 1; i >= 0; --i, value /= 10)
+    s[static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
   return s;
 }
 
@@ -314,8 +316,10 @@ TEST_CASE("a sharded send the account refuses undoes the phone's charge exactly,
   CHECK(get(*link, second.phone.view()) == std::optional<std::string>(std::string(later.after.view())));
 }
 
-TEST_CASE("a master killed under sharded load: only closed verdicts, never beyond the limits; after failover decisions continue",
-          "[fleet][sharded]") {
+TEST_CASE(
+    "a master killed under sharded load: only closed verdicts, never beyond the limits; after failover decisions "
+    "continue",
+    "[fleet][sharded]") {
   pv::test::redis_cluster_options options;
   options.replicas = 1;
   redis_cluster cluster(options);
@@ -390,4 +394,36 @@ TEST_CASE("a master killed under sharded load: only closed verdicts, never beyon
   REQUIRE(std::chrono::steady_clock::now() - started < 60s);
   for (const auto& [member, n] : per_member) CHECK(n <= 1);
   for (const auto& [phone, n] : per_phone) CHECK(n <= 1);
+}
+
+TEST_CASE("the sharded durable mode sends WAIT after each step: issued with a replica per master, refused without",
+          "[fleet][sharded]") {
+  const bool replicas = GENERATE(false, true);
+  pv::test::redis_cluster_options options;
+  options.replicas = replicas ? 1 : 0;
+  redis_cluster cluster(options);
+  INFO(cluster.error());
+  REQUIRE(cluster.ok());
+  fleet::fleet_config config = sharded_config(base_config());
+  config.wait_replicas = 1;
+  config.wait_timeout = 200ms;
+  auto built = fleet::fleet_engine::create(config, pool_of(cluster), std::make_shared<seeded_source>());
+  INFO(fleet::describe(built.error()).view());
+  REQUIRE(built.has_value());
+  std::unique_ptr<fleet::fleet_engine> engine = built.release();
+  const pv::facts f = grant_all("2000000000000001");
+  int ok = 0, unavailable = 0;
+  for (int i = 0; i < 10; ++i) {
+    const std::string phone = "44-7911" + digits(static_cast<unsigned>(500 + i), 6);
+    const std::string member = std::to_string(1'600'000'000'000'000ULL + static_cast<unsigned>(i));
+    const auto r = engine->send_verification_code_for_bind_secure_mobile_phone({phone, member}, f);
+    if (r.ok()) ++ok;
+    else if (r.reason() == pv::verdict_reason::state_unavailable) ++unavailable;
+  }
+  if (replicas) {
+    CHECK(ok == 10);
+  } else {
+    CHECK(unavailable == 10);  // no replica acknowledged: the code is not delivered, the charge stands
+    CHECK(engine->stats().unacknowledged_sends == 10);
+  }
 }
