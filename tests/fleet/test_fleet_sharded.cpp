@@ -11,7 +11,8 @@
 // - a master killed under load: only closed verdicts (state_unavailable)
 //   or the limits' own refusals, never an admission beyond the limits;
 //   after its replica takes over, decisions continue;
-// - the durable mode waits for a replica after every step of a send.
+// - the durable mode waits for a replica after every step of a send;
+// - cluster_pool follows MOVED after a slot changed masters.
 #include <catch2/catch.hpp>
 
 #include <phoneverify/engine.hpp>
@@ -426,4 +427,52 @@ TEST_CASE("the sharded durable mode sends WAIT after each step: issued with a re
     CHECK(unavailable == 10);  // no replica acknowledged: the code is not delivered, the charge stands
     CHECK(engine->stats().unacknowledged_sends == 10);
   }
+}
+
+TEST_CASE("cluster_pool follows MOVED: a slot moved to another master after the map was read is decided there",
+          "[fleet][sharded]") {
+  redis_cluster cluster;
+  INFO(cluster.error());
+  REQUIRE(cluster.ok());
+  auto link = pool_of(cluster);
+  const fleet::key_scheme scheme = sharded_scheme();
+  const pv::rate_limit limit{10, std::chrono::seconds{1}};
+  const auto decide = [&](const fleet::key_name& key) {
+    auto call = fleet::plan_flow(limit, key, pv::timestamp{std::chrono::milliseconds{base_ms}});
+    REQUIRE(call.has_value());
+    const fleet::transport_result r = fleet::run_script(*link, *call);
+    INFO(fleet::transport_error_name(r.err) << " " << r.message.view());
+    REQUIRE(r.ok());
+    const fleet::flow_result d = fleet::decode_flow(r.value.view());
+    REQUIRE(d.error == fleet::fault::none);
+    CHECK(d.verdict.allowed);
+  };
+  // Two callers in slots of two masters: the first call reads the map.
+  const fleet::key_name moved = key_of(scheme, fleet::key_kind::rate, "caller-moved");
+  const std::uint16_t slot = fleet::key_slot(moved.view());
+  const std::size_t from = cluster.master_of_slot(slot);
+  REQUIRE(from < cluster.size());
+  fleet::key_name first;
+  for (int i = 0; i < 100 && first.empty(); ++i) {
+    const fleet::key_name k = key_of(scheme, fleet::key_kind::rate, "caller-" + std::to_string(i));
+    if (cluster.master_of_slot(fleet::key_slot(k.view())) != from) first = k;
+  }
+  REQUIRE_FALSE(first.empty());
+  decide(first);
+  const std::size_t to = cluster.master_of_slot(fleet::key_slot(first.view()));
+  // The empty slot of `moved` is given to `to` on every node (CLUSTER SETSLOT ... NODE).
+  const std::string to_id = cluster.raw(to, "CLUSTER MYID");
+  REQUIRE(to_id.size() == 40);
+  const std::string setslot = "CLUSTER SETSLOT " + std::to_string(slot) + " NODE " + to_id;
+  CHECK(cluster.raw(to, setslot) == "+OK");
+  for (std::size_t i = 0; i < cluster.size(); ++i)
+    if (i != to) CHECK(cluster.raw(i, setslot) == "+OK");
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (cluster.master_of_slot(slot, from) != to && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(cluster.master_of_slot(slot, from) == to);
+  // The pool's map still names `from`: MOVED, the map read again, the script sent once to `to`.
+  decide(moved);
+  CHECK(cluster.raw(to, std::string("EXISTS ") + std::string(moved.view())) == ":1");
+  decide(moved);  // and routed there directly from now on
 }
