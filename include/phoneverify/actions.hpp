@@ -324,6 +324,14 @@ constexpr std::string_view describe(verdict_reason r) noexcept {
   return "";
 }
 
+// How many enumerators verdict_reason has (counters index by it, metrics.hpp).
+// A reason added after the last one is described, so the static_assert below
+// fails until this count names it.
+inline constexpr std::size_t verdict_reason_count = static_cast<std::size_t>(verdict_reason::state_damaged) + 1;
+static_assert(describe(static_cast<verdict_reason>(verdict_reason_count)).empty() &&
+                  !describe(static_cast<verdict_reason>(verdict_reason_count - 1)).empty(),
+              "verdict_reason_count must name the last verdict_reason");
+
 // The answer to one request. Every field means one thing; what follows from
 // them is computed: the status and the message are the ones this action
 // documents for the error (RULES.md §6).

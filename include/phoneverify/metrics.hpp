@@ -49,8 +49,7 @@
 
 namespace phoneverify {
 
-// How many enumerators verdict_reason and check_status have.
-inline constexpr std::size_t verdict_reason_count = static_cast<std::size_t>(verdict_reason::invalid_fact) + 1;
+// How many enumerators check_status has (verdict_reason_count: actions.hpp).
 inline constexpr std::size_t check_status_count = static_cast<std::size_t>(check_status::budget_spent) + 1;
 
 // The enumerator's name of a reason ("daily_quota_exceeded"), the label value
@@ -90,6 +89,7 @@ constexpr std::string_view reason_name(verdict_reason r) noexcept {
       "missing_fact",
       "randomness_unavailable",
       "invalid_fact",
+      "state_damaged",
   };
   static_assert(std::size(names) == verdict_reason_count, "reason_name names every verdict_reason");
   const auto i = static_cast<std::size_t>(r);
