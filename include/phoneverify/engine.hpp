@@ -1011,7 +1011,50 @@ class snapshot_reader {
 
 }  // namespace detail
 
-class engine {
+namespace detail {
+
+// The seven per-action methods of an engine (RULES.md §1), each one line into
+// its Engine's do_send or do_verify, so that every engine (this one, the
+// fleet engine) has exactly the same methods and answers.
+template <class Engine>
+class action_methods {
+ public:
+  engine_response send_verification_code_for_bind_secure_mobile_phone(
+      const send_verification_code_for_bind_secure_mobile_phone_request& r, const facts& f) {
+    return self().do_send(r, f);
+  }
+  engine_response bind_secure_mobile_phone(const bind_secure_mobile_phone_request& r, const facts& f) {
+    return self().do_verify(r, f);
+  }
+  engine_response send_verification_code_for_enable_rd(const send_verification_code_for_enable_rd_request& r,
+                                                       const facts& f) {
+    return self().do_send(r, f);
+  }
+  engine_response get_migration_verify_code(const get_migration_verify_code_request& r, const facts& f) {
+    return self().do_send(r, f);
+  }
+  engine_response send_phone_verification_for_message_contact(
+      const send_phone_verification_for_message_contact_request& r, const facts& f) {
+    return self().do_send(r, f);
+  }
+  engine_response enable_resource_directory(const enable_resource_directory_request& r, const facts& f) {
+    return self().do_verify(r, f);
+  }
+  engine_response chatapp_migration_verified(const chatapp_migration_verified_request& r, const facts& f) {
+    return self().do_verify(r, f);
+  }
+ protected:
+  action_methods() = default;
+
+ private:
+  Engine& self() noexcept { return static_cast<Engine&>(*this); }
+};
+
+}  // namespace detail
+
+class engine : public detail::action_methods<engine> {
+  friend class detail::action_methods<engine>;
+
  public:
   // An engine with the configuration's site, policies and key, reading time
   // from `clock` and randomness from `random` (defaults: the system clock and
@@ -1046,31 +1089,8 @@ class engine {
 
   const engine_config& config() const noexcept { return front_.config(); }
 
-  // One method per action (RULES.md §1), on the site of config().policy.sites.
-  engine_response send_verification_code_for_bind_secure_mobile_phone(
-      const send_verification_code_for_bind_secure_mobile_phone_request& r, const facts& f) {
-    return do_send(r, f);
-  }
-  engine_response bind_secure_mobile_phone(const bind_secure_mobile_phone_request& r, const facts& f) {
-    return do_verify(r, f);
-  }
-  engine_response send_verification_code_for_enable_rd(const send_verification_code_for_enable_rd_request& r,
-                                                       const facts& f) {
-    return do_send(r, f);
-  }
-  engine_response get_migration_verify_code(const get_migration_verify_code_request& r, const facts& f) {
-    return do_send(r, f);
-  }
-  engine_response send_phone_verification_for_message_contact(
-      const send_phone_verification_for_message_contact_request& r, const facts& f) {
-    return do_send(r, f);
-  }
-  engine_response enable_resource_directory(const enable_resource_directory_request& r, const facts& f) {
-    return do_verify(r, f);
-  }
-  engine_response chatapp_migration_verified(const chatapp_migration_verified_request& r, const facts& f) {
-    return do_verify(r, f);
-  }
+  // One method per action (RULES.md §1), on the site of config().policy.sites:
+  // inherited from detail::action_methods.
 
   // Drops every entry that can no longer deny at the engine's time (now()),
   // as the stores also do on demand when a shard fills; returns how many went.
