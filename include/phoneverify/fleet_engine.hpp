@@ -319,7 +319,9 @@ class fleet_engine_or_error {
   start_failure failure_{};
 };
 
-class fleet_engine {
+class fleet_engine : public ::phoneverify::detail::action_methods<fleet_engine> {
+  friend class ::phoneverify::detail::action_methods<fleet_engine>;
+
  public:
   // The engine of `config` on the Redis behind `link`, or why there is none.
   // `clock` empty (the default): the server's TIME; else the caller's clock
@@ -335,31 +337,8 @@ class fleet_engine {
   const engine_config& config() const noexcept { return front_.config(); }
   const key_scheme& keys() const noexcept { return scheme_; }
 
-  // The embedded engine's seven methods (RULES.md §1), with its verdicts.
-  engine_response send_verification_code_for_bind_secure_mobile_phone(
-      const send_verification_code_for_bind_secure_mobile_phone_request& r, const facts& f) {
-    return do_send(r, f);
-  }
-  engine_response bind_secure_mobile_phone(const bind_secure_mobile_phone_request& r, const facts& f) {
-    return do_verify(r, f);
-  }
-  engine_response send_verification_code_for_enable_rd(const send_verification_code_for_enable_rd_request& r,
-                                                       const facts& f) {
-    return do_send(r, f);
-  }
-  engine_response get_migration_verify_code(const get_migration_verify_code_request& r, const facts& f) {
-    return do_send(r, f);
-  }
-  engine_response send_phone_verification_for_message_contact(
-      const send_phone_verification_for_message_contact_request& r, const facts& f) {
-    return do_send(r, f);
-  }
-  engine_response enable_resource_directory(const enable_resource_directory_request& r, const facts& f) {
-    return do_verify(r, f);
-  }
-  engine_response chatapp_migration_verified(const chatapp_migration_verified_request& r, const facts& f) {
-    return do_verify(r, f);
-  }
+  // The embedded engine's seven methods (RULES.md §1), with its verdicts:
+  // inherited from detail::action_methods, as the embedded engine's are.
 
   // Why this thread's last call on a fleet engine was refused closed, if it
   // was for a fault (for the log line next to describe(response)).
