@@ -645,43 +645,60 @@ class engine_front {
 
 class engine;
 
-// What engine::create answers: the engine, or the config_error that kept it
-// from being built (describe() it in the start-up log). Shaped like result:
-// has_value(), explicit operator bool, error(), and *, -> reach the engine.
-class engine_or_error {
+namespace detail {
+
+// Whether `e` is a failure: an enumerator other than the first (ok), or a
+// value whose ok() is false.
+template <class E>
+constexpr bool is_error(const E& e) noexcept {
+  if constexpr (std::is_enum_v<E>) {
+    return e != E{};
+  } else {
+    return !e.ok();
+  }
+}
+
+// An engine built at start-up, or why there is none, shaped like result:
+// has_value(), explicit operator bool, error() (ok when it holds the
+// engine, also after release()), and *, -> reach it. Asking a failure for
+// its value stops with describe(error())'s sentence, so a misconfiguration
+// still names its field. Every engine's create() answers one.
+template <class T, class E>
+class owned_or_error {
  public:
-  // An engine; it must not be null.
-  engine_or_error(std::unique_ptr<engine> built) noexcept  // NOLINT: implicit like expected
-      : engine_(std::move(built)) {
-    PHONEVERIFY_ASSERT(engine_ != nullptr, "engine_or_error: a success needs an engine");
+  // A success; `built` must not be null.
+  owned_or_error(std::unique_ptr<T> built) noexcept : value_(std::move(built)) {  // NOLINT: implicit like expected
+    PHONEVERIFY_ASSERT(value_ != nullptr, "a start-up result: a success needs an engine");
   }
-  // A failure; `error` must not be config_error::ok.
-  engine_or_error(config_error error) noexcept : error_(error) {  // NOLINT: implicit like unexpected
-    PHONEVERIFY_ASSERT(error != config_error::ok, "engine_or_error: a failure needs an error other than ok");
+  // A failure; `error` must not be ok.
+  owned_or_error(const E& error) noexcept : error_(error) {  // NOLINT: implicit like unexpected
+    PHONEVERIFY_ASSERT(is_error(error), "a start-up result: a failure needs an error other than ok");
   }
 
-  bool has_value() const noexcept { return engine_ != nullptr; }
+  bool has_value() const noexcept { return value_ != nullptr; }
   explicit operator bool() const noexcept { return has_value(); }
-  // config_error::ok when it holds an engine (also after release()).
-  config_error error() const noexcept { return error_; }
+  const E& error() const noexcept { return error_; }
 
-  // The engine. A precondition: has_value(); broken, it stops with
-  // describe(error())'s sentence, so a misconfiguration still names its field.
-  engine& value() const noexcept {
-    PHONEVERIFY_ASSERT(has_value(), error_ == config_error::ok ? "engine_or_error: value() after release()"
-                                                               : describe(error_).data());
-    return *engine_;
+  T& value() const noexcept {
+    PHONEVERIFY_ASSERT(has_value(), is_error(error_) ? describe(error_).data() : "a start-up result: value() after release()");
+    return *value_;
   }
-  engine& operator*() const noexcept { return value(); }
-  engine* operator->() const noexcept { return &value(); }
+  T& operator*() const noexcept { return value(); }
+  T* operator->() const noexcept { return &value(); }
 
   // Hands the engine over (null for a failure): keep it for the service's life.
-  std::unique_ptr<engine> release() noexcept { return std::move(engine_); }
+  std::unique_ptr<T> release() noexcept { return std::move(value_); }
 
  private:
-  std::unique_ptr<engine> engine_;
-  config_error error_ = config_error::ok;
+  std::unique_ptr<T> value_;
+  E error_{};
 };
+
+}  // namespace detail
+
+// What engine::create answers: the engine, or the config_error that kept it
+// from being built (describe() it in the start-up log).
+using engine_or_error = detail::owned_or_error<engine, config_error>;
 
 // ---------------------------------------------------------------------------
 // Snapshots: a restart without fresh budgets (RULES.md §4: a forgotten key
@@ -883,39 +900,25 @@ struct snapshot_load_stats {
 // What engine::restore answers: the engine with the snapshot loaded, or why
 // there is none (snapshot_error; for config_refused, config_problem() names
 // the field). Shaped like engine_or_error.
-class restored_engine {
+class restored_engine : public detail::owned_or_error<engine, snapshot_error> {
+  using base = detail::owned_or_error<engine, snapshot_error>;
+
  public:
   restored_engine(std::unique_ptr<engine> built, const snapshot_load_stats& stats) noexcept
-      : engine_(std::move(built)), stats_(stats) {
-    PHONEVERIFY_ASSERT(engine_ != nullptr, "restored_engine: a success needs an engine");
-  }
-  restored_engine(snapshot_error error) noexcept : error_(error) {  // NOLINT: implicit like unexpected
-    PHONEVERIFY_ASSERT(error != snapshot_error::ok && error != snapshot_error::config_refused,
-                       "restored_engine: a failure needs an error other than ok (config_refused: a config_error)");
+      : base(std::move(built)), stats_(stats) {}
+  restored_engine(snapshot_error error) noexcept : base(error) {  // NOLINT: implicit like unexpected
+    PHONEVERIFY_ASSERT(error != snapshot_error::config_refused,
+                       "restored_engine: config_refused comes with its config_error");
   }
   restored_engine(config_error error) noexcept  // NOLINT: implicit like unexpected
-      : error_(snapshot_error::config_refused), config_error_(error) {
+      : base(snapshot_error::config_refused), config_error_(error) {
     PHONEVERIFY_ASSERT(error != config_error::ok, "restored_engine: a failure needs an error other than ok");
   }
 
-  bool has_value() const noexcept { return engine_ != nullptr; }
-  explicit operator bool() const noexcept { return has_value(); }
-  snapshot_error error() const noexcept { return error_; }
   config_error config_problem() const noexcept { return config_error_; }
   const snapshot_load_stats& stats() const noexcept { return stats_; }
 
-  engine& value() const noexcept {
-    PHONEVERIFY_ASSERT(has_value(), error_ == snapshot_error::config_refused ? describe(config_error_).data()
-                                                                             : describe(error_).data());
-    return *engine_;
-  }
-  engine& operator*() const noexcept { return value(); }
-  engine* operator->() const noexcept { return &value(); }
-  std::unique_ptr<engine> release() noexcept { return std::move(engine_); }
-
  private:
-  std::unique_ptr<engine> engine_;
-  snapshot_error error_ = snapshot_error::ok;
   config_error config_error_ = config_error::ok;
   snapshot_load_stats stats_{};
 };

@@ -112,6 +112,8 @@ struct start_failure {
   config_error config = config_error::ok;                // for engine_config_invalid
   transport_error transport = transport_error::none;     // for server_unavailable
   inline_string<64> detail;                              // the server's policy or error text
+
+  constexpr bool ok() const noexcept { return error == start_error::ok; }
 };
 
 // The sentence for the start-up log: the field or the server setting, what
@@ -294,30 +296,7 @@ inline sharded_send run_sharded_send(transport& link, const code_policy& policy,
 class fleet_engine;
 
 // What fleet_engine::create answers: the engine or the start_failure.
-class fleet_engine_or_error {
- public:
-  fleet_engine_or_error(std::unique_ptr<fleet_engine> built) noexcept  // NOLINT: implicit like expected
-      : engine_(std::move(built)) {
-    PHONEVERIFY_ASSERT(engine_ != nullptr, "fleet_engine_or_error: a success needs an engine");
-  }
-  fleet_engine_or_error(const start_failure& failure) noexcept : failure_(failure) {  // NOLINT: like unexpected
-    PHONEVERIFY_ASSERT(failure.error != start_error::ok, "fleet_engine_or_error: a failure needs an error");
-  }
-  bool has_value() const noexcept { return engine_ != nullptr; }
-  explicit operator bool() const noexcept { return has_value(); }
-  const start_failure& error() const noexcept { return failure_; }
-  fleet_engine& value() const noexcept {
-    PHONEVERIFY_ASSERT(has_value(), "fleet_engine_or_error: value() of a failure (describe(error()) says why)");
-    return *engine_;
-  }
-  fleet_engine& operator*() const noexcept { return value(); }
-  fleet_engine* operator->() const noexcept { return &value(); }
-  std::unique_ptr<fleet_engine> release() noexcept { return std::move(engine_); }
-
- private:
-  std::unique_ptr<fleet_engine> engine_;
-  start_failure failure_{};
-};
+using fleet_engine_or_error = ::phoneverify::detail::owned_or_error<fleet_engine, start_failure>;
 
 class fleet_engine : public ::phoneverify::detail::action_methods<fleet_engine> {
   friend class ::phoneverify::detail::action_methods<fleet_engine>;
