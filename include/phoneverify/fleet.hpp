@@ -626,6 +626,40 @@ end
 return {0, status}
 )lua";
 
+// The per-phone windows' layout read by the send and the windows step
+// (sliding_window_state<10>::to_bytes, RULES.md §9): the times newest first,
+// or a fault; the raw value too (the step's compare-and-undo needs it).
+inline constexpr char windows_lua[] = R"lua(local function read_windows(key)
+  local w, f = read(key)
+  if f ~= 0 then return nil, f end
+  local times = {}
+  if w then
+    if #w ~= 96 then return nil, 2 end
+    local r = {up('>BBHHHHc6i8i8i8i8i8i8i8i8i8i8', w)}
+    if r[1] ~= 0 or w ~= rep('\0', 96) then
+      if r[1] ~= 1 then return nil, 3 end
+      if r[2] ~= 18 then return nil, 4 end
+      if r[3] ~= 10 or r[5] ~= 0 or r[6] ~= 0 or r[7] ~= '\0\0\0\0\0\0' then return nil, 5 end
+      local size = r[4]
+      if size > 10 then return nil, 5 end
+      for k = 1, 10 do
+        local x = r[7 + k]
+        if k > size then
+          if x ~= 0 then return nil, 5 end
+        else
+          if x == -9223372036854775808 then return nil, 5 end
+          x = i64(x)
+          if x == nil then return nil, 6 end
+          if k > 1 and x > times[k - 1] then return nil, 5 end
+          times[k] = x
+        end
+      end
+    end
+  end
+  return times, 0, w
+end
+)lua";
+
 // A send: issue_code (code.hpp) with the per-phone windows (sliding
 // windows on a sliding_window_state_bytes<10>) and, for the actions that
 // count one, the daily quota (daily_usage_bytes), all charged or none, as
@@ -656,33 +690,9 @@ if f ~= 0 then return {f} end
 local c
 c, f = read_challenge(v)
 if f ~= 0 then return {f} end
-local w
-w, f = read(KEYS[2])
+local times
+times, f = read_windows(KEYS[2])
 if f ~= 0 then return {f} end
-local times = {}
-if w then
-  if #w ~= 96 then return {2} end
-  local r = {up('>BBHHHHc6i8i8i8i8i8i8i8i8i8i8', w)}
-  if r[1] ~= 0 or w ~= rep('\0', 96) then
-    if r[1] ~= 1 then return {3} end
-    if r[2] ~= 18 then return {4} end
-    if r[3] ~= 10 or r[5] ~= 0 or r[6] ~= 0 or r[7] ~= '\0\0\0\0\0\0' then return {5} end
-    local size = r[4]
-    if size > 10 then return {5} end
-    for k = 1, 10 do
-      local x = r[7 + k]
-      if k > size then
-        if x ~= 0 then return {5} end
-      else
-        if x == -9223372036854775808 then return {5} end
-        x = i64(x)
-        if x == nil then return {6} end
-        if k > 1 and x > times[k - 1] then return {5} end
-        times[k] = x
-      end
-    end
-  end
-end
 local dkey, dused = 0, 0
 if quota then
   local d
@@ -799,7 +809,7 @@ return {0, 0, 0, now, n.exp}
 
 inline constexpr auto flow_source = concat(lua_prelude, flow_body);
 inline constexpr auto check_source = concat(lua_prelude, challenge_lua, check_body);
-inline constexpr auto send_source = concat(lua_prelude, challenge_lua, send_body);
+inline constexpr auto send_source = concat(lua_prelude, challenge_lua, windows_lua, send_body);
 
 }  // namespace detail
 
@@ -1106,32 +1116,8 @@ local WW = {tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[8])}
 local args_ok = exact(now) and exact(margin) and (PRIOR == 0 or PRIOR == 1)
 for i = 1, 3 do args_ok = args_ok and exact(WC[i]) and exact(WW[i]) end
 if not args_ok then return {7} end
-local w, f = read(KEYS[1])
+local times, f, w = read_windows(KEYS[1])
 if f ~= 0 then return {f} end
-local times = {}
-if w then
-  if #w ~= 96 then return {2} end
-  local r = {up('>BBHHHHc6i8i8i8i8i8i8i8i8i8i8', w)}
-  if r[1] ~= 0 or w ~= rep('\0', 96) then
-    if r[1] ~= 1 then return {3} end
-    if r[2] ~= 18 then return {4} end
-    if r[3] ~= 10 or r[5] ~= 0 or r[6] ~= 0 or r[7] ~= '\0\0\0\0\0\0' then return {5} end
-    local size = r[4]
-    if size > 10 then return {5} end
-    for k = 1, 10 do
-      local x = r[7 + k]
-      if k > size then
-        if x ~= 0 then return {5} end
-      else
-        if x == -9223372036854775808 then return {5} end
-        x = i64(x)
-        if x == nil then return {6} end
-        if k > 1 and x > times[k - 1] then return {5} end
-        times[k] = x
-      end
-    end
-  end
-end
 local longest = 0
 for i = 1, 3 do if WW[i] > longest then longest = WW[i] end end
 if times[1] and times[1] + longest <= now then times = {} end
@@ -1278,7 +1264,7 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return {0, 1}
 )lua";
 
-inline constexpr auto windows_step_source = concat(lua_prelude, windows_step_body);
+inline constexpr auto windows_step_source = concat(lua_prelude, windows_lua, windows_step_body);
 inline constexpr auto quota_step_source = concat(lua_prelude, quota_step_body);
 inline constexpr auto issue_step_source = concat(lua_prelude, challenge_lua, issue_step_body);
 
