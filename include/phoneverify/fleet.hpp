@@ -660,6 +660,48 @@ inline constexpr char windows_lua[] = R"lua(local function read_windows(key)
 end
 )lua";
 
+// The send's decision on the challenge and the limits' verdicts, shared by
+// the one-slot send and the sharded issue step so that both decide alike
+// (RULES.md §4 all or nothing, §5 issue_code): issue_allowed is issue_code's
+// rule (forget old failures, then next_issue_at), send_refusal the denial
+// with the latest retry_at (the windows on a tie), or nil when admitted.
+inline constexpr char send_decision_lua[] = R"lua(local function next_issue_at(x, P, MAXCF)
+  local at = nil
+  local function later(t) if at == nil or t > at then at = t end end
+  if x.st ~= 0 then later(x.iss + P.resend) end
+  if x.fail >= MAXCF then later(x.lf + P.lockout) end
+  if x.bud > P.fb - 1 then later(x.lf + cdiv((x.bud - (P.fb - 1)) * P.bw, P.fb)) end
+  return at
+end
+local function issue_allowed(c, P, MAXCF)
+  local n = {st = c.st, att = c.att, fail = c.fail, bud = c.bud, iss = c.iss, exp = c.exp, lf = c.lf,
+    bt = c.bt, ct = c.ct}
+  if n.fail ~= 0 and now >= n.lf + P.lockout then n.fail = 0 end
+  local nia = next_issue_at(n, P, MAXCF)
+  return n, nia == nil or now >= nia
+end
+local function send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
+  local lallow, lnever, lretry, lby = wallow and dallow, false, nil, 0
+  if not wallow then lnever, lretry, lby = wnever, wretry, 3 end
+  if not dallow and (wallow or (dnever and not lnever) or (not lnever and not dnever and dretry > lretry)) then
+    lnever, lretry, lby = dnever, dretry, 4
+  end
+  if issued and lallow then return nil end
+  local retry, never = now, false
+  if not issued then retry = next_issue_at(c, P, MAXCF) end
+  if not lallow then
+    if lnever then never = true elseif lretry > retry then retry = lretry end
+  end
+  local outcome = lby
+  if not issued then
+    outcome = 1
+    if c.fail >= MAXCF and now < c.lf + P.lockout then outcome = 2 end
+  end
+  if never then return {0, outcome, 1, 0, 0} end
+  return {0, outcome, 0, retry, 0}
+end
+)lua";
+
 // A send: issue_code (code.hpp) with the per-phone windows (sliding
 // windows on a sliding_window_state_bytes<10>) and, for the actions that
 // count one, the daily quota (daily_usage_bytes), all charged or none, as
@@ -718,19 +760,7 @@ if times[1] and times[1] + longest <= now then times = {} end
 local DAY = 86400000
 if dkey ~= 0 and dkey ~= 4294967295 and (dkey - 2147483648 + 1) * DAY - OFF <= now then dkey, dused = 0, 0 end
 -- The code: issue_code's rules (forget old failures, then next_issue_at).
-local function next_issue_at(x)
-  local at = nil
-  local function later(t) if at == nil or t > at then at = t end end
-  if x.st ~= 0 then later(x.iss + P.resend) end
-  if x.fail >= MAXCF then later(x.lf + P.lockout) end
-  if x.bud > P.fb - 1 then later(x.lf + cdiv((x.bud - (P.fb - 1)) * P.bw, P.fb)) end
-  return at
-end
-local n = {st = c.st, att = c.att, fail = c.fail, bud = c.bud, iss = c.iss, exp = c.exp, lf = c.lf,
-  bt = c.bt, ct = c.ct}
-if n.fail ~= 0 and now >= n.lf + P.lockout then n.fail = 0 end
-local nia = next_issue_at(n)
-local issued = nia == nil or now >= nia
+local n, issued = issue_allowed(c, P, MAXCF)
 -- The windows (n = 1): each denies while its count-th most recent time is inside.
 local at = now
 if times[1] and times[1] > at then at = times[1] end
@@ -770,25 +800,8 @@ if quota then
   end
 end
 -- All or nothing: the denial with the latest retry_at (the windows on a tie).
-local lallow, lnever, lretry, lby = wallow and dallow, false, nil, 0
-if not wallow then lnever, lretry, lby = wnever, wretry, 3 end
-if not dallow and (wallow or (dnever and not lnever) or (not lnever and not dnever and dretry > lretry)) then
-  lnever, lretry, lby = dnever, dretry, 4
-end
-if not issued or not lallow then
-  local retry, never = now, false
-  if not issued then retry = next_issue_at(c) end
-  if not lallow then
-    if lnever then never = true elseif lretry > retry then retry = lretry end
-  end
-  local outcome = lby
-  if not issued then
-    outcome = 1
-    if c.fail >= MAXCF and now < c.lf + P.lockout then outcome = 2 end
-  end
-  if never then return {0, outcome, 1, 0, 0} end
-  return {0, outcome, 0, retry, 0}
-end
+local refused = send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
+if refused then return refused end
 -- Admitted: write all (the first write is the one out-of-memory can refuse).
 n.bt, n.ct, n.iss, n.exp, n.att, n.st = BT, CT, now, now + VALID, 0, 1
 put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
@@ -809,7 +822,7 @@ return {0, 0, 0, now, n.exp}
 
 inline constexpr auto flow_source = concat(lua_prelude, flow_body);
 inline constexpr auto check_source = concat(lua_prelude, challenge_lua, check_body);
-inline constexpr auto send_source = concat(lua_prelude, challenge_lua, windows_lua, send_body);
+inline constexpr auto send_source = concat(lua_prelude, challenge_lua, windows_lua, send_decision_lua, send_body);
 
 }  // namespace detail
 
@@ -1213,41 +1226,12 @@ local c
 c, f = read_challenge(v)
 if f ~= 0 then return {f} end
 if challenge_dead(c, P) then c = none() end
-local function next_issue_at(x)
-  local at = nil
-  local function later(t) if at == nil or t > at then at = t end end
-  if x.st ~= 0 then later(x.iss + P.resend) end
-  if x.fail >= MAXCF then later(x.lf + P.lockout) end
-  if x.bud > P.fb - 1 then later(x.lf + cdiv((x.bud - (P.fb - 1)) * P.bw, P.fb)) end
-  return at
-end
-local n = {st = c.st, att = c.att, fail = c.fail, bud = c.bud, iss = c.iss, exp = c.exp, lf = c.lf,
-  bt = c.bt, ct = c.ct}
-if n.fail ~= 0 and now >= n.lf + P.lockout then n.fail = 0 end
-local nia = next_issue_at(n)
-local issued = nia == nil or now >= nia
+local n, issued = issue_allowed(c, P, MAXCF)
 local wallow, wnever, wretry = WA == 1, WN == 1, WR
 local dallow, dnever, dretry = true, false, nil
 if HQ == 1 then dallow, dnever, dretry = DA == 1, DN == 1, DR end
-local lallow, lnever, lretry, lby = wallow and dallow, false, nil, 0
-if not wallow then lnever, lretry, lby = wnever, wretry, 3 end
-if not dallow and (wallow or (dnever and not lnever) or (not lnever and not dnever and dretry > lretry)) then
-  lnever, lretry, lby = dnever, dretry, 4
-end
-if not issued or not lallow then
-  local retry, never = now, false
-  if not issued then retry = next_issue_at(c) end
-  if not lallow then
-    if lnever then never = true elseif lretry > retry then retry = lretry end
-  end
-  local outcome = lby
-  if not issued then
-    outcome = 1
-    if c.fail >= MAXCF and now < c.lf + P.lockout then outcome = 2 end
-  end
-  if never then return {0, outcome, 1, 0, 0} end
-  return {0, outcome, 0, retry, 0}
-end
+local refused = send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
+if refused then return refused end
 n.bt, n.ct, n.iss, n.exp, n.att, n.st = BT, CT, now, now + VALID, 0, 1
 put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
 return {0, 0, 0, now, n.exp}
@@ -1266,7 +1250,7 @@ return {0, 1}
 
 inline constexpr auto windows_step_source = concat(lua_prelude, windows_lua, windows_step_body);
 inline constexpr auto quota_step_source = concat(lua_prelude, quota_step_body);
-inline constexpr auto issue_step_source = concat(lua_prelude, challenge_lua, issue_step_body);
+inline constexpr auto issue_step_source = concat(lua_prelude, challenge_lua, send_decision_lua, issue_step_body);
 
 }  // namespace detail
 
