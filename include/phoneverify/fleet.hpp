@@ -626,9 +626,10 @@ end
 return {0, status}
 )lua";
 
-// The per-phone windows' layout read by the send and the windows step
-// (sliding_window_state<10>::to_bytes, RULES.md §9): the times newest first,
-// or a fault; the raw value too (the step's compare-and-undo needs it).
+// The per-phone windows shared by the send and the windows step: their
+// layout read (sliding_window_state<10>::to_bytes, RULES.md §9: the times
+// newest first, or a fault; the raw value too, which the step's
+// compare-and-undo needs), their decision and their bytes after a charge.
 inline constexpr char windows_lua[] = R"lua(local function read_windows(key)
   local w, f = read(key)
   if f ~= 0 then return nil, f end
@@ -657,6 +658,34 @@ inline constexpr char windows_lua[] = R"lua(local function read_windows(key)
     end
   end
   return times, 0, w
+end
+-- The windows (n = 1) at `at`: each denies while its count-th most recent time is inside.
+local function windows_decision(times, at, WC, WW)
+  local wallow, wnever, wretry = true, false, nil
+  for i = 1, 3 do
+    local cnt = WC[i]
+    if cnt > 10 then cnt = 10 end
+    local width = WW[i]
+    if width < 0 then width = 0 end
+    if cnt < 1 then
+      wallow, wnever = false, true
+    else
+      local b = times[cnt]
+      if b and b > at - width then
+        wallow = false
+        if wretry == nil or b + width > wretry then wretry = b + width end
+      end
+    end
+  end
+  return wallow, wnever, wretry
+end
+-- The windows' bytes after recording `at` before `times` (newest first, at most 10).
+local function encode_windows(at, times)
+  local size = #times + 1
+  if size > 10 then size = 10 end
+  local out = {at, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+  for k = 1, size - 1 do out[k + 1] = times[k] end
+  return pk('>BBHHHHHI4i8i8i8i8i8i8i8i8i8i8', 1, 18, 10, size, 0, 0, 0, 0, unpack(out))
 end
 )lua";
 
@@ -764,22 +793,7 @@ local n, issued = issue_allowed(c, P, MAXCF)
 -- The windows (n = 1): each denies while its count-th most recent time is inside.
 local at = now
 if times[1] and times[1] > at then at = times[1] end
-local wallow, wnever, wretry = true, false, nil
-for i = 1, 3 do
-  local cnt = WC[i]
-  if cnt > 10 then cnt = 10 end
-  local width = WW[i]
-  if width < 0 then width = 0 end
-  if cnt < 1 then
-    wallow, wnever = false, true
-  else
-    local b = times[cnt]
-    if b and b > at - width then
-      wallow = false
-      if wretry == nil or b + width > wretry then wretry = b + width end
-    end
-  end
-end
+local wallow, wnever, wretry = windows_decision(times, at, WC, WW)
 -- The daily quota (n = 1).
 local dallow, dnever, dretry, nkey, nused = true, false, nil, dkey, dused
 if quota then
@@ -805,14 +819,10 @@ if refused then return refused end
 -- Admitted: write all (the first write is the one out-of-memory can refuse).
 n.bt, n.ct, n.iss, n.exp, n.att, n.st = BT, CT, now, now + VALID, 0, 1
 put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
-local size = #times + 1
-if size > 10 then size = 10 end
-local out = {at, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-for k = 1, size - 1 do out[k + 1] = times[k] end
 if at + longest <= now then
   redis.call('DEL', KEYS[2])
 else
-  put(KEYS[2], pk('>BBHHHHHI4i8i8i8i8i8i8i8i8i8i8', 1, 18, 10, size, 0, 0, 0, 0, unpack(out)), at + longest, margin)
+  put(KEYS[2], encode_windows(at, times), at + longest, margin)
 end
 if quota then
   put(KEYS[3], pk('>BBHI4I4I4', 1, 16, 0, nkey, nused, 0), (nkey - 2147483648 + 1) * DAY - OFF, margin)
@@ -1136,31 +1146,12 @@ for i = 1, 3 do if WW[i] > longest then longest = WW[i] end end
 if times[1] and times[1] + longest <= now then times = {} end
 local at = now
 if times[1] and times[1] > at then at = times[1] end
-local wallow, wnever, wretry = true, false, nil
-for i = 1, 3 do
-  local cnt = WC[i]
-  if cnt > 10 then cnt = 10 end
-  local width = WW[i]
-  if width < 0 then width = 0 end
-  if cnt < 1 then
-    wallow, wnever = false, true
-  else
-    local b = times[cnt]
-    if b and b > at - width then
-      wallow = false
-      if wretry == nil or b + width > wretry then wretry = b + width end
-    end
-  end
-end
+local wallow, wnever, wretry = windows_decision(times, at, WC, WW)
 local after = ''
 if wallow and PRIOR == 1 and at + longest <= now then
   if w then redis.call('DEL', KEYS[1]) end
 elseif wallow and PRIOR == 1 then
-  local size = #times + 1
-  if size > 10 then size = 10 end
-  local out = {at, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-  for k = 1, size - 1 do out[k + 1] = times[k] end
-  after = pk('>BBHHHHHI4i8i8i8i8i8i8i8i8i8i8', 1, 18, 10, size, 0, 0, 0, 0, unpack(out))
+  after = encode_windows(at, times)
   put(KEYS[1], after, at + longest, margin)
 end
 return {0, wallow and 1 or 0, wnever and 1 or 0, wretry or 0, now, w or '', after}
