@@ -731,6 +731,41 @@ local function send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow,
 end
 )lua";
 
+// The daily quota shared by the send and the quota step: its layout read
+// (daily_usage_bytes, RULES.md §9: the day key and the count, or a fault; a
+// usage of a past day reads as none, the engine's eviction; the raw value
+// too, for the step's compare-and-undo) and the day a charge at `now`
+// counts in, with the count already used on it (RULES.md §4).
+inline constexpr char quota_lua[] = R"lua(local DAY = 86400000
+local function read_quota(key, OFF)
+  local d, f = read(key)
+  if f ~= 0 then return 0, 0, f end
+  local dkey, dused = 0, 0
+  if d then
+    if #d ~= 16 then return 0, 0, 2 end
+    local ver, kind, z1, k, used, z2 = up('>BBHI4I4I4', d)
+    if ver ~= 0 or d ~= rep('\0', 16) then
+      if ver ~= 1 then return 0, 0, 3 end
+      if kind ~= 16 then return 0, 0, 4 end
+      if z1 ~= 0 or z2 ~= 0 then return 0, 0, 5 end
+      dkey, dused = k, used
+      if dkey == 0 and dused ~= 0 then return 0, 0, 5 end
+    end
+  end
+  if dkey ~= 0 and dkey ~= 4294967295 and (dkey - 2147483648 + 1) * DAY - OFF <= now then dkey, dused = 0, 0 end
+  return dkey, dused, 0, d
+end
+local function quota_day(dkey, dused, OFF)
+  local day = fdiv(now + OFF, DAY)
+  if day < -2147483647 then day = -2147483647 elseif day > 2147483647 then day = 2147483647 end
+  local key = dkey
+  if day + 2147483648 > key then key = day + 2147483648 end
+  local used = 0
+  if key == dkey then used = dused end
+  return key, used
+end
+)lua";
+
 // A send: issue_code (code.hpp) with the per-phone windows (sliding
 // windows on a sliding_window_state_bytes<10>) and, for the actions that
 // count one, the daily quota (daily_usage_bytes), all charged or none, as
@@ -766,28 +801,14 @@ times, f = read_windows(KEYS[2])
 if f ~= 0 then return {f} end
 local dkey, dused = 0, 0
 if quota then
-  local d
-  d, f = read(KEYS[3])
+  dkey, dused, f = read_quota(KEYS[3], OFF)
   if f ~= 0 then return {f} end
-  if d then
-    if #d ~= 16 then return {2} end
-    local ver, kind, z1, k, used, z2 = up('>BBHI4I4I4', d)
-    if ver ~= 0 or d ~= rep('\0', 16) then
-      if ver ~= 1 then return {3} end
-      if kind ~= 16 then return {4} end
-      if z1 ~= 0 or z2 ~= 0 then return {5} end
-      dkey, dused = k, used
-      if dkey == 0 and dused ~= 0 then return {5} end
-    end
-  end
 end
 -- A state past its death time reads as absent (the engine's eviction).
 if challenge_dead(c, P) then c = none() end
 local longest = 0
 for i = 1, 3 do if WW[i] > longest then longest = WW[i] end end
 if times[1] and times[1] + longest <= now then times = {} end
-local DAY = 86400000
-if dkey ~= 0 and dkey ~= 4294967295 and (dkey - 2147483648 + 1) * DAY - OFF <= now then dkey, dused = 0, 0 end
 -- The code: issue_code's rules (forget old failures, then next_issue_at).
 local n, issued = issue_allowed(c, P, MAXCF)
 -- The windows (n = 1): each denies while its count-th most recent time is inside.
@@ -797,13 +818,7 @@ local wallow, wnever, wretry = windows_decision(times, at, WC, WW)
 -- The daily quota (n = 1).
 local dallow, dnever, dretry, nkey, nused = true, false, nil, dkey, dused
 if quota then
-  local day = fdiv(now + OFF, DAY)
-  if day < -2147483647 then day = -2147483647 elseif day > 2147483647 then day = 2147483647 end
-  local now_key = day + 2147483648
-  local key = dkey
-  if now_key > key then key = now_key end
-  local used = 0
-  if key == dkey then used = dused end
+  local key, used = quota_day(dkey, dused, OFF)
   local left = 0
   if used < DL then left = DL - used end
   if left >= 1 then
@@ -832,7 +847,7 @@ return {0, 0, 0, now, n.exp}
 
 inline constexpr auto flow_source = concat(lua_prelude, flow_body);
 inline constexpr auto check_source = concat(lua_prelude, challenge_lua, check_body);
-inline constexpr auto send_source = concat(lua_prelude, challenge_lua, windows_lua, send_decision_lua, send_body);
+inline constexpr auto send_source = concat(lua_prelude, challenge_lua, windows_lua, quota_lua, send_decision_lua, send_body);
 
 }  // namespace detail
 
@@ -1160,29 +1175,9 @@ return {0, wallow and 1 or 0, wnever and 1 or 0, wretry or 0, now, w or '', afte
 inline constexpr char quota_step_body[] = R"lua(
 local PRIOR, DL, OFF, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 if not (exact(now) and exact(DL) and exact(OFF) and exact(margin) and (PRIOR == 0 or PRIOR == 1)) then return {7} end
-local d, f = read(KEYS[1])
+local dkey, dused, f, d = read_quota(KEYS[1], OFF)
 if f ~= 0 then return {f} end
-local dkey, dused = 0, 0
-if d then
-  if #d ~= 16 then return {2} end
-  local ver, kind, z1, k, used, z2 = up('>BBHI4I4I4', d)
-  if ver ~= 0 or d ~= rep('\0', 16) then
-    if ver ~= 1 then return {3} end
-    if kind ~= 16 then return {4} end
-    if z1 ~= 0 or z2 ~= 0 then return {5} end
-    dkey, dused = k, used
-    if dkey == 0 and dused ~= 0 then return {5} end
-  end
-end
-local DAY = 86400000
-if dkey ~= 0 and dkey ~= 4294967295 and (dkey - 2147483648 + 1) * DAY - OFF <= now then dkey, dused = 0, 0 end
-local day = fdiv(now + OFF, DAY)
-if day < -2147483647 then day = -2147483647 elseif day > 2147483647 then day = 2147483647 end
-local now_key = day + 2147483648
-local key = dkey
-if now_key > key then key = now_key end
-local used = 0
-if key == dkey then used = dused end
+local key, used = quota_day(dkey, dused, OFF)
 local left = 0
 if used < DL then left = DL - used end
 local after = ''
@@ -1240,7 +1235,7 @@ return {0, 1}
 )lua";
 
 inline constexpr auto windows_step_source = concat(lua_prelude, windows_lua, windows_step_body);
-inline constexpr auto quota_step_source = concat(lua_prelude, quota_step_body);
+inline constexpr auto quota_step_source = concat(lua_prelude, quota_lua, quota_step_body);
 inline constexpr auto issue_step_source = concat(lua_prelude, challenge_lua, send_decision_lua, issue_step_body);
 
 }  // namespace detail
