@@ -992,6 +992,28 @@ struct drawn_code {
   ::phoneverify::detail::binding_tags tags;
 };
 
+namespace detail {
+
+// ARGV[1..9] of the send and of the sharded issue step, which decide a new
+// code alike: the time, the new code's two tags, then the code policy's
+// limits in milliseconds and counts.
+template <class Args>
+constexpr void put_issue_args(Args& args, std::optional<timestamp> now, const drawn_code& code,
+                              const code_policy& policy) noexcept {
+  namespace core = ::phoneverify::detail;
+  args[0] = time_arg(now);
+  for (std::byte b : code.tags.binding) args[1].push_back(static_cast<char>(b));
+  for (std::byte b : code.tags.code) args[2].push_back(static_cast<char>(b));
+  args[3] = decimal(core::to_ms(policy.validity));
+  args[4] = decimal(core::to_ms(policy.resend_interval));
+  args[5] = decimal(policy.max_consecutive_failures);
+  args[6] = decimal(core::to_ms(policy.lockout));
+  args[7] = decimal(policy.failure_budget);
+  args[8] = decimal(core::to_ms(policy.failure_budget_window));
+}
+
+}  // namespace detail
+
 // Draws policy.digits digits from `rng` as issue_code does (the same
 // rejection sampling, so a generator in the same state gives the same code)
 // and computes their tags for `binding`. invalid_parameter for a policy
@@ -1057,15 +1079,7 @@ constexpr result<send_call> plan_send(const code_policy& policy, const window_se
     call.numkeys.clear();
     call.numkeys.append("2");
   }
-  call.args[0] = detail::time_arg(now);
-  for (std::byte b : code.tags.binding) call.args[1].push_back(static_cast<char>(b));
-  for (std::byte b : code.tags.code) call.args[2].push_back(static_cast<char>(b));
-  call.args[3] = detail::decimal(core::to_ms(policy.validity));
-  call.args[4] = detail::decimal(core::to_ms(policy.resend_interval));
-  call.args[5] = detail::decimal(policy.max_consecutive_failures);
-  call.args[6] = detail::decimal(core::to_ms(policy.lockout));
-  call.args[7] = detail::decimal(policy.failure_budget);
-  call.args[8] = detail::decimal(core::to_ms(policy.failure_budget_window));
+  detail::put_issue_args(call.args, now, code, policy);
   for (std::size_t i = 0; i < 3; ++i) {
     call.args[9 + 2 * i] = detail::decimal(per_phone.windows[i].count);
     call.args[10 + 2 * i] = detail::decimal(per_phone.windows[i].window.count());
@@ -1346,15 +1360,7 @@ constexpr result<issue_step_call> plan_issue_step(const code_policy& policy, con
     return errc::invalid_parameter;
   issue_step_call call = detail::start_call<1, 17>(issue_step_script);
   call.keys[0] = challenge;
-  call.args[0] = detail::time_arg(now);
-  for (std::byte b : code.tags.binding) call.args[1].push_back(static_cast<char>(b));
-  for (std::byte b : code.tags.code) call.args[2].push_back(static_cast<char>(b));
-  call.args[3] = detail::decimal(core::to_ms(policy.validity));
-  call.args[4] = detail::decimal(core::to_ms(policy.resend_interval));
-  call.args[5] = detail::decimal(policy.max_consecutive_failures);
-  call.args[6] = detail::decimal(core::to_ms(policy.lockout));
-  call.args[7] = detail::decimal(policy.failure_budget);
-  call.args[8] = detail::decimal(core::to_ms(policy.failure_budget_window));
+  detail::put_issue_args(call.args, now, code, policy);
   call.args[9] = detail::decimal(margin.count());
   const auto verdict_args = [&call](std::size_t at, const step_result& s) {
     const bool never = !s.allowed && s.retry_at == timestamp::max();
