@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "fleet/redis_server.hpp"
+#include "fleet/reseedable_source.hpp"
 #include "support.hpp"
 
 namespace {
@@ -47,25 +48,7 @@ using pv::test::redis_server;
 using pv::test::redis_server_options;
 using pv::test::splitmix64;
 
-// A random source the test sets to a seed before each decision, on both
-// engines: the same draws give the same RequestId and the same code.
-class reseedable_source final : public pv::random_source {
- public:
-  void reseed(std::uint64_t seed) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    pv::chacha20_generator::key_type key{};
-    for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::byte>((seed >> ((i % 8) * 8)) ^ (i * 29));
-    generator_ = pv::chacha20_generator(key);
-  }
-  std::optional<std::uint64_t> next() noexcept override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return generator_();
-  }
-
- private:
-  std::mutex mutex_;
-  pv::chacha20_generator generator_{pv::chacha20_generator::key_type{}};
-};
+using pv::test::reseedable_source;
 
 rd::options options_of(const redis_server& server, std::chrono::milliseconds timeout = 5000ms) {
   rd::options o;

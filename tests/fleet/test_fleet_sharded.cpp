@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "fleet/redis_cluster.hpp"
+#include "fleet/reseedable_source.hpp"
 #include "support.hpp"
 
 namespace {
@@ -45,23 +46,7 @@ using namespace std::chrono_literals;
 using pv::test::redis_cluster;
 using pv::test::splitmix64;
 
-class seeded_source final : public pv::random_source {
- public:
-  void reseed(std::uint64_t seed) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    pv::chacha20_generator::key_type key{};
-    for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::byte>((seed >> (8 * (i % 8))) & 0xFF);
-    generator_ = pv::chacha20_generator{key};
-  }
-  std::optional<std::uint64_t> next() noexcept override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return generator_();
-  }
-
- private:
-  std::mutex mutex_;
-  pv::chacha20_generator generator_{pv::chacha20_generator::key_type{}};
-};
+using pv::test::reseedable_source;
 
 pv::engine_config base_config() {
   pv::engine_config config;
@@ -173,8 +158,8 @@ TEST_CASE("the sharded fleet engine on a 3-master cluster gives the embedded eng
   }
   auto now = std::make_shared<std::atomic<std::int64_t>>(base_ms);
   pv::clock_function clock = [now] { return pv::timestamp{std::chrono::milliseconds{now->load()}}; };
-  auto embedded_random = std::make_shared<seeded_source>();
-  auto fleet_random = std::make_shared<seeded_source>();
+  auto embedded_random = std::make_shared<reseedable_source>();
+  auto fleet_random = std::make_shared<reseedable_source>();
   auto e = pv::engine::create(config, clock, embedded_random);
   REQUIRE(e.has_value());
   std::unique_ptr<pv::engine> embedded = e.release();
@@ -328,7 +313,7 @@ TEST_CASE(
   REQUIRE(cluster.ok());
   const pv::engine_config config = base_config();
   auto built = fleet::fleet_engine::create(sharded_config(config), pool_of(cluster, 200ms),
-                                           std::make_shared<seeded_source>());
+                                           std::make_shared<reseedable_source>());
   INFO(fleet::describe(built.error()).view());
   REQUIRE(built.has_value());
   std::unique_ptr<fleet::fleet_engine> engine = built.release();
@@ -408,7 +393,7 @@ TEST_CASE("the sharded durable mode sends WAIT after each step: issued with a re
   fleet::fleet_config config = sharded_config(base_config());
   config.wait_replicas = 1;
   config.wait_timeout = 200ms;
-  auto built = fleet::fleet_engine::create(config, pool_of(cluster), std::make_shared<seeded_source>());
+  auto built = fleet::fleet_engine::create(config, pool_of(cluster), std::make_shared<reseedable_source>());
   INFO(fleet::describe(built.error()).view());
   REQUIRE(built.has_value());
   std::unique_ptr<fleet::fleet_engine> engine = built.release();
