@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "fleet/redis_cluster.hpp"
+#include "fleet/fleet_support.hpp"
 #include "support.hpp"
 
 namespace {
@@ -42,6 +43,7 @@ namespace pv = phoneverify;
 namespace fleet = phoneverify::fleet;
 namespace rd = phoneverify::redis;
 using namespace std::chrono_literals;
+using pv::test::cmd;
 using pv::test::redis_cluster;
 
 rd::connection connect_to(const redis_cluster& cluster, std::size_t node,
@@ -51,10 +53,6 @@ rd::connection connect_to(const redis_cluster& cluster, std::size_t node,
   options.connect_timeout = timeout;
   options.command_timeout = timeout;
   return rd::connection(options);
-}
-
-rd::call_result cmd(rd::connection& c, std::initializer_list<std::string_view> args) {
-  return c.command(std::span<const std::string_view>(args.begin(), args.size()));
 }
 
 fleet::key_scheme scheme_named(std::string_view deployment) {

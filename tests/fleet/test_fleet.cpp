@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "fleet/redis_server.hpp"
+#include "fleet/fleet_support.hpp"
 #include "support.hpp"
 
 namespace {
@@ -33,6 +34,7 @@ namespace pv = phoneverify;
 namespace fleet = phoneverify::fleet;
 namespace rd = phoneverify::redis;
 using namespace std::chrono_literals;
+using pv::test::cmd;
 using pv::test::redis_server;
 using pv::test::splitmix64;
 
@@ -44,10 +46,6 @@ rd::connection connect_to(const redis_server& server, std::chrono::milliseconds 
   options.connect_timeout = timeout;
   options.command_timeout = timeout;
   return rd::connection(options);
-}
-
-rd::call_result cmd(rd::connection& c, std::initializer_list<std::string_view> args) {
-  return c.command(std::span<const std::string_view>(args.begin(), args.size()));
 }
 
 // GET's value, std::nullopt for a missing key.

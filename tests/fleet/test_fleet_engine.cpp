@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "fleet/redis_server.hpp"
-#include "fleet/reseedable_source.hpp"
+#include "fleet/fleet_support.hpp"
 #include "support.hpp"
 
 namespace {
@@ -44,11 +44,14 @@ namespace pv = phoneverify;
 namespace fleet = phoneverify::fleet;
 namespace rd = phoneverify::redis;
 using namespace std::chrono_literals;
+using pv::test::cmd;
+using pv::test::text_of;
+using pv::test::base_config;
+using pv::test::reseedable_source;
 using pv::test::redis_server;
 using pv::test::redis_server_options;
 using pv::test::splitmix64;
 
-using pv::test::reseedable_source;
 
 rd::options options_of(const redis_server& server, std::chrono::milliseconds timeout = 5000ms) {
   rd::options o;
@@ -56,25 +59,6 @@ rd::options options_of(const redis_server& server, std::chrono::milliseconds tim
   o.connect_timeout = timeout;
   o.command_timeout = timeout;
   return o;
-}
-
-rd::call_result cmd(rd::connection& c, std::initializer_list<std::string_view> args) {
-  return c.command(std::span<const std::string_view>(args.begin(), args.size()));
-}
-
-std::string text_of(rd::connection& c, std::initializer_list<std::string_view> args) {
-  rd::call_result r = cmd(c, args);
-  const fleet::reply_view v = r.value.view();
-  if (v.kind == fleet::reply_view::type::integer) return std::to_string(v.integer);
-  if (v.kind == fleet::reply_view::type::nil) return "(nil)";
-  return std::string(v.text);
-}
-
-pv::engine_config base_config() {
-  pv::engine_config config;
-  config.policy.sites = pv::international_site_policy;
-  for (std::size_t i = 0; i < config.key.size(); ++i) config.key[i] = static_cast<std::byte>(0xA5 ^ i);
-  return config;
 }
 
 fleet::fleet_config fleet_config_of(const pv::engine_config& engine) {

@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "fleet/redis_cluster.hpp"
-#include "fleet/reseedable_source.hpp"
+#include "fleet/fleet_support.hpp"
 #include "support.hpp"
 
 namespace {
@@ -43,17 +43,11 @@ namespace pv = phoneverify;
 namespace fleet = phoneverify::fleet;
 namespace rd = phoneverify::redis;
 using namespace std::chrono_literals;
+using pv::test::base_config;
+using pv::test::reseedable_source;
 using pv::test::redis_cluster;
 using pv::test::splitmix64;
 
-using pv::test::reseedable_source;
-
-pv::engine_config base_config() {
-  pv::engine_config config;
-  config.policy.sites = pv::international_site_policy;
-  for (std::size_t i = 0; i < config.key.size(); ++i) config.key[i] = static_cast<std::byte>(0xA5 ^ i);
-  return config;
-}
 
 fleet::fleet_config sharded_config(const pv::engine_config& engine) {
   fleet::fleet_config config;
