@@ -386,7 +386,11 @@ TEST_CASE("the sharded durable mode sends WAIT after each step: issued with a re
   REQUIRE(cluster.ok());
   fleet::fleet_config config = sharded_config(base_config());
   config.wait_replicas = 1;
-  config.wait_timeout = 200ms;
+  // With replicas WAIT answers as soon as one acknowledges, so a generous
+  // timeout costs nothing and a loaded machine's slow replica is not a
+  // refusal; without, every WAIT runs to its timeout (kept short). Both stay
+  // below the transport's command timeout (2 s).
+  config.wait_timeout = replicas ? 1000ms : 200ms;
   auto built = fleet::fleet_engine::create(config, pool_of(cluster), std::make_shared<reseedable_source>());
   INFO(fleet::describe(built.error()).view());
   REQUIRE(built.has_value());
