@@ -706,7 +706,6 @@ TEST_CASE("from_bytes rejects bytes that to_bytes cannot produce", "[code]") {
                         {0, 0x06},   // version 4
                         {1, 0x04},   // state 5
                         {1, 0xfe},   // state 255
-                        {3, 0x01},   // the reserved byte
                         {16, 0x80},  // expires_at's sign: before issued_at, or far after
                         {20, 0x01}};  // expires_at moved by 2^24 ms: before issue or beyond 10 minutes
   for (const edit& e : edits) {
@@ -731,6 +730,13 @@ TEST_CASE("from_bytes rejects bytes that to_bytes cannot produce", "[code]") {
   CHECK(old->budget_charged() == 0);
   version_1[7] = std::byte{1};
   CHECK(pv::from_bytes(version_1).error() == errc::invalid_parameter);
+  version_1[7] = std::byte{0};
+  version_1[3] = std::byte{1};  // version 1 had no key id: byte 3 was reserved, 0
+  CHECK(pv::from_bytes(version_1).error() == errc::invalid_parameter);
+  // A "none" challenge names no key.
+  auto none_with_key = pv::to_bytes(pv::challenge{});
+  none_with_key[3] = std::byte{4};
+  CHECK(pv::from_bytes(none_with_key).error() == errc::invalid_parameter);
   // Random bytes: a defined answer, and whatever is accepted round-trips.
   pv::test::splitmix64 noise{pv::test::test_seed("from_bytes noise", 23)};
   for (int round = 0; round < 20000; ++round) {
@@ -818,4 +824,138 @@ TEST_CASE("draw_below is uniform for 3-bit 32-bit and 64-bit generators and rang
   const auto issued = pv::issue_code(pv::code_policy{.digits = 10}, key_a, binding_a, c, t0, engine);
   REQUIRE(issued);
   CHECK(issued->code.size() == 10);
+}
+
+// --- Key rotation (RULES.md §5, key rotation) --------------------------------
+
+namespace {
+constexpr pv::secret_key key_c = make_key(9);
+
+// A ring of key_a under id 1, primary, and key_b under id 2.
+constexpr pv::key_ring ring_ab() {
+  pv::key_ring ring{key_a, 1};
+  if (ring.add(2, key_b) != pv::key_ring_error::ok) return {};
+  return ring;
+}
+
+// Rotation in the middle of a live flow: the code issued under id 1 still
+// binds after id 2 became primary; the next code is issued under id 2; once
+// id 1 has left, its code reads as no_code and nothing is charged. 0 when all
+// of it holds, else the number of the first step that did not.
+constexpr int rotate_mid_flow() {
+  pv::test::splitmix64 rng{77};
+  pv::key_ring ring{key_a, 1};
+  pv::challenge first{};
+  const auto old_code = pv::issue_code(defaults, ring, binding_a, first, t0, rng);
+  if (!old_code || first.issuing_key() != 1) return 1;
+  if (ring.add(2, key_b) != pv::key_ring_error::ok || ring.make_primary(2) != pv::key_ring_error::ok) return 2;
+  pv::challenge old_pending = first;
+  if (pv::check_code(defaults, ring, binding_a, old_pending, old_code->code, at(1000)) != check_status::ok) return 3;
+  pv::challenge next = first;
+  const auto new_code = pv::issue_code(defaults, ring, binding_a, next, at(61'000), rng);
+  if (!new_code || next.issuing_key() != 2) return 4;
+  if (pv::check_code(defaults, ring, binding_a, next, new_code->code, at(62'000)) != check_status::ok) return 5;
+  // The old key leaves while a code it issued is still live: that code is gone.
+  if (ring.remove(1) != pv::key_ring_error::ok) return 6;
+  pv::challenge orphan = first;
+  if (pv::check_code(defaults, ring, binding_a, orphan, old_code->code, at(2000)) != check_status::no_code) return 7;
+  if (orphan != first) return 8;  // no attempt, no failure charged for it
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("a key ring refuses a zero key, a duplicate id, a full ring, an unknown id and retiring its primary",
+          "[code][rotation]") {
+  STATIC_REQUIRE(pv::key_ring{}.validate() == pv::key_ring_error::empty);
+  STATIC_REQUIRE(pv::key_ring{pv::secret_key{}}.validate() == pv::key_ring_error::zero_key);
+  STATIC_REQUIRE(pv::key_ring{key_a}.validate() == pv::key_ring_error::ok);
+  STATIC_REQUIRE(ring_ab().size() == 2);
+  STATIC_REQUIRE(ring_ab().primary_id() == 1);
+  STATIC_REQUIRE([] {
+    pv::key_ring ring = ring_ab();
+    return ring.add(3, pv::secret_key{}) == pv::key_ring_error::zero_key &&
+           ring.add(2, key_c) == pv::key_ring_error::duplicate_id &&
+           ring.make_primary(9) == pv::key_ring_error::unknown_id &&
+           ring.remove(9) == pv::key_ring_error::unknown_id &&
+           ring.remove(1) == pv::key_ring_error::retiring_primary && ring.size() == 2 &&
+           ring.find(2) != nullptr && *ring.find(2) == key_b;
+  }());
+  pv::key_ring ring{key_a, 0};
+  for (pv::key_id id = 1; ring.size() < pv::key_ring_capacity; ++id)
+    REQUIRE(ring.add(id, make_key(static_cast<std::uint8_t>(40 + id))) == pv::key_ring_error::ok);
+  CHECK(ring.add(200, key_c) == pv::key_ring_error::full);
+  CHECK(ring.size() == pv::key_ring_capacity);
+  // Removing from the middle keeps the others and the primary.
+  REQUIRE(ring.make_primary(5) == pv::key_ring_error::ok);
+  REQUIRE(ring.remove(3) == pv::key_ring_error::ok);
+  CHECK(!ring.contains(3));
+  CHECK(ring.primary_id() == 5);
+  CHECK(*ring.primary() == make_key(45));
+  CHECK(ring.add(3, key_c) == pv::key_ring_error::ok);  // the freed id and slot can be used again
+  for (auto e : {pv::key_ring_error::ok, pv::key_ring_error::zero_key, pv::key_ring_error::duplicate_id,
+                 pv::key_ring_error::full, pv::key_ring_error::unknown_id, pv::key_ring_error::retiring_primary,
+                 pv::key_ring_error::empty})
+    CHECK(!pv::key_ring_error_name(e).empty());
+  CHECK(pv::key_ring_error_name(static_cast<pv::key_ring_error>(pv::test::opaque(99))).empty());
+  ring.wipe();
+  CHECK(ring.empty());
+  CHECK(ring.validate() == pv::key_ring_error::empty);
+}
+
+TEST_CASE("rotating in the middle of a live flow: the old code still binds and the next one uses the new key",
+          "[code][rotation]") {
+  STATIC_REQUIRE(rotate_mid_flow() == 0);
+  CHECK(rotate_mid_flow() == 0);
+}
+
+TEST_CASE("a challenge under an unknown key id reads as no_code, never as a match", "[code][rotation]") {
+  pv::test::splitmix64 rng{78};
+  const pv::key_ring ring = ring_ab();
+  pv::challenge c{};
+  const auto issued = pv::issue_code(defaults, ring, binding_a, c, t0, rng);
+  REQUIRE(issued);
+  // The stored id is rewritten to one the ring lacks: the right code does not match.
+  auto bytes = pv::to_bytes(c);
+  CHECK(bytes[3] == std::byte{1});
+  bytes[3] = std::byte{7};
+  pv::challenge unknown = pv::from_bytes(bytes).value();
+  CHECK(unknown.issuing_key() == 7);
+  const pv::challenge before = unknown;
+  for (int k = 0; k < 10; ++k)
+    CHECK(pv::check_code(defaults, ring, binding_a, unknown, issued->code, at(k)) == check_status::no_code);
+  CHECK(unknown == before);
+  // Expired, used and exhausted codes keep their own status: they need no key.
+  CHECK(pv::check_code(defaults, ring, binding_a, unknown, issued->code, at(300'000)) == check_status::expired);
+  // Another key under the same id is another key: not even the binding's tag
+  // matches (a failure, charged: the engines refuse such a rotation while codes are live).
+  pv::key_ring replaced{key_c, 1};
+  pv::challenge same_id = c;
+  CHECK(pv::check_code(defaults, replaced, binding_a, same_id, issued->code, at(1)) == check_status::other_binding);
+  CHECK(same_id.attempts() == 1);
+  // The issuing key itself checks it.
+  CHECK(pv::check_code(defaults, ring, binding_a, c, issued->code, at(2)) == check_status::ok);
+}
+
+TEST_CASE("a lone secret_key is the ring of id 0 and an empty ring issues nothing", "[code][rotation]") {
+  pv::test::splitmix64 rng{79};
+  pv::challenge c{};
+  const auto issued = pv::issue_code(defaults, key_a, binding_a, c, t0, rng);
+  REQUIRE(issued);
+  CHECK(c.issuing_key() == 0);
+  CHECK(pv::to_bytes(c)[3] == std::byte{0});
+  pv::challenge via_ring = c;
+  CHECK(pv::check_code(defaults, pv::key_ring{key_a}, binding_a, via_ring, issued->code, at(1)) == check_status::ok);
+  // A code issued under id 1 has no code for a lone key.
+  pv::challenge under_1{};
+  const auto code_1 = pv::issue_code(defaults, pv::key_ring{key_a, 1}, binding_a, under_1, t0, rng);
+  REQUIRE(code_1);
+  CHECK(pv::check_code(defaults, key_a, binding_a, under_1, code_1->code, at(1)) == check_status::no_code);
+  // An empty ring, or one whose only key is zero, issues nothing and changes nothing.
+  pv::challenge untouched{};
+  CHECK(pv::issue_code(defaults, pv::key_ring{}, binding_a, untouched, t0, rng).error() == errc::invalid_parameter);
+  CHECK(pv::issue_code(defaults, pv::key_ring{pv::secret_key{}}, binding_a, untouched, t0, rng).error() ==
+        errc::invalid_parameter);
+  CHECK(untouched == pv::challenge{});
+  // The id survives the stored form.
+  CHECK(pv::from_bytes(pv::to_bytes(under_1)).value().issuing_key() == 1);
 }

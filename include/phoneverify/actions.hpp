@@ -886,8 +886,8 @@ constexpr verdict limit_denial(action a, verdict_reason reason, timestamp retry_
 // changes no state (RULES.md §4). The denial is the row's limit error
 // (SendValidateCodeExceedsLimitForAccount, or System.LimitControl for CAMS,
 // RULES.md §5) with retry_at the earliest instant every limit admits again.
-template <detail::uniform_random_bit_generator G>
-constexpr send_result finish_send(const action_policy& policy, const secret_key& key, const prepared_request& prepared,
+template <code_keys Keys, detail::uniform_random_bit_generator G>
+constexpr send_result finish_send(const action_policy& policy, const Keys& key, const prepared_request& prepared,
                                   const send_state& state, timestamp now, G& rng) noexcept {
   const action a = prepared.action;
   PHONEVERIFY_ASSERT(info(a).sends && prepared.binding.has_value(), "send: a prepared send");
@@ -905,7 +905,7 @@ constexpr send_result finish_send(const action_policy& policy, const secret_key&
   const joint_decision limits = charges_quota
                                     ? admit_all(now, meter(policy.per_phone, windows), meter(policy.daily, usage))
                                     : admit_all(now, meter(policy.per_phone, windows));
-  if (!issued && issued.error() != info(a).limit_error)  // an all-zero key or a broken generator
+  if (!issued && issued.error() != info(a).limit_error)  // an all-zero key, an empty ring or a broken generator
     return detail::make_verdict(a, issued.error(), check_step::quota, verdict_reason::invalid_policy);
   if (!issued || !limits.result.allowed) {
     timestamp retry = issued ? now : next_issue_at(policy.code, *state.code);
@@ -929,7 +929,8 @@ constexpr send_result finish_send(const action_policy& policy, const secret_key&
 // says and answers Invalid.VerificationCode, the precise check_status in
 // code_status(). A request that involves no code (EnableResourceDirectory
 // with CurrentAccount) is ok.
-constexpr verdict finish_verify(const action_policy& policy, const secret_key& key, const prepared_request& prepared,
+template <code_keys Keys>
+constexpr verdict finish_verify(const action_policy& policy, const Keys& key, const prepared_request& prepared,
                                 challenge& code_state, timestamp now) noexcept {
   const action a = prepared.action;
   if (!prepared.needs_code()) return detail::passed(a);
@@ -945,9 +946,9 @@ constexpr verdict finish_verify(const action_policy& policy, const secret_key& k
 // (RULES.md §7). States change only as each step allows: flow control counts
 // every request; the limits and the challenge change only for a request
 // that passed every earlier step.
-template <class Request, detail::uniform_random_bit_generator G>
+template <class Request, code_keys Keys, detail::uniform_random_bit_generator G>
   requires is_send_request<Request>
-constexpr send_result send(const action_policy& policy, const secret_key& key, const Request& request, const facts& f,
+constexpr send_result send(const action_policy& policy, const Keys& key, const Request& request, const facts& f,
                            const send_state& state, timestamp now, G& rng) noexcept {
   if (const verdict v = detail::flow_step(policy, Request::id, f, state.flow, now); !v) return v;
   const preparation prepared = prepare(request, f, policy);
@@ -963,9 +964,9 @@ struct verify_state {
 };
 
 // A whole consumer request, steps 1-8 (RULES.md §7).
-template <class Request>
+template <class Request, code_keys Keys>
   requires is_verify_request<Request>
-constexpr verdict verify(const action_policy& policy, const secret_key& key, const Request& request, const facts& f,
+constexpr verdict verify(const action_policy& policy, const Keys& key, const Request& request, const facts& f,
                          const verify_state& state, timestamp now) noexcept {
   if (const verdict v = detail::flow_step(policy, Request::id, f, state.flow, now); !v) return v;
   const preparation prepared = prepare(request, f, policy);

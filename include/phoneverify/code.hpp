@@ -96,6 +96,157 @@ consteval code_policy checked_policy(code_policy policy) noexcept {
 // same key must check the codes it issued). An all-zero key is refused.
 using secret_key = std::array<std::byte, 32>;
 
+namespace detail {
+constexpr bool is_zero_key(const secret_key& key) noexcept {
+  unsigned any = 0;
+  for (std::byte b : key) any |= static_cast<unsigned>(b);
+  return any == 0;
+}
+}  // namespace detail
+
+// The id of a key in a key_ring, recorded in byte 3 of every challenge issued
+// under it (RULES.md §5, key rotation). A lone secret_key has id 0, so the
+// challenges written before key rings existed (byte 3 was 0) read as issued
+// under it.
+using key_id = std::uint8_t;
+
+// Keys a ring holds at once: the primary, the one before it whose codes are
+// still live, and room for a staged next key on every instance.
+inline constexpr std::size_t key_ring_capacity = 8;
+
+// What issue_code and check_code take as keys: one secret_key (id 0) or a key_ring.
+class key_ring;
+template <class K>
+concept code_keys = std::same_as<K, secret_key> || std::same_as<K, key_ring>;
+
+// Why a key ring refused a change (RULES.md §5, key rotation).
+enum class key_ring_error : std::uint8_t {
+  ok,
+  zero_key,          // 32 zero bytes: refused, as issue_code refuses it
+  duplicate_id,      // the ring already holds a key with this id
+  full,              // key_ring_capacity keys already
+  unknown_id,        // no key with this id
+  retiring_primary,  // the primary key cannot leave the ring: make another key primary first
+  empty,             // no key at all: nothing can issue a code
+};
+
+// The enumerator's name ("duplicate_id"), for logs; "" for a value that is no enumerator.
+constexpr std::string_view key_ring_error_name(key_ring_error e) noexcept {
+  switch (e) {
+    case key_ring_error::ok: return "ok";
+    case key_ring_error::zero_key: return "zero_key";
+    case key_ring_error::duplicate_id: return "duplicate_id";
+    case key_ring_error::full: return "full";
+    case key_ring_error::unknown_id: return "unknown_id";
+    case key_ring_error::retiring_primary: return "retiring_primary";
+    case key_ring_error::empty: return "empty";
+  }
+  return {};
+}
+
+// Several HMAC keys, each with its id (RULES.md §5, key rotation): new codes
+// are issued under the primary key and record its id; a check uses the key
+// whose id the challenge records, and a challenge whose key is not in the ring
+// reads as having no code (never as a match). A rotation adds the new key,
+// makes it primary, and removes the old one once every code it issued has
+// expired (code_policy::validity after it stopped being primary).
+// Trivially copyable; value-initialised is empty (validate() says so).
+class key_ring {
+ public:
+  constexpr key_ring() noexcept = default;
+  // The ring of `key` alone, under `id`, primary. An all-zero key makes a ring
+  // that validate() refuses.
+  constexpr explicit key_ring(const secret_key& key, key_id id = 0) noexcept : size_(1) {
+    keys_[0] = key;
+    ids_[0] = id;
+  }
+
+  // Adds `key` under `id` (not primary unless the ring was empty): zero_key,
+  // duplicate_id or full leave the ring unchanged.
+  [[nodiscard]] constexpr key_ring_error add(key_id id, const secret_key& key) noexcept {
+    if (detail::is_zero_key(key)) return key_ring_error::zero_key;
+    if (index_of(id) != npos) return key_ring_error::duplicate_id;
+    if (size_ == key_ring_capacity) return key_ring_error::full;
+    keys_[size_] = key;
+    ids_[size_] = id;
+    ++size_;
+    return key_ring_error::ok;
+  }
+
+  // New codes are issued under the key `id` from now on (unknown_id if absent).
+  [[nodiscard]] constexpr key_ring_error make_primary(key_id id) noexcept {
+    const std::size_t i = index_of(id);
+    if (i == npos) return key_ring_error::unknown_id;
+    primary_ = static_cast<std::uint8_t>(i);
+    return key_ring_error::ok;
+  }
+
+  // Takes the key `id` out of the ring and wipes it: unknown_id, or
+  // retiring_primary for the primary key. The codes it issued read as having
+  // no code from now on: the engines refuse a removal while any is live.
+  [[nodiscard]] constexpr key_ring_error remove(key_id id) noexcept {
+    const std::size_t i = index_of(id);
+    if (i == npos) return key_ring_error::unknown_id;
+    if (i == primary_) return key_ring_error::retiring_primary;
+    for (std::size_t j = i; j + 1 < size_; ++j) {
+      keys_[j] = keys_[j + 1];
+      ids_[j] = ids_[j + 1];
+    }
+    --size_;
+    if (primary_ > i) --primary_;
+    keys_[size_] = secret_key{};  // the last slot held a copy; the ring lives on, so this store stays
+    ids_[size_] = 0;
+    return key_ring_error::ok;
+  }
+
+  // ok for a ring that can issue and check: at least one key, none all zero,
+  // no id twice (add() keeps the last two true; the constructor may not).
+  constexpr key_ring_error validate() const noexcept {
+    if (size_ == 0) return key_ring_error::empty;
+    for (std::size_t i = 0; i < size_; ++i) {
+      if (detail::is_zero_key(keys_[i])) return key_ring_error::zero_key;
+      for (std::size_t j = 0; j < i; ++j)
+        if (ids_[j] == ids_[i]) return key_ring_error::duplicate_id;
+    }
+    return key_ring_error::ok;
+  }
+
+  constexpr std::size_t size() const noexcept { return size_; }
+  constexpr bool empty() const noexcept { return size_ == 0; }
+  // The id of the i-th key (0 <= i < size()), in the order they were added.
+  constexpr key_id id_at(std::size_t i) const noexcept { return i < size_ ? ids_[i] : key_id{0}; }
+  constexpr bool contains(key_id id) const noexcept { return index_of(id) != npos; }
+  // The key new codes are issued under, and its id (an empty ring: id 0, null).
+  constexpr key_id primary_id() const noexcept { return ids_[primary_]; }
+  constexpr const secret_key* primary() const noexcept { return size_ == 0 ? nullptr : &keys_[primary_]; }
+  // The key with `id`, or null when the ring has none.
+  constexpr const secret_key* find(key_id id) const noexcept {
+    const std::size_t i = index_of(id);
+    return i == npos ? nullptr : &keys_[i];
+  }
+
+  // Wipes every key (secure_zero); the ring is empty afterwards.
+  constexpr void wipe() noexcept {
+    for (secret_key& k : keys_) detail::secure_zero(k.data(), k.size());
+    ids_ = {};
+    size_ = 0;
+    primary_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t npos = key_ring_capacity;
+  constexpr std::size_t index_of(key_id id) const noexcept {
+    for (std::size_t i = 0; i < size_; ++i)
+      if (ids_[i] == id) return i;
+    return npos;
+  }
+
+  std::array<secret_key, key_ring_capacity> keys_{};
+  std::array<key_id, key_ring_capacity> ids_{};
+  std::uint8_t size_ = 0;
+  std::uint8_t primary_ = 0;
+};
+
 // What a code is bound to (RULES.md §5): the *sending* action (1, 3, 4 or 5 of
 // RULES.md §1; its consumer checks with the same purpose), the account the
 // challenge belongs to, and the phone the code was sent to. The account id
@@ -120,7 +271,8 @@ enum class challenge_state : std::uint8_t {
 //   0  u8   format version, 2
 //   1  u8   challenge_state
 //   2  u8   attempts: failed checks of the current code
-//   3  u8   reserved, 0
+//   3  u8   key id: the key_ring id of the key that issued the code (0 for
+//           a lone secret_key; versions 1 and 2 before key rings had 0 here)
 //   4  u16  consecutive failures of the binding (NIST SP 800-63B-4 §3.2.2)
 //   6  u16  failed checks charged to the budget as of last_failure_at (version 2;
 //           version 1 had 0 here and reads as none charged)
@@ -179,6 +331,8 @@ struct challenge {
   // last_failure_at(); they drain one per failure_budget_window /
   // failure_budget after it (failure_budget_used says how many are left at a time).
   constexpr std::uint16_t budget_charged() const noexcept { return budget_; }
+  // The id of the key that issued the current code (RULES.md §5, key rotation).
+  constexpr key_id issuing_key() const noexcept { return key_id_; }
 
   friend constexpr bool operator==(const challenge&, const challenge&) noexcept = default;
 
@@ -194,6 +348,7 @@ struct challenge {
   std::uint16_t budget_ = 0;
   std::uint8_t attempts_ = 0;
   challenge_state state_ = challenge_state::none;
+  key_id key_id_ = 0;
 };
 
 // A code to send and when it stops being valid (action 1's ExpirationDate is
@@ -348,11 +503,6 @@ constexpr binding_tags compute_tags(const secret_key& key, const code_binding& b
   return {truncate_tag(b.finish()), truncate_tag(c.finish())};
 }
 
-constexpr bool is_zero_key(const secret_key& key) noexcept {
-  unsigned any = 0;
-  for (std::byte b : key) any |= static_cast<unsigned>(b);
-  return any == 0;
-}
 
 // Publishes a secret-derived bit before the code branches on it (see PHONEVERIFY_CT_DECLASSIFY).
 constexpr bool declassify(bool bit) noexcept {
@@ -386,6 +536,7 @@ struct challenge_access {
   static constexpr std::uint16_t& budget(challenge& c) noexcept { return c.budget_; }
   static constexpr std::uint8_t& attempts(challenge& c) noexcept { return c.attempts_; }
   static constexpr challenge_state& state(challenge& c) noexcept { return c.state_; }
+  static constexpr key_id& issuing_key(challenge& c) noexcept { return c.key_id_; }
 };
 
 // Whether the binding is locked at `now`: max_consecutive_failures reached
@@ -507,9 +658,11 @@ constexpr timestamp forgettable_at(const code_policy& policy, const challenge& s
 // constant expression), a purpose that is not a sending action, an all-zero
 // key, or a generator that gave no acceptable value in 512 draws. `state` is
 // unchanged on error.
-template <detail::uniform_random_bit_generator G>
-constexpr result<issued_code> issue_code(const code_policy& policy, const secret_key& key, const code_binding& binding,
-                                         challenge& state, timestamp now, G& rng) noexcept {
+namespace detail {
+template <uniform_random_bit_generator G>
+constexpr result<issued_code> issue_under(const code_policy& policy, const secret_key& key, key_id id,
+                                          const code_binding& binding, challenge& state, timestamp now,
+                                          G& rng) noexcept {
   if (std::is_constant_evaluated())
     PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "issue_code: code_policy outside its limits (RULES.md §5)");
   if (validate(policy) != errc::ok || !is_action(binding.purpose) || !info(binding.purpose).sends || detail::is_zero_key(key))
@@ -537,9 +690,28 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const secret
   access::expires_ms(next) = detail::sat_add(detail::ms_of(now), detail::to_ms(policy.validity));
   access::attempts(next) = 0;
   access::state(next) = challenge_state::live;
+  access::issuing_key(next) = id;
   state = next;
   out.expires_at = next.expires_at();
   return out;
+}
+}  // namespace detail
+
+template <detail::uniform_random_bit_generator G>
+constexpr result<issued_code> issue_code(const code_policy& policy, const secret_key& key, const code_binding& binding,
+                                         challenge& state, timestamp now, G& rng) noexcept {
+  return detail::issue_under(policy, key, key_id{0}, binding, state, now, rng);
+}
+
+// The same under `keys`: the code is issued under the primary key and the
+// challenge records its id (RULES.md §5, key rotation). An empty ring, or one
+// whose primary key is all zero, is invalid_parameter.
+template <detail::uniform_random_bit_generator G>
+constexpr result<issued_code> issue_code(const code_policy& policy, const key_ring& keys, const code_binding& binding,
+                                         challenge& state, timestamp now, G& rng) noexcept {
+  const secret_key* primary = keys.primary();
+  if (primary == nullptr) return errc::invalid_parameter;
+  return detail::issue_under(policy, *primary, keys.primary_id(), binding, state, now, rng);
 }
 
 // Checks `submitted` against the live code of `state` for `binding` at
@@ -557,8 +729,11 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const secret
 // branch or index depends on the submitted digits or the stored tags. A policy
 // outside its limits is a compile error in a constant expression and gives
 // no_code (nothing checked, nothing changed) at run time.
-constexpr check_status check_code(const code_policy& policy, const secret_key& key, const code_binding& binding,
-                                  challenge& state, std::string_view submitted, timestamp now) noexcept {
+namespace detail {
+// check_code's transition with the key of the challenge's issuing key id, or
+// null when the caller's keys have none under that id.
+constexpr check_status check_under(const code_policy& policy, const secret_key* key, const code_binding& binding,
+                                   challenge& state, std::string_view submitted, timestamp now) noexcept {
   if (std::is_constant_evaluated())
     PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "check_code: code_policy outside its limits (RULES.md §5)");
   if (validate(policy) != errc::ok) return check_status::no_code;
@@ -582,11 +757,14 @@ constexpr check_status check_code(const code_policy& policy, const secret_key& k
     access::state(state) = challenge_state::exhausted;
     return check_status::exhausted;
   }
+  // Its key left the ring (RULES.md §5, key rotation): nothing can match, so
+  // there is no code to check, and no attempt is charged for it.
+  if (key == nullptr) return check_status::no_code;
 
   // The length is public; the digits and the tags are not.
   const bool right_length = submitted.size() == policy.digits;
   const detail::binding_tags tags =
-      detail::compute_tags(key, binding, right_length ? submitted : std::string_view{});
+      detail::compute_tags(*key, binding, right_length ? submitted : std::string_view{});
   const bool binding_ok =
       detail::declassify(constant_time_equal(tags.binding, access::binding_tag(std::as_const(state))));
   const bool digits_ok = detail::declassify(detail::all_ascii_digits(submitted) != 0U);
@@ -608,6 +786,20 @@ constexpr check_status check_code(const code_policy& policy, const secret_key& k
   if (!right_length || !digits_ok) return check_status::malformed;
   return check_status::wrong_code;
 }
+}  // namespace detail
+
+constexpr check_status check_code(const code_policy& policy, const secret_key& key, const code_binding& binding,
+                                  challenge& state, std::string_view submitted, timestamp now) noexcept {
+  // A lone key is the ring of id 0: a challenge issued under another id has no code for it.
+  return detail::check_under(policy, state.issuing_key() == 0 ? &key : nullptr, binding, state, submitted, now);
+}
+
+// The same under `keys`: the key whose id the challenge records checks it; a
+// challenge whose key is not in the ring reads as no_code (RULES.md §5, key rotation).
+constexpr check_status check_code(const code_policy& policy, const key_ring& keys, const code_binding& binding,
+                                  challenge& state, std::string_view submitted, timestamp now) noexcept {
+  return detail::check_under(policy, keys.find(state.issuing_key()), binding, state, submitted, now);
+}
 
 // The 64-byte stored form of `state` (layout on challenge_bytes).
 constexpr challenge_bytes to_bytes(const challenge& state) noexcept {
@@ -616,6 +808,7 @@ constexpr challenge_bytes to_bytes(const challenge& state) noexcept {
   out[0] = detail::challenge_format_version;
   out[1] = static_cast<std::byte>(state.state());
   out[2] = static_cast<std::byte>(state.attempts());
+  out[3] = static_cast<std::byte>(state.issuing_key());
   out[4] = static_cast<std::byte>(state.consecutive_failures() >> 8);
   out[5] = static_cast<std::byte>(state.consecutive_failures() & 0xFFU);
   out[6] = static_cast<std::byte>(state.budget_charged() >> 8);
@@ -631,18 +824,19 @@ constexpr challenge_bytes to_bytes(const challenge& state) noexcept {
 }
 
 // The challenge stored as `bytes` by to_bytes; 64 zero bytes read as
-// `challenge{}`; version 1 bytes (no failure budget) read with none charged.
-// Anything to_bytes cannot produce is invalid_parameter: an unknown version or
-// state, a non-zero reserved byte, a "none" challenge with any other field
-// set, or a code whose expiry is not 0..10 min after its issue.
+// `challenge{}`; version 1 bytes (no failure budget, no key id) read with none
+// charged, issued under key id 0. Anything to_bytes cannot produce is
+// invalid_parameter: an unknown version or state, a non-zero reserved byte,
+// a "none" challenge with any other field set, or a code whose expiry is not
+// 0..10 min after its issue.
 constexpr result<challenge> from_bytes(const challenge_bytes& bytes) noexcept {
   using access = detail::challenge_access;
   bool all_zero = true;
   for (std::byte b : bytes) all_zero = all_zero && b == std::byte{0};
   if (all_zero) return challenge{};
   const bool version_1 = bytes[0] == detail::challenge_format_version_1;
-  if ((bytes[0] != detail::challenge_format_version && !version_1) || bytes[3] != std::byte{0} ||
-      (version_1 && (bytes[6] != std::byte{0} || bytes[7] != std::byte{0})))
+  if ((bytes[0] != detail::challenge_format_version && !version_1) ||
+      (version_1 && (bytes[3] != std::byte{0} || bytes[6] != std::byte{0} || bytes[7] != std::byte{0})))
     return errc::invalid_parameter;
   const auto state_value = static_cast<std::uint8_t>(bytes[1]);
   if (state_value > static_cast<std::uint8_t>(challenge_state::expired)) return errc::invalid_parameter;
@@ -651,6 +845,7 @@ constexpr result<challenge> from_bytes(const challenge_bytes& bytes) noexcept {
   access::attempts(c) = static_cast<std::uint8_t>(bytes[2]);
   access::failures(c) = static_cast<std::uint16_t>((static_cast<unsigned>(bytes[4]) << 8) | static_cast<unsigned>(bytes[5]));
   access::budget(c) = static_cast<std::uint16_t>((static_cast<unsigned>(bytes[6]) << 8) | static_cast<unsigned>(bytes[7]));
+  access::issuing_key(c) = static_cast<key_id>(bytes[3]);
   access::issued_ms(c) = detail::u64_to_i64(detail::get_u64(bytes, 8));
   access::expires_ms(c) = detail::u64_to_i64(detail::get_u64(bytes, 16));
   access::last_failure_ms(c) = detail::u64_to_i64(detail::get_u64(bytes, 24));

@@ -139,12 +139,16 @@ struct source_generator {
 // Configuration and responses
 
 // How the engine is set up. `key` is the HMAC key of the code digests: 32
-// secret bytes from the service's secret store (an all-zero key is refused).
+// secret bytes from the service's secret store (an all-zero key is refused);
+// `keys` is a key ring instead, for rotation (RULES.md §5, key rotation): set
+// one of the two. engine::config() keeps them as configured; the ring in force
+// is the engine's own copy, which engine::rotate_keys replaces.
 // The site the service runs is policy.sites (RULES.md §3), and only there.
 // validate() says whether an engine can be built from it.
 struct engine_config {
   action_policy policy{};             // every [L] default of RULES.md and the site tables (actions.hpp)
   secret_key key{};
+  key_ring keys{};                    // empty: the ring of `key` alone, id 0
   std::size_t capacity = 1u << 16;    // entries per kind of state (quota, rate, windows, challenges)
   std::size_t shards = default_store_shards;  // lock stripes: 0 = automatic (store_shards_for), else 1..capacity
   body_format format = body_format::json;
@@ -176,7 +180,8 @@ inline constexpr std::chrono::minutes engine_max_utc_offset{14 * 60};
 // field and what it allows.
 enum class config_error : std::uint8_t {
   ok,
-  key_all_zero,                   // key: 32 zero bytes (issue_code refuses it: every send would fail)
+  key_all_zero,                   // key (or a key of keys): 32 zero bytes (issue_code refuses it: every send would fail)
+  key_and_key_ring,               // both key and keys set: which one issues codes would be a guess
   code_policy_out_of_limits,      // policy.code: validate(code_policy) is not ok (code.hpp)
   daily_limit_zero,               // policy.daily.limit 0: no send would ever pass
   utc_offset_out_of_range,        // policy.daily.utc_offset outside -12:00..+14:00
@@ -206,6 +211,9 @@ constexpr std::string_view describe(config_error e) noexcept {
     case config_error::ok: return "ok";
     case config_error::key_all_zero:
       return "engine_config.key is all zero: load 32 secret bytes from your secret store";
+    case config_error::key_and_key_ring:
+      return "engine_config.key and engine_config.keys are both set: set key for one key, or keys for a key ring "
+             "(RULES.md §5, key rotation), not both";
     case config_error::code_policy_out_of_limits:
       return "engine_config.policy.code is outside its limits: digits 6-10, validity 1 s-10 min, max_attempts and "
              "max_consecutive_failures 1 or more, resend_interval 0-24 h, lockout 1 s-366 days (RULES.md §5)";
@@ -257,9 +265,12 @@ constexpr std::string_view describe(config_error e) noexcept {
 // changed (shards, host_id, recommend, per-phone counts above the state).
 // Usable in constant expressions.
 constexpr config_error validate(const engine_config& config) noexcept {
-  bool zero = true;
-  for (std::byte b : config.key) zero = zero && b == std::byte{0};
-  if (zero) return config_error::key_all_zero;
+  const bool zero = detail::is_zero_key(config.key);
+  if (config.keys.empty() && zero) return config_error::key_all_zero;
+  if (!config.keys.empty() && !zero) return config_error::key_and_key_ring;
+  // A ring built by its constructor and add() can only hold a zero key (the
+  // constructor takes any key; add refuses it, and duplicate ids).
+  if (!config.keys.empty() && config.keys.validate() != key_ring_error::ok) return config_error::key_all_zero;
   const action_policy& p = config.policy;
   if (validate(p.code) != errc::ok) return config_error::code_policy_out_of_limits;
   if (p.daily.limit == 0) return config_error::daily_limit_zero;
@@ -283,6 +294,37 @@ constexpr config_error validate(const engine_config& config) noexcept {
   return config_error::ok;
 }
 
+// The key ring an engine built from `config` starts with: `keys`, or the
+// ring of `key` alone under id 0.
+constexpr key_ring starting_keys(const engine_config& config) noexcept {
+  return config.keys.empty() ? key_ring{config.key} : config.keys;
+}
+
+// How rotate_keys treats a code still live under a key that leaves the ring
+// (RULES.md §5, key rotation).
+enum class live_codes : std::uint8_t {
+  refuse,  // refuse the rotation while any is live (the default: no pending code dies)
+  drop,    // rotate now; those codes read as having no code (a leaked key)
+};
+
+// Why rotate_keys refused.
+enum class rotation_error : std::uint8_t {
+  ok,
+  ring_invalid,         // the new ring fails key_ring::validate() (ring_problem says why)
+  retiring_primary,     // the new ring lacks the primary key in force: make another key primary first,
+                        // and retire this one in a later rotation (a send in flight may still issue under it)
+  key_has_live_codes,   // a leaving key (absent, or another key under its id) still has live codes
+};
+
+// What rotate_keys did: ok, or why not; the live codes under the keys that
+// leave and when the last of them expires (a refused rotation succeeds from then).
+struct rotation_report {
+  rotation_error error = rotation_error::ok;
+  key_ring_error ring_problem = key_ring_error::ok;
+  std::size_t live_codes_of_leaving_keys = 0;
+  timestamp last_expiry{};
+};
+
 // The largest body the engine renders: every request-supplied value it puts in
 // a body is bounded (RequestId 36, HostId 64, Recommend 128, phone 16,
 // ExpirationDate 24, a parameter name 19), so render.hpp's bound holds.
@@ -297,6 +339,14 @@ inline constexpr std::size_t engine_body_capacity = max_body_size(36 + 64 + 128 
 // to the end of the storage; the code is empty (all zeros) unless the send is
 // ok; so no earlier code or key on the stack leaves in it.
 namespace detail {
+// The deleter of an engine's key ring: the keys are wiped before the memory goes.
+struct ring_wiper {
+  void operator()(key_ring* ring) const noexcept {
+    ring->wipe();
+    delete ring;
+  }
+};
+
 class engine_front;
 }  // namespace detail
 
@@ -895,6 +945,9 @@ struct snapshot_load_stats {
   std::size_t loaded = 0;
   std::size_t dropped = 0;
   timestamp written_at{};
+  // Loaded live codes whose issuing key the engine's ring lacks: they read as
+  // having no code (RULES.md §5, key rotation). Not 0 when a restart dropped a key early.
+  std::size_t live_codes_without_key = 0;
 };
 
 // What engine::restore answers: the engine with the snapshot loaded, or why
@@ -1090,6 +1143,8 @@ class engine : public detail::action_methods<engine> {
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
 
+  // The configuration the engine was built from (after rotate_keys, its key
+  // or keys are no longer the ring in force: see primary_key_id, holds_key).
   const engine_config& config() const noexcept { return front_.config(); }
 
   // One method per action (RULES.md §1), on the site of config().policy.sites:
@@ -1114,6 +1169,57 @@ class engine : public detail::action_methods<engine> {
     while (t > seen && !high_water_.ms.compare_exchange_weak(seen, t, std::memory_order_relaxed)) {
     }
     return timestamp{std::chrono::milliseconds{t > seen ? t : seen}};
+  }
+
+  // Replaces the HMAC key ring (RULES.md §5, key rotation). The codes already
+  // sent keep being checked under the key that issued them while that key is
+  // in `next`; new codes are issued under next's primary from the return on.
+  // Refused (nothing changes): a ring that fails validate(); one without
+  // the primary key in force (demote it first: make the new key primary in one
+  // rotation, retire the old one in a later one); and, with live_codes::refuse,
+  // a key leaving (absent from `next`, or another key under its id) while
+  // codes it issued are live, with their count and last expiry. With
+  // live_codes::drop those codes read as having no code from then on.
+  // Costs one pass over the challenge store; requests are served meanwhile.
+  rotation_report rotate_keys(const key_ring& next, live_codes leaving = live_codes::refuse) {
+    std::lock_guard<std::mutex> serial(rotation_mutex_);
+    rotation_report report;
+    if (const key_ring_error e = next.validate(); e != key_ring_error::ok) {
+      report.error = rotation_error::ring_invalid;
+      report.ring_problem = e;
+      return report;
+    }
+    const key_ring& current = *keys_;  // only this function replaces it, under rotation_mutex_
+    if (!same_key(current, next, current.primary_id())) {
+      report.error = rotation_error::retiring_primary;
+      return report;
+    }
+    const timestamp t = now();
+    challenges_.for_each_live(t, [&](std::string_view, const challenge& c) {
+      if (c.state() != challenge_state::live || t >= c.expires_at()) return;
+      if (!current.contains(c.issuing_key()) || same_key(current, next, c.issuing_key())) return;
+      ++report.live_codes_of_leaving_keys;
+      if (c.expires_at() > report.last_expiry) report.last_expiry = c.expires_at();
+    });
+    if (report.live_codes_of_leaving_keys != 0 && leaving == live_codes::refuse) {
+      report.error = rotation_error::key_has_live_codes;
+      return report;
+    }
+    std::unique_ptr<key_ring, detail::ring_wiper> fresh(new key_ring(next));
+    keys_in_force_.store(fresh.get(), std::memory_order_release);
+    challenges_.lock_each_shard_once();  // every request that read the old ring has finished
+    keys_.swap(fresh);                   // `fresh` now holds the old ring: wiped and freed here
+    return report;
+  }
+
+  // The id new codes are issued under, and whether the ring in force holds `id`.
+  key_id primary_key_id() const {
+    std::lock_guard<std::mutex> serial(rotation_mutex_);
+    return keys_->primary_id();
+  }
+  bool holds_key(key_id id) const {
+    std::lock_guard<std::mutex> serial(rotation_mutex_);
+    return keys_->contains(id);
   }
 
   // Ends a binding's lockout or pending code (a support action, RULES.md §5:
@@ -1206,6 +1312,12 @@ class engine : public detail::action_methods<engine> {
     snapshot_load_stats stats;
     const snapshot_error e = fresh->load_snapshot(source, stats);
     if (e != snapshot_error::ok) return e;  // `fresh` and whatever it loaded go here
+    const timestamp t = fresh->now();
+    const key_ring& ring = *fresh->keys_;
+    fresh->challenges_.for_each_live(t, [&](std::string_view, const challenge& c) {
+      if (c.state() == challenge_state::live && t < c.expires_at() && !ring.contains(c.issuing_key()))
+        ++stats.live_codes_without_key;
+    });
     return {std::move(fresh), stats};
   }
 
@@ -1253,7 +1365,12 @@ class engine : public detail::action_methods<engine> {
         quotas_(config.capacity, k.quotas, config.shards, {config.policy.daily.utc_offset}),
         rates_(config.capacity, k.rates, config.shards, {config.policy.cams_rate}),
         windows_(config.capacity, k.windows, config.shards, {detail::longest_window(config.policy.per_phone)}),
-        challenges_(config.capacity, k.challenges, config.shards, {config.policy.code}) {}
+        challenges_(config.capacity, k.challenges, config.shards, {config.policy.code}),
+        keys_(new key_ring(starting_keys(config))),
+        keys_in_force_(keys_.get()) {}
+
+  // The ring in force; call only under a challenge shard lock (see keys_).
+  const key_ring& keys_in_force() const noexcept { return *keys_in_force_.load(std::memory_order_acquire); }
 
   static detail::engine_key challenge_key(action sending_action, std::string_view account) noexcept {
     return detail::make_key(static_cast<char>('1' + static_cast<int>(sending_action)), account);
@@ -1401,7 +1518,7 @@ class engine : public detail::action_methods<engine> {
       challenge code_copy = code;
       per_phone_state windows_copy = windows;
       daily_usage usage_copy = usage != nullptr ? *usage : daily_usage{};
-      outcome = finish_send(config().policy, config().key, *prepared,
+      outcome = finish_send(config().policy, keys_in_force(), *prepared,
                             {usage != nullptr ? &usage_copy : nullptr, &windows_copy, &code_copy, nullptr}, now, rng);
       if (rng.failed) {
         outcome = detail::engine_front::no_randomness(a, now);  // whatever was drawn is dropped with the copies
@@ -1451,11 +1568,14 @@ class engine : public detail::action_methods<engine> {
     // empty challenge, which answers no_code.
     verdict v = detail::engine_front::unavailable(a, check_step::code);
     const auto found = challenges_.update(code_key.view(), now, [&](challenge& code) {
-      v = finish_verify(config().policy, config().key, *prepared, code, now);
+      v = finish_verify(config().policy, keys_in_force(), *prepared, code, now);
     });
     if (!found) {
+      // Outside every challenge lock, so not the ring in force (rotate_keys
+      // may free it): a challenge without a code needs no key.
+      static constexpr key_ring no_keys{};
       challenge none{};
-      v = finish_verify(config().policy, config().key, *prepared, none, now);
+      v = finish_verify(config().policy, no_keys, *prepared, none, now);
     }
     return front_.finish(out, v);
   }
@@ -1501,6 +1621,20 @@ class engine : public detail::action_methods<engine> {
   rate_store rates_;
   window_store windows_;
   challenge_store challenges_;
+  // The HMAC keys in force (RULES.md §5, key rotation). Read only inside a
+  // challenge shard lock (keys_in_force); rotate_keys publishes a new ring,
+  // then takes every challenge shard lock once before it wipes and frees the
+  // old one, so no request still reads it. keys_ owns *keys_in_force_.
+  std::unique_ptr<key_ring, detail::ring_wiper> keys_;
+  std::atomic<const key_ring*> keys_in_force_;
+  mutable std::mutex rotation_mutex_;
+
+  // Whether `id` names the same key in both rings (an id whose key changed is a key that left).
+  static bool same_key(const key_ring& a, const key_ring& b, key_id id) noexcept {
+    const secret_key* x = a.find(id);
+    const secret_key* y = b.find(id);
+    return x != nullptr && y != nullptr && constant_time_equal(*x, *y);
+  }
 };
 
 inline engine_or_error engine::create(const engine_config& config, clock_function clock,

@@ -247,6 +247,13 @@ class sharded_store {
     return dropped;
   }
 
+  // Takes and releases every shard lock once: when it returns, every update()
+  // that was running when it was called has finished (a grace period, e.g.
+  // before freeing what such updates may read).
+  void lock_each_shard_once() const {
+    for (std::size_t n = 0; n < shard_count_; ++n) std::lock_guard<std::mutex> lock(shards_[n].mutex);
+  }
+
   // Calls `f(std::string_view key, const V&)` for every entry, one shard lock
   // at a time: consistent per shard, not across the store.
   template <class F>
