@@ -350,6 +350,27 @@ constexpr arg_string decimal(std::int64_t value) noexcept {
   return out;
 }
 
+// A policy argument: integers as big-endian int64 one after the other, which
+// a script reads with one struct.unpack (a decimal argument each cost a
+// tonumber and a range check per call). Every value written is below 2^52
+// in magnitude (the plan functions refuse larger ones), so Lua reads each
+// exactly; a script packs what it read again and refuses a blob whose
+// bytes differ (a value Lua would have rounded).
+template <std::size_t N>
+constexpr void put_i64(inline_string<N>& out, std::int64_t value) noexcept {
+  const auto u = static_cast<std::uint64_t>(value);
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((u >> shift) & 0xFFU));
+}
+
+// ARGV[2] and ARGV[3] of the check, the send and the issue step: the
+// binding tag and the code tag (16 bytes each), computed in C++ (the HMAC
+// key never leaves the process); the scripts compare them, never derive them.
+template <class Args>
+constexpr void put_tags(Args& args, const ::phoneverify::detail::binding_tags& tags) noexcept {
+  for (std::byte b : tags.binding) args[1].push_back(static_cast<char>(b));
+  for (std::byte b : tags.code) args[2].push_back(static_cast<char>(b));
+}
+
 template <std::size_t Keys, std::size_t Args, std::size_t ArgSize = max_arg_size>
 constexpr script_call<Keys, Args, ArgSize> start_call(const script& s) noexcept {
   script_call<Keys, Args, ArgSize> call;
@@ -435,12 +456,19 @@ end
 local function put(key, bytes, dead_at, margin)
   local ttl = dead_at + margin - now
   if ttl < 1 then ttl = 1 end
-  redis.call('SET', key, bytes, 'PX', format('%.0f', ttl))
+  redis.call('SET', key, bytes, 'PX', format('%d', ttl))
 end
 local function read(key)
   local v = redis.pcall('GET', key)
   if type(v) == 'table' then return nil, 1 end
   return v, 0
+end
+local function read_all(keys)
+  local vals = redis.call('MGET', unpack(keys))
+  local absent = 0
+  for i = 1, #keys do if not vals[i] then absent = absent + 1 end end
+  if absent ~= 0 and redis.call('EXISTS', unpack(keys)) ~= #keys - absent then return nil, 1 end
+  return vals, 0
 end
 )lua";
 
@@ -557,12 +585,11 @@ local function encode_challenge(x)
   return pk('>BBBBHHi8i8i8', 2, x.st, x.att, 0, x.fail, x.bud, x.iss, x.exp, x.lf) .. x.bt .. x.ct
 end
 local function forgettable(x, P)
-  local at = nil
-  local function later(t) if at == nil or t > at then at = t end end
-  if x.st ~= 0 then later(x.iss + P.resend) end
-  if x.st == 1 then later(x.exp) end
-  if x.fail ~= 0 then later(x.lf + P.lockout) end
-  if x.bud ~= 0 then later(x.lf + cdiv(x.bud * P.bw, P.fb)) end
+  local at, t = nil, nil
+  if x.st ~= 0 then at = x.iss + P.resend end
+  if x.st == 1 and (at == nil or x.exp > at) then at = x.exp end
+  if x.fail ~= 0 then t = x.lf + P.lockout if at == nil or t > at then at = t end end
+  if x.bud ~= 0 then t = x.lf + cdiv(x.bud * P.bw, P.fb) if at == nil or t > at then at = t end end
   return at
 end
 local function challenge_dead(x, P) local at = forgettable(x, P) return at == nil or at <= now end
@@ -578,18 +605,18 @@ end
 
 // The code check: check_code's transition (code.hpp) on a challenge_bytes
 // value. KEYS[1] the challenge. ARGV: now, the binding tag and the code tag
-// of the submission (16 bytes each, computed in C++), well-formed (1 when
-// the submission is exactly `digits` ASCII digits), max_attempts,
-// max_consecutive_failures, lockout ms, failure_budget, budget window ms,
-// resend interval ms, margin. Reply: {fault} or {0, check_status}.
+// of the submission (16 bytes each, computed in C++), and one blob of
+// big-endian int64 (put_i64): well-formed (1 when the submission is exactly
+// `digits` ASCII digits), max_attempts, max_consecutive_failures, lockout
+// ms, failure_budget, budget window ms, resend interval ms, margin.
+// Reply: {fault} or {0, check_status}.
 inline constexpr char check_body[] = R"lua(
-local BT, CT, WELL = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local MAXATT, MAXCF, margin = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[11])
-local P = {lockout = tonumber(ARGV[7]), fb = tonumber(ARGV[8]), bw = tonumber(ARGV[9]), resend = tonumber(ARGV[10])}
-if not (exact(now) and #BT == 16 and #CT == 16 and WELL and exact(MAXATT) and exact(MAXCF) and exact(P.lockout)
-        and exact(P.fb) and P.fb >= 1 and exact(P.bw) and P.bw >= 1 and exact(P.resend) and exact(margin)) then
-  return {7}
-end
+local CHECK_POLICY = '>i8i8i8i8i8i8i8i8'
+local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
+if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 64) then return {7} end
+local WELL, MAXATT, MAXCF, LOCKOUT, FB, BW, RESEND, margin = up(CHECK_POLICY, PB)
+if FB < 1 or BW < 1 then return {7} end
+local P = {lockout = LOCKOUT, fb = FB, bw = BW, resend = RESEND}
 local v, f = read(KEYS[1])
 if f ~= 0 then return {f} end
 local c
@@ -630,9 +657,7 @@ return {0, status}
 // layout read (sliding_window_state<10>::to_bytes, RULES.md §9: the times
 // newest first, or a fault; the raw value too, which the step's
 // compare-and-undo needs), their decision and their bytes after a charge.
-inline constexpr char windows_lua[] = R"lua(local function read_windows(key)
-  local w, f = read(key)
-  if f ~= 0 then return nil, f end
+inline constexpr char windows_lua[] = R"lua(local function decode_windows(w)
   local times = {}
   if w then
     if #w ~= 96 then return nil, 2 end
@@ -657,7 +682,14 @@ inline constexpr char windows_lua[] = R"lua(local function read_windows(key)
       end
     end
   end
-  return times, 0, w
+  return times, 0
+end
+local function read_windows(key)
+  local w, f = read(key)
+  if f ~= 0 then return nil, f end
+  local times
+  times, f = decode_windows(w)
+  return times, f, w
 end
 -- The windows (n = 1) at `at`: each denies while its count-th most recent time is inside.
 local function windows_decision(times, at, WC, WW)
@@ -683,9 +715,9 @@ end
 local function encode_windows(at, times)
   local size = #times + 1
   if size > 10 then size = 10 end
-  local out = {at, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-  for k = 1, size - 1 do out[k + 1] = times[k] end
-  return pk('>BBHHHHHI4i8i8i8i8i8i8i8i8i8i8', 1, 18, 10, size, 0, 0, 0, 0, unpack(out))
+  local t = times
+  return pk('>BBHHHHHI4i8i8i8i8i8i8i8i8i8i8', 1, 18, 10, size, 0, 0, 0, 0, at, t[1] or 0, t[2] or 0, t[3] or 0,
+    t[4] or 0, t[5] or 0, t[6] or 0, t[7] or 0, t[8] or 0, t[9] or 0)
 end
 )lua";
 
@@ -695,11 +727,13 @@ end
 // rule (forget old failures, then next_issue_at), send_refusal the denial
 // with the latest retry_at (the windows on a tie), or nil when admitted.
 inline constexpr char send_decision_lua[] = R"lua(local function next_issue_at(x, P, MAXCF)
-  local at = nil
-  local function later(t) if at == nil or t > at then at = t end end
-  if x.st ~= 0 then later(x.iss + P.resend) end
-  if x.fail >= MAXCF then later(x.lf + P.lockout) end
-  if x.bud > P.fb - 1 then later(x.lf + cdiv((x.bud - (P.fb - 1)) * P.bw, P.fb)) end
+  local at, t = nil, nil
+  if x.st ~= 0 then at = x.iss + P.resend end
+  if x.fail >= MAXCF then t = x.lf + P.lockout if at == nil or t > at then at = t end end
+  if x.bud > P.fb - 1 then
+    t = x.lf + cdiv((x.bud - (P.fb - 1)) * P.bw, P.fb)
+    if at == nil or t > at then at = t end
+  end
   return at
 end
 local function issue_allowed(c, P, MAXCF)
@@ -737,9 +771,7 @@ end
 // too, for the step's compare-and-undo) and the day a charge at `now`
 // counts in, with the count already used on it (RULES.md §4).
 inline constexpr char quota_lua[] = R"lua(local DAY = 86400000
-local function read_quota(key, OFF)
-  local d, f = read(key)
-  if f ~= 0 then return 0, 0, f end
+local function decode_quota(d, OFF)
   local dkey, dused = 0, 0
   if d then
     if #d ~= 16 then return 0, 0, 2 end
@@ -753,7 +785,14 @@ local function read_quota(key, OFF)
     end
   end
   if dkey ~= 0 and dkey ~= 4294967295 and (dkey - 2147483648 + 1) * DAY - OFF <= now then dkey, dused = 0, 0 end
-  return dkey, dused, 0, d
+  return dkey, dused, 0
+end
+local function read_quota(key, OFF)
+  local d, f = read(key)
+  if f ~= 0 then return 0, 0, f end
+  local dkey, dused
+  dkey, dused, f = decode_quota(d, OFF)
+  return dkey, dused, f, d
 end
 local function quota_day(dkey, dused, OFF)
   local day = fdiv(now + OFF, DAY)
@@ -771,37 +810,34 @@ end
 // count one, the daily quota (daily_usage_bytes), all charged or none, as
 // the core's admit_all. KEYS: the challenge, the windows [, the quota].
 // ARGV: now, the binding tag and code tag of the new code (drawn in C++),
-// validity, resend interval, max_consecutive_failures, lockout,
-// failure_budget, budget window (ms), three windows as count and width
-// (ms), the daily limit and UTC offset (ms), margin.
+// and one blob of big-endian int64 (put_i64): validity, resend interval,
+// max_consecutive_failures, lockout, failure_budget, budget window (ms),
+// three windows as count and width (ms), the daily limit and UTC offset
+// (ms), margin.
 // Reply: {fault} or {0, outcome, never, retry_at, expires_at}; outcome 0
 // issued, 1 resend too soon, 2 binding locked, 3 a phone window, 4 the
 // daily quota.
 inline constexpr char send_body[] = R"lua(
-local BT, CT = ARGV[2], ARGV[3]
-local VALID, MAXCF = tonumber(ARGV[4]), tonumber(ARGV[6])
-local P = {resend = tonumber(ARGV[5]), lockout = tonumber(ARGV[7]), fb = tonumber(ARGV[8]), bw = tonumber(ARGV[9])}
-local WC = {tonumber(ARGV[10]), tonumber(ARGV[12]), tonumber(ARGV[14])}
-local WW = {tonumber(ARGV[11]), tonumber(ARGV[13]), tonumber(ARGV[15])}
-local DL, OFF, margin = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
-local args_ok = exact(now) and #BT == 16 and #CT == 16 and exact(VALID) and exact(MAXCF) and exact(P.resend) and
-  exact(P.lockout) and exact(P.fb) and P.fb >= 1 and exact(P.bw) and P.bw >= 1 and exact(DL) and exact(OFF) and
-  exact(margin) and (#KEYS == 2 or #KEYS == 3)
-for i = 1, 3 do args_ok = args_ok and exact(WC[i]) and exact(WW[i]) end
-if not args_ok then return {7} end
+local SEND_POLICY = '>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8'
+local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
+if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 120 and (#KEYS == 2 or #KEYS == 3)) then return {7} end
+local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin = up(SEND_POLICY, PB)
+if FB < 1 or BW < 1 then return {7} end
+local P = {resend = RESEND, lockout = LOCKOUT, fb = FB, bw = BW}
+local WC, WW = {WC1, WC2, WC3}, {WW1, WW2, WW3}
 local quota = #KEYS == 3
 -- Read and check every state before anything is decided or written.
-local v, f = read(KEYS[1])
+local vals, f = read_all(KEYS)
 if f ~= 0 then return {f} end
 local c
-c, f = read_challenge(v)
+c, f = read_challenge(vals[1])
 if f ~= 0 then return {f} end
 local times
-times, f = read_windows(KEYS[2])
+times, f = decode_windows(vals[2])
 if f ~= 0 then return {f} end
 local dkey, dused = 0, 0
 if quota then
-  dkey, dused, f = read_quota(KEYS[3], OFF)
+  dkey, dused, f = decode_quota(vals[3], OFF)
   if f ~= 0 then return {f} end
 end
 -- A state past its death time reads as absent (the engine's eviction).
@@ -852,8 +888,8 @@ inline constexpr auto send_source = concat(lua_prelude, challenge_lua, windows_l
 }  // namespace detail
 
 inline constexpr script flow_script = make_script("phoneverify_flow_v1", detail::text_of(detail::flow_source));
-inline constexpr script check_script = make_script("phoneverify_check_v1", detail::text_of(detail::check_source));
-inline constexpr script send_script = make_script("phoneverify_send_v1", detail::text_of(detail::send_source));
+inline constexpr script check_script = make_script("phoneverify_check_v2", detail::text_of(detail::check_source));
+inline constexpr script send_script = make_script("phoneverify_send_v2", detail::text_of(detail::send_source));
 
 // ---------------------------------------------------------------------------
 // Flow control (RULES.md §4: 10 requests per second per CAMS user, GCRA).
@@ -924,7 +960,9 @@ constexpr flow_result decode_flow(const reply_view& reply) noexcept {
 // ---------------------------------------------------------------------------
 // The code check (RULES.md §5: check_code's transition).
 
-using check_call = script_call<1, 11>;
+// ARGV: now, the binding tag, the code tag, the policy blob (put_i64 of 8).
+inline constexpr std::size_t check_policy_size = 8 * 8;
+using check_call = script_call<1, 4, check_policy_size>;
 
 // The call that checks `submitted` for `binding` against the challenge at
 // `key`, at `now` (std::nullopt: the server's TIME), exactly as
@@ -947,19 +985,20 @@ constexpr result<check_call> plan_check(const code_policy& policy, const secret_
   const bool well_formed = right_length && ::phoneverify::detail::all_ascii_digits(submitted) != 0U;
   const ::phoneverify::detail::binding_tags tags =
       ::phoneverify::detail::compute_tags(secret, binding, right_length ? submitted : std::string_view{});
-  check_call call = detail::start_call<1, 11>(check_script);
+  namespace core = ::phoneverify::detail;
+  check_call call = detail::start_call<1, 4, check_policy_size>(check_script);
   call.keys[0] = key;
-  call.args[0] = detail::time_arg(now);
-  for (std::byte b : tags.binding) call.args[1].push_back(static_cast<char>(b));
-  for (std::byte b : tags.code) call.args[2].push_back(static_cast<char>(b));
-  call.args[3] = detail::decimal(well_formed ? 1 : 0);
-  call.args[4] = detail::decimal(policy.max_attempts);
-  call.args[5] = detail::decimal(policy.max_consecutive_failures);
-  call.args[6] = detail::decimal(::phoneverify::detail::to_ms(policy.lockout));
-  call.args[7] = detail::decimal(policy.failure_budget);
-  call.args[8] = detail::decimal(::phoneverify::detail::to_ms(policy.failure_budget_window));
-  call.args[9] = detail::decimal(::phoneverify::detail::to_ms(policy.resend_interval));
-  call.args[10] = detail::decimal(margin.count());
+  call.args[0].append(detail::time_arg(now).view());
+  detail::put_tags(call.args, tags);
+  auto& blob = call.args[3];
+  detail::put_i64(blob, well_formed ? 1 : 0);
+  detail::put_i64(blob, policy.max_attempts);
+  detail::put_i64(blob, policy.max_consecutive_failures);
+  detail::put_i64(blob, core::to_ms(policy.lockout));
+  detail::put_i64(blob, policy.failure_budget);
+  detail::put_i64(blob, core::to_ms(policy.failure_budget_window));
+  detail::put_i64(blob, core::to_ms(policy.resend_interval));
+  detail::put_i64(blob, margin.count());
   return call;
 }
 
@@ -994,22 +1033,23 @@ struct drawn_code {
 
 namespace detail {
 
-// ARGV[1..9] of the send and of the sharded issue step, which decide a new
-// code alike: the time, the new code's two tags, then the code policy's
-// limits in milliseconds and counts.
+// ARGV of the send and of the sharded issue step, which decide a new code
+// alike: the time, the new code's two tags, then the policy blob, which
+// starts with the code policy's limits in milliseconds and counts
+// (validity, resend, max_consecutive_failures, lockout, failure_budget,
+// budget window); each script appends its own after them.
 template <class Args>
 constexpr void put_issue_args(Args& args, std::optional<timestamp> now, const drawn_code& code,
                               const code_policy& policy) noexcept {
   namespace core = ::phoneverify::detail;
-  args[0] = time_arg(now);
-  for (std::byte b : code.tags.binding) args[1].push_back(static_cast<char>(b));
-  for (std::byte b : code.tags.code) args[2].push_back(static_cast<char>(b));
-  args[3] = decimal(core::to_ms(policy.validity));
-  args[4] = decimal(core::to_ms(policy.resend_interval));
-  args[5] = decimal(policy.max_consecutive_failures);
-  args[6] = decimal(core::to_ms(policy.lockout));
-  args[7] = decimal(policy.failure_budget);
-  args[8] = decimal(core::to_ms(policy.failure_budget_window));
+  args[0].append(time_arg(now).view());
+  put_tags(args, code.tags);
+  put_i64(args[3], core::to_ms(policy.validity));
+  put_i64(args[3], core::to_ms(policy.resend_interval));
+  put_i64(args[3], policy.max_consecutive_failures);
+  put_i64(args[3], core::to_ms(policy.lockout));
+  put_i64(args[3], policy.failure_budget);
+  put_i64(args[3], core::to_ms(policy.failure_budget_window));
 }
 
 }  // namespace detail
@@ -1040,7 +1080,10 @@ constexpr result<drawn_code> draw_code(const code_policy& policy, const secret_k
   return out;
 }
 
-using send_call = script_call<3, 18>;
+// ARGV: now, the two tags, the policy blob (put_issue_args' 6, the three
+// windows' count and width, the daily limit, its UTC offset, the margin).
+inline constexpr std::size_t send_policy_size = 15 * 8;
+using send_call = script_call<3, 4, send_policy_size>;
 
 // The keys of a send: the binding's challenge, the phone's windows, and the
 // account's daily_usage for the actions that count one (none for CAMS).
@@ -1069,7 +1112,7 @@ constexpr result<send_call> plan_send(const code_policy& policy, const window_se
     if (w.window > max_expiry_margin) return errc::invalid_parameter;
   const std::int64_t offset_ms = static_cast<std::int64_t>(daily.utc_offset.count()) * 60'000;
   if (offset_ms > max_expiry_margin.count() || offset_ms < -max_expiry_margin.count()) return errc::invalid_parameter;
-  send_call call = detail::start_call<3, 18>(send_script);
+  send_call call = detail::start_call<3, 4, send_policy_size>(send_script);
   call.keys[0] = keys.challenge;
   call.keys[1] = keys.phone;
   if (keys.quota) {
@@ -1080,13 +1123,13 @@ constexpr result<send_call> plan_send(const code_policy& policy, const window_se
     call.numkeys.append("2");
   }
   detail::put_issue_args(call.args, now, code, policy);
-  for (std::size_t i = 0; i < 3; ++i) {
-    call.args[9 + 2 * i] = detail::decimal(per_phone.windows[i].count);
-    call.args[10 + 2 * i] = detail::decimal(per_phone.windows[i].window.count());
+  for (const sliding_window& w : per_phone.windows) {
+    detail::put_i64(call.args[3], w.count);
+    detail::put_i64(call.args[3], w.window.count());
   }
-  call.args[15] = detail::decimal(daily.limit);
-  call.args[16] = detail::decimal(offset_ms);
-  call.args[17] = detail::decimal(margin.count());
+  detail::put_i64(call.args[3], daily.limit);
+  detail::put_i64(call.args[3], offset_ms);
+  detail::put_i64(call.args[3], margin.count());
   return call;
 }
 
@@ -1207,19 +1250,16 @@ return {0, 0, 0, (key - 2147483648 + 1) * DAY - OFF, now, d or '', ''}
 )lua";
 
 // The issue step: the send script's decision with the windows' and the
-// quota's verdicts given (ARGV 11-17: windows allowed, never, retry_at;
-// 1 when a quota counts; its allowed, never, retry_at). Reply: the send
-// script's.
+// quota's verdicts given (ARGV as the send's; its blob after the code
+// policy's six: margin, windows allowed, never, retry_at; 1 when a quota
+// counts; its allowed, never, retry_at). Reply: the send script's.
 inline constexpr char issue_step_body[] = R"lua(
-local BT, CT = ARGV[2], ARGV[3]
-local VALID, MAXCF, margin = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[10])
-local P = {resend = tonumber(ARGV[5]), lockout = tonumber(ARGV[7]), fb = tonumber(ARGV[8]), bw = tonumber(ARGV[9])}
-local WA, WN, WR = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
-local HQ, DA, DN, DR = tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17])
-local args_ok = exact(now) and #BT == 16 and #CT == 16 and exact(VALID) and exact(MAXCF) and exact(P.resend) and
-  exact(P.lockout) and exact(P.fb) and P.fb >= 1 and exact(P.bw) and P.bw >= 1 and exact(margin) and
-  exact(WA) and exact(WN) and exact(WR) and exact(HQ) and exact(DA) and exact(DN) and exact(DR)
-if not args_ok then return {7} end
+local ISSUE_POLICY = '>i8i8i8i8i8i8i8i8i8i8i8i8i8i8'
+local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
+if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 112) then return {7} end
+local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, margin, WA, WN, WR, HQ, DA, DN, DR = up(ISSUE_POLICY, PB)
+if FB < 1 or BW < 1 then return {7} end
+local P = {resend = RESEND, lockout = LOCKOUT, fb = FB, bw = BW}
 local v, f = read(KEYS[1])
 if f ~= 0 then return {f} end
 local c
@@ -1259,12 +1299,14 @@ inline constexpr script windows_step_script =
 inline constexpr script quota_step_script =
     make_script("phoneverify_send_quota_v1", detail::text_of(detail::quota_step_source));
 inline constexpr script issue_step_script =
-    make_script("phoneverify_send_issue_v1", detail::text_of(detail::issue_step_source));
+    make_script("phoneverify_send_issue_v2", detail::text_of(detail::issue_step_source));
 inline constexpr script undo_script = make_script("phoneverify_undo_v1", std::string_view(detail::undo_source));
 
 using windows_step_call = script_call<1, 9>;
 using quota_step_call = script_call<1, 5>;
-using issue_step_call = script_call<1, 17>;
+// ARGV: as the send's, the blob ending with the margin and the verdicts.
+inline constexpr std::size_t issue_policy_size = 14 * 8;
+using issue_step_call = script_call<1, 4, issue_policy_size>;
 inline constexpr std::size_t max_state_size = 96;  // sliding_window_state_bytes<10>
 using undo_call = script_call<1, 2, max_state_size>;
 
@@ -1358,22 +1400,23 @@ constexpr result<issue_step_call> plan_issue_step(const code_policy& policy, con
   if (validate(policy) != errc::ok || challenge.empty() || margin.count() < 0 || margin > max_expiry_margin ||
       windows.error != fault::none || (quota != nullptr && quota->error != fault::none))
     return errc::invalid_parameter;
-  issue_step_call call = detail::start_call<1, 17>(issue_step_script);
+  issue_step_call call = detail::start_call<1, 4, issue_policy_size>(issue_step_script);
   call.keys[0] = challenge;
   detail::put_issue_args(call.args, now, code, policy);
-  call.args[9] = detail::decimal(margin.count());
-  const auto verdict_args = [&call](std::size_t at, const step_result& s) {
+  auto& blob = call.args[3];
+  detail::put_i64(blob, margin.count());
+  const auto verdict = [&blob](const step_result& s) {
     const bool never = !s.allowed && s.retry_at == timestamp::max();
-    call.args[at] = detail::decimal(s.allowed ? 1 : 0);
-    call.args[at + 1] = detail::decimal(never ? 1 : 0);
-    call.args[at + 2] = detail::decimal(s.allowed || never ? 0 : core::ms_of(s.retry_at));
+    detail::put_i64(blob, s.allowed ? 1 : 0);
+    detail::put_i64(blob, never ? 1 : 0);
+    detail::put_i64(blob, s.allowed || never ? 0 : core::ms_of(s.retry_at));
   };
-  verdict_args(10, windows);
-  call.args[13] = detail::decimal(quota != nullptr ? 1 : 0);
+  verdict(windows);
+  detail::put_i64(blob, quota != nullptr ? 1 : 0);
   if (quota != nullptr) {
-    verdict_args(14, *quota);
+    verdict(*quota);
   } else {
-    for (std::size_t i = 14; i < 17; ++i) call.args[i] = detail::decimal(0);
+    for (int i = 0; i < 3; ++i) detail::put_i64(blob, 0);
   }
   return call;
 }
