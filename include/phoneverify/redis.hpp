@@ -268,11 +268,22 @@ class connection {
   // Runs a script given as its two argument lists (fleet::script_run):
   // EVALSHA, EVAL after NOSCRIPT, then WAIT when asked, on this connection
   // (WAIT counts only the replicas that have this connection's writes).
-  fleet::transport_result run(const fleet::script_run& c) noexcept {
-    call_result out = command(c.by_sha);
+  // `asking`: each of EVALSHA and EVAL is preceded by ASKING (a node
+  // importing a slot serves its keys only to the next command after
+  // ASKING, which is what an ASK redirection asks for).
+  fleet::transport_result run(const fleet::script_run& c, bool asking = false) noexcept {
+    static constexpr std::string_view asking_word[1] = {"ASKING"};
+    const auto send = [this, asking](std::span<const std::string_view> argv) {
+      if (asking) {
+        call_result a = command(std::span<const std::string_view>(asking_word, 1));
+        if (!a.ok()) return a;
+      }
+      return command(argv);
+    };
+    call_result out = send(c.by_sha);
     if (out.err == error::noscript) {
       ++stats_.noscript_fallbacks;
-      out = command(c.by_source);
+      out = send(c.by_source);
     }
     fleet::transport_result copied = copy_out(out);
     if (!copied.ok() || c.wait_replicas <= 0) return copied;
@@ -468,6 +479,13 @@ class pool final : public fleet::transport {
     return s.link.run(c);
   }
 
+  // The script after ASKING, on one connection (an ASK redirection's retry).
+  fleet::transport_result run_asking(const fleet::script_run& c) noexcept {
+    slot& s = acquire();
+    const std::lock_guard<std::mutex> held(s.mutex, std::adopt_lock);
+    return s.link.run(c, true);
+  }
+
   std::size_t size() const noexcept { return slots_.size(); }
 
   // The sum of every connection's counters (each read under its lock).
@@ -521,9 +539,13 @@ class pool final : public fleet::transport {
 // CLUSTER SLOTS, read again after a MOVED (then the script is sent once
 // more, to the node MOVED names: a MOVED command did not run) and before
 // the next script after a connection error (a failover moves the slots).
-// ASK (a slot being migrated) is not followed: it fails the decision closed
-// as error::redirected (RULES.md §4), which a resharding costs for its
-// duration. A command without keys (CONFIG GET, SCRIPT LOAD) runs on every
+// ASK (the slot is being migrated and the key is not, or no longer, on the
+// node the map names) is followed once without touching the map: ASKING
+// then the script on the node ASK names (the migration may still be
+// undone; the keys still on the old node are served there). A script whose
+// keys are split between the two nodes mid-migration is answered TRYAGAIN
+// by Redis and fails closed (error::error_reply), as does a second
+// redirection. A command without keys (CONFIG GET, SCRIPT LOAD) runs on every
 // master: the first failure, else the first reply that differs from the
 // first master's (so one master that can evict keys is seen), else that one.
 struct cluster_options {
@@ -578,6 +600,13 @@ class cluster_pool final : public fleet::transport {
       pool* moved = node_at(r.message.view().substr(6));
       if (moved == nullptr) return r;
       r = moved->run(c);
+    }
+    if (r.err == error::redirected && r.message.view().substr(0, 4) == "ASK ") {
+      // Did not run either: once to the node ASK names, after ASKING; the
+      // slot map stays (the slot is still the old node's until it moves).
+      pool* importing = node_at(r.message.view().substr(4));
+      if (importing == nullptr) return r;
+      r = importing->run_asking(c);
     }
     if (r.err == error::connection_refused || r.err == error::connection_lost || r.err == error::timeout ||
         r.err == error::cluster_down || r.err == error::read_only)

@@ -12,7 +12,9 @@
 //   or the limits' own refusals, never an admission beyond the limits;
 //   after its replica takes over, decisions continue;
 // - the durable mode waits for a replica after every step of a send;
-// - cluster_pool follows MOVED after a slot changed masters.
+// - cluster_pool follows MOVED after a slot changed masters, and ASK
+//   (ASKING, then the script on the importing master) for a key migrated
+//   mid-resharding, keeping its slot map.
 #include <catch2/catch.hpp>
 
 #include <phoneverify/engine.hpp>
@@ -458,4 +460,60 @@ TEST_CASE("cluster_pool follows MOVED: a slot moved to another master after the 
   decide(moved);
   CHECK(cluster.raw(to, std::string("EXISTS ") + std::string(moved.view())) == ":1");
   decide(moved);  // and routed there directly from now on
+}
+
+TEST_CASE("cluster_pool follows ASK: a key migrated mid-resharding is decided on the importing master, the map kept",
+          "[fleet][sharded]") {
+  redis_cluster cluster;
+  INFO(cluster.error());
+  REQUIRE(cluster.ok());
+  auto link = pool_of(cluster);
+  const fleet::key_scheme scheme = sharded_scheme();
+  const pv::rate_limit limit{10, std::chrono::seconds{1}};
+  // One admission at base_ms each time: the remaining count says which state the script read.
+  const auto decide = [&](const fleet::key_name& key) -> std::uint32_t {
+    auto call = fleet::plan_flow(limit, key, pv::timestamp{std::chrono::milliseconds{base_ms}});
+    REQUIRE(call.has_value());
+    const fleet::transport_result r = fleet::run_script(*link, *call);
+    INFO(fleet::transport_error_name(r.err) << " " << r.message.view());
+    REQUIRE(r.ok());
+    const fleet::flow_result d = fleet::decode_flow(r.value.view());
+    REQUIRE(d.error == fleet::fault::none);
+    CHECK(d.verdict.allowed);
+    return d.verdict.remaining;
+  };
+  // Two keys of one owner share its slot: `migrated` moves to another
+  // master during the test, `stays` does not.
+  const fleet::key_name migrated = key_of(scheme, fleet::key_kind::rate, "caller-ask");
+  const fleet::key_name stays = key_of(scheme, fleet::key_kind::quota, "caller-ask");
+  const std::uint16_t slot = fleet::key_slot(migrated.view());
+  REQUIRE(fleet::key_slot(stays.view()) == slot);
+  const std::size_t from = cluster.master_of_slot(slot);
+  REQUIRE(from < cluster.size());
+  const std::size_t to = (from + 1) % cluster.size();
+  CHECK(decide(migrated) == 9);  // the pool reads the map: the slot is `from`'s
+  CHECK(decide(stays) == 9);
+  // A resharding as redis-cli --cluster reshard does it, stopped after one key:
+  // the slot IMPORTING on `to`, MIGRATING on `from`, then MIGRATE of `migrated`.
+  const std::string from_id = cluster.raw(from, "CLUSTER MYID"), to_id = cluster.raw(to, "CLUSTER MYID");
+  REQUIRE(from_id.size() == 40);
+  REQUIRE(to_id.size() == 40);
+  const std::string slot_text = std::to_string(slot);
+  REQUIRE(cluster.raw(to, "CLUSTER SETSLOT " + slot_text + " IMPORTING " + from_id) == "+OK");
+  REQUIRE(cluster.raw(from, "CLUSTER SETSLOT " + slot_text + " MIGRATING " + to_id) == "+OK");
+  REQUIRE(cluster.raw(from, "MIGRATE 127.0.0.1 " + std::to_string(cluster.port(to)) + " " +
+                                std::string(migrated.view()) + " 0 5000") == "+OK");
+  // `from` no longer has the key and answers ASK for it (the raw command
+  // shows it); the pool sends ASKING and the
+  // script to `to` (whose script cache is empty: NOSCRIPT, then ASKING and
+  // EVAL), which decides on the migrated state (8 left, not a fresh 9).
+  REQUIRE(cluster.raw(from, "EXISTS " + std::string(migrated.view())) ==
+          "-ASK " + slot_text + " 127.0.0.1:" + std::to_string(cluster.port(to)));
+  CHECK(decide(migrated) == 8);
+  // Without ASKING `to` does not serve the slot it is only importing: MOVED back to `from`.
+  CHECK(cluster.raw(to, "GET " + std::string(migrated.view())).substr(0, 7) == "-MOVED ");
+  // The map still names `from`: the key that stayed is decided there, as before.
+  CHECK(decide(stays) == 8);
+  CHECK(cluster.raw(from, "EXISTS " + std::string(stays.view())) == ":1");
+  CHECK(decide(migrated) == 7);  // ASK again: still on `to`
 }
