@@ -1,6 +1,7 @@
 // crypto.hpp: SHA-256 against FIPS 180-4's examples, HMAC-SHA-256 against
-// every case of RFC 4231, at compile time and at run time; against OpenSSL on
-// random inputs when it is found.
+// every case of RFC 4231, at compile time and at run time on every compression
+// engine the CPU can run (portable, x86 SHA extensions); the engines against
+// each other on random inputs, and against OpenSSL when it is found.
 #include <catch2/catch.hpp>
 #include <phoneverify/crypto.hpp>
 
@@ -9,8 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <span>
+#include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -24,6 +28,33 @@
 namespace pv = phoneverify;
 
 namespace {
+
+using engine = pv::detail::sha256_engine;
+
+const char* engine_name(engine e) { return e == engine::x86_sha ? "x86 SHA extensions" : "portable"; }
+
+// The engines this build can run on this CPU: the portable one always, the x86
+// SHA one where it is available.
+std::vector<engine> runnable_engines() {
+  std::vector<engine> out{engine::portable};
+  if (pv::detail::sha256_engine_available(engine::x86_sha)) out.push_back(engine::x86_sha);
+  return out;
+}
+
+// Forces an engine for a scope, then puts back the one in force before.
+class forced_engine {
+ public:
+  explicit forced_engine(engine e) : previous_(pv::detail::sha256_engine_in_use()) {
+    REQUIRE(pv::detail::force_sha256_engine(e));
+    REQUIRE(pv::detail::sha256_engine_in_use() == e);
+  }
+  ~forced_engine() { pv::detail::force_sha256_engine(previous_); }
+  forced_engine(const forced_engine&) = delete;
+  forced_engine& operator=(const forced_engine&) = delete;
+
+ private:
+  engine previous_;
+};
 
 constexpr std::byte hex_nibble(char c) {
   if (c >= '0' && c <= '9') return static_cast<std::byte>(c - '0');
@@ -169,44 +200,197 @@ bool all_zero(const std::array<unsigned char, N>& bytes) {
 TEST_CASE("a finished or wiped hasher keeps nothing of its key or message", "[crypto]") {
   // A keyed state is as good as the key: none may stay behind in memory that
   // a later response or a core dump could carry (the engine's key, RULES.md §5).
-  const auto key = filled<32>(pv::test::opaque(std::uint8_t{0x5e}));
-  pv::hmac_sha256_hasher mac{std::span<const std::byte>(key)};
-  REQUIRE_FALSE(all_zero(bytes_of(mac)));
-  pv::hmac_sha256_hasher copy = mac;
-  mac.update("message");
-  const auto tag = mac.finish();
-  CHECK(all_zero(bytes_of(mac)));
-  CHECK(tag == pv::hmac_sha256(key, "message"));  // the wipe comes after the tag
-  copy.wipe();
-  CHECK(all_zero(bytes_of(copy)));
+  for (const engine e : runnable_engines()) {
+    INFO("engine: " << engine_name(e));
+    const forced_engine scope(e);
+    const auto key = filled<32>(pv::test::opaque(std::uint8_t{0x5e}));
+    pv::hmac_sha256_hasher mac{std::span<const std::byte>(key)};
+    REQUIRE_FALSE(all_zero(bytes_of(mac)));
+    pv::hmac_sha256_hasher copy = mac;
+    mac.update("message");
+    const auto tag = mac.finish();
+    CHECK(all_zero(bytes_of(mac)));
+    CHECK(tag == pv::hmac_sha256(key, "message"));  // the wipe comes after the tag
+    copy.wipe();
+    CHECK(all_zero(bytes_of(copy)));
 
-  pv::sha256_hasher plain;
-  plain.update("a secret code: 123456");
-  const auto digest = plain.finish();
-  CHECK(all_zero(bytes_of(plain)));
-  CHECK(digest == pv::sha256("a secret code: 123456"));
+    pv::sha256_hasher plain;
+    plain.update("a secret code: 123456");
+    const auto digest = plain.finish();
+    CHECK(all_zero(bytes_of(plain)));
+    CHECK(digest == pv::sha256("a secret code: 123456"));
+  }
 }
 
 TEST_CASE("sha256 gives the digests of FIPS 180-4's examples", "[crypto]") {
-  for (const auto& c : sha_cases) {
-    INFO("message: " << c.message);
-    const std::string_view message(pv::test::opaque(c.message.data()), pv::test::opaque(c.message.size()));
-    CHECK(pv::sha256(message) == from_hex<32>(c.digest_hex));
+  for (const engine e : runnable_engines()) {
+    INFO("engine: " << engine_name(e));
+    const forced_engine scope(e);
+    for (const auto& c : sha_cases) {
+      INFO("message: " << c.message);
+      const std::string_view message(pv::test::opaque(c.message.data()), pv::test::opaque(c.message.size()));
+      CHECK(pv::sha256(message) == from_hex<32>(c.digest_hex));
+    }
   }
 }
 
 TEST_CASE("sha256 of one million 'a' is FIPS 180-2's long-message digest", "[crypto]") {
   const std::vector<char> a(pv::test::opaque<std::size_t>(1000000), 'a');
-  CHECK(pv::sha256(std::string_view(a.data(), a.size())) ==
-        from_hex<32>("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
+  const auto expected = from_hex<32>("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  for (const engine e : runnable_engines()) {
+    INFO("engine: " << engine_name(e));
+    const forced_engine scope(e);
+    CHECK(pv::sha256(std::string_view(a.data(), a.size())) == expected);  // whole blocks straight from the input
+    pv::sha256_hasher h;  // and through the block buffer, 1000 bytes at a time
+    for (std::size_t at = 0; at < a.size(); at += 1000) h.update(std::string_view(a.data() + at, 1000));
+    CHECK(h.finish() == expected);
+  }
 }
 
 TEST_CASE("hmac_sha256 gives every HMAC-SHA-256 tag of RFC 4231", "[crypto]") {
-  for (int n = 1; n <= 7; ++n) {
-    INFO("RFC 4231 test case " << n);
-    CHECK(rfc4231_case(pv::test::opaque(n)));
+  for (const engine e : runnable_engines()) {
+    INFO("engine: " << engine_name(e));
+    const forced_engine scope(e);
+    for (int n = 1; n <= 7; ++n) {
+      INFO("RFC 4231 test case " << n);
+      CHECK(rfc4231_case(pv::test::opaque(n)));
+    }
+    CHECK_FALSE(rfc4231_case(pv::test::opaque(8)));
   }
-  CHECK_FALSE(rfc4231_case(pv::test::opaque(8)));
+}
+
+TEST_CASE("the x86 SHA engine is available and chosen exactly when the CPU has the SHA extensions", "[crypto]") {
+  // The library asks CPUID; this asks the kernel (the sha_ni flag of
+  // /proc/cpuinfo), so a detection that misses the hardware fails here
+  // instead of silently testing the portable engine twice.
+  const bool available = pv::detail::sha256_engine_available(engine::x86_sha);
+  CHECK(pv::detail::sha256_engine_available(engine::portable));
+#if PHONEVERIFY_SHA256_X86
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  bool listed = false, has_sha_ni = false;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    listed = true;
+    has_sha_ni = (line + ' ').find(" sha_ni ") != std::string::npos;
+    break;
+  }
+  if (listed) {
+    INFO("/proc/cpuinfo lists sha_ni: " << has_sha_ni);
+    CHECK(available == has_sha_ni);
+  } else {
+    WARN("no /proc/cpuinfo flags line: the detection is not compared with the kernel's");
+  }
+  // A first run-time hash picks the fastest engine the CPU has.
+  const engine before = pv::detail::sha256_engine_in_use();
+  __atomic_store_n(&pv::detail::sha256_engine_cell, static_cast<unsigned char>(0), __ATOMIC_RELAXED);
+  CHECK(pv::sha256(std::string_view(pv::test::opaque("abc"), 3)) == from_hex<32>(sha_cases[0].digest_hex));
+  CHECK(pv::detail::sha256_engine_in_use() == (available ? engine::x86_sha : engine::portable));
+  pv::detail::force_sha256_engine(before);
+#else
+  CHECK_FALSE(available);  // compiled out (another CPU or compiler, or PHONEVERIFY_NO_SHA_NI)
+  CHECK(pv::detail::sha256_engine_in_use() == engine::portable);
+#endif
+  CHECK(pv::detail::force_sha256_engine(engine::x86_sha) == available);
+  CHECK(pv::detail::sha256_engine_in_use() == (available ? engine::x86_sha : engine::portable));
+  CHECK(pv::detail::force_sha256_engine(engine::portable));
+  CHECK(pv::detail::sha256_engine_in_use() == engine::portable);
+  CHECK_FALSE(pv::detail::force_sha256_engine(static_cast<engine>(0)));  // no such engine: nothing changes
+  CHECK(pv::detail::sha256_engine_in_use() == engine::portable);
+  pv::detail::force_sha256_engine(available ? engine::x86_sha : engine::portable);
+}
+
+namespace {
+std::span<const std::byte> as_bytes(const std::vector<unsigned char>& v) {
+  return {reinterpret_cast<const std::byte*>(v.data()), v.size()};
+}
+// The digest of `message` in random pieces (sizes 0 to 200), the engine
+// switched at random between them when `switch_engines`.
+pv::sha256_digest in_random_pieces(std::span<const std::byte> message, pv::test::splitmix64& rng,
+                                   bool switch_engines) {
+  const auto engines = runnable_engines();
+  pv::sha256_hasher h;
+  std::size_t at = 0;
+  while (at < message.size()) {
+    const std::size_t piece = std::min<std::size_t>(rng() % 201, message.size() - at);
+    if (switch_engines) pv::detail::force_sha256_engine(engines[rng() % engines.size()]);
+    h.update(message.subspan(at, piece));
+    at += piece;
+  }
+  return h.finish();
+}
+}  // namespace
+
+TEST_CASE("the portable and the x86 SHA engines give the same digests and tags on random inputs", "[crypto]") {
+  const auto engines = runnable_engines();
+  if (engines.size() < 2) WARN("this CPU or build has no x86 SHA engine: only the portable one is compared");
+  const engine before = pv::detail::sha256_engine_in_use();
+  pv::test::splitmix64 rng{pv::test::test_seed("sha256 engines", 0x5eed'c0de'0002ULL)};
+  std::vector<unsigned char> message, key;
+  for (std::size_t size = 0; size <= 300; ++size) {  // every length: every padding edge, up to 5 blocks
+    INFO("message size " << size);
+    message.resize(size);
+    for (auto& b : message) b = static_cast<unsigned char>(rng());
+    key.resize(rng() % 160);  // below, at and above the 64-byte block
+    for (auto& b : key) b = static_cast<unsigned char>(rng());
+    std::vector<pv::sha256_digest> digests, tags, keyed_tags;
+    for (const engine e : engines) {
+      pv::detail::force_sha256_engine(e);
+      digests.push_back(pv::sha256(as_bytes(message)));
+      tags.push_back(pv::hmac_sha256(as_bytes(key), as_bytes(message)));
+      pv::hmac_sha256_hasher keyed{as_bytes(key)};
+      keyed_tags.push_back(pv::hmac_sha256_hasher(keyed).update(as_bytes(message)).finish());
+    }
+    for (std::size_t i = 1; i < engines.size(); ++i) {
+      CHECK(digests[i] == digests[0]);
+      CHECK(tags[i] == tags[0]);
+      CHECK(keyed_tags[i] == tags[0]);
+    }
+    // Split at random points, on one engine and switching engines between pieces.
+    for (const engine e : engines) {
+      pv::detail::force_sha256_engine(e);
+      CHECK(in_random_pieces(as_bytes(message), rng, false) == digests[0]);
+    }
+    CHECK(in_random_pieces(as_bytes(message), rng, true) == digests[0]);
+  }
+  pv::detail::force_sha256_engine(before);
+  // The comparison can fail: one bit changed changes the digest on every engine.
+  const auto original = pv::sha256(as_bytes(message));
+  message[150] ^= 0x01;
+  for (const engine e : engines) {
+    const forced_engine scope(e);
+    CHECK(pv::sha256(as_bytes(message)) != original);
+  }
+}
+
+TEST_CASE("sha256 from several threads at once, the engine decided by whichever hashes first, gives one digest",
+          "[crypto][concurrency]") {
+  // The engine cell is read by every hash and written by the first one (and by
+  // force_sha256_engine): under ThreadSanitizer this shows those accesses race-free.
+  std::vector<unsigned char> message(1000);
+  for (std::size_t i = 0; i < message.size(); ++i) message[i] = static_cast<unsigned char>(i * 131 + 7);
+  const forced_engine portable(engine::portable);  // puts back the engine in force when done
+  const auto expected = pv::sha256(as_bytes(message));
+  const auto expected_tag = pv::hmac_sha256(as_bytes(message), "m");
+#if PHONEVERIFY_SHA256_X86
+  __atomic_store_n(&pv::detail::sha256_engine_cell, static_cast<unsigned char>(0), __ATOMIC_RELAXED);
+#endif
+  constexpr int threads = 3;
+  std::vector<int> wrong(threads + 1, 0);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) wrong[static_cast<std::size_t>(t)] += pv::sha256(as_bytes(message)) != expected;
+    });
+  pool.emplace_back([&] {  // one more thread switches the engine back and forth meanwhile
+    const auto engines = runnable_engines();
+    for (int i = 0; i < 300; ++i) {
+      pv::detail::force_sha256_engine(engines[static_cast<std::size_t>(i) % engines.size()]);
+      wrong[threads] += pv::hmac_sha256(as_bytes(message), "m") != expected_tag;
+    }
+  });
+  for (auto& th : pool) th.join();
+  for (int t = 0; t <= threads; ++t) CHECK(wrong[static_cast<std::size_t>(t)] == 0);
 }
 
 TEST_CASE("sha256 in pieces split at every position equals sha256 in one piece", "[crypto]") {
@@ -242,26 +426,30 @@ TEST_CASE("constant_time_equal compares every byte and treats sizes as unequal",
 TEST_CASE("sha256 and hmac_sha256 agree with OpenSSL on random keys and messages", "[crypto][openssl]") {
   pv::test::splitmix64 rng{pv::test::test_seed("crypto vs OpenSSL", 0x5eed'c0de'0001ULL)};
   std::vector<unsigned char> key, message;
-  for (int round = 0; round < 400; ++round) {
-    key.resize(rng() % 160);       // below, at and above the 64-byte block
-    message.resize(rng() % 300);   // several blocks, every padding edge
-    for (auto& b : key) b = static_cast<unsigned char>(rng());
-    for (auto& b : message) b = static_cast<unsigned char>(rng());
-    const std::span<const std::byte> k(reinterpret_cast<const std::byte*>(key.data()), key.size());
-    const std::span<const std::byte> m(reinterpret_cast<const std::byte*>(message.data()), message.size());
+  for (const engine e : runnable_engines()) {
+    INFO("engine: " << engine_name(e));
+    const forced_engine scope(e);
+    for (int round = 0; round < 400; ++round) {
+      key.resize(rng() % 160);       // below, at and above the 64-byte block
+      message.resize(rng() % 300);   // several blocks, every padding edge
+      for (auto& b : key) b = static_cast<unsigned char>(rng());
+      for (auto& b : message) b = static_cast<unsigned char>(rng());
+      const std::span<const std::byte> k(reinterpret_cast<const std::byte*>(key.data()), key.size());
+      const std::span<const std::byte> m(reinterpret_cast<const std::byte*>(message.data()), message.size());
 
-    unsigned char expected[EVP_MAX_MD_SIZE];
-    unsigned int expected_size = 0;
-    REQUIRE(EVP_Digest(message.data(), message.size(), expected, &expected_size, EVP_sha256(), nullptr) == 1);
-    REQUIRE(expected_size == 32);
-    const auto ours = pv::sha256(m);
-    CHECK(std::equal(ours.begin(), ours.end(), reinterpret_cast<const std::byte*>(expected)));
+      unsigned char expected[EVP_MAX_MD_SIZE];
+      unsigned int expected_size = 0;
+      REQUIRE(EVP_Digest(message.data(), message.size(), expected, &expected_size, EVP_sha256(), nullptr) == 1);
+      REQUIRE(expected_size == 32);
+      const auto ours = pv::sha256(m);
+      CHECK(std::equal(ours.begin(), ours.end(), reinterpret_cast<const std::byte*>(expected)));
 
-    REQUIRE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), message.data(), message.size(), expected,
-                 &expected_size) != nullptr);
-    REQUIRE(expected_size == 32);
-    const auto tag = pv::hmac_sha256(k, m);
-    CHECK(std::equal(tag.begin(), tag.end(), reinterpret_cast<const std::byte*>(expected)));
+      REQUIRE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), message.data(), message.size(), expected,
+                   &expected_size) != nullptr);
+      REQUIRE(expected_size == 32);
+      const auto tag = pv::hmac_sha256(k, m);
+      CHECK(std::equal(tag.begin(), tag.end(), reinterpret_cast<const std::byte*>(expected)));
+  }
   }
 }
 #endif

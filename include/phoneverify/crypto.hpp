@@ -2,9 +2,20 @@
 // phoneverify: constexpr SHA-256 (FIPS 180-4) and HMAC-SHA-256 (RFC 2104).
 //
 // What code.hpp uses to store a verification code only as a keyed digest
-// (RULES.md §5). Portable: no intrinsics, no I/O, no heap, usable in constant
-// expressions. Nothing here branches on or indexes by the bytes hashed, so
-// every secret of one length takes the same path.
+// (RULES.md §5). No I/O, no heap, usable in constant expressions. Nothing here
+// branches on or indexes by the bytes hashed, so every secret of one length
+// takes the same path.
+//
+// Two compression functions, one result. The portable one (plain C++,
+// constexpr) runs during constant evaluation, on other CPUs and with other
+// compilers. On x86-64 with g++ >= 12 or clang, run-time calls use the CPU's
+// SHA extensions (SHA256RNDS2, SHA256MSG1, SHA256MSG2) when CPUID says it has
+// them (leaf 7 EBX bit 29, with SSSE3 and SSE4.1): that function is compiled
+// with a function-level target attribute, so no -m flag is needed, and the
+// CPU is asked once per process. Define PHONEVERIFY_NO_SHA_NI (for the whole
+// program) to compile the hardware path out; detail::force_sha256_engine picks
+// one at run time (tests, benchmarks). Valgrind 3.19 can execute neither
+// instruction and hides the CPUID bit, so under it the portable path runs.
 #ifndef PHONEVERIFY_CRYPTO_HPP
 #define PHONEVERIFY_CRYPTO_HPP
 
@@ -14,6 +25,17 @@
 #include <span>
 #include <string_view>
 #include <type_traits>
+
+// The x86 SHA path needs GCC's generic vector shuffles (__builtin_shufflevector,
+// g++ 12) and the sha256 builtins of both compilers; it uses them directly, not
+// through <immintrin.h>, which alone costs a translation unit about 0.45 s in g++.
+#if !defined(PHONEVERIFY_NO_SHA_NI) && defined(__x86_64__) && \
+    (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12))
+#define PHONEVERIFY_SHA256_X86 1
+#include <cpuid.h>
+#else
+#define PHONEVERIFY_SHA256_X86 0
+#endif
 
 namespace phoneverify {
 
@@ -62,6 +84,232 @@ inline constexpr std::uint32_t sha256_h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef37
 
 constexpr std::uint32_t rotr32(std::uint32_t x, unsigned n) noexcept { return (x >> n) | (x << (32U - n)); }
 
+// One round of FIPS 180-4 §6.2.2 step 3; d and h become the new e and a once
+// the caller rotates the names.
+constexpr void sha256_round(std::uint32_t a, std::uint32_t b, std::uint32_t c, std::uint32_t& d, std::uint32_t e,
+                            std::uint32_t f, std::uint32_t g, std::uint32_t& h, std::uint32_t k_plus_w) noexcept {
+  const std::uint32_t t1 =
+      h + (rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25)) + ((e & f) ^ (~e & g)) + k_plus_w;
+  const std::uint32_t t2 = (rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+  d += t1;
+  h = t1 + t2;
+}
+
+// FIPS 180-4 §6.2.2 in plain C++: `blocks` 64-byte blocks at `p` into `state`.
+// Byte is any byte-like type (char, unsigned char, std::byte).
+template <class Byte>
+constexpr void sha256_compress_portable(std::uint32_t* state, const Byte* p, std::size_t blocks) noexcept {
+  std::uint32_t w[64];  // every entry is written before it is read
+  for (; blocks > 0; --blocks, p += sha256_block_size) {
+    for (std::size_t t = 0; t < 16; ++t)
+      w[t] = (std::uint32_t{static_cast<std::uint8_t>(p[4 * t])} << 24) |
+             (std::uint32_t{static_cast<std::uint8_t>(p[4 * t + 1])} << 16) |
+             (std::uint32_t{static_cast<std::uint8_t>(p[4 * t + 2])} << 8) |
+             std::uint32_t{static_cast<std::uint8_t>(p[4 * t + 3])};
+    for (std::size_t t = 16; t < 64; ++t) {
+      const std::uint32_t s0 = rotr32(w[t - 15], 7) ^ rotr32(w[t - 15], 18) ^ (w[t - 15] >> 3);
+      const std::uint32_t s1 = rotr32(w[t - 2], 17) ^ rotr32(w[t - 2], 19) ^ (w[t - 2] >> 10);
+      w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+    }
+    std::uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+    std::uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
+    // Eight rounds per iteration, rotating the variables' roles instead of
+    // moving their values: seven fewer copies per round.
+    for (std::size_t t = 0; t < 64; t += 8) {
+      sha256_round(a, b, c, d, e, f, g, h, w[t + 0] + sha256_k[t + 0]);
+      sha256_round(h, a, b, c, d, e, f, g, w[t + 1] + sha256_k[t + 1]);
+      sha256_round(g, h, a, b, c, d, e, f, w[t + 2] + sha256_k[t + 2]);
+      sha256_round(f, g, h, a, b, c, d, e, w[t + 3] + sha256_k[t + 3]);
+      sha256_round(e, f, g, h, a, b, c, d, w[t + 4] + sha256_k[t + 4]);
+      sha256_round(d, e, f, g, h, a, b, c, w[t + 5] + sha256_k[t + 5]);
+      sha256_round(c, d, e, f, g, h, a, b, w[t + 6] + sha256_k[t + 6]);
+      sha256_round(b, c, d, e, f, g, h, a, w[t + 7] + sha256_k[t + 7]);
+    }
+    state[0] += a;
+    state[1] += b;
+    state[2] += c;
+    state[3] += d;
+    state[4] += e;
+    state[5] += f;
+    state[6] += g;
+    state[7] += h;
+  }
+  secure_zero(w, 64);  // the schedule of a key block is the key
+}
+
+// The compression functions run-time calls can use.
+enum class sha256_engine : unsigned char {
+  portable = 1,  // sha256_compress_portable
+  x86_sha = 2,   // sha256_compress_x86: the x86 SHA extensions
+};
+
+#if PHONEVERIFY_SHA256_X86
+// Four 32-bit lanes, lane 0 at the lowest address; arithmetic wraps (unsigned).
+typedef std::uint32_t sha256_u32x4 __attribute__((vector_size(16)));
+// The lane type the compilers' sha256 builtins take and return.
+typedef int sha256_i32x4 __attribute__((vector_size(16)));
+typedef std::uint8_t sha256_u8x16 __attribute__((vector_size(16)));
+
+#define PHONEVERIFY_SHA256_X86_TARGET __attribute__((target("sha,sse4.1")))
+
+// Intel SDM, SHA256RNDS2 xmm1, xmm2, <XMM0> (_mm_sha256rnds2_epu32): two
+// rounds. `cdgh` holds C, D, G, H in lanes 3, 2, 1, 0 and `abef` A, B, E, F in
+// lanes 3, 2, 1, 0; lanes 0 and 1 of `wk` are W+K of the two rounds. Returns
+// the new A, B, E, F; the new C, D, G, H are the old A, B, E, F.
+PHONEVERIFY_SHA256_X86_TARGET __attribute__((always_inline)) inline sha256_u32x4 sha256_x86_rounds2(
+    sha256_u32x4 cdgh, sha256_u32x4 abef, sha256_u32x4 wk) noexcept {
+  return (sha256_u32x4)__builtin_ia32_sha256rnds2((sha256_i32x4)cdgh, (sha256_i32x4)abef, (sha256_i32x4)wk);
+}
+
+// Four rounds with the schedule words W[4q..4q+3] in `w0` (lane i is
+// W[4q+i]), `w1`, `w2`, `w3` the next three groups. While `next`, w0 then
+// becomes W[4q+16..4q+19]: SHA256MSG1 (_mm_sha256msg1_epu32) gives
+// W[t] + s0(W[t+1]) for t = 4q..4q+3, the shuffle adds W[t+9], SHA256MSG2
+// (_mm_sha256msg2_epu32) adds s1(W[t+14]), the later two lanes from the
+// earlier two.
+PHONEVERIFY_SHA256_X86_TARGET __attribute__((always_inline)) inline void sha256_x86_quad(
+    sha256_u32x4& abef, sha256_u32x4& cdgh, sha256_u32x4& w0, sha256_u32x4 w1, sha256_u32x4 w2, sha256_u32x4 w3,
+    const std::uint32_t* k, bool next) noexcept {
+  sha256_u32x4 kq;
+  __builtin_memcpy(&kq, k, sizeof kq);
+  const sha256_u32x4 wk = w0 + kq;
+  sha256_u32x4 t = sha256_x86_rounds2(cdgh, abef, wk);
+  cdgh = abef;
+  abef = t;
+  t = sha256_x86_rounds2(cdgh, abef, __builtin_shufflevector(wk, wk, 2, 3, 2, 3));
+  cdgh = abef;
+  abef = t;
+  if (next) {
+    const sha256_u32x4 partial = (sha256_u32x4)__builtin_ia32_sha256msg1((sha256_i32x4)w0, (sha256_i32x4)w1) +
+                                 __builtin_shufflevector(w2, w3, 1, 2, 3, 4);
+    w0 = (sha256_u32x4)__builtin_ia32_sha256msg2((sha256_i32x4)partial, (sha256_i32x4)w3);
+  }
+}
+
+// Sixteen big-endian 32-bit words at `p`, as four lanes each.
+PHONEVERIFY_SHA256_X86_TARGET __attribute__((always_inline)) inline sha256_u32x4 sha256_x86_load(
+    const unsigned char* p) noexcept {
+  sha256_u8x16 bytes;
+  __builtin_memcpy(&bytes, p, sizeof bytes);
+  return (sha256_u32x4)__builtin_shufflevector(bytes, bytes, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+}
+
+// FIPS 180-4 §6.2.2 with the x86 SHA extensions: `blocks` 64-byte blocks at
+// `p` into `state`, the same result as sha256_compress_portable. Only for a CPU
+// that has them (sha256_x86_supported). No branch or address depends on the
+// bytes; the schedule is erased like the portable one's.
+PHONEVERIFY_SHA256_X86_TARGET inline void sha256_compress_x86(std::uint32_t* state, const unsigned char* p,
+                                                              std::size_t blocks) noexcept {
+  sha256_u32x4 s0, s1;  // A B C D, E F G H
+  __builtin_memcpy(&s0, state, sizeof s0);
+  __builtin_memcpy(&s1, state + 4, sizeof s1);
+  sha256_u32x4 abef = __builtin_shufflevector(s0, s1, 5, 4, 1, 0);  // lanes F E B A
+  sha256_u32x4 cdgh = __builtin_shufflevector(s0, s1, 7, 6, 3, 2);  // lanes H G D C
+  sha256_u32x4 w[4];  // the schedule, four words a vector; erased below
+  for (; blocks > 0; --blocks, p += sha256_block_size) {
+    const sha256_u32x4 abef_in = abef, cdgh_in = cdgh;
+    for (std::size_t i = 0; i < 4; ++i) w[i] = sha256_x86_load(p + 16 * i);
+    for (std::size_t q = 0; q < 16; q += 4) {
+      const bool next = q < 12;  // the last 16 words need no successors
+      sha256_x86_quad(abef, cdgh, w[0], w[1], w[2], w[3], sha256_k + 4 * q, next);
+      sha256_x86_quad(abef, cdgh, w[1], w[2], w[3], w[0], sha256_k + 4 * q + 4, next);
+      sha256_x86_quad(abef, cdgh, w[2], w[3], w[0], w[1], sha256_k + 4 * q + 8, next);
+      sha256_x86_quad(abef, cdgh, w[3], w[0], w[1], w[2], sha256_k + 4 * q + 12, next);
+    }
+    abef += abef_in;
+    cdgh += cdgh_in;
+  }
+  s0 = __builtin_shufflevector(abef, cdgh, 3, 2, 7, 6);
+  s1 = __builtin_shufflevector(abef, cdgh, 1, 0, 5, 4);
+  __builtin_memcpy(state, &s0, sizeof s0);
+  __builtin_memcpy(state + 4, &s1, sizeof s1);
+  secure_zero(w, 4);  // the schedule of a key block is the key
+}
+#undef PHONEVERIFY_SHA256_X86_TARGET
+
+// Whether this CPU has the SHA extensions and the SSSE3 and SSE4.1 shuffles
+// the x86 path is compiled for (CPUID leaf 1 ECX bits 9 and 19, leaf 7
+// subleaf 0 EBX bit 29). Asks the CPU each time: see sha256_engine_in_use.
+inline bool sha256_x86_supported() noexcept {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(1, &a, &b, &c, &d) == 0) return false;
+  const bool shuffles = (c & (1U << 9)) != 0 && (c & (1U << 19)) != 0;
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+  return shuffles && (b & (1U << 29)) != 0;
+}
+
+// The engine in force: 0 until the first run-time hash decides it, then a
+// sha256_engine. Read and written only atomically (relaxed: it publishes
+// nothing but itself), so any number of threads may hash at once.
+inline unsigned char sha256_engine_cell = 0;
+
+// The first call: the fastest engine this CPU has, unless another thread or
+// force_sha256_engine decided first (then that one stays).
+[[gnu::noinline, gnu::cold]] inline unsigned char sha256_decide_engine() noexcept {
+  const auto best = static_cast<unsigned char>(sha256_x86_supported() ? sha256_engine::x86_sha : sha256_engine::portable);
+  unsigned char expected = 0;
+  if (__atomic_compare_exchange_n(&sha256_engine_cell, &expected, best, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    return best;
+  return expected;
+}
+#endif
+
+// Whether `engine` can run on this CPU with this build.
+inline bool sha256_engine_available(sha256_engine engine) noexcept {
+  if (engine == sha256_engine::portable) return true;
+#if PHONEVERIFY_SHA256_X86
+  if (engine == sha256_engine::x86_sha) return sha256_x86_supported();
+#endif
+  return false;
+}
+
+// The engine run-time hashing uses: the fastest available (CPUID, asked once
+// per process), or the one forced last.
+inline sha256_engine sha256_engine_in_use() noexcept {
+#if PHONEVERIFY_SHA256_X86
+  unsigned char engine = __atomic_load_n(&sha256_engine_cell, __ATOMIC_RELAXED);
+  if (engine == 0) [[unlikely]]
+    engine = sha256_decide_engine();
+  return static_cast<sha256_engine>(engine);
+#else
+  return sha256_engine::portable;
+#endif
+}
+
+// Makes run-time hashing use `engine` from now on, in every thread (tests
+// compare the engines; benchmarks time each). Returns false and changes nothing
+// when it is not available. Both engines give the same digests.
+inline bool force_sha256_engine(sha256_engine engine) noexcept {
+  if (!sha256_engine_available(engine)) return false;
+#if PHONEVERIFY_SHA256_X86
+  __atomic_store_n(&sha256_engine_cell, static_cast<unsigned char>(engine), __ATOMIC_RELAXED);
+#endif
+  return true;
+}
+
+// `blocks` blocks at run time, through the engine in force.
+inline void sha256_compress_runtime(std::uint32_t* state, const void* p, std::size_t blocks) noexcept {
+  const auto* bytes = static_cast<const unsigned char*>(p);
+#if PHONEVERIFY_SHA256_X86
+  if (sha256_engine_in_use() == sha256_engine::x86_sha) {
+    sha256_compress_x86(state, bytes, blocks);
+    return;
+  }
+#endif
+  sha256_compress_portable(state, bytes, blocks);
+}
+
+// `blocks` 64-byte blocks at `p` into `state`: the portable function during
+// constant evaluation, the engine in force at run time.
+template <class Byte>
+constexpr void sha256_compress(std::uint32_t* state, const Byte* p, std::size_t blocks) noexcept {
+  if (std::is_constant_evaluated()) {
+    sha256_compress_portable(state, p, blocks);
+  } else {
+    sha256_compress_runtime(state, p, blocks);
+  }
+}
+
 }  // namespace detail
 
 // Incremental SHA-256 (FIPS 180-4 §6.2): update() any number of times, then
@@ -72,31 +320,31 @@ class sha256_hasher {
   constexpr sha256_hasher() noexcept = default;
 
  private:
-  // Copies whole runs into the block and compresses each full block; the
-  // path depends only on the length, never on the bytes.
+  // Tops up a partly filled block, compresses whole blocks straight from
+  // `data`, keeps the rest; the path depends only on the lengths, never on
+  // the bytes.
   template <class Byte>
   constexpr void absorb(const Byte* data, std::size_t size) noexcept {
     length_ += size;
-    while (size > 0) {
-      const std::size_t take = run_size(size);
+    if (used_ > 0) {
+      const std::size_t room = sha256_block_size - used_;
+      const std::size_t take = size < room ? size : room;
       for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = static_cast<std::uint8_t>(data[i]);
+      used_ += take;
       data += take;
       size -= take;
-      advance(take);
-    }
-  }
-  // How many of `size` pending bytes fit in the block.
-  constexpr std::size_t run_size(std::size_t size) const noexcept {
-    const std::size_t room = sha256_block_size - used_;
-    return size < room ? size : room;
-  }
-  // Accounts for `taken` bytes copied into the block; compresses a full block.
-  constexpr void advance(std::size_t taken) noexcept {
-    used_ += taken;
-    if (used_ == sha256_block_size) {
-      compress();
+      if (used_ < sha256_block_size) return;
+      detail::sha256_compress(state_, block_, 1);
       used_ = 0;
     }
+    const std::size_t blocks = size / sha256_block_size;
+    if (blocks > 0) {
+      detail::sha256_compress(state_, data, blocks);
+      data += blocks * sha256_block_size;
+      size -= blocks * sha256_block_size;
+    }
+    for (std::size_t i = 0; i < size; ++i) block_[i] = static_cast<std::uint8_t>(data[i]);
+    used_ = size;
   }
 
  public:
@@ -149,54 +397,7 @@ class sha256_hasher {
   }
 
  private:
-  // One round of FIPS 180-4 §6.2.2 step 3; d and h become the new e and a once
-  // the caller rotates the names.
-  static constexpr void round(std::uint32_t a, std::uint32_t b, std::uint32_t c, std::uint32_t& d,
-                              std::uint32_t e, std::uint32_t f, std::uint32_t g, std::uint32_t& h,
-                              std::uint32_t k_plus_w) noexcept {
-    const std::uint32_t t1 = h + (detail::rotr32(e, 6) ^ detail::rotr32(e, 11) ^ detail::rotr32(e, 25)) +
-                             ((e & f) ^ (~e & g)) + k_plus_w;
-    const std::uint32_t t2 = (detail::rotr32(a, 2) ^ detail::rotr32(a, 13) ^ detail::rotr32(a, 22)) +
-                             ((a & b) ^ (a & c) ^ (b & c));
-    d += t1;
-    h = t1 + t2;
-  }
-
-  // FIPS 180-4 §6.2.2: one block into the state.
-  constexpr void compress() noexcept {
-    std::uint32_t w[64];  // every entry is written before it is read
-    for (std::size_t t = 0; t < 16; ++t)
-      w[t] = (std::uint32_t{block_[4 * t]} << 24) | (std::uint32_t{block_[4 * t + 1]} << 16) |
-             (std::uint32_t{block_[4 * t + 2]} << 8) | std::uint32_t{block_[4 * t + 3]};
-    for (std::size_t t = 16; t < 64; ++t) {
-      const std::uint32_t s0 = detail::rotr32(w[t - 15], 7) ^ detail::rotr32(w[t - 15], 18) ^ (w[t - 15] >> 3);
-      const std::uint32_t s1 = detail::rotr32(w[t - 2], 17) ^ detail::rotr32(w[t - 2], 19) ^ (w[t - 2] >> 10);
-      w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-    }
-    std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
-    std::uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
-    // Eight rounds per iteration, rotating the variables' roles instead of
-    // moving their values: seven fewer copies per round.
-    for (std::size_t t = 0; t < 64; t += 8) {
-      round(a, b, c, d, e, f, g, h, w[t + 0] + detail::sha256_k[t + 0]);
-      round(h, a, b, c, d, e, f, g, w[t + 1] + detail::sha256_k[t + 1]);
-      round(g, h, a, b, c, d, e, f, w[t + 2] + detail::sha256_k[t + 2]);
-      round(f, g, h, a, b, c, d, e, w[t + 3] + detail::sha256_k[t + 3]);
-      round(e, f, g, h, a, b, c, d, w[t + 4] + detail::sha256_k[t + 4]);
-      round(d, e, f, g, h, a, b, c, w[t + 5] + detail::sha256_k[t + 5]);
-      round(c, d, e, f, g, h, a, b, w[t + 6] + detail::sha256_k[t + 6]);
-      round(b, c, d, e, f, g, h, a, w[t + 7] + detail::sha256_k[t + 7]);
-    }
-    state_[0] += a;
-    state_[1] += b;
-    state_[2] += c;
-    state_[3] += d;
-    state_[4] += e;
-    state_[5] += f;
-    state_[6] += g;
-    state_[7] += h;
-    detail::secure_zero(w, 64);  // the schedule of a key block is the key
-  }
+  constexpr void compress() noexcept { detail::sha256_compress(state_, block_, 1); }
 
   std::uint32_t state_[8] = {detail::sha256_h0[0], detail::sha256_h0[1], detail::sha256_h0[2],
                              detail::sha256_h0[3], detail::sha256_h0[4], detail::sha256_h0[5],
