@@ -897,6 +897,14 @@ TEST_CASE("a key ring refuses a zero key, a duplicate id, a full ring, an unknow
                  pv::key_ring_error::empty})
     CHECK(!pv::key_ring_error_name(e).empty());
   CHECK(pv::key_ring_error_name(static_cast<pv::key_ring_error>(pv::test::opaque(99))).empty());
+  STATIC_REQUIRE(pv::key_ring_error_name(pv::key_ring_error::retiring_primary) == "retiring_primary");
+  STATIC_REQUIRE([] {
+    pv::key_ring r = ring_ab();
+    const bool before = !r.empty() && r.id_at(0) == 1 && r.id_at(1) == 2 && r.id_at(5) == 0 &&
+                        *r.primary() == key_a && r.contains(2) && !r.contains(3);
+    r.wipe();
+    return before && r.empty() && r.primary() == nullptr && r.find(1) == nullptr;
+  }());
   ring.wipe();
   CHECK(ring.empty());
   CHECK(ring.validate() == pv::key_ring_error::empty);
