@@ -576,8 +576,7 @@ local function read_challenge(v)
     end
     return none(), 0
   end
-  iss, exp, lf = i64(iss), i64(exp), i64(lf)
-  if not (iss and exp and lf) then return nil, 6 end
+  if iss >= LIMIT or iss < -LIMIT or exp >= LIMIT or exp < -LIMIT or lf >= LIMIT or lf < -LIMIT then return nil, 6 end
   if exp < iss or exp - iss > 600000 then return nil, 5 end
   return {st = st, att = att, fail = fail, bud = bud, iss = iss, exp = exp, lf = lf, bt = bt, ct = ct}, 0
 end
@@ -658,28 +657,26 @@ return {0, status}
 // newest first, or a fault; the raw value too, which the step's
 // compare-and-undo needs), their decision and their bytes after a charge.
 inline constexpr char windows_lua[] = R"lua(local function decode_windows(w)
-  local times = {}
-  if w then
-    if #w ~= 96 then return nil, 2 end
-    local r = {up('>BBHHHHc6i8i8i8i8i8i8i8i8i8i8', w)}
-    if r[1] ~= 0 or w ~= rep('\0', 96) then
-      if r[1] ~= 1 then return nil, 3 end
-      if r[2] ~= 18 then return nil, 4 end
-      if r[3] ~= 10 or r[5] ~= 0 or r[6] ~= 0 or r[7] ~= '\0\0\0\0\0\0' then return nil, 5 end
-      local size = r[4]
-      if size > 10 then return nil, 5 end
-      for k = 1, 10 do
-        local x = r[7 + k]
-        if k > size then
-          if x ~= 0 then return nil, 5 end
-        else
-          if x == -9223372036854775808 then return nil, 5 end
-          x = i64(x)
-          if x == nil then return nil, 6 end
-          if k > 1 and x > times[k - 1] then return nil, 5 end
-          times[k] = x
-        end
-      end
+  if not w then return {}, 0 end
+  if #w ~= 96 then return nil, 2 end
+  local ver, kind, cap, size, z1, z2, pad, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10 =
+    up('>BBHHHHc6i8i8i8i8i8i8i8i8i8i8', w)
+  if ver == 0 and w == rep('\0', 96) then return {}, 0 end
+  if ver ~= 1 then return nil, 3 end
+  if kind ~= 18 then return nil, 4 end
+  if cap ~= 10 or z1 ~= 0 or z2 ~= 0 or pad ~= '\0\0\0\0\0\0' or size > 10 then return nil, 5 end
+  -- The times newest first: each exact and none newer than the one before; zeros after `size`.
+  local times, prev = {t1, t2, t3, t4, t5, t6, t7, t8, t9, t10}, LIMIT
+  for k = 1, 10 do
+    local x = times[k]
+    if k > size then
+      if x ~= 0 then return nil, 5 end
+      times[k] = nil
+    else
+      if x == -9223372036854775808 then return nil, 5 end
+      if x >= LIMIT or x < -LIMIT then return nil, 6 end
+      if x > prev then return nil, 5 end
+      prev = x
     end
   end
   return times, 0

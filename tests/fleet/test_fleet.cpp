@@ -966,8 +966,36 @@ TEST_CASE("a send with one damaged key refuses closed and writes none of its key
     std::vector<std::string> write;
     fleet::fault expected;
   };
+  // The windows' layout (sliding_window_state_bytes<10>) by hand: version,
+  // kind, capacity 10, size, zeros, then ten big-endian times.
+  const auto windows_bytes = [](char kind, char size, std::initializer_list<std::int64_t> times) {
+    std::string b(96, '\0');
+    b[0] = 1;
+    b[1] = kind;
+    b[3] = 10;
+    b[5] = size;
+    std::size_t at = 16;
+    for (std::int64_t t : times)
+      for (int shift = 56; shift >= 0; shift -= 8)
+        b[at++] = static_cast<char>((static_cast<std::uint64_t>(t) >> static_cast<unsigned>(shift)) & 0xFFU);
+    return b;
+  };
+  {  // the hand-made layout is the core's own
+    pv::per_phone_state ws{};
+    pv::daily_usage usage{};
+    REQUIRE(pv::admit_all(at_ms(base_ms - 1000), pv::meter(pv::per_phone_windows, ws),
+                          pv::meter(pv::daily_quota{}, usage))
+                .result.allowed);
+    REQUIRE(as_string(pv::to_bytes(ws)) == windows_bytes(18, 1, {base_ms - 1000}));
+  }
   const std::vector<damage> cases{
       {1, {"SET", "", "not 96 bytes"}, fleet::fault::state_wrong_size},
+      {1, {"SET", "", windows_bytes(17, 1, {base_ms - 1000})}, fleet::fault::state_wrong_kind},
+      {1, {"SET", "", windows_bytes(18, 2, {base_ms - 2000, base_ms - 1000})}, fleet::fault::state_invalid},
+      {1, {"SET", "", windows_bytes(18, 1, {base_ms - 1000, 5})}, fleet::fault::state_invalid},
+      {1, {"SET", "", windows_bytes(18, 11, {})}, fleet::fault::state_invalid},
+      {1, {"SET", "", windows_bytes(18, 1, {std::int64_t{1} << 53})}, fleet::fault::out_of_exact_range},
+      {1, {"SET", "", windows_bytes(18, 1, {INT64_MIN})}, fleet::fault::state_invalid},
       {1, {"RPUSH", "", "x"}, fleet::fault::state_wrong_type},
       {2, {"HSET", "", "f", "v"}, fleet::fault::state_wrong_type},
       {2, {"SET", "", std::string(16, '\x07')}, fleet::fault::state_wrong_version},
