@@ -326,11 +326,11 @@ class sha256_hasher {
   template <class Byte>
   constexpr void absorb(const Byte* data, std::size_t size) noexcept {
     length_ += size;
-    if (used_ > 0) {
-      const std::size_t room = sha256_block_size - used_;
+    if (const std::size_t used = used_; used > 0) {  // a local count, as in finish
+      const std::size_t room = sha256_block_size - used;
       const std::size_t take = size < room ? size : room;
-      for (std::size_t i = 0; i < take; ++i) block_[used_ + i] = static_cast<std::uint8_t>(data[i]);
-      used_ += take;
+      for (std::size_t i = 0; i < take; ++i) block_[used + i] = static_cast<std::uint8_t>(data[i]);
+      used_ = used + take;
       data += take;
       size -= take;
       if (used_ < sha256_block_size) return;
@@ -368,14 +368,17 @@ class sha256_hasher {
   // Pads the message (FIPS 180-4 §5.1.1) and returns its digest. The hasher
   // is spent afterwards: assign a fresh one to hash another message.
   constexpr sha256_digest finish() noexcept {
+    // A local count: a store to block_ (bytes) could alias the member, so
+    // the loops would reload and store it byte by byte.
     const std::uint64_t bit_length = length_ * 8U;
-    block_[used_++] = 0x80;
-    if (used_ > 56) {  // no room for the length: pad this block out and start another
-      while (used_ < sha256_block_size) block_[used_++] = 0x00;
+    std::size_t used = used_;
+    block_[used++] = 0x80;
+    if (used > 56) {  // no room for the length: pad this block out and start another
+      for (; used < sha256_block_size; ++used) block_[used] = 0x00;
       compress();
-      used_ = 0;
+      used = 0;
     }
-    while (used_ < 56) block_[used_++] = 0x00;
+    for (; used < 56; ++used) block_[used] = 0x00;
     for (std::size_t i = 0; i < 8; ++i) block_[56 + i] = static_cast<std::uint8_t>(bit_length >> (56U - 8U * i));
     compress();
     used_ = 0;
