@@ -721,8 +721,10 @@ end
 // The send's decision on the challenge and the limits' verdicts, shared by
 // the one-slot send and the sharded issue step so that both decide alike
 // (RULES.md §4 all or nothing, §5 issue_code): issue_allowed is issue_code's
-// rule (forget old failures, then next_issue_at), send_refusal the denial
-// with the latest retry_at (the windows on a tie), or nil when admitted.
+// rule (forget old failures, then next_issue_at: the failure count a new
+// code keeps, and whether one may be issued), issued_challenge the challenge
+// of the new code, send_refusal the denial with the latest retry_at (the
+// windows on a tie), or nil when admitted.
 inline constexpr char send_decision_lua[] = R"lua(local function next_issue_at(x, P, MAXCF)
   local at, t = nil, nil
   if x.st ~= 0 then at = x.iss + P.resend end
@@ -734,11 +736,15 @@ inline constexpr char send_decision_lua[] = R"lua(local function next_issue_at(x
   return at
 end
 local function issue_allowed(c, P, MAXCF)
-  local n = {st = c.st, att = c.att, fail = c.fail, bud = c.bud, iss = c.iss, exp = c.exp, lf = c.lf,
-    bt = c.bt, ct = c.ct}
-  if n.fail ~= 0 and now >= n.lf + P.lockout then n.fail = 0 end
-  local nia = next_issue_at(n, P, MAXCF)
-  return n, nia == nil or now >= nia
+  local fail, kept = c.fail, c.fail
+  if fail ~= 0 and now >= c.lf + P.lockout then fail = 0 end
+  c.fail = fail
+  local nia = next_issue_at(c, P, MAXCF)
+  c.fail = kept
+  return fail, nia == nil or now >= nia
+end
+local function issued_challenge(c, fail, BT, CT, VALID)
+  return {st = 1, att = 0, fail = fail, bud = c.bud, iss = now, exp = now + VALID, lf = c.lf, bt = BT, ct = CT}
 end
 local function send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
   local lallow, lnever, lretry, lby = wallow and dallow, false, nil, 0
@@ -843,7 +849,7 @@ local longest = 0
 for i = 1, 3 do if WW[i] > longest then longest = WW[i] end end
 if times[1] and times[1] + longest <= now then times = {} end
 -- The code: issue_code's rules (forget old failures, then next_issue_at).
-local n, issued = issue_allowed(c, P, MAXCF)
+local fail, issued = issue_allowed(c, P, MAXCF)
 -- The windows (n = 1): each denies while its count-th most recent time is inside.
 local at = now
 if times[1] and times[1] > at then at = times[1] end
@@ -865,7 +871,7 @@ end
 local refused = send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
 if refused then return refused end
 -- Admitted: write all (the first write is the one out-of-memory can refuse).
-n.bt, n.ct, n.iss, n.exp, n.att, n.st = BT, CT, now, now + VALID, 0, 1
+local n = issued_challenge(c, fail, BT, CT, VALID)
 put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
 if at + longest <= now then
   redis.call('DEL', KEYS[2])
@@ -1263,13 +1269,13 @@ local c
 c, f = read_challenge(v)
 if f ~= 0 then return {f} end
 if challenge_dead(c, P) then c = none() end
-local n, issued = issue_allowed(c, P, MAXCF)
+local fail, issued = issue_allowed(c, P, MAXCF)
 local wallow, wnever, wretry = WA == 1, WN == 1, WR
 local dallow, dnever, dretry = true, false, nil
 if HQ == 1 then dallow, dnever, dretry = DA == 1, DN == 1, DR end
 local refused = send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
 if refused then return refused end
-n.bt, n.ct, n.iss, n.exp, n.att, n.st = BT, CT, now, now + VALID, 0, 1
+local n = issued_challenge(c, fail, BT, CT, VALID)
 put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
 return {0, 0, 0, now, n.exp}
 )lua";
