@@ -428,17 +428,16 @@ namespace detail {
 
 // The helpers every script starts with. After them: now (ARGV[1], or the
 // server's TIME when it is empty: TIME is asked only then), put (SET ... PX
-// death + margin - now, at least 1 ms), read (GET, fault 1 for a value of
-// another type). PX counts from `now`, the clock that decided: the key
-// outlives the state's death by the margin on that clock. On the server's
-// clock that is the same as PXAT death + margin for a caller whose clock
-// lags it (the lag is added), and for a caller ahead of it by less than the
-// margin (the margin is the skew the fleet accepts) still after the death:
-// no live state is dropped (RULES.md §4: a state disappears only once
-// dead).
+// death + margin - now, at least 1 ms). A script defines only the helpers
+// it calls (each is a closure made on every call). PX counts from `now`,
+// the clock that decided: the key outlives the state's death by the margin
+// on that clock. On the server's clock that is the same as PXAT death +
+// margin for a caller whose clock lags it (the lag is added), and for a
+// caller ahead of it by less than the margin (the margin is the skew the
+// fleet accepts) still after the death: no live state is dropped (RULES.md
+// §4: a state disappears only once dead).
 inline constexpr char lua_prelude[] = R"lua(local LIMIT = 4503599627370496
 local up, pk, floor, tonumber, format, rep = struct.unpack, struct.pack, math.floor, tonumber, string.format, string.rep
-local function i64(x) if x >= LIMIT or x < -LIMIT then return nil end return x end
 local function fdiv(a, b)
   local q = floor(a / b)
   if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
@@ -458,17 +457,14 @@ local function put(key, bytes, dead_at, margin)
   if ttl < 1 then ttl = 1 end
   redis.call('SET', key, bytes, 'PX', format('%d', ttl))
 end
-local function read(key)
+)lua";
+
+// One key's value: GET, fault 1 for a value of another type (every script
+// but the send, which reads its keys with read_all).
+inline constexpr char read_lua[] = R"lua(local function read(key)
   local v = redis.pcall('GET', key)
   if type(v) == 'table' then return nil, 1 end
   return v, 0
-end
-local function read_all(keys)
-  local vals = redis.call('MGET', unpack(keys))
-  local absent = 0
-  for i = 1, #keys do if not vals[i] then absent = absent + 1 end end
-  if absent ~= 0 and redis.call('EXISTS', unpack(keys)) ~= #keys - absent then return nil, 1 end
-  return vals, 0
 end
 )lua";
 
@@ -497,6 +493,7 @@ namespace detail {
 // count * T (both in 1/s ms), unlimited (1 when period <= 0), margin.
 // Reply: {fault} or {0, allowed, remaining, never, retry_at}.
 inline constexpr char flow_body[] = R"lua(
+local function i64(x) if x >= LIMIT or x < -LIMIT then return nil end return x end
 local c, n, s, T, W, unlimited, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
   tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 if not (exact(now) and exact(c) and exact(n) and exact(s) and exact(T) and exact(W) and exact(margin) and unlimited) then
@@ -653,9 +650,10 @@ return {0, status}
 )lua";
 
 // The per-phone windows shared by the send and the windows step: their
-// layout read (sliding_window_state<10>::to_bytes, RULES.md §9: the times
-// newest first, or a fault; the raw value too, which the step's
-// compare-and-undo needs), their decision and their bytes after a charge.
+// layout decoded (sliding_window_state<10>::to_bytes, RULES.md §9: the
+// times newest first, or a fault; the step's read_windows also answers the
+// raw value, which its compare-and-undo needs), their decision and their
+// bytes after a charge.
 inline constexpr char windows_lua[] = R"lua(local function decode_windows(w)
   if not w then return {}, 0 end
   if #w ~= 96 then return nil, 2 end
@@ -680,13 +678,6 @@ inline constexpr char windows_lua[] = R"lua(local function decode_windows(w)
     end
   end
   return times, 0
-end
-local function read_windows(key)
-  local w, f = read(key)
-  if f ~= 0 then return nil, f end
-  local times
-  times, f = decode_windows(w)
-  return times, f, w
 end
 -- The windows (n = 1) at `at`: each denies while its count-th most recent time is inside.
 local function windows_decision(times, at, WC, WW)
@@ -768,11 +759,12 @@ local function send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow,
 end
 )lua";
 
-// The daily quota shared by the send and the quota step: its layout read
-// (daily_usage_bytes, RULES.md §9: the day key and the count, or a fault; a
-// usage of a past day reads as none, the engine's eviction; the raw value
-// too, for the step's compare-and-undo) and the day a charge at `now`
-// counts in, with the count already used on it (RULES.md §4).
+// The daily quota shared by the send and the quota step: its layout
+// decoded (daily_usage_bytes, RULES.md §9: the day key and the count, or a
+// fault; a usage of a past day reads as none, the engine's eviction; the
+// step's read_quota also answers the raw value, for its compare-and-undo)
+// and the day a charge at `now` counts in, with the count already used on
+// it (RULES.md §4).
 inline constexpr char quota_lua[] = R"lua(local DAY = 86400000
 local function decode_quota(d, OFF)
   local dkey, dused = 0, 0
@@ -789,13 +781,6 @@ local function decode_quota(d, OFF)
   end
   if dkey ~= 0 and dkey ~= 4294967295 and (dkey - 2147483648 + 1) * DAY - OFF <= now then dkey, dused = 0, 0 end
   return dkey, dused, 0
-end
-local function read_quota(key, OFF)
-  local d, f = read(key)
-  if f ~= 0 then return 0, 0, f end
-  local dkey, dused
-  dkey, dused, f = decode_quota(d, OFF)
-  return dkey, dused, f, d
 end
 local function quota_day(dkey, dused, OFF)
   local day = fdiv(now + OFF, DAY)
@@ -821,6 +806,16 @@ end
 // issued, 1 resend too soon, 2 binding locked, 3 a phone window, 4 the
 // daily quota.
 inline constexpr char send_body[] = R"lua(
+-- Every key's value with one MGET (nil when absent), or fault 1: MGET
+-- answers nil for a value of another type too, so EXISTS, asked only when
+-- a value is nil, tells another type from an absent key.
+local function read_all(keys)
+  local vals = redis.call('MGET', unpack(keys))
+  local absent = 0
+  for i = 1, #keys do if not vals[i] then absent = absent + 1 end end
+  if absent ~= 0 and redis.call('EXISTS', unpack(keys)) ~= #keys - absent then return nil, 1 end
+  return vals, 0
+end
 local SEND_POLICY = '>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8'
 local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
 if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 120 and (#KEYS == 2 or #KEYS == 3)) then return {7} end
@@ -884,8 +879,8 @@ end
 return {0, 0, 0, now, n.exp}
 )lua";
 
-inline constexpr auto flow_source = concat(lua_prelude, flow_body);
-inline constexpr auto check_source = concat(lua_prelude, challenge_lua, check_body);
+inline constexpr auto flow_source = concat(lua_prelude, read_lua, flow_body);
+inline constexpr auto check_source = concat(lua_prelude, read_lua, challenge_lua, check_body);
 inline constexpr auto send_source = concat(lua_prelude, challenge_lua, windows_lua, quota_lua, send_decision_lua, send_body);
 
 }  // namespace detail
@@ -1208,6 +1203,13 @@ namespace detail {
 // them; a step's reply: {fault} or {0, allowed, never, retry_at, now,
 // bytes before ('' when absent), bytes written ('' when none)}.
 inline constexpr char windows_step_body[] = R"lua(
+local function read_windows(key)
+  local w, f = read(key)
+  if f ~= 0 then return nil, f end
+  local times
+  times, f = decode_windows(w)
+  return times, f, w
+end
 local PRIOR, margin = tonumber(ARGV[2]), tonumber(ARGV[9])
 local WC = {tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[7])}
 local WW = {tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[8])}
@@ -1233,6 +1235,13 @@ return {0, wallow and 1 or 0, wnever and 1 or 0, wretry or 0, now, w or '', afte
 )lua";
 
 inline constexpr char quota_step_body[] = R"lua(
+local function read_quota(key, OFF)
+  local d, f = read(key)
+  if f ~= 0 then return 0, 0, f end
+  local dkey, dused
+  dkey, dused, f = decode_quota(d, OFF)
+  return dkey, dused, f, d
+end
 local PRIOR, DL, OFF, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 if not (exact(now) and exact(DL) and exact(OFF) and exact(margin) and (PRIOR == 0 or PRIOR == 1)) then return {7} end
 local dkey, dused, f, d = read_quota(KEYS[1], OFF)
@@ -1291,9 +1300,10 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return {0, 1}
 )lua";
 
-inline constexpr auto windows_step_source = concat(lua_prelude, windows_lua, windows_step_body);
-inline constexpr auto quota_step_source = concat(lua_prelude, quota_lua, quota_step_body);
-inline constexpr auto issue_step_source = concat(lua_prelude, challenge_lua, send_decision_lua, issue_step_body);
+inline constexpr auto windows_step_source = concat(lua_prelude, read_lua, windows_lua, windows_step_body);
+inline constexpr auto quota_step_source = concat(lua_prelude, read_lua, quota_lua, quota_step_body);
+inline constexpr auto issue_step_source =
+    concat(lua_prelude, read_lua, challenge_lua, send_decision_lua, issue_step_body);
 
 }  // namespace detail
 
