@@ -866,6 +866,7 @@ constexpr int rotate_mid_flow() {
 
 TEST_CASE("a key ring refuses a zero key, a duplicate id, a full ring, an unknown id and retiring its primary",
           "[code][rotation]") {
+  STATIC_REQUIRE(std::is_trivially_copyable_v<pv::key_ring>);
   STATIC_REQUIRE(pv::key_ring{}.validate() == pv::key_ring_error::empty);
   STATIC_REQUIRE(pv::key_ring{pv::secret_key{}}.validate() == pv::key_ring_error::zero_key);
   STATIC_REQUIRE(pv::key_ring{key_a}.validate() == pv::key_ring_error::ok);

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -159,6 +160,7 @@ class key_ring {
   constexpr explicit key_ring(const secret_key& key, key_id id = 0) noexcept : size_(1) {
     keys_[0] = key;
     ids_[0] = id;
+    prepared_[0].emplace(std::span<const std::byte>(key));
   }
 
   // Adds `key` under `id` (not primary unless the ring was empty): zero_key,
@@ -169,6 +171,7 @@ class key_ring {
     if (size_ == key_ring_capacity) return key_ring_error::full;
     keys_[size_] = key;
     ids_[size_] = id;
+    prepared_[size_].emplace(std::span<const std::byte>(key));
     ++size_;
     return key_ring_error::ok;
   }
@@ -188,14 +191,19 @@ class key_ring {
     const std::size_t i = index_of(id);
     if (i == npos) return key_ring_error::unknown_id;
     if (i == primary_) return key_ring_error::retiring_primary;
+    prepared_[i]->wipe();
     for (std::size_t j = i; j + 1 < size_; ++j) {
       keys_[j] = keys_[j + 1];
       ids_[j] = ids_[j + 1];
+      prepared_[j] = prepared_[j + 1];
     }
     --size_;
     if (primary_ > i) --primary_;
-    keys_[size_] = secret_key{};  // the last slot held a copy; the ring lives on, so this store stays
+    // The last slot held a copy; the ring lives on, so these stores stay.
+    keys_[size_] = secret_key{};
     ids_[size_] = 0;
+    if (size_ != i) prepared_[size_]->wipe();
+    prepared_[size_].reset();
     return key_ring_error::ok;
   }
 
@@ -224,10 +232,20 @@ class key_ring {
     const std::size_t i = index_of(id);
     return i == npos ? nullptr : &keys_[i];
   }
+  // The HMAC hasher keyed with the key `id` (its pads absorbed once, when the
+  // key joined the ring), or null: what issue_code and check_code copy for a tag.
+  constexpr const hmac_sha256_hasher* prepared(key_id id) const noexcept {
+    const std::size_t i = index_of(id);
+    return i == npos ? nullptr : &*prepared_[i];
+  }
 
   // Wipes every key (secure_zero); the ring is empty afterwards.
   constexpr void wipe() noexcept {
     for (secret_key& k : keys_) detail::secure_zero(k.data(), k.size());
+    for (std::optional<hmac_sha256_hasher>& h : prepared_) {
+      if (h) h->wipe();
+      h.reset();
+    }
     ids_ = {};
     size_ = 0;
     primary_ = 0;
@@ -243,6 +261,7 @@ class key_ring {
 
   std::array<secret_key, key_ring_capacity> keys_{};
   std::array<key_id, key_ring_capacity> ids_{};
+  std::array<std::optional<hmac_sha256_hasher>, key_ring_capacity> prepared_{};
   std::uint8_t size_ = 0;
   std::uint8_t primary_ = 0;
 };
@@ -489,18 +508,25 @@ struct binding_tags {
   code_tag binding;
   code_tag code;
 };
-constexpr binding_tags compute_tags(const secret_key& key, const code_binding& binding,
+// `keyed` is the HMAC hasher already keyed (its pads absorbed): a key ring
+// prepares one per key once, so a tag costs no key schedule.
+constexpr binding_tags compute_tags(const hmac_sha256_hasher& keyed, const code_binding& binding,
                                     std::string_view code) noexcept {
-  hmac_sha256_hasher keyed{std::span<const std::byte>(key)};  // the key schedule, done once
   hmac_sha256_hasher b = keyed;
   b.update(binding_domain);
   feed_binding(b, binding);
   hmac_sha256_hasher c = keyed;
-  keyed.wipe();  // no keyed state stays behind on the stack (finish wipes b and c)
   c.update(code_domain);
   feed_binding(c, binding);
   c.update(static_cast<std::byte>(code.size() & 0xFFU)).update(code);
-  return {truncate_tag(b.finish()), truncate_tag(c.finish())};
+  return {truncate_tag(b.finish()), truncate_tag(c.finish())};  // finish wipes b and c
+}
+constexpr binding_tags compute_tags(const secret_key& key, const code_binding& binding,
+                                    std::string_view code) noexcept {
+  hmac_sha256_hasher keyed{std::span<const std::byte>(key)};  // the key schedule, done once for both tags
+  const binding_tags tags = compute_tags(keyed, binding, code);
+  keyed.wipe();  // no keyed state stays behind on the stack
+  return tags;
 }
 
 
@@ -659,13 +685,15 @@ constexpr timestamp forgettable_at(const code_policy& policy, const challenge& s
 // key, or a generator that gave no acceptable value in 512 draws. `state` is
 // unchanged on error.
 namespace detail {
-template <uniform_random_bit_generator G>
-constexpr result<issued_code> issue_under(const code_policy& policy, const secret_key& key, key_id id,
+// `key` is a secret_key or a keyed hmac_sha256_hasher (compute_tags takes
+// both); `usable` is false for an all-zero key.
+template <class Key, uniform_random_bit_generator G>
+constexpr result<issued_code> issue_under(const code_policy& policy, const Key& key, bool usable, key_id id,
                                           const code_binding& binding, challenge& state, timestamp now,
                                           G& rng) noexcept {
   if (std::is_constant_evaluated())
     PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "issue_code: code_policy outside its limits (RULES.md §5)");
-  if (validate(policy) != errc::ok || !is_action(binding.purpose) || !info(binding.purpose).sends || detail::is_zero_key(key))
+  if (validate(policy) != errc::ok || !is_action(binding.purpose) || !info(binding.purpose).sends || !usable)
     return errc::invalid_parameter;
   challenge next = state;
   detail::forget_old_failures(policy, next, now);
@@ -700,7 +728,7 @@ constexpr result<issued_code> issue_under(const code_policy& policy, const secre
 template <detail::uniform_random_bit_generator G>
 constexpr result<issued_code> issue_code(const code_policy& policy, const secret_key& key, const code_binding& binding,
                                          challenge& state, timestamp now, G& rng) noexcept {
-  return detail::issue_under(policy, key, key_id{0}, binding, state, now, rng);
+  return detail::issue_under(policy, key, !detail::is_zero_key(key), key_id{0}, binding, state, now, rng);
 }
 
 // The same under `keys`: the code is issued under the primary key and the
@@ -709,9 +737,10 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const secret
 template <detail::uniform_random_bit_generator G>
 constexpr result<issued_code> issue_code(const code_policy& policy, const key_ring& keys, const code_binding& binding,
                                          challenge& state, timestamp now, G& rng) noexcept {
-  const secret_key* primary = keys.primary();
-  if (primary == nullptr) return errc::invalid_parameter;
-  return detail::issue_under(policy, *primary, keys.primary_id(), binding, state, now, rng);
+  const hmac_sha256_hasher* keyed = keys.prepared(keys.primary_id());
+  if (keyed == nullptr) return errc::invalid_parameter;
+  return detail::issue_under(policy, *keyed, !detail::is_zero_key(*keys.primary()), keys.primary_id(), binding, state,
+                             now, rng);
 }
 
 // Checks `submitted` against the live code of `state` for `binding` at
@@ -730,9 +759,11 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const key_ri
 // outside its limits is a compile error in a constant expression and gives
 // no_code (nothing checked, nothing changed) at run time.
 namespace detail {
-// check_code's transition with the key of the challenge's issuing key id, or
-// null when the caller's keys have none under that id.
-constexpr check_status check_under(const code_policy& policy, const secret_key* key, const code_binding& binding,
+// check_code's transition with the key of the challenge's issuing key id (a
+// secret_key or a keyed hmac_sha256_hasher), or null when the caller's keys
+// have none under that id.
+template <class Key>
+constexpr check_status check_under(const code_policy& policy, const Key* key, const code_binding& binding,
                                    challenge& state, std::string_view submitted, timestamp now) noexcept {
   if (std::is_constant_evaluated())
     PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "check_code: code_policy outside its limits (RULES.md §5)");
@@ -798,7 +829,7 @@ constexpr check_status check_code(const code_policy& policy, const secret_key& k
 // challenge whose key is not in the ring reads as no_code (RULES.md §5, key rotation).
 constexpr check_status check_code(const code_policy& policy, const key_ring& keys, const code_binding& binding,
                                   challenge& state, std::string_view submitted, timestamp now) noexcept {
-  return detail::check_under(policy, keys.find(state.issuing_key()), binding, state, submitted, now);
+  return detail::check_under(policy, keys.prepared(state.issuing_key()), binding, state, submitted, now);
 }
 
 // The 64-byte stored form of `state` (layout on challenge_bytes).
