@@ -14,8 +14,8 @@
 // with a function-level target attribute, so no -m flag is needed, and the
 // CPU is asked once per process. Define PHONEVERIFY_NO_SHA_NI (for the whole
 // program) to compile the hardware path out; detail::force_sha256_engine picks
-// one at run time (tests, benchmarks). Valgrind 3.19 can execute neither
-// instruction and hides the CPUID bit, so under it the portable path runs.
+// one at run time (tests, benchmarks). Valgrind 3.19 cannot execute these
+// instructions and clears their CPUID bit, so under it the portable path runs.
 #ifndef PHONEVERIFY_CRYPTO_HPP
 #define PHONEVERIFY_CRYPTO_HPP
 
