@@ -300,6 +300,16 @@ constexpr key_ring starting_keys(const engine_config& config) noexcept {
   return config.keys.empty() ? key_ring{config.key} : config.keys;
 }
 
+namespace detail {
+// Whether `id` names the same key in both rings (an id whose key changed is
+// a key that left): what both engines' rotate_keys ask of every key.
+inline bool same_key(const key_ring& a, const key_ring& b, key_id id) noexcept {
+  const secret_key* x = a.find(id);
+  const secret_key* y = b.find(id);
+  return x != nullptr && y != nullptr && constant_time_equal(*x, *y);
+}
+}  // namespace detail
+
 // How rotate_keys treats a code still live under a key that leaves the ring
 // (RULES.md §5, key rotation).
 enum class live_codes : std::uint8_t {
@@ -314,13 +324,17 @@ enum class rotation_error : std::uint8_t {
   retiring_primary,     // the new ring lacks the primary key in force: make another key primary first,
                         // and retire this one in a later rotation (a send in flight may still issue under it)
   key_has_live_codes,   // a leaving key (absent, or another key under its id) still has live codes
+  state_unavailable,    // the fleet engine could not read the key-use ledger (fleet.hpp): nothing changed
 };
 
-// What rotate_keys did: ok, or why not; the live codes under the keys that
-// leave and when the last of them expires (a refused rotation succeeds from then).
+// What rotate_keys did: ok, or why not; the leaving keys that still have
+// live codes, those codes (the embedded engine counts them; the fleet
+// engine knows only which keys, from its ledger, and leaves 0), and when
+// the last of them expires (a refused rotation succeeds from then).
 struct rotation_report {
   rotation_error error = rotation_error::ok;
   key_ring_error ring_problem = key_ring_error::ok;
+  std::size_t leaving_keys_in_use = 0;
   std::size_t live_codes_of_leaving_keys = 0;
   timestamp last_expiry{};
 };
@@ -1190,17 +1204,20 @@ class engine : public detail::action_methods<engine> {
       return report;
     }
     const key_ring& current = *keys_;  // only this function replaces it, under rotation_mutex_
-    if (!same_key(current, next, current.primary_id())) {
+    if (!detail::same_key(current, next, current.primary_id())) {
       report.error = rotation_error::retiring_primary;
       return report;
     }
     const timestamp t = now();
+    std::array<bool, 256> in_use{};
     challenges_.for_each_live(t, [&](std::string_view, const challenge& c) {
       if (c.state() != challenge_state::live || t >= c.expires_at()) return;
-      if (!current.contains(c.issuing_key()) || same_key(current, next, c.issuing_key())) return;
+      if (!current.contains(c.issuing_key()) || detail::same_key(current, next, c.issuing_key())) return;
       ++report.live_codes_of_leaving_keys;
+      in_use[c.issuing_key()] = true;
       if (c.expires_at() > report.last_expiry) report.last_expiry = c.expires_at();
     });
+    for (bool used : in_use) report.leaving_keys_in_use += used ? 1 : 0;
     if (report.live_codes_of_leaving_keys != 0 && leaving == live_codes::refuse) {
       report.error = rotation_error::key_has_live_codes;
       return report;
@@ -1629,12 +1646,6 @@ class engine : public detail::action_methods<engine> {
   std::atomic<const key_ring*> keys_in_force_;
   mutable std::mutex rotation_mutex_;
 
-  // Whether `id` names the same key in both rings (an id whose key changed is a key that left).
-  static bool same_key(const key_ring& a, const key_ring& b, key_id id) noexcept {
-    const secret_key* x = a.find(id);
-    const secret_key* y = b.find(id);
-    return x != nullptr && y != nullptr && constant_time_equal(*x, *y);
-  }
 };
 
 inline engine_or_error engine::create(const engine_config& config, clock_function clock,

@@ -302,6 +302,24 @@ constexpr result<key_name> make_key(const key_scheme& scheme, key_kind kind, std
   return out;
 }
 
+// The key-use ledger of HMAC key `id` (RULES.md §5, key rotation):
+// {pv:<deployment>}:k:<id in decimal>, holding the latest instant (ms) until
+// which a code issued under that key may be live, and expiring then. Its tag
+// is the deployment's alone, in the sharded mode too, so every ledger key
+// shares one slot and one script reads them all. Written by key_use_lease
+// before an instance issues under the key, read before a key may leave the ring.
+constexpr key_name key_use_key(const key_scheme& scheme, key_id id) noexcept {
+  key_name out;
+  if (scheme.deployment.empty()) return out;
+  out.append("{pv:");
+  out.append(scheme.deployment);
+  out.append("}:k:");
+  if (id >= 100) out.push_back(static_cast<char>('0' + id / 100));
+  if (id >= 10) out.push_back(static_cast<char>('0' + id / 10 % 10));
+  out.push_back(static_cast<char>('0' + id % 10));
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 // Calls: a script and its KEYS and ARGV, as the strings any client sends.
 
@@ -315,9 +333,10 @@ struct script_call {
   std::array<inline_string<ArgSize>, Args> args{};
   inline_string<4> numkeys{};
   std::size_t key_count = Keys;  // the keys this call sends (a send without a quota sends 2 of 3)
+  std::size_t arg_count = Args;  // the args it sends (a ledger read sends one per ledger asked)
 
   static constexpr std::size_t max_argc = 3 + Keys + Args;
-  constexpr std::size_t argc() const noexcept { return 3 + key_count + Args; }
+  constexpr std::size_t argc() const noexcept { return 3 + key_count + arg_count; }
   // EVALSHA <sha1> <numkeys> <keys...> <args...>, or with `with_source`
   // EVAL <source> ... (after NOSCRIPT): the first argc() entries. The views
   // point into this call and its script: keep both alive while they are used.
@@ -327,7 +346,7 @@ struct script_call {
     out[1] = with_source ? code->source : code->sha1_view();
     out[2] = numkeys.view();
     for (std::size_t i = 0; i < key_count; ++i) out[3 + i] = keys[i].view();
-    for (std::size_t i = 0; i < Args; ++i) out[3 + key_count + i] = args[i].view();
+    for (std::size_t i = 0; i < arg_count; ++i) out[3 + key_count + i] = args[i].view();
     return out;
   }
 };
@@ -362,9 +381,9 @@ constexpr void put_i64(inline_string<N>& out, std::int64_t value) noexcept {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((u >> shift) & 0xFFU));
 }
 
-// ARGV[2] and ARGV[3] of the check, the send and the issue step: the
-// binding tag and the code tag (16 bytes each), computed in C++ (the HMAC
-// key never leaves the process); the scripts compare them, never derive them.
+// ARGV[2] and ARGV[3] of the send and the issue step: the new code's
+// binding tag and code tag (16 bytes each), computed in C++ (the HMAC key
+// never leaves the process); the scripts store them, never derive them.
 template <class Args>
 constexpr void put_tags(Args& args, const ::phoneverify::detail::binding_tags& tags) noexcept {
   for (std::byte b : tags.binding) args[1].push_back(static_cast<char>(b));
@@ -551,34 +570,34 @@ return {0, 0, free, 0, retry}
 )lua";
 
 // The challenge (code.hpp's challenge_bytes, versions 1 and 2) in Lua:
-// read_challenge checks what from_bytes checks; encode writes version 2;
+// read_challenge checks what from_bytes checks (byte 3, kid, is the id of
+// the key that issued the code, RULES.md §5 key rotation); encode writes version 2;
 // forgettable is forgettable_at, with the policy P = {resend, lockout, fb
 // (failure_budget), bw (budget window)} in ms; budget_used is
 // budget_used_at. Shared by the check and the send.
 inline constexpr char challenge_lua[] = R"lua(
 local Z16 = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
-local function none() return {st = 0, att = 0, fail = 0, bud = 0, iss = 0, exp = 0, lf = 0, bt = Z16, ct = Z16} end
+local function none() return {st = 0, att = 0, fail = 0, bud = 0, iss = 0, exp = 0, lf = 0, bt = Z16, ct = Z16, kid = 0} end
 local function read_challenge(v)
   if not v then return none(), 0 end
   if #v ~= 64 then return nil, 2 end
-  local ver, st, att, z, fail, bud, iss, exp, lf, bt, ct = up('>BBBBHHi8i8i8c16c16', v)
+  local ver, st, att, kid, fail, bud, iss, exp, lf, bt, ct = up('>BBBBHHi8i8i8c16c16', v)
   if ver == 0 and v == rep('\0', 64) then return none(), 0 end
   if ver ~= 1 and ver ~= 2 then return nil, 3 end
-  if z ~= 0 then return nil, 5 end
-  if ver == 1 and bud ~= 0 then return nil, 5 end
+  if ver == 1 and (bud ~= 0 or kid ~= 0) then return nil, 5 end
   if st > 4 then return nil, 5 end
   if st == 0 then
-    if att ~= 0 or fail ~= 0 or bud ~= 0 or iss ~= 0 or exp ~= 0 or lf ~= 0 or bt ~= Z16 or ct ~= Z16 then
+    if att ~= 0 or kid ~= 0 or fail ~= 0 or bud ~= 0 or iss ~= 0 or exp ~= 0 or lf ~= 0 or bt ~= Z16 or ct ~= Z16 then
       return nil, 5
     end
     return none(), 0
   end
   if iss >= LIMIT or iss < -LIMIT or exp >= LIMIT or exp < -LIMIT or lf >= LIMIT or lf < -LIMIT then return nil, 6 end
   if exp < iss or exp - iss > 600000 then return nil, 5 end
-  return {st = st, att = att, fail = fail, bud = bud, iss = iss, exp = exp, lf = lf, bt = bt, ct = ct}, 0
+  return {st = st, att = att, fail = fail, bud = bud, iss = iss, exp = exp, lf = lf, bt = bt, ct = ct, kid = kid}, 0
 end
 local function encode_challenge(x)
-  return pk('>BBBBHHi8i8i8', 2, x.st, x.att, 0, x.fail, x.bud, x.iss, x.exp, x.lf) .. x.bt .. x.ct
+  return pk('>BBBBHHi8i8i8', 2, x.st, x.att, x.kid, x.fail, x.bud, x.iss, x.exp, x.lf) .. x.bt .. x.ct
 end
 local function forgettable(x, P)
   local at, t = nil, nil
@@ -600,16 +619,18 @@ end
 )lua";
 
 // The code check: check_code's transition (code.hpp) on a challenge_bytes
-// value. KEYS[1] the challenge. ARGV: now, the binding tag and the code tag
-// of the submission (16 bytes each, computed in C++), and one blob of
-// big-endian int64 (put_i64): well-formed (1 when the submission is exactly
-// `digits` ASCII digits), max_attempts, max_consecutive_failures, lockout
-// ms, failure_budget, budget window ms, resend interval ms, margin.
-// Reply: {fault} or {0, check_status}.
+// value. KEYS[1] the challenge. ARGV: now; the submission's tags under each
+// key of the ring, computed in C++ (1 to 8 entries of 33 bytes: the key id,
+// the binding tag, the code tag); one blob of big-endian int64 (put_i64):
+// well-formed (1 when the submission is exactly `digits` ASCII digits),
+// max_attempts, max_consecutive_failures, lockout ms, failure_budget, budget
+// window ms, resend interval ms, margin. The tags of the key the challenge
+// names are compared; a live code whose key is not among them is no_code,
+// charged nothing (RULES.md §5, key rotation). Reply: {fault} or {0, check_status}.
 inline constexpr char check_body[] = R"lua(
 local CHECK_POLICY = '>i8i8i8i8i8i8i8i8'
-local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
-if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 64) then return {7} end
+local TAGS, PB = ARGV[2], ARGV[3]
+if not (exact(now) and #TAGS >= 33 and #TAGS <= 264 and #TAGS % 33 == 0 and #PB == 64) then return {7} end
 local WELL, MAXATT, MAXCF, LOCKOUT, FB, BW, RESEND, margin = up(CHECK_POLICY, PB)
 if FB < 1 or BW < 1 then return {7} end
 local P = {lockout = LOCKOUT, fb = FB, bw = BW, resend = RESEND}
@@ -627,6 +648,14 @@ local function transition()
   if c.st == 2 then return 3 elseif c.st == 3 then return 4 elseif c.st == 4 then return 2 elseif c.st ~= 1 then return 7 end
   if now >= c.exp then c.st = 4 return 2 end
   if c.att >= MAXATT then c.st = 3 return 4 end
+  local BT, CT
+  for i = 1, #TAGS, 33 do
+    if string.byte(TAGS, i) == c.kid then
+      BT, CT = string.sub(TAGS, i + 1, i + 16), string.sub(TAGS, i + 17, i + 32)
+      break
+    end
+  end
+  if BT == nil then return 7 end
   local binding_ok = BT == c.bt
   if binding_ok and WELL == 1 and CT == c.ct then
     c.st, c.fail = 2, 0
@@ -734,8 +763,8 @@ local function issue_allowed(c, P, MAXCF)
   c.fail = kept
   return fail, nia == nil or now >= nia
 end
-local function issued_challenge(c, fail, BT, CT, VALID)
-  return {st = 1, att = 0, fail = fail, bud = c.bud, iss = now, exp = now + VALID, lf = c.lf, bt = BT, ct = CT}
+local function issued_challenge(c, fail, BT, CT, VALID, KID)
+  return {st = 1, att = 0, fail = fail, bud = c.bud, iss = now, exp = now + VALID, lf = c.lf, bt = BT, ct = CT, kid = KID}
 end
 local function send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
   local lallow, lnever, lretry, lby = wallow and dallow, false, nil, 0
@@ -816,11 +845,11 @@ local function read_all(keys)
   if absent ~= 0 and redis.call('EXISTS', unpack(keys)) ~= #keys - absent then return nil, 1 end
   return vals, 0
 end
-local SEND_POLICY = '>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8'
+local SEND_POLICY = '>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8'
 local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
-if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 120 and (#KEYS == 2 or #KEYS == 3)) then return {7} end
-local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin = up(SEND_POLICY, PB)
-if FB < 1 or BW < 1 then return {7} end
+if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 128 and (#KEYS == 2 or #KEYS == 3)) then return {7} end
+local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin = up(SEND_POLICY, PB)
+if FB < 1 or BW < 1 or KID < 0 or KID > 255 then return {7} end
 local P = {resend = RESEND, lockout = LOCKOUT, fb = FB, bw = BW}
 local WC, WW = {WC1, WC2, WC3}, {WW1, WW2, WW3}
 local quota = #KEYS == 3
@@ -866,7 +895,7 @@ end
 local refused = send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
 if refused then return refused end
 -- Admitted: write all (the first write is the one out-of-memory can refuse).
-local n = issued_challenge(c, fail, BT, CT, VALID)
+local n = issued_challenge(c, fail, BT, CT, VALID, KID)
 put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
 if at + longest <= now then
   redis.call('DEL', KEYS[2])
@@ -886,8 +915,8 @@ inline constexpr auto send_source = concat(lua_prelude, challenge_lua, windows_l
 }  // namespace detail
 
 inline constexpr script flow_script = make_script("phoneverify_flow_v1", detail::text_of(detail::flow_source));
-inline constexpr script check_script = make_script("phoneverify_check_v2", detail::text_of(detail::check_source));
-inline constexpr script send_script = make_script("phoneverify_send_v2", detail::text_of(detail::send_source));
+inline constexpr script check_script = make_script("phoneverify_check_v3", detail::text_of(detail::check_source));
+inline constexpr script send_script = make_script("phoneverify_send_v3", detail::text_of(detail::send_source));
 
 // ---------------------------------------------------------------------------
 // Flow control (RULES.md §4: 10 requests per second per CAMS user, GCRA).
@@ -958,37 +987,45 @@ constexpr flow_result decode_flow(const reply_view& reply) noexcept {
 // ---------------------------------------------------------------------------
 // The code check (RULES.md §5: check_code's transition).
 
-// ARGV: now, the binding tag, the code tag, the policy blob (put_i64 of 8).
+// ARGV: now, the tags under each key (33 bytes per key), the policy blob (put_i64 of 8).
 inline constexpr std::size_t check_policy_size = 8 * 8;
-using check_call = script_call<1, 4, check_policy_size>;
+inline constexpr std::size_t check_tags_size = key_ring_capacity * (1 + 2 * code_tag_size);
+using check_call = script_call<1, 3, check_tags_size>;
 
 // The call that checks `submitted` for `binding` against the challenge at
 // `key`, at `now` (std::nullopt: the server's TIME), exactly as
-// check_code(policy, secret, binding, state, submitted, now) does (code.hpp)
+// check_code(policy, keys, binding, state, submitted, now) does (code.hpp)
 // on a state the engine would keep (one past forgettable_at reads as
-// none). The keyed tags of the submission are computed here: the secret key
-// never leaves the process, and the script compares tags only (a plain
+// none). The keyed tags of the submission are computed here, under every
+// key of the ring (the script does not know which key issued the code until
+// it reads the challenge, and one round trip is all it gets): the secret
+// keys never leave the process, and the script compares tags only (a plain
 // comparison: the submitted tag is a MAC under a key the submitter does not
 // hold, so its timing tells nothing about the stored one). invalid_parameter
-// for a policy outside its limits, an all-zero secret key, or a margin
-// outside 0 .. 2^40 ms.
-constexpr result<check_call> plan_check(const code_policy& policy, const secret_key& secret,
+// for a policy outside its limits, an invalid ring (empty, an all-zero key),
+// or a margin outside 0 .. 2^40 ms.
+constexpr result<check_call> plan_check(const code_policy& policy, const key_ring& keys,
                                         const code_binding& binding, std::string_view submitted,
                                         const key_name& key, std::optional<timestamp> now,
                                         std::chrono::milliseconds margin = default_expiry_margin) noexcept {
-  if (validate(policy) != errc::ok || ::phoneverify::detail::is_zero_key(secret) || margin.count() < 0 ||
+  if (validate(policy) != errc::ok || keys.validate() != key_ring_error::ok || margin.count() < 0 ||
       margin > max_expiry_margin || key.empty())
     return errc::invalid_parameter;
   const bool right_length = submitted.size() == policy.digits;
   const bool well_formed = right_length && ::phoneverify::detail::all_ascii_digits(submitted) != 0U;
-  const ::phoneverify::detail::binding_tags tags =
-      ::phoneverify::detail::compute_tags(secret, binding, right_length ? submitted : std::string_view{});
   namespace core = ::phoneverify::detail;
-  check_call call = detail::start_call<1, 4, check_policy_size>(check_script);
+  check_call call = detail::start_call<1, 3, check_tags_size>(check_script);
   call.keys[0] = key;
   call.args[0].append(detail::time_arg(now).view());
-  detail::put_tags(call.args, tags);
-  auto& blob = call.args[3];
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const key_id id = keys.id_at(i);
+    const core::binding_tags tags =
+        core::compute_tags(*keys.prepared(id), binding, right_length ? submitted : std::string_view{});
+    call.args[1].push_back(static_cast<char>(id));
+    for (std::byte b : tags.binding) call.args[1].push_back(static_cast<char>(b));
+    for (std::byte b : tags.code) call.args[1].push_back(static_cast<char>(b));
+  }
+  auto& blob = call.args[2];
   detail::put_i64(blob, well_formed ? 1 : 0);
   detail::put_i64(blob, policy.max_attempts);
   detail::put_i64(blob, policy.max_consecutive_failures);
@@ -998,6 +1035,14 @@ constexpr result<check_call> plan_check(const code_policy& policy, const secret_
   detail::put_i64(blob, core::to_ms(policy.resend_interval));
   detail::put_i64(blob, margin.count());
   return call;
+}
+
+// The same with one key: the ring of `secret` alone, id 0.
+constexpr result<check_call> plan_check(const code_policy& policy, const secret_key& secret,
+                                        const code_binding& binding, std::string_view submitted,
+                                        const key_name& key, std::optional<timestamp> now,
+                                        std::chrono::milliseconds margin = default_expiry_margin) noexcept {
+  return plan_check(policy, key_ring{secret}, binding, submitted, key, now, margin);
 }
 
 struct check_result {
@@ -1027,6 +1072,7 @@ constexpr check_result decode_check(const reply_view& reply) noexcept {
 struct drawn_code {
   inline_string<code_max_digits> code;
   ::phoneverify::detail::binding_tags tags;
+  key_id key = 0;  // the id of the key that made `tags` (0 for a lone secret_key)
 };
 
 namespace detail {
@@ -1035,7 +1081,8 @@ namespace detail {
 // alike: the time, the new code's two tags, then the policy blob, which
 // starts with the code policy's limits in milliseconds and counts
 // (validity, resend, max_consecutive_failures, lockout, failure_budget,
-// budget window); each script appends its own after them.
+// budget window) and the id of the key that made the tags; each script
+// appends its own after them.
 template <class Args>
 constexpr void put_issue_args(Args& args, std::optional<timestamp> now, const drawn_code& code,
                               const code_policy& policy) noexcept {
@@ -1048,6 +1095,7 @@ constexpr void put_issue_args(Args& args, std::optional<timestamp> now, const dr
   put_i64(args[3], core::to_ms(policy.lockout));
   put_i64(args[3], policy.failure_budget);
   put_i64(args[3], core::to_ms(policy.failure_budget_window));
+  put_i64(args[3], code.key);  // the id the new challenge records (RULES.md §5, key rotation)
 }
 
 }  // namespace detail
@@ -1057,12 +1105,14 @@ constexpr void put_issue_args(Args& args, std::optional<timestamp> now, const dr
 // and computes their tags for `binding`. invalid_parameter for a policy
 // outside its limits, a purpose that is no sending action, an all-zero key,
 // or a generator that gave no acceptable value.
-template <::phoneverify::detail::uniform_random_bit_generator G>
-constexpr result<drawn_code> draw_code(const code_policy& policy, const secret_key& secret,
-                                       const code_binding& binding, G& rng) noexcept {
+namespace detail {
+// draw_code under `keyed` (a secret_key, or a keyed hasher of a ring), recorded as `id`.
+template <class Key, ::phoneverify::detail::uniform_random_bit_generator G>
+constexpr result<drawn_code> draw_under(const code_policy& policy, const Key& keyed, bool usable, key_id id,
+                                        const code_binding& binding, G& rng) noexcept {
   namespace core = ::phoneverify::detail;
   if (validate(policy) != errc::ok || !::phoneverify::is_action(binding.purpose) ||
-      !::phoneverify::info(binding.purpose).sends || core::is_zero_key(secret))
+      !::phoneverify::info(binding.purpose).sends || !usable)
     return errc::invalid_parameter;
   std::uint64_t value = 0;
   if (!core::draw_below(rng, core::pow10_u64(policy.digits), value)) return errc::invalid_parameter;
@@ -1074,13 +1124,32 @@ constexpr result<drawn_code> draw_code(const code_policy& policy, const secret_k
   drawn_code out{};
   out.code.append(std::string_view(digits, policy.digits));
   core::secure_zero(digits, code_max_digits);
-  out.tags = core::compute_tags(secret, binding, out.code.view());
+  out.tags = core::compute_tags(keyed, binding, out.code.view());
+  out.key = id;
   return out;
+}
+}  // namespace detail
+
+template <::phoneverify::detail::uniform_random_bit_generator G>
+constexpr result<drawn_code> draw_code(const code_policy& policy, const secret_key& secret,
+                                       const code_binding& binding, G& rng) noexcept {
+  return detail::draw_under(policy, secret, !::phoneverify::detail::is_zero_key(secret), key_id{0}, binding, rng);
+}
+
+// The same under the primary key of `keys`, whose id the tags carry (RULES.md
+// §5, key rotation); an empty ring or a zero primary is invalid_parameter.
+template <::phoneverify::detail::uniform_random_bit_generator G>
+constexpr result<drawn_code> draw_code(const code_policy& policy, const key_ring& keys, const code_binding& binding,
+                                       G& rng) noexcept {
+  const hmac_sha256_hasher* keyed = keys.prepared(keys.primary_id());
+  if (keyed == nullptr) return errc::invalid_parameter;
+  return detail::draw_under(policy, *keyed, !::phoneverify::detail::is_zero_key(*keys.primary()), keys.primary_id(),
+                            binding, rng);
 }
 
 // ARGV: now, the two tags, the policy blob (put_issue_args' 6, the three
 // windows' count and width, the daily limit, its UTC offset, the margin).
-inline constexpr std::size_t send_policy_size = 15 * 8;
+inline constexpr std::size_t send_policy_size = 16 * 8;
 using send_call = script_call<3, 4, send_policy_size>;
 
 // The keys of a send: the binding's challenge, the phone's windows, and the
@@ -1266,11 +1335,11 @@ return {0, 0, 0, (key - 2147483648 + 1) * DAY - OFF, now, d or '', ''}
 // policy's six: margin, windows allowed, never, retry_at; 1 when a quota
 // counts; its allowed, never, retry_at). Reply: the send script's.
 inline constexpr char issue_step_body[] = R"lua(
-local ISSUE_POLICY = '>i8i8i8i8i8i8i8i8i8i8i8i8i8i8'
+local ISSUE_POLICY = '>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8'
 local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
-if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 112) then return {7} end
-local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, margin, WA, WN, WR, HQ, DA, DN, DR = up(ISSUE_POLICY, PB)
-if FB < 1 or BW < 1 then return {7} end
+if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 120) then return {7} end
+local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, margin, WA, WN, WR, HQ, DA, DN, DR = up(ISSUE_POLICY, PB)
+if FB < 1 or BW < 1 or KID < 0 or KID > 255 then return {7} end
 local P = {resend = RESEND, lockout = LOCKOUT, fb = FB, bw = BW}
 local v, f = read(KEYS[1])
 if f ~= 0 then return {f} end
@@ -1284,7 +1353,7 @@ local dallow, dnever, dretry = true, false, nil
 if HQ == 1 then dallow, dnever, dretry = DA == 1, DN == 1, DR end
 local refused = send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
 if refused then return refused end
-local n = issued_challenge(c, fail, BT, CT, VALID)
+local n = issued_challenge(c, fail, BT, CT, VALID, KID)
 put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
 return {0, 0, 0, now, n.exp}
 )lua";
@@ -1312,13 +1381,210 @@ inline constexpr script windows_step_script =
 inline constexpr script quota_step_script =
     make_script("phoneverify_send_quota_v1", detail::text_of(detail::quota_step_source));
 inline constexpr script issue_step_script =
-    make_script("phoneverify_send_issue_v2", detail::text_of(detail::issue_step_source));
+    make_script("phoneverify_send_issue_v3", detail::text_of(detail::issue_step_source));
 inline constexpr script undo_script = make_script("phoneverify_undo_v1", std::string_view(detail::undo_source));
+
+// ---------------------------------------------------------------------------
+// The key-use ledger (RULES.md §5, key rotation): how a fleet knows that no
+// code of a key is live before the key leaves the ring. Before an instance
+// issues under a key it leases the key's ledger (key_use_key) for
+// code_policy::validity and two lease periods from now, at most once a lease
+// period; the ledger index (key_use_index) lists the ids ever leased. Every
+// ledger key expires when no code of its key can be live, so a key whose
+// ledger is gone has no live code anywhere in the fleet.
+
+// The index of the ledgers: {pv:<deployment>}:k:ids, the set of ids (decimal).
+constexpr key_name key_use_index(const key_scheme& scheme) noexcept {
+  key_name out;
+  if (scheme.deployment.empty()) return out;
+  out.append("{pv:");
+  out.append(scheme.deployment);
+  out.append("}:k:ids");
+  return out;
+}
+
+namespace detail {
+// Lease: KEYS[1] a key_use_key, KEYS[2] the index; ARGV: now ('' = the
+// server's TIME), the ms from now during which codes of the key may be
+// live, the key id. Keeps the later of the stored instant and now + ms,
+// expiring then, and the id in the index, which lives as long as its
+// longest ledger. Reply {0, until} or {fault}.
+inline constexpr char key_use_lease_body[] = R"lua(
+local FOR, ID = tonumber(ARGV[2]), ARGV[3]
+if not (exact(now) and FOR ~= nil and exact(FOR) and FOR >= 1) then return {7} end
+local v, f = read(KEYS[1])
+if f ~= 0 then return {f} end
+local last = now + FOR
+if v then
+  local old = tonumber(v)
+  if old == nil or not exact(old) or format('%d', old) ~= v then return {5} end
+  if old > last then last = old end
+end
+local kind = redis.call('TYPE', KEYS[2]).ok
+if kind ~= 'set' and kind ~= 'none' then return {1} end
+redis.call('SADD', KEYS[2], ID)
+redis.call('SET', KEYS[1], format('%d', last), 'PX', format('%d', last - now))
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl < last - now then redis.call('PEXPIRE', KEYS[2], format('%d', last - now)) end
+return {0, last}
+)lua";
+// The ids: KEYS[1] the index. Reply {0, id...} or {fault}.
+inline constexpr char key_use_ids_body[] = R"lua(
+local ids = redis.pcall('SMEMBERS', KEYS[1])
+if ids.err then return {1} end
+local out = {0}
+for i = 1, #ids do
+  local id = tonumber(ids[i])
+  if id == nil or id < 0 or id > 255 or string.format('%d', id) ~= ids[i] then return {5} end
+  out[#out + 1] = id
+end
+return out
+)lua";
+// Read: KEYS[1] the index, KEYS[2..] the ledgers asked about; ARGV: now,
+// then each ledger's id. Reply {0, now, until or -1 per ledger (-1: no code
+// of it can be live)} or {fault}; a dead ledger's id leaves the index.
+inline constexpr char key_use_read_body[] = R"lua(
+if not exact(now) or #ARGV ~= #KEYS then return {7} end
+local out = {0, now}
+for i = 2, #KEYS do
+  local v, f = read(KEYS[i])
+  if f ~= 0 then return {f} end
+  local last = -1
+  if v then
+    last = tonumber(v)
+    if last == nil or not exact(last) or format('%d', last) ~= v then return {5} end
+    if last <= now then last = -1 end
+  end
+  if last == -1 and redis.call('TYPE', KEYS[1]).ok == 'set' then redis.call('SREM', KEYS[1], ARGV[i]) end
+  out[#out + 1] = last
+end
+return out
+)lua";
+inline constexpr auto key_use_lease_source = concat(lua_prelude, read_lua, key_use_lease_body);
+inline constexpr auto key_use_read_source = concat(lua_prelude, read_lua, key_use_read_body);
+}  // namespace detail
+
+inline constexpr script key_use_lease_script =
+    make_script("phoneverify_key_use_lease_v1", detail::text_of(detail::key_use_lease_source));
+inline constexpr script key_use_ids_script =
+    make_script("phoneverify_key_use_ids_v1", std::string_view(detail::key_use_ids_body));
+inline constexpr script key_use_read_script =
+    make_script("phoneverify_key_use_read_v1", detail::text_of(detail::key_use_read_source));
+
+using key_use_lease_call = script_call<2, 3>;
+using key_use_ids_call = script_call<1, 0>;
+// The ledgers one read asks about at most (a caller with more asks in batches).
+inline constexpr std::size_t max_key_use_read = 2 * key_ring_capacity;
+using key_use_read_call = script_call<1 + max_key_use_read, 1 + max_key_use_read>;
+
+// The lease of key `id` for `live_for` from `now` (std::nullopt: the server's TIME).
+constexpr result<key_use_lease_call> plan_key_use_lease(const key_scheme& scheme, key_id id,
+                                                         std::optional<timestamp> now,
+                                                         std::chrono::milliseconds live_for) noexcept {
+  if (scheme.deployment.empty() || live_for.count() < 1 || live_for > max_expiry_margin) return errc::invalid_parameter;
+  key_use_lease_call call = detail::start_call<2, 3>(key_use_lease_script);
+  call.keys[0] = key_use_key(scheme, id);
+  call.keys[1] = key_use_index(scheme);
+  call.args[0].append(detail::time_arg(now).view());
+  call.args[1].append(detail::decimal(live_for.count()).view());
+  call.args[2].append(detail::decimal(id).view());
+  return call;
+}
+
+constexpr result<key_use_ids_call> plan_key_use_ids(const key_scheme& scheme) noexcept {
+  if (scheme.deployment.empty()) return errc::invalid_parameter;
+  key_use_ids_call call = detail::start_call<1, 0>(key_use_ids_script);
+  call.keys[0] = key_use_index(scheme);
+  return call;
+}
+
+// The read of the ledgers of `ids` (1 to max_key_use_read of them).
+constexpr result<key_use_read_call> plan_key_use_read(const key_scheme& scheme, std::span<const key_id> ids,
+                                                       std::optional<timestamp> now) noexcept {
+  if (scheme.deployment.empty() || ids.empty() || ids.size() > max_key_use_read) return errc::invalid_parameter;
+  key_use_read_call call = detail::start_call<1 + max_key_use_read, 1 + max_key_use_read>(key_use_read_script);
+  call.key_count = 1 + ids.size();
+  call.arg_count = 1 + ids.size();
+  call.numkeys.clear();
+  call.numkeys.append(detail::decimal(static_cast<std::int64_t>(call.key_count)).view());
+  call.keys[0] = key_use_index(scheme);
+  call.args[0].append(detail::time_arg(now).view());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    call.keys[1 + i] = key_use_key(scheme, ids[i]);
+    call.args[1 + i].append(detail::decimal(ids[i]).view());
+  }
+  return call;
+}
+
+// The ids a key_use_ids call answered (fault none), at most 256.
+struct key_use_ids_result {
+  fault error = fault::none;
+  std::array<key_id, 256> ids{};
+  std::size_t count = 0;
+};
+
+constexpr key_use_ids_result decode_key_use_ids(const reply_view& reply) noexcept {
+  key_use_ids_result out;
+  std::array<long long, 257> v{};
+  std::size_t got = 0;
+  out.error = fault::bad_reply;
+  if (!detail::integers(reply, v, got)) return out;
+  const fault f = detail::fault_of(v[0]);
+  if (f != fault::none) {
+    if (got == 1) out.error = f;
+    return out;
+  }
+  for (std::size_t i = 1; i < got; ++i) {
+    if (v[i] < 0 || v[i] > 255) return out;
+    out.ids[out.count++] = static_cast<key_id>(v[i]);
+  }
+  out.error = fault::none;
+  return out;
+}
+
+// A ledger read's answer: the time it was read at, and per id asked the
+// instant until which a code of that key may be live (nullopt: none can be).
+struct key_use_result {
+  fault error = fault::none;
+  timestamp now{};
+  std::array<std::optional<timestamp>, max_key_use_read> live_until{};
+};
+
+constexpr key_use_result decode_key_use_read(const reply_view& reply, std::size_t asked) noexcept {
+  key_use_result out;
+  std::array<long long, 2 + max_key_use_read> v{};
+  std::size_t got = 0;
+  out.error = fault::bad_reply;
+  if (!detail::integers(reply, v, got)) return out;
+  const fault f = detail::fault_of(v[0]);
+  if (f != fault::none) {
+    if (got == 1) out.error = f;
+    return out;
+  }
+  if (got != 2 + asked || v[1] >= exact_limit || v[1] < -exact_limit) return out;
+  for (std::size_t i = 0; i < asked; ++i)
+    if (v[2 + i] < -1 || v[2 + i] >= exact_limit) return out;
+  out.error = fault::none;
+  out.now = timestamp{std::chrono::milliseconds{v[1]}};
+  for (std::size_t i = 0; i < asked; ++i)
+    if (v[2 + i] != -1) out.live_until[i] = timestamp{std::chrono::milliseconds{v[2 + i]}};
+  return out;
+}
+
+// A lease's answer: ok, or the fault.
+constexpr fault decode_key_use_lease(const reply_view& reply) noexcept {
+  std::array<long long, 2> v{};
+  std::size_t got = 0;
+  if (!detail::integers(reply, v, got)) return fault::bad_reply;
+  const fault f = detail::fault_of(v[0]);
+  if (f != fault::none) return got == 1 ? f : fault::bad_reply;
+  return got == 2 ? fault::none : fault::bad_reply;
+}
 
 using windows_step_call = script_call<1, 9>;
 using quota_step_call = script_call<1, 5>;
 // ARGV: as the send's, the blob ending with the margin and the verdicts.
-inline constexpr std::size_t issue_policy_size = 14 * 8;
+inline constexpr std::size_t issue_policy_size = 15 * 8;
 using issue_step_call = script_call<1, 4, issue_policy_size>;
 inline constexpr std::size_t max_state_size = 96;  // sliding_window_state_bytes<10>
 using undo_call = script_call<1, 2, max_state_size>;

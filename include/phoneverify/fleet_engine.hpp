@@ -46,7 +46,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -87,6 +89,11 @@ struct fleet_config {
   // acknowledged. 0: off.
   std::int64_t wait_replicas = 0;
   std::chrono::milliseconds wait_timeout{20};
+  // At start-up, a key the ledger says still has live codes somewhere in the
+  // fleet but that engine.keys (or engine.key) lacks refuses the start
+  // (start_error::key_in_use_missing): its codes would read as having none.
+  // true starts anyway and lets them die (a leaked key). RULES.md §5, key rotation.
+  bool drop_codes_of_missing_keys = false;
 };
 
 // Why a fleet engine was not built.
@@ -105,6 +112,7 @@ enum class start_error : std::uint8_t {
   config_unreadable,          // the server refused CONFIG GET and assume_noeviction is false
   eviction_policy,            // maxmemory-policy is `detail`, not noeviction: live keys could be evicted
   script_load_failed,         // SCRIPT LOAD failed or named another SHA-1 (`detail`)
+  key_in_use_missing,         // the ledger says key `detail` has live codes, and the ring lacks it
 };
 
 struct start_failure {
@@ -163,6 +171,12 @@ inline inline_string<320> describe(const start_failure& f) noexcept {
     case start_error::script_load_failed:
       out.append("Redis SCRIPT LOAD failed: ");
       out.append(f.detail.view());
+      break;
+    case start_error::key_in_use_missing:
+      out.append("HMAC key ");
+      out.append(f.detail.view());
+      out.append(": keep it in fleet_config.engine.keys until then (RULES.md §5, key rotation), or set "
+                 "drop_codes_of_missing_keys for a leaked key");
       break;
   }
   return out;
@@ -335,6 +349,71 @@ class fleet_engine : public ::phoneverify::detail::action_methods<fleet_engine> 
     return out;
   }
 
+  // Replaces this instance's HMAC key ring, as engine::rotate_keys does
+  // (RULES.md §5, key rotation): refused for an invalid ring, one without the
+  // primary in force, and, with live_codes::refuse, a leaving key whose
+  // ledger in Redis says a code of it may be live on any instance
+  // (leaving_keys_in_use, last_expiry: the fleet cannot count the codes).
+  // state_unavailable when the ledger cannot be read. Every instance must
+  // make the new key primary before any removes the old one: the ledger
+  // tells codes already issued, not what a lagging instance issues next.
+  rotation_report rotate_keys(const key_ring& next, live_codes leaving = live_codes::refuse) {
+    const std::lock_guard<std::mutex> serial(rotation_mutex_);
+    rotation_report report;
+    if (const key_ring_error e = next.validate(); e != key_ring_error::ok) {
+      report.error = rotation_error::ring_invalid;
+      report.ring_problem = e;
+      return report;
+    }
+    key_ring current;
+    {
+      const std::shared_lock<std::shared_mutex> read(keys_mutex_);
+      current = keys_;
+    }
+    if (!::phoneverify::detail::same_key(current, next, current.primary_id())) {
+      current.wipe();
+      report.error = rotation_error::retiring_primary;
+      return report;
+    }
+    std::array<key_id, key_ring_capacity> gone{};
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < current.size(); ++i)
+      if (!::phoneverify::detail::same_key(current, next, current.id_at(i))) gone[count++] = current.id_at(i);
+    current.wipe();
+    if (count != 0) {
+      const key_use_result used = read_key_use(std::span<const key_id>(gone.data(), count));
+      if (used.error != fault::none) {
+        report.error = rotation_error::state_unavailable;
+        return report;
+      }
+      for (std::size_t i = 0; i < count; ++i) {
+        if (!used.live_until[i]) continue;
+        ++report.leaving_keys_in_use;
+        if (*used.live_until[i] > report.last_expiry) report.last_expiry = *used.live_until[i];
+      }
+      if (report.leaving_keys_in_use != 0 && leaving == live_codes::refuse) {
+        report.error = rotation_error::key_has_live_codes;
+        return report;
+      }
+    }
+    const std::unique_lock<std::shared_mutex> write(keys_mutex_);
+    keys_.wipe();
+    keys_ = next;
+    return report;
+  }
+
+  // The id new codes are issued under, and whether the ring in force holds `id`.
+  key_id primary_key_id() const {
+    const std::shared_lock<std::shared_mutex> read(keys_mutex_);
+    return keys_.primary_id();
+  }
+  bool holds_key(key_id id) const {
+    const std::shared_lock<std::shared_mutex> read(keys_mutex_);
+    return keys_.contains(id);
+  }
+
+  ~fleet_engine() { keys_.wipe(); }
+
  private:
   fleet_engine(const fleet_config& config, const key_scheme& scheme, std::shared_ptr<transport>&& link,
                std::shared_ptr<random_source>&& random, clock_function&& clock,
@@ -345,7 +424,96 @@ class fleet_engine : public ::phoneverify::detail::action_methods<fleet_engine> 
         clock_(std::move(clock)),
         margin_(config.expiry_margin),
         wait_replicas_(config.wait_replicas),
-        wait_timeout_(config.wait_timeout) {}
+        wait_timeout_(config.wait_timeout),
+        keys_(starting_keys(config.engine)) {}
+
+  // How long a lease of a key's ledger covers this instance's sends under
+  // it, and how long the ledger then lives: a code issued within the lease
+  // expires before validity + 2 leases (one more lease of slack for the
+  // rates of this host's clock and the server's).
+  static constexpr std::int64_t lease_ms = 60'000;
+  std::chrono::milliseconds ledger_life() const noexcept {
+    return std::chrono::milliseconds{::phoneverify::detail::to_ms(config().policy.code.validity) + 2 * lease_ms};
+  }
+
+  // Makes sure the ledger of key `id` covers a code issued now (RULES.md §5,
+  // key rotation), writing it at most once a lease: false (the send fails
+  // closed, `why` set) when it could not be written.
+  bool lease_key(key_id id, std::optional<timestamp> now, failure& why) noexcept {
+    const std::int64_t t = ::phoneverify::detail::ms_of(local_time(now));
+    std::atomic<std::int64_t>& until = leased_until_[id];
+    if (t < until.load(std::memory_order_acquire)) return true;
+    const result<key_use_lease_call> c = plan_key_use_lease(scheme_, id, now, ledger_life());
+    if (!c) {
+      why = {fault::bad_arguments, transport_error::none};
+      return false;
+    }
+    const transport_result r = run(*c);
+    if (!r.ok()) {
+      why = transport_failure(r);
+      return false;
+    }
+    if (const fault f = decode_key_use_lease(r.value.view()); f != fault::none) {
+      why = {f, transport_error::none};
+      return false;
+    }
+    std::int64_t seen = until.load(std::memory_order_relaxed);
+    while (t + lease_ms > seen && !until.compare_exchange_weak(seen, t + lease_ms, std::memory_order_release)) {
+    }
+    return true;
+  }
+
+  // The ledgers of `ids` (1 to max_key_use_read of them), in one script.
+  key_use_result read_key_use(std::span<const key_id> ids) noexcept {
+    const result<key_use_read_call> c = plan_key_use_read(scheme_, ids, decision_time());
+    if (!c) return {fault::bad_arguments, {}, {}};
+    const transport_result r = run(*c);
+    if (!r.ok()) return {fault::unavailable, {}, {}};
+    return decode_key_use_read(r.value.view(), ids.size());
+  }
+
+  // At start-up: every key the ledger says is in use must be in the ring
+  // (unless drop_codes_of_missing_keys); `detail` names the first that is not.
+  start_failure check_keys_in_use(const fleet_config& config) noexcept {
+    start_failure out;
+    const result<key_use_ids_call> c = plan_key_use_ids(scheme_);
+    if (!c) return out;
+    const transport_result r = run(*c);
+    if (!r.ok()) {
+      out.error = start_error::server_unavailable;
+      out.transport = r.err;
+      out.detail.append("the key-use ledger's index");
+      return out;
+    }
+    const key_use_ids_result listed = decode_key_use_ids(r.value.view());
+    if (listed.error != fault::none) {
+      out.error = start_error::server_unavailable;
+      out.detail.append("the key-use ledger's index is damaged");
+      return out;
+    }
+    std::array<key_id, 256> missing{};
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < listed.count; ++i)
+      if (!keys_.contains(listed.ids[i])) missing[count++] = listed.ids[i];
+    for (std::size_t from = 0; from < count; from += max_key_use_read) {
+      const std::size_t n = count - from < max_key_use_read ? count - from : max_key_use_read;
+      const key_use_result used = read_key_use(std::span<const key_id>(missing.data() + from, n));
+      if (used.error != fault::none) {
+        out.error = start_error::server_unavailable;
+        out.detail.append("the key-use ledger");
+        return out;
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!used.live_until[i] || config.drop_codes_of_missing_keys) continue;
+        out.error = start_error::key_in_use_missing;
+        out.detail.append(detail::decimal(missing[from + i]).view());
+        out.detail.append(" has codes live until ");
+        out.detail.append(format_iso8601(*used.live_until[i]).view());
+        return out;
+      }
+    }
+    return out;
+  }
 
   static failure& last_failure_slot() noexcept {
     thread_local failure last{};
@@ -468,10 +636,18 @@ class fleet_engine : public ::phoneverify::detail::action_methods<fleet_engine> 
     // and by the same rejection sampling as issue_code: the embedded engine
     // and this one issue the same code for the same draws.
     ::phoneverify::detail::source_generator rng{&front_.random()};
-    result<drawn_code> drawn = draw_code(config().policy.code, config().key, binding, rng);
+    result<drawn_code> drawn = errc::invalid_parameter;
+    {
+      const std::shared_lock<std::shared_mutex> read(keys_mutex_);
+      drawn = draw_code(config().policy.code, keys_, binding, rng);
+    }
     if (rng.failed || !drawn) {
       if (!fell_back) front_.count_randomness_failure();
       return front_.finish(out, ::phoneverify::detail::engine_front::no_randomness(a, local_time(now)));
+    }
+    if (failure why{}; !lease_key(drawn->key, now, why)) {
+      ::phoneverify::detail::secure_zero(&*drawn, 1);
+      return front_.finish(out, refuse(a, check_step::quota, why, now));
     }
     send_keys keys{*code_key, *phone_key, std::nullopt};
     if (quota_key) keys.quota = **quota_key;
@@ -543,9 +719,11 @@ class fleet_engine : public ::phoneverify::detail::action_methods<fleet_engine> 
     if (!prepared->needs_code()) return front_.finish(out, verdict{a});
     const code_binding& binding = *prepared->binding;
     const result<key_name> key = make_key(scheme_, key_kind::challenge, binding.account_id, binding.purpose);
-    const result<check_call> c = key ? plan_check(config().policy.code, config().key, binding,
-                                                  prepared->submitted_code, *key, now, margin_)
-                                     : result<check_call>(key.error());
+    result<check_call> c = errc::invalid_parameter;
+    if (key) {
+      const std::shared_lock<std::shared_mutex> read(keys_mutex_);
+      c = plan_check(config().policy.code, keys_, binding, prepared->submitted_code, *key, now, margin_);
+    }
     if (!c) return front_.finish(out, refuse(a, check_step::code, {fault::bad_arguments, transport_error::none}, now));
     const transport_result r = run(*c);
     if (!r.ok()) return front_.finish(out, refuse(a, check_step::code, transport_failure(r), now));
@@ -575,6 +753,14 @@ class fleet_engine : public ::phoneverify::detail::action_methods<fleet_engine> 
   std::atomic<std::uint64_t> unacknowledged_{0};
   std::array<std::atomic<std::uint64_t>, fault_count> faults_{};
   std::array<std::atomic<std::uint64_t>, transport_error_count> transport_errors_{};
+  // The HMAC key ring in force (RULES.md §5, key rotation): read under the
+  // shared lock to draw a code's tags or a check's, replaced by rotate_keys.
+  mutable std::shared_mutex keys_mutex_;
+  key_ring keys_;
+  std::mutex rotation_mutex_;
+  // Per key id, the instant (ms, local_time) until which this instance's
+  // last lease of the key's ledger covers its sends (lease_key).
+  std::array<std::atomic<std::int64_t>, 256> leased_until_{};
 };
 
 inline start_failure fleet_engine::check_server(const fleet_config& config, transport& link) noexcept {
@@ -604,7 +790,8 @@ inline start_failure fleet_engine::check_server(const fleet_config& config, tran
   // The scripts, once (a restart or failover empties the cache: run() then
   // sends EVAL after NOSCRIPT).
   for (const script* s : {&flow_script, &check_script, &send_script, &windows_step_script, &quota_step_script,
-                          &issue_step_script, &undo_script}) {
+                          &issue_step_script, &undo_script, &key_use_lease_script, &key_use_ids_script,
+                          &key_use_read_script}) {
     const std::string_view load[3] = {"SCRIPT", "LOAD", s->source};
     const transport_result r = link.command(std::span<const std::string_view>(load, 3));
     if (!r.ok()) return failed(r.err == transport_error::error_reply ? start_error::script_load_failed
@@ -663,8 +850,10 @@ inline fleet_engine_or_error fleet_engine::create(const fleet_config& config, st
       request_id_key[i + j] = static_cast<std::byte>(*v & 0xFF);
   }
   if (const start_failure server = check_server(config, *link); server.error != start_error::ok) return server;
-  return std::unique_ptr<fleet_engine>(
+  std::unique_ptr<fleet_engine> built(
       new fleet_engine(config, *scheme, std::move(link), std::move(random), std::move(clock), request_id_key));
+  if (const start_failure keys = built->check_keys_in_use(config); keys.error != start_error::ok) return keys;
+  return built;
 }
 
 }  // namespace phoneverify::fleet

@@ -1,21 +1,30 @@
 // SPDX-License-Identifier: MIT
 // What the fleet's test files share: a raw command on a connection, its
 // reply as text, the engine configuration the differential tests start
-// from, and a random source they reseed before each decision.
+// from, a granting caller, a fleet engine on a test's own server, and a
+// random source they reseed before each decision.
 #ifndef PHONEVERIFY_TESTS_FLEET_FLEET_SUPPORT_HPP
 #define PHONEVERIFY_TESTS_FLEET_FLEET_SUPPORT_HPP
 
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include <catch2/catch.hpp>
 
 #include <phoneverify/engine.hpp>
+#include <phoneverify/fleet_engine.hpp>
 #include <phoneverify/redis.hpp>
+
+#include "fleet/redis_server.hpp"
 
 namespace phoneverify::test {
 
@@ -40,6 +49,60 @@ inline engine_config base_config() {
   config.policy.sites = international_site_policy;
   for (std::size_t i = 0; i < config.key.size(); ++i) config.key[i] = static_cast<std::byte>(0xA5 ^ i);
   return config;
+}
+
+// The two functions every fleet test calls to build its state and its
+// requests: a caller granted every fact, and `value` in `width` decimal digits.
+inline facts grant_all(std::string_view caller) {
+  facts f;
+  f.caller.kind = caller_kind::management_ram_identity;
+  f.caller.account_id = caller;
+  f.caller.permitted = true;
+  f.caller.product_subscribed = true;
+  f.space.owned_by_caller = true;
+  f.account.membership = directory_membership::this_directory;
+  f.account.enterprise_name_set = true;
+  f.account.real_name_verified = true;
+  return f;
+}
+
+inline std::string digits(std::uint64_t value, int width) {
+  std::string s(static_cast<std::size_t>(width), '0');
+  for (int i = width - 1; i >= 0; --i, value /= 10) s[static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+  return s;
+}
+
+// The hiredis options of a test's own server: its unix socket, `timeout` for
+// connecting and for each command.
+inline redis::options options_of(const redis_server& server,
+                                 std::chrono::milliseconds timeout = std::chrono::milliseconds{5000}) {
+  redis::options o;
+  o.unix_socket = server.socket_path();
+  o.connect_timeout = timeout;
+  o.command_timeout = timeout;
+  return o;
+}
+
+// The fleet configuration of the one-slot tests: deployment "t", a fixed id key.
+inline fleet::fleet_config fleet_config_of(const engine_config& engine) {
+  fleet::fleet_config config;
+  config.engine = engine;
+  config.deployment = "t";
+  for (std::size_t i = 0; i < config.key_name_key.size(); ++i)
+    config.key_name_key[i] = static_cast<std::byte>(0x40 + i);
+  return config;
+}
+
+// A fleet engine on `server` through a pool of 4 connections; the test fails
+// (with describe()'s sentence) when it cannot start.
+inline std::unique_ptr<fleet::fleet_engine> make_fleet(const fleet::fleet_config& config, const redis_server& server,
+                                                       std::shared_ptr<random_source> random, clock_function clock,
+                                                       std::chrono::milliseconds timeout = std::chrono::milliseconds{5000}) {
+  auto built = fleet::fleet_engine::create(config, std::make_shared<redis::pool>(options_of(server, timeout), 4),
+                                           std::move(random), std::move(clock));
+  INFO(fleet::describe(built.error()).view());
+  REQUIRE(built.has_value());
+  return built.release();
 }
 
 // A random source the tests set to a seed before each decision, on the

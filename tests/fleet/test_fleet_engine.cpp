@@ -47,59 +47,20 @@ using namespace std::chrono_literals;
 using pv::test::cmd;
 using pv::test::text_of;
 using pv::test::base_config;
+using pv::test::digits;
+using pv::test::fleet_config_of;
+using pv::test::grant_all;
+using pv::test::make_fleet;
+using pv::test::options_of;
 using pv::test::reseedable_source;
 using pv::test::redis_server;
 using pv::test::redis_server_options;
 using pv::test::splitmix64;
 
 
-rd::options options_of(const redis_server& server, std::chrono::milliseconds timeout = 5000ms) {
-  rd::options o;
-  o.unix_socket = server.socket_path();
-  o.connect_timeout = timeout;
-  o.command_timeout = timeout;
-  return o;
-}
-
-fleet::fleet_config fleet_config_of(const pv::engine_config& engine) {
-  fleet::fleet_config config;
-  config.engine = engine;
-  config.deployment = "t";
-  for (std::size_t i = 0; i < config.key_name_key.size(); ++i)
-    config.key_name_key[i] = static_cast<std::byte>(0x40 + i);
-  return config;
-}
-
-pv::facts grant_all(std::string_view caller) {
-  pv::facts f;
-  f.caller.kind = pv::caller_kind::management_ram_identity;
-  f.caller.account_id = caller;
-  f.caller.permitted = true;
-  f.caller.product_subscribed = true;
-  f.space.owned_by_caller = true;
-  f.account.membership = pv::directory_membership::this_directory;
-  f.account.enterprise_name_set = true;
-  f.account.real_name_verified = true;
-  return f;
-}
 
 constexpr std::int64_t base_ms = 1'700'000'000'000;  // 2023-11-14, before the server's clock
 
-std::unique_ptr<fleet::fleet_engine> make_fleet(const fleet::fleet_config& config, const redis_server& server,
-                                                std::shared_ptr<pv::random_source> random, pv::clock_function clock,
-                                                std::chrono::milliseconds timeout = 5000ms) {
-  auto built = fleet::fleet_engine::create(config, std::make_shared<rd::pool>(options_of(server, timeout), 4),
-                                           std::move(random), std::move(clock));
-  INFO(pv::fleet::describe(built.error()).view());
-  REQUIRE(built.has_value());
-  return built.release();
-}
-
-std::string digits(std::uint64_t value, int width) {
-  std::string s(static_cast<std::size_t>(width), '0');
-  for (int i = width - 1; i >= 0; --i, value /= 10) s[static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
-  return s;
-}
 
 // The two engines side by side on one clock.
 struct pair_of_engines {

@@ -46,6 +46,8 @@ namespace fleet = phoneverify::fleet;
 namespace rd = phoneverify::redis;
 using namespace std::chrono_literals;
 using pv::test::base_config;
+using pv::test::digits;
+using pv::test::grant_all;
 using pv::test::reseedable_source;
 using pv::test::redis_cluster;
 using pv::test::splitmix64;
@@ -69,25 +71,7 @@ std::shared_ptr<rd::cluster_pool> pool_of(const redis_cluster& cluster, std::chr
   return std::make_shared<rd::cluster_pool>(o);
 }
 
-pv::facts grant_all(std::string_view caller) {
-  pv::facts f;
-  f.caller.kind = pv::caller_kind::management_ram_identity;
-  f.caller.account_id = caller;
-  f.caller.permitted = true;
-  f.caller.product_subscribed = true;
-  f.space.owned_by_caller = true;
-  f.account.membership = pv::directory_membership::this_directory;
-  f.account.enterprise_name_set = true;
-  f.account.real_name_verified = true;
-  return f;
-}
 
-std::string digits(std::uint64_t value, int width) {
-  std::string s(static_cast<std::size_t>(width), '0');
-  for (int i = width - 1; i >= 0; --i, value /= 10)
-    s[static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
-  return s;
-}
 
 constexpr std::int64_t base_ms = 1'700'000'000'000;
 
