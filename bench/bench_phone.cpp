@@ -1,26 +1,56 @@
 // Benchmark of the hot path of every request: parse + validate a
 // phone number and check the site's country codes, per form, against
-// libphonenumber (Parse + IsPossibleNumber, when found) and a std::regex
-// implementation as many services write it.
+// libphonenumber (Parse + IsPossibleNumber, when found), a std::regex
+// implementation as many services write it, and a plain hand-written
+// dashed parser (the baseline).
 //
-// Corpus: 10,000 numbers from a fixed seed: valid numbers of random assigned
+// The headline (BM_traffic_*): the corpus of issue 19, as hard as real
+// traffic. 10,000 numbers from a fixed seed, built from libphonenumber's
+// example numbers (mobile and fixed line) of every supported region when
+// libphonenumber is found, each written as country code + national
+// significant number, then: 70% with their last 3 digits redrawn, 10% with a
+// digit dropped, 10% with one inserted, 10% behind an unassigned 3-digit code;
+// mean about 12 characters, dashed form (44-7911123456). Without
+// libphonenumber the base numbers are drawn from the library's own
+// country_code_table (random code, random possible length) with the same
+// shares, and every BM_traffic_* row says so: counter from_libphonenumber=0
+// and the label "corpus: country_code_table".
+//   BM_traffic_phoneverify/dashed  parse_phone + site_accepts.
+//   BM_traffic_baseline/dashed     a plain dashed parser: a 1-3 digit code
+//       without leading zero, '-', 1..14 national digits, at most 15 digits in
+//       all, then a 1000-bit bitset of the codes the site accepts (built from
+//       the same site policy). It does less work than phoneverify: it checks
+//       neither the code's possible national lengths nor its trunk prefix, so
+//       its accept_rate is higher (it takes the numbers with a dropped or an
+//       inserted digit whose length the plan does not allow); it gives no
+//       reason and no position, and builds no phone_number.
+//   BM_traffic_read_bytes/dashed   reads every byte of the corpus, number by
+//       number, and sums them: the memory floor of any parser.
+//
+// The project's own corpus (BM_parse_phone_*): 10,000 numbers from a fixed seed: valid numbers of random assigned
 // codes and possible lengths (60%), one-character mutations of them (digit
 // dropped, added, changed, or a mask, space, letter or full-width digit put
-// in: 30%) and numbers with unassigned codes (10%). It is read through a
-// pointer the optimizer cannot see through. Every implementation reports
-// accept_rate (share of numbers that pass parse, validation and the site
-// check) so the work compared is equal; per_number is the time per number
-// ("12.3n": 12.3 ns).
+// in: 30%) and numbers with unassigned codes (10%).
+//
+// Every corpus is read through a pointer the optimizer cannot see through.
+// Every implementation reports accept_rate (share of numbers that pass
+// parse, validation and the site check) so the work compared is visible;
+// per_number is the time per number ("12.3n": 12.3 ns).
 //
 // Run: cmake -DCMAKE_BUILD_TYPE=Release -DPHONEVERIFY_BUILD_BENCHMARKS=ON ...;
 //      ./bench/bench_phone --benchmark_min_time=1
+//   phoneverify beside the baseline, interleaved:
+//      ./bench/bench_phone --benchmark_filter=BM_traffic --benchmark_repetitions=5
+//        --benchmark_enable_random_interleaving=true   (one command line)
 #include <benchmark/benchmark.h>
 #include <phoneverify/phone.hpp>
 #include <phoneverify/site.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <bitset>
 #include <regex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -180,6 +210,179 @@ void BM_parse_phone_regex(benchmark::State& state) {
 BENCHMARK_TEMPLATE(BM_parse_phone_regex, pv::phone_format::dashed)->Name("BM_parse_phone_regex/dashed");
 BENCHMARK_TEMPLATE(BM_parse_phone_regex, pv::phone_format::compact)->Name("BM_parse_phone_regex/compact");
 BENCHMARK_TEMPLATE(BM_parse_phone_regex, pv::phone_format::e164)->Name("BM_parse_phone_regex/e164");
+
+// ---- The traffic corpus of issue 19 and the hand-written baseline ----
+
+// A base number: country code and national significant number, both digits.
+struct base_number {
+  std::string cc;
+  std::string national;
+};
+
+// Whether the base numbers come from libphonenumber's example numbers.
+#ifdef PHONEVERIFY_HAVE_LIBPHONENUMBER
+constexpr bool traffic_from_libphonenumber = true;
+
+// The example mobile and fixed-line numbers of every region libphonenumber
+// supports, regions in their sorted order (a fixed list for a fixed release).
+std::vector<base_number> traffic_bases() {
+  using i18n::phonenumbers::PhoneNumber;
+  using i18n::phonenumbers::PhoneNumberUtil;
+  const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+  std::set<std::string> regions;
+  util.GetSupportedRegions(&regions);
+  std::vector<base_number> out;
+  for (const std::string& region : regions)
+    for (const auto type : {PhoneNumberUtil::MOBILE, PhoneNumberUtil::FIXED_LINE}) {
+      PhoneNumber number;
+      if (!util.GetExampleNumberForType(region, type, &number)) continue;
+      std::string national;
+      util.GetNationalSignificantNumber(number, &national);
+      if (national.empty()) continue;
+      out.push_back({std::to_string(number.country_code()), national});
+    }
+  return out;
+}
+#else
+constexpr bool traffic_from_libphonenumber = false;
+
+// Without libphonenumber: one number per assigned code and possible length
+// of the library's own table, random digits with a non-zero first.
+std::vector<base_number> traffic_bases() {
+  splitmix64 rng{20261201};
+  std::vector<base_number> out;
+  for (const auto& entry : pv::country_code_table) {
+    const std::string cc = std::to_string(entry.code);
+    for (std::size_t n = 1; n <= pv::max_national_length; ++n) {
+      if (!pv::is_possible_length(entry.code, n) || n + cc.size() > 15) continue;
+      std::string national(n, '0');
+      national[0] = static_cast<char>('1' + rng() % 9);
+      for (std::size_t i = 1; i < n; ++i) national[i] = static_cast<char>('0' + rng() % 10);
+      out.push_back({cc, national});
+    }
+  }
+  return out;
+}
+#endif
+
+// The traffic corpus in the dashed form: each number a base number drawn at
+// random, mutated with the shares of issue 19.
+std::vector<std::string> traffic_corpus() {
+  const std::vector<base_number> bases = traffic_bases();
+  std::vector<std::string> unassigned;  // the unassigned 3-digit codes
+  for (std::uint16_t cc = 100; cc <= 999; ++cc)
+    if (!pv::is_assigned_country_code(cc)) unassigned.push_back(std::to_string(cc));
+  splitmix64 rng{20261119};
+  const auto digit = [&rng] { return static_cast<char>('0' + rng() % 10); };
+  std::vector<std::string> out;
+  out.reserve(corpus_size);
+  while (out.size() < corpus_size) {
+    base_number p = bases[rng() % bases.size()];
+    const std::uint64_t kind = rng() % 10;
+    if (kind < 7) {  // the last 3 digits redrawn
+      for (std::size_t i = p.national.size() >= 3 ? p.national.size() - 3 : 0; i < p.national.size(); ++i)
+        p.national[i] = digit();
+    } else if (kind == 7) {  // a digit dropped
+      if (p.national.size() < 2) continue;
+      p.national.erase(rng() % p.national.size(), 1);
+    } else if (kind == 8) {  // a digit inserted
+      p.national.insert(rng() % (p.national.size() + 1), 1, digit());
+    } else {  // behind an unassigned 3-digit code
+      p.cc = unassigned[rng() % unassigned.size()];
+    }
+    out.push_back(p.cc + "-" + p.national);
+  }
+  return out;
+}
+
+struct traffic_view {
+  std::vector<std::string> storage = traffic_corpus();
+  std::vector<std::string_view> views;
+  traffic_view() {
+    for (const auto& s : storage) views.emplace_back(s);
+  }
+  const std::string_view* data() const {
+    const std::string_view* p = views.data();
+    benchmark::DoNotOptimize(p);
+    return p;
+  }
+};
+
+void report_traffic(benchmark::State& state, const traffic_view& corpus, std::size_t accepted, std::size_t total) {
+  report(state, accepted, total);
+  std::size_t bytes = 0;
+  for (const auto& s : corpus.storage) bytes += s.size();
+  state.counters["mean_chars"] = static_cast<double>(bytes) / static_cast<double>(corpus.storage.size());
+  state.counters["from_libphonenumber"] = traffic_from_libphonenumber ? 1.0 : 0.0;
+  state.SetLabel(traffic_from_libphonenumber ? "corpus: libphonenumber examples" : "corpus: country_code_table");
+}
+
+void BM_traffic_phoneverify(benchmark::State& state) {
+  const traffic_view corpus;
+  std::size_t accepted = 0, total = 0;
+  for (auto _ : state) {
+    const std::string_view* texts = corpus.data();
+    std::size_t ok = 0;
+    for (std::size_t i = 0; i < corpus_size; ++i) {
+      const auto number = pv::parse_phone(texts[i], pv::phone_format::dashed);
+      ok += number && pv::site_accepts(checked_site, checked_action, number->country_code());
+    }
+    benchmark::DoNotOptimize(ok);
+    accepted += ok;
+    total += corpus_size;
+  }
+  report_traffic(state, corpus, accepted, total);
+}
+BENCHMARK(BM_traffic_phoneverify)->Name("BM_traffic_phoneverify/dashed");
+
+// The hand-written baseline: syntax and the site's code set only (no
+// possible lengths, no trunk prefix, no reason), as a service writes it by hand.
+bool baseline_dashed_accepts(std::string_view text, const std::bitset<1000>& accepted_codes) {
+  const std::size_t n = text.size();
+  if (n < 3 || n > 16) return false;  // at least "1-2"; at most 15 digits and the '-'
+  if (text[0] < '1' || text[0] > '9') return false;
+  unsigned cc = static_cast<unsigned>(text[0] - '0');
+  std::size_t i = 1;
+  for (; i < 3 && text[i] >= '0' && text[i] <= '9'; ++i) cc = cc * 10 + static_cast<unsigned>(text[i] - '0');
+  if (text[i] != '-' || i + 1 == n) return false;
+  if (n - i - 1 > 14) return false;
+  for (std::size_t j = i + 1; j < n; ++j)
+    if (text[j] < '0' || text[j] > '9') return false;
+  return accepted_codes[cc];
+}
+
+void BM_traffic_baseline(benchmark::State& state) {
+  const traffic_view corpus;
+  std::bitset<1000> accepted_codes;  // from the same site policy
+  for (std::uint16_t cc = 1; cc < 1000; ++cc) accepted_codes[cc] = pv::site_accepts(checked_site, checked_action, cc);
+  std::size_t accepted = 0, total = 0;
+  for (auto _ : state) {
+    const std::string_view* texts = corpus.data();
+    std::size_t ok = 0;
+    for (std::size_t i = 0; i < corpus_size; ++i) ok += baseline_dashed_accepts(texts[i], accepted_codes);
+    benchmark::DoNotOptimize(ok);
+    accepted += ok;
+    total += corpus_size;
+  }
+  report_traffic(state, corpus, accepted, total);
+}
+BENCHMARK(BM_traffic_baseline)->Name("BM_traffic_baseline/dashed");
+
+// The memory floor: every byte of every number read and summed.
+void BM_traffic_read_bytes(benchmark::State& state) {
+  const traffic_view corpus;
+  std::size_t total = 0;
+  for (auto _ : state) {
+    const std::string_view* texts = corpus.data();
+    unsigned sum = 0;
+    for (std::size_t i = 0; i < corpus_size; ++i)
+      for (char c : texts[i]) sum += static_cast<unsigned char>(c);
+    benchmark::DoNotOptimize(sum);
+    total += corpus_size;
+  }
+  report_traffic(state, corpus, 0, total);
+}
+BENCHMARK(BM_traffic_read_bytes)->Name("BM_traffic_read_bytes/dashed");
 
 #ifdef PHONEVERIFY_HAVE_LIBPHONENUMBER
 // libphonenumber: Parse (region "ZZ": the number carries its code) +
