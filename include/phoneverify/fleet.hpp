@@ -423,6 +423,22 @@ constexpr fault fault_of(long long code) noexcept {
                                                                           : fault::bad_reply;
 }
 
+// The opening of every decoder: the reply's integers into `v` (`got` of
+// them) when it is a script's answer without a fault (true); else false with
+// `error` the fault it answered alone, or bad_reply.
+template <std::size_t N>
+constexpr bool open_reply(const reply_view& reply, std::array<long long, N>& v, std::size_t& got,
+                          fault& error) noexcept {
+  error = fault::bad_reply;
+  if (!integers(reply, v, got)) return false;
+  const fault f = fault_of(v[0]);
+  if (f != fault::none) {
+    if (got == 1) error = f;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace detail
 
 // How long past its death time a key is kept (PX death + margin - now): at
@@ -967,13 +983,7 @@ constexpr flow_result decode_flow(const reply_view& reply) noexcept {
   flow_result out;  // denied, retry_at max: what every fault answers
   std::array<long long, 5> v{};
   std::size_t got = 0;
-  out.error = fault::bad_reply;
-  if (!detail::integers(reply, v, got)) return out;
-  const fault f = detail::fault_of(v[0]);
-  if (f != fault::none) {
-    if (got == 1) out.error = f;
-    return out;
-  }
+  if (!detail::open_reply(reply, v, got, out.error)) return out;
   if (got != 5 || (v[1] != 0 && v[1] != 1) || v[2] < 0 || v[2] > 0xFFFF'FFFFLL || (v[3] != 0 && v[3] != 1) ||
       v[4] >= exact_limit || v[4] < -exact_limit)
     return out;
@@ -1220,13 +1230,7 @@ constexpr send_result decode_send(const reply_view& reply) noexcept {
   send_result out;
   std::array<long long, 5> v{};
   std::size_t got = 0;
-  out.error = fault::bad_reply;
-  if (!detail::integers(reply, v, got)) return out;
-  const fault f = detail::fault_of(v[0]);
-  if (f != fault::none) {
-    if (got == 1) out.error = f;
-    return out;
-  }
+  if (!detail::open_reply(reply, v, got, out.error)) return out;
   if (got != 5 || v[1] < 0 || v[1] > 4 || (v[2] != 0 && v[2] != 1) || v[3] >= exact_limit ||
       v[3] < -exact_limit || v[4] >= exact_limit || v[4] < -exact_limit)
     return out;
@@ -1527,13 +1531,7 @@ constexpr key_use_ids_result decode_key_use_ids(const reply_view& reply) noexcep
   key_use_ids_result out;
   std::array<long long, 257> v{};
   std::size_t got = 0;
-  out.error = fault::bad_reply;
-  if (!detail::integers(reply, v, got)) return out;
-  const fault f = detail::fault_of(v[0]);
-  if (f != fault::none) {
-    if (got == 1) out.error = f;
-    return out;
-  }
+  if (!detail::open_reply(reply, v, got, out.error)) return out;
   for (std::size_t i = 1; i < got; ++i) {
     if (v[i] < 0 || v[i] > 255) return out;
     out.ids[out.count++] = static_cast<key_id>(v[i]);
@@ -1554,13 +1552,7 @@ constexpr key_use_result decode_key_use_read(const reply_view& reply, std::size_
   key_use_result out;
   std::array<long long, 2 + max_key_use_read> v{};
   std::size_t got = 0;
-  out.error = fault::bad_reply;
-  if (!detail::integers(reply, v, got)) return out;
-  const fault f = detail::fault_of(v[0]);
-  if (f != fault::none) {
-    if (got == 1) out.error = f;
-    return out;
-  }
+  if (!detail::open_reply(reply, v, got, out.error)) return out;
   if (got != 2 + asked || v[1] >= exact_limit || v[1] < -exact_limit) return out;
   for (std::size_t i = 0; i < asked; ++i)
     if (v[2 + i] < -1 || v[2 + i] >= exact_limit) return out;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // What the fleet's test files share: a raw command on a connection, its
 // reply as text, the engine configuration the differential tests start
-// from, a granting caller, a fleet engine on a test's own server, and a
+// from, a fleet engine on a test's own server, and a
 // random source they reseed before each decision.
 #ifndef PHONEVERIFY_TESTS_FLEET_FLEET_SUPPORT_HPP
 #define PHONEVERIFY_TESTS_FLEET_FLEET_SUPPORT_HPP
@@ -25,6 +25,7 @@
 #include <phoneverify/redis.hpp>
 
 #include "fleet/redis_server.hpp"
+#include "support.hpp"
 
 namespace phoneverify::test {
 
@@ -51,21 +52,7 @@ inline engine_config base_config() {
   return config;
 }
 
-// The two functions every fleet test calls to build its state and its
-// requests: a caller granted every fact, and `value` in `width` decimal digits.
-inline facts grant_all(std::string_view caller) {
-  facts f;
-  f.caller.kind = caller_kind::management_ram_identity;
-  f.caller.account_id = caller;
-  f.caller.permitted = true;
-  f.caller.product_subscribed = true;
-  f.space.owned_by_caller = true;
-  f.account.membership = directory_membership::this_directory;
-  f.account.enterprise_name_set = true;
-  f.account.real_name_verified = true;
-  return f;
-}
-
+// `value` in `width` decimal digits (account ids and phones of the workloads).
 inline std::string digits(std::uint64_t value, int width) {
   std::string s(static_cast<std::size_t>(width), '0');
   for (int i = width - 1; i >= 0; --i, value /= 10) s[static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);

@@ -49,7 +49,7 @@ using pv::test::text_of;
 using pv::test::base_config;
 using pv::test::digits;
 using pv::test::fleet_config_of;
-using pv::test::grant_all;
+using pv::test::granting_facts;
 using pv::test::make_fleet;
 using pv::test::options_of;
 using pv::test::reseedable_source;
@@ -158,7 +158,7 @@ void run_workload(pair_of_engines& pair, std::uint64_t seed, std::uint64_t count
     const std::string& caller = callers[pick(callers.size())];
     const std::string& phone = phones[pick(4) == 0 ? 0 : pick(phones.size())];  // phone 0 is pumped
     const pv::facts f = [&] {
-      pv::facts g = grant_all(caller);
+      pv::facts g = granting_facts(caller);
       g.account.secure_phone = phones[pick(phones.size())];
       return g;
     }();
@@ -333,7 +333,7 @@ TEST_CASE("the fleet engine on the server's clock sends a code and binds it once
   redis_server server;
   REQUIRE(server.ok());
   auto engine = make_fleet(fleet_config_of(base_config()), server, std::make_shared<pv::system_random_source>(), {});
-  const pv::facts f = grant_all("2000000000000001");
+  const pv::facts f = granting_facts("2000000000000001");
   const auto sent = engine->send_verification_code_for_bind_secure_mobile_phone({"44-7911123456", "1384512345678901"}, f);
   INFO(pv::describe(sent).view());
   REQUIRE(sent.ok());
@@ -379,7 +379,7 @@ TEST_CASE("where CONFIG is disabled the fleet engine starts only with the explic
   auto started = fleet::fleet_engine::create(config, std::make_shared<rd::pool>(options_of(server)));
   REQUIRE(started.has_value());
   CHECK(started->get_migration_verify_code({"4000000000001", "447911123456", "en_US", "sms"},
-                                           grant_all("2000000000000001"))
+                                           granting_facts("2000000000000001"))
             .ok());
 }
 
@@ -457,7 +457,7 @@ TEST_CASE("a damaged key fails the engine's decision closed with its fault and i
   REQUIRE(server.ok());
   auto engine = make_fleet(fleet_config_of(base_config()), server, std::make_shared<pv::system_random_source>(), {});
   rd::connection c(options_of(server));
-  const pv::facts f = grant_all("2000000000000001");
+  const pv::facts f = granting_facts("2000000000000001");
   const std::string member = "1384512345678901", phone = "44-7911123456";
   const auto key = fleet::make_key(engine->keys(), fleet::key_kind::challenge, member,
                                    pv::action::send_verification_code_for_bind_secure_mobile_phone);
@@ -525,7 +525,7 @@ TEST_CASE("a server out of memory under noeviction refuses sends closed and noth
   auto engine = make_fleet(fleet_config_of(base_config()), server, std::make_shared<pv::system_random_source>(), {});
   rd::connection c(options_of(server));
   REQUIRE(cmd(c, {"CONFIG", "SET", "maxmemory", "1"}).ok());
-  const pv::facts f = grant_all("2000000000000001");
+  const pv::facts f = granting_facts("2000000000000001");
   for (int i = 0; i < 20; ++i) {
     const std::string member = std::to_string(1'384'512'345'678'900ULL + static_cast<unsigned>(i));
     const auto sent = engine->send_verification_code_for_bind_secure_mobile_phone({"44-7911123456", member}, f);
@@ -545,7 +545,7 @@ TEST_CASE("a stalled server (DEBUG SLEEP) gets verdicts within the timeout, clos
   REQUIRE(server.ok());
   auto engine = make_fleet(fleet_config_of(base_config()), server, std::make_shared<pv::system_random_source>(), {},
                            50ms);
-  const pv::facts f = grant_all("2000000000000001");
+  const pv::facts f = granting_facts("2000000000000001");
   REQUIRE(engine->get_migration_verify_code({"4000000000001", "447911123456", "en_US", "sms"}, f).ok());
   std::thread sleeper([&server] {
     rd::connection c(options_of(server));
@@ -585,7 +585,7 @@ TEST_CASE("a server that is down gets closed verdicts within the timeout and the
   REQUIRE(server.ok());
   auto engine = make_fleet(fleet_config_of(base_config()), server, std::make_shared<pv::system_random_source>(), {},
                            50ms);
-  const pv::facts f = grant_all("2000000000000001");
+  const pv::facts f = granting_facts("2000000000000001");
   REQUIRE(engine->send_verification_code_for_bind_secure_mobile_phone({"44-7911123456", "1384512345678901"}, f).ok());
   server.stop();
   for (int i = 0; i < 5; ++i) {
@@ -618,7 +618,7 @@ TEST_CASE("SCRIPT FLUSH under load costs no verdict: EVAL after NOSCRIPT", "[fle
   std::vector<std::thread> workers;
   for (int t = 0; t < 2; ++t)
     workers.emplace_back([&, t] {
-      const pv::facts f = grant_all("200000000000000" + std::to_string(t));
+      const pv::facts f = granting_facts("200000000000000" + std::to_string(t));
       for (int i = 0; i < 400; ++i) {
         const std::string member = std::to_string(1'384'512'345'000'000ULL + static_cast<unsigned>(t * 1000 + i));
         const auto r = engine->send_verification_code_for_bind_secure_mobile_phone(
@@ -698,7 +698,7 @@ int child_main(const redis_server& server, shared_log& log, std::uint64_t seed,
                                            std::make_shared<rd::pool>(options_of(server, 2000ms), 2));
   if (!built) return 2;
   auto engine = built.release();
-  const pv::facts f = grant_all("2000000000000009");
+  const pv::facts f = granting_facts("2000000000000009");
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t)
     threads.emplace_back([&, t] {
@@ -786,7 +786,7 @@ TEST_CASE("4 processes x 2 threads never exceed the quota, the windows, the atte
   {
     auto parent = make_fleet(fleet_config_of(process_config()), server, std::make_shared<pv::system_random_source>(),
                              {});
-    const pv::facts f = grant_all("2000000000000009");
+    const pv::facts f = granting_facts("2000000000000009");
     for (std::size_t b = 0; b < guessed_members.size(); ++b) {
       const auto r =
           parent->send_verification_code_for_bind_secure_mobile_phone({process_phones[b], guessed_members[b]}, f);
@@ -867,7 +867,7 @@ struct acknowledged_send {
 // every acknowledged (issued) code.
 void send_until(fleet::fleet_engine& engine, std::atomic<bool>& stop, std::vector<acknowledged_send>& acked,
                 std::atomic<int>& refused, std::uint64_t first) {
-  const pv::facts f = grant_all("2000000000000001");
+  const pv::facts f = granting_facts("2000000000000001");
   for (std::uint64_t i = first; !stop.load(); ++i) {
     const std::string member = std::to_string(1'300'000'000'000'000ULL + i);
     const std::string phone = "44-7911" + digits(i % 1'000'000, 6);
@@ -879,7 +879,7 @@ void send_until(fleet::fleet_engine& engine, std::atomic<bool>& stop, std::vecto
 
 // Every acknowledged code still binds, once: nothing acknowledged was lost.
 void all_bind(fleet::fleet_engine& engine, const std::vector<acknowledged_send>& acked) {
-  const pv::facts f = grant_all("2000000000000001");
+  const pv::facts f = granting_facts("2000000000000001");
   std::size_t bound = 0;
   for (const acknowledged_send& a : acked) {
     auto r = engine.bind_secure_mobile_phone({a.code, a.phone, a.member}, f);
@@ -951,7 +951,7 @@ TEST_CASE("failover to a replica (REPLICAOF NO ONE) keeps what the durable mode 
     REQUIRE(std::chrono::steady_clock::now() < synced);
     if (engine->send_verification_code_for_bind_secure_mobile_phone(
                   {"44-7933" + digits(i, 6), std::to_string(1'400'000'000'000'000ULL + i)},
-                  grant_all("2000000000000001"))
+                  granting_facts("2000000000000001"))
             .ok())
       break;
   }
@@ -970,13 +970,13 @@ TEST_CASE("failover to a replica (REPLICAOF NO ONE) keeps what the durable mode 
   auto promoted = make_fleet(durable, replica, std::make_shared<pv::system_random_source>(), {}, 1000ms);
   // A resend inside the interval is refused: the challenge survived.
   const auto resend = promoted->send_verification_code_for_bind_secure_mobile_phone(
-      {acked.front().phone, acked.front().member}, grant_all("2000000000000001"));
+      {acked.front().phone, acked.front().member}, granting_facts("2000000000000001"));
   CHECK(resend.reason() == pv::verdict_reason::resend_too_soon);
   all_bind(*promoted, acked);
   // Now no replica: the durable mode refuses the send (the code is not delivered).
   const auto t0 = std::chrono::steady_clock::now();
   const auto lonely = promoted->send_verification_code_for_bind_secure_mobile_phone(
-      {"44-7922000001", "1390000000000001"}, grant_all("2000000000000001"));
+      {"44-7922000001", "1390000000000001"}, granting_facts("2000000000000001"));
   CHECK(std::chrono::steady_clock::now() - t0 < 400ms);
   CHECK_FALSE(lonely.ok());
   CHECK(lonely.code_to_deliver().empty());

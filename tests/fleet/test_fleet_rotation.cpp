@@ -31,7 +31,7 @@ using namespace std::chrono_literals;
 using pv::rotation_error;
 using pv::test::cmd;
 using pv::test::fleet_config_of;
-using pv::test::grant_all;
+using pv::test::granting_facts;
 using pv::test::make_fleet;
 using pv::test::options_of;
 using pv::test::redis_server;
@@ -68,7 +68,7 @@ struct shared_clock {
   }
 };
 
-const pv::facts granted = grant_all("2000000000000001");
+const pv::facts granted = granting_facts("2000000000000001");
 
 pv::engine_response send_code(fleet::fleet_engine& e, std::string_view member, std::string_view phone) {
   return e.send_verification_code_for_bind_secure_mobile_phone({phone, member}, granted);

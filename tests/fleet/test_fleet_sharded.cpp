@@ -47,7 +47,7 @@ namespace rd = phoneverify::redis;
 using namespace std::chrono_literals;
 using pv::test::base_config;
 using pv::test::digits;
-using pv::test::grant_all;
+using pv::test::granting_facts;
 using pv::test::reseedable_source;
 using pv::test::redis_cluster;
 using pv::test::splitmix64;
@@ -154,7 +154,7 @@ TEST_CASE("the sharded fleet engine on a 3-master cluster gives the embedded eng
   std::vector<std::string> members, phones;
   for (int i = 0; i < 4; ++i) members.push_back(std::to_string(1'000'000'000'000'000ULL + static_cast<unsigned>(i)));
   for (int i = 0; i < 3; ++i) phones.push_back("44-7911" + digits(static_cast<unsigned>(i), 6));
-  const std::array<pv::facts, 2> callers{grant_all("2000000000000001"), grant_all("2000000000000002")};
+  const std::array<pv::facts, 2> callers{granting_facts("2000000000000001"), granting_facts("2000000000000002")};
   std::map<std::string, std::string> codes;
   std::map<pv::verdict_reason, std::uint64_t> reasons;
   std::uint64_t decisions = 0, issued = 0;
@@ -297,7 +297,7 @@ TEST_CASE(
   INFO(fleet::describe(built.error()).view());
   REQUIRE(built.has_value());
   std::unique_ptr<fleet::fleet_engine> engine = built.release();
-  const pv::facts f = grant_all("2000000000000001");
+  const pv::facts f = granting_facts("2000000000000001");
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> ok{0}, unavailable{0}, limited{0}, other{0};
   std::mutex mutex;
@@ -381,7 +381,7 @@ TEST_CASE("the sharded durable mode sends WAIT after each step: issued with a re
   INFO(fleet::describe(built.error()).view());
   REQUIRE(built.has_value());
   std::unique_ptr<fleet::fleet_engine> engine = built.release();
-  const pv::facts f = grant_all("2000000000000001");
+  const pv::facts f = granting_facts("2000000000000001");
   int ok = 0, unavailable = 0;
   for (int i = 0; i < 10; ++i) {
     const std::string phone = "44-7911" + digits(static_cast<unsigned>(500 + i), 6);
