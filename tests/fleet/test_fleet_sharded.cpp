@@ -398,6 +398,23 @@ TEST_CASE("the sharded durable mode sends WAIT after each step: issued with a re
   }
 }
 
+namespace {
+// One flow-control admission (10 per second) of `key` at base_ms through
+// `link`, which must be admitted; the count it leaves (which state the script read).
+std::uint32_t admit_once(fleet::transport& link, const fleet::key_name& key) {
+  const pv::rate_limit limit{10, std::chrono::seconds{1}};
+  auto call = fleet::plan_flow(limit, key, pv::timestamp{std::chrono::milliseconds{base_ms}});
+  REQUIRE(call.has_value());
+  const fleet::transport_result r = fleet::run_script(link, *call);
+  INFO(fleet::transport_error_name(r.err) << " " << r.message.view());
+  REQUIRE(r.ok());
+  const fleet::flow_result d = fleet::decode_flow(r.value.view());
+  REQUIRE(d.error == fleet::fault::none);
+  CHECK(d.verdict.allowed);
+  return d.verdict.remaining;
+}
+}  // namespace
+
 TEST_CASE("cluster_pool follows MOVED: a slot moved to another master after the map was read is decided there",
           "[fleet][sharded]") {
   redis_cluster cluster;
@@ -405,17 +422,7 @@ TEST_CASE("cluster_pool follows MOVED: a slot moved to another master after the 
   REQUIRE(cluster.ok());
   auto link = pool_of(cluster);
   const fleet::key_scheme scheme = sharded_scheme();
-  const pv::rate_limit limit{10, std::chrono::seconds{1}};
-  const auto decide = [&](const fleet::key_name& key) {
-    auto call = fleet::plan_flow(limit, key, pv::timestamp{std::chrono::milliseconds{base_ms}});
-    REQUIRE(call.has_value());
-    const fleet::transport_result r = fleet::run_script(*link, *call);
-    INFO(fleet::transport_error_name(r.err) << " " << r.message.view());
-    REQUIRE(r.ok());
-    const fleet::flow_result d = fleet::decode_flow(r.value.view());
-    REQUIRE(d.error == fleet::fault::none);
-    CHECK(d.verdict.allowed);
-  };
+  const auto decide = [&](const fleet::key_name& key) { admit_once(*link, key); };
   // Two callers in slots of two masters: the first call reads the map.
   const fleet::key_name moved = key_of(scheme, fleet::key_kind::rate, "caller-moved");
   const std::uint16_t slot = fleet::key_slot(moved.view());
@@ -453,19 +460,8 @@ TEST_CASE("cluster_pool follows ASK: a key migrated mid-resharding is decided on
   REQUIRE(cluster.ok());
   auto link = pool_of(cluster);
   const fleet::key_scheme scheme = sharded_scheme();
-  const pv::rate_limit limit{10, std::chrono::seconds{1}};
   // One admission at base_ms each time: the remaining count says which state the script read.
-  const auto decide = [&](const fleet::key_name& key) -> std::uint32_t {
-    auto call = fleet::plan_flow(limit, key, pv::timestamp{std::chrono::milliseconds{base_ms}});
-    REQUIRE(call.has_value());
-    const fleet::transport_result r = fleet::run_script(*link, *call);
-    INFO(fleet::transport_error_name(r.err) << " " << r.message.view());
-    REQUIRE(r.ok());
-    const fleet::flow_result d = fleet::decode_flow(r.value.view());
-    REQUIRE(d.error == fleet::fault::none);
-    CHECK(d.verdict.allowed);
-    return d.verdict.remaining;
-  };
+  const auto decide = [&](const fleet::key_name& key) { return admit_once(*link, key); };
   // Two keys of one owner share its slot: `migrated` moves to another
   // master during the test, `stays` does not.
   const fleet::key_name migrated = key_of(scheme, fleet::key_kind::rate, "caller-ask");
