@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -277,6 +278,92 @@ TEST_CASE("parse_phone gives a defined error, never a crash, for random bytes", 
     }
   }
 }
+
+// parse_phone's dashed form has its own one-pass path (phone_parse_dashed_fast,
+// word-at-a-time reads); parse_phone_detailed keeps the byte-by-byte parser.
+// They must agree on every text. Each text is copied into a heap block of
+// exactly its size, so that a read past its end is caught by ASan.
+namespace {
+void check_dashed_paths_agree(std::string_view text) {
+  const std::unique_ptr<char[]> exact(new char[text.size() + (text.empty() ? 1 : 0)]);
+  for (std::size_t i = 0; i < text.size(); ++i) exact[i] = text[i];
+  const std::string_view copy = at_run_time(std::string_view(exact.get(), text.size()));
+  const auto fast = pv::parse_phone(copy, dashed);
+  const auto detailed = pv::parse_phone_detailed(copy, dashed);
+  CAPTURE(text);
+  REQUIRE(fast == detailed.number);
+  if (fast) REQUIRE(pv::format_phone(*fast, dashed).view() == text);
+}
+}  // namespace
+
+TEST_CASE("parse_phone's dashed path agrees with parse_phone_detailed near and far from the valid shape",
+          "[phone]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("phone dashed paths", 0x5eed'0019)};
+  // Bytes at the edges of the digit test: around '0' and '9', the '-', the
+  // '+', the top bit, NUL, and bytes whose low 7 bits are digits.
+  constexpr char odd[] = {'/', ':', '-', '+', ' ', 'x', '*', '\0', '\x7F', '\x80', '\xB0', '\xB9', '\xFF', '\x10'};
+  std::size_t accepted = 0;
+  for (int code = 0; code <= 1000; ++code) {
+    const std::string cc = code == 1000 ? std::string("0") : std::to_string(code);
+    for (std::size_t length = 0; length <= 16; ++length) {
+      std::string national(length, '0');
+      for (auto& c : national) c = static_cast<char>('0' + rng() % 10);
+      const std::string text = cc + "-" + national;
+      check_dashed_paths_agree(text);
+      accepted += pv::parse_phone(at_run_time(text), dashed).has_value();
+      // Every trunk prefix a code can have, and a leading zero of the code.
+      for (const char* head : {"0", "1", "06", "8"}) check_dashed_paths_agree(cc + "-" + head + national);
+      check_dashed_paths_agree("0" + text);
+      // One byte replaced, dropped or inserted anywhere.
+      for (std::size_t at = 0; at <= text.size(); ++at) {
+        const char c = odd[rng() % sizeof odd];
+        if (at < text.size()) {
+          std::string replaced = text;
+          replaced[at] = c;
+          check_dashed_paths_agree(replaced);
+          check_dashed_paths_agree(std::string(text).erase(at, 1));
+        }
+        check_dashed_paths_agree(std::string(text).insert(at, 1, c));
+        check_dashed_paths_agree(std::string(text).insert(at, 1, static_cast<char>('0' + rng() % 10)));
+      }
+    }
+  }
+  CHECK(accepted > 400);  // valid numbers were among them
+  // Random texts of digits and '-' (mostly digits), 0..20 bytes.
+  for (int i = 0; i < 200000; ++i) {
+    std::string text(rng() % 21, '0');
+    for (auto& c : text) c = rng() % 8 == 0 ? '-' : static_cast<char>('0' + rng() % 10);
+    check_dashed_paths_agree(text);
+  }
+  // Every text of up to 4 bytes over a small alphabet.
+  constexpr char small[] = {'0', '1', '4', '9', '-', '+', 'a'};
+  for (std::size_t size = 0; size <= 4; ++size) {
+    std::size_t count = 1;
+    for (std::size_t i = 0; i < size; ++i) count *= sizeof small;
+    for (std::size_t k = 0; k < count; ++k) {
+      std::string text;
+      for (std::size_t i = 0, v = k; i < size; ++i, v /= sizeof small) text += small[v % sizeof small];
+      check_dashed_paths_agree(text);
+    }
+  }
+}
+
+// The same at compile time (the dashed path runs in constant evaluation too).
+static_assert(pv::parse_phone("44-7911123456", dashed)->national_number() == "7911123456");
+static_assert(pv::parse_phone("44-7911123456", dashed)->country_code() == 44);
+static_assert(pv::parse_phone("1-2025550123", dashed)->digit_count() == 11);
+static_assert(pv::parse_phone("86-13900001234", dashed) == pv::parse_phone("+8613900001234", e164));
+static_assert(pv::parse_phone("998-12345678901234", dashed).error() == bad_phone);  // 17 digits
+static_assert(pv::parse_phone("999-1234567", dashed).error() == bad_code);
+static_assert(pv::parse_phone("49-015112345678", dashed).error() == bad_phone);  // trunk prefix
+static_assert(pv::parse_phone("36-061234567", dashed).error() == bad_phone);     // two-digit trunk prefix
+static_assert(pv::parse_phone("36-012345678", dashed).has_value());
+static_assert(pv::parse_phone("1-1", dashed).error() == bad_phone);
+static_assert(pv::parse_phone("1-", dashed).error() == bad_phone);
+static_assert(pv::parse_phone("-1", dashed).error() == bad_phone);
+static_assert(pv::parse_phone("01-2025550123", dashed).error() == bad_phone);
+static_assert(pv::parse_phone("1-202555-0123", dashed).error() == bad_phone);
+static_assert(pv::parse_phone("1234-5678", dashed).error() == bad_phone);
 
 TEST_CASE("parse_phone rejects a phone_format that is no enumerator", "[phone]") {
   STATIC_REQUIRE(pv::parse_phone_detailed("86-13900001234", static_cast<phone_format>(7)).reason ==

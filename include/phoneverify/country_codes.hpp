@@ -40,6 +40,28 @@ inline constexpr auto country_code_masks = [] {
   return masks;
 }();
 
+// For each code below 1000 its trunk prefix as a pattern over the first two
+// bytes of a national number (byte 0 the lowest), for parse_phone's dashed
+// path: bits 0-15 which bits count, bits 16-31 their ASCII digits. A number
+// begins with the prefix when (its two bytes & mask) == digits; for a code
+// without one the mask is 0 and the digits 0xFFFF, which nothing matches.
+// A one-byte national number reads a zero second byte, which no two-digit
+// prefix matches.
+inline constexpr auto country_code_trunk_patterns = [] {
+  struct patterns_array {
+    std::uint32_t bits[1000];
+  } patterns{};
+  for (auto& pattern : patterns.bits) pattern = 0xFFFFu << 16;
+  for (const auto& entry : country_code_table) {
+    const std::uint32_t value = entry.trunk_prefix_value;
+    if (entry.trunk_prefix_length == 1)
+      patterns.bits[entry.code] = 0x00FFu | ('0' + value) << 16;
+    else if (entry.trunk_prefix_length == 2)
+      patterns.bits[entry.code] = 0xFFFFu | ('0' + value / 10) << 16 | ('0' + value % 10) << 24;
+  }
+  return patterns;
+}();
+
 constexpr std::uint32_t country_code_facts(std::uint16_t cc) noexcept {
   return cc < 1000 ? country_code_masks.bits[cc] : 0u;
 }
