@@ -150,6 +150,52 @@ TEST_CASE("sharded_store update creates a value-initialised entry and runs the f
   CHECK(store.visit("bob", [](std::uint32_t v) { return v; }).value == 7);
 }
 
+TEST_CASE("sharded_store update through a hashed key is the same entry as through the key, prefetch changes nothing",
+          "[store]") {
+  pv::sharded_store<std::uint32_t, pv::never_dead, 16> store(100, sequential_hash_key(), 4);
+  const auto alice = store.hashed("alice");
+  CHECK(alice.key() == "alice");
+  store.prefetch(alice);
+  CHECK(store.size() == 0);  // a prefetch creates nothing
+  CHECK(store.update(alice, at(0), [](std::uint32_t& v) { return v++; }).value == 0);
+  CHECK(store.update("alice", at(0), [](std::uint32_t& v) { return v++; }).value == 1);
+  CHECK(store.update(alice, at(0), [](std::uint32_t& v) { return v++; }).value == 2);
+  CHECK(store.size() == 1);
+  // Many keys through both paths: each lands on the entry its plain key names.
+  for (std::uint64_t n = 0; n < 60; ++n) {
+    const std::string key = key_of(n);
+    const auto h = store.hashed(key);
+    store.prefetch(h);
+    REQUIRE(store.update(h, at(0), [n](std::uint32_t& v) { v = static_cast<std::uint32_t>(n + 1); }).ok());
+  }
+  for (std::uint64_t n = 0; n < 60; ++n)
+    CHECK(store.visit(key_of(n), [](std::uint32_t v) { return v; }).value == n + 1);
+  // A key too long hashes to nothing: refused, and a prefetch of it is harmless.
+  const std::string too_long(17, 'x');
+  const auto refused = store.hashed(too_long);
+  store.prefetch(refused);
+  CHECK(store.update(refused, at(0), [](std::uint32_t& v) { return ++v; }).status == pv::store_status::key_too_long);
+  CHECK(store.size() == 61);
+}
+
+TEST_CASE("sharded_store with one block of 2 MiB or more for its slots holds and finds every key of every shard",
+          "[store]") {
+  // Capacity 40000 with 64-byte keys over 64 shards: 64 tables of 1024 slots
+  // (about 5.6 MiB) in one huge-page-aligned block, each shard at its offset.
+  pv::sharded_store<std::uint64_t, pv::never_dead, 64> store(40000, sequential_hash_key(), 64);
+  constexpr std::uint64_t keys = 20000;  // half the capacity: no shard fills
+  for (std::uint64_t n = 0; n < keys; ++n) REQUIRE(store.update(key_of(n), at(0), [n](std::uint64_t& v) { v = n; }).ok());
+  CHECK(store.size() == keys);
+  std::uint64_t found = 0;
+  for (std::uint64_t n = 0; n < keys; ++n) found += store.visit(key_of(n), [](std::uint64_t v) { return v; }).value == n;
+  CHECK(found == keys);
+  std::uint64_t visited = 0;
+  store.for_each([&](std::string_view key, std::uint64_t v) { visited += key == key_of(v); });
+  CHECK(visited == keys);
+  for (std::uint64_t n = 0; n < keys; n += 2) REQUIRE(store.erase(key_of(n)) == pv::store_status::ok);
+  CHECK(store.size() == keys / 2);
+}
+
 TEST_CASE("sharded_store refuses keys longer than MaxKeySize and accepts every length up to it", "[store]") {
   pv::sharded_store<std::uint32_t, pv::never_dead, 16> store(100, sequential_hash_key(), 1);
   const std::string longest(16, 'x'), too_long(17, 'x');

@@ -1527,6 +1527,14 @@ class engine : public detail::action_methods<engine> {
     const auto code_key = challenge_key(a, binding.account_id);
     const auto phone_key = detail::make_key('p', format_phone(binding.phone, phone_format::e164).view());
     const auto quota_key = detail::make_key('q', prepared->quota_account);
+    // Each key hashed once, and the memory of all three lookups requested
+    // before the first lock: their cache misses overlap.
+    const auto code_at = challenges_.hashed(code_key.view());
+    const auto phone_at = windows_.hashed(phone_key.view());
+    const auto quota_at = quotas_.hashed(quota_key.view());
+    challenges_.prefetch(code_at);
+    windows_.prefetch(phone_at);
+    if constexpr (info(a).daily_quota) quotas_.prefetch(quota_at);
     send_result outcome{detail::engine_front::unavailable(a, check_step::quota)};
     // Decides on copies and writes them back only when the code could be
     // drawn: a send the random source failed changes no state.
@@ -1545,10 +1553,10 @@ class engine : public detail::action_methods<engine> {
       windows = windows_copy;
       if (usage != nullptr) *usage = usage_copy;
     };
-    const auto held = challenges_.update(code_key.view(), now, [&](challenge& code) {
-      const auto phone_held = windows_.update(phone_key.view(), now, [&](per_phone_state& windows) {
+    const auto held = challenges_.update(code_at, now, [&](challenge& code) {
+      const auto phone_held = windows_.update(phone_at, now, [&](per_phone_state& windows) {
         if constexpr (info(a).daily_quota) {
-          const auto quota_held = quotas_.update(quota_key.view(), now, [&](daily_usage& usage) {
+          const auto quota_held = quotas_.update(quota_at, now, [&](daily_usage& usage) {
             decide(&usage, windows, code);
           });
           if (!quota_held) outcome = detail::engine_front::unavailable(a, check_step::quota, quota_held.retry_at);

@@ -26,7 +26,15 @@
 #include <mutex>
 #include <string_view>
 #include <type_traits>
+#include <new>
 #include <utility>
+
+#if defined(__linux__) && __has_include(<sys/mman.h>)
+#include <sys/mman.h>
+#define PHONEVERIFY_STORE_HUGE_PAGES 1
+#else
+#define PHONEVERIFY_STORE_HUGE_PAGES 0
+#endif
 
 #include "detail/config.hpp"
 #include "detail/siphash.hpp"
@@ -140,6 +148,7 @@ class sharded_store {
         shard_count_(clamp_shards(capacity, shards)),
         shards_(std::make_unique<shard[]>(shard_count_)) {
     PHONEVERIFY_ASSERT(capacity <= max_capacity, "sharded_store: capacity beyond max_capacity");
+    std::size_t total = 0;
     for (std::size_t i = 0; i < shard_count_; ++i) {
       shard& s = shards_[i];
       s.limit = capacity / shard_count_ + (i < capacity % shard_count_ ? 1 : 0);
@@ -147,12 +156,62 @@ class sharded_store {
       // always stays empty, which ends every probe.
       const std::size_t slots = std::bit_ceil(s.limit + s.limit / 2 + 1);
       s.mask = slots - 1;
-      s.slots = std::make_unique<slot[]>(slots);
+      total += slots;
+    }
+    // Every shard's table in one block: a large store is one run of memory
+    // the kernel can back with huge pages (one TLB entry per 2 MiB instead of
+    // 512, so a lookup at a random key misses the TLB far less often).
+    slot_count_ = total;
+    block_ = allocate_slots(total);
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      shards_[i].slots = block_ + at;
+      at += shards_[i].mask + 1;
     }
   }
 
+  ~sharded_store() { free_slots(block_, slot_count_); }
+
   sharded_store(const sharded_store&) = delete;
   sharded_store& operator=(const sharded_store&) = delete;
+
+  // A key with its hash under this store's hash key computed once
+  // (hashed()): for prefetch() and the update() that takes it. The key's
+  // bytes are not copied: they must outlive it. Only for the store that made it.
+  class hashed_key {
+   public:
+    std::string_view key() const noexcept { return key_; }
+
+   private:
+    friend class sharded_store;
+    hashed_key(const sharded_store* owner, std::string_view key, std::uint64_t hash) noexcept
+        : owner_(owner), key_(key), hash_(hash) {}
+    const sharded_store* owner_;
+    std::string_view key_;
+    std::uint64_t hash_;  // 0 for a key longer than MaxKeySize (never a slot's tag)
+  };
+
+  hashed_key hashed(std::string_view key) const noexcept {
+    return {this, key, key.size() > MaxKeySize ? 0 : hash(key)};
+  }
+
+  // Asks the processor to start loading the memory a lookup of `k` reads
+  // first (its shard and its home slot), without waiting for it: a caller
+  // about to look keys up in several stores prefetches them all first, so
+  // their cache misses overlap instead of following one another. Changes
+  // nothing; a hint the processor may drop.
+  void prefetch(const hashed_key& k) const noexcept {
+    PHONEVERIFY_ASSERT(k.owner_ == this, "sharded_store: a hashed_key of another store");
+    if (k.hash_ == 0) return;
+    const shard& s = shard_of(k.hash_);
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(&s, 1, 3);
+    const char* home = reinterpret_cast<const char*>(s.slots + (static_cast<std::size_t>(k.hash_) & s.mask));
+    for (std::size_t line = 0; line < sizeof(slot) + 63; line += 64) __builtin_prefetch(home + line, 1, 3);
+#else
+    (void)s;
+#endif
+  }
 
   // Runs `f(V&)` on the entry of `key` under its shard lock, creating it
   // value-initialised if absent, and returns f's result. Errors, where f does
@@ -160,9 +219,17 @@ class sharded_store {
   // full of live state once the entries dead at `now` are dropped).
   template <class F>
   auto update(std::string_view key, timestamp now, F&& f) -> store_result<std::invoke_result_t<F&, V&>> {
+    return update(hashed(key), now, std::forward<F>(f));
+  }
+
+  // The same for a key hashed by this store (hashed()).
+  template <class F>
+  auto update(const hashed_key& k, timestamp now, F&& f) -> store_result<std::invoke_result_t<F&, V&>> {
     using R = std::invoke_result_t<F&, V&>;
+    PHONEVERIFY_ASSERT(k.owner_ == this, "sharded_store: a hashed_key of another store");
+    const std::string_view key = k.key_;
     if (key.size() > MaxKeySize) return {store_status::key_too_long};
-    const std::uint64_t h = hash(key);
+    const std::uint64_t h = k.hash_;
     shard& s = shard_of(h);
     std::lock_guard<std::mutex> lock(s.mutex);
     std::size_t i = 0;
@@ -309,13 +376,43 @@ class sharded_store {
     std::string_view key_view() const noexcept { return {key.data(), key_size}; }
   };
 
+  static_assert(std::is_trivially_destructible_v<slot>, "slots are freed without running destructors");
+
+  // The slots of every shard, value-initialised (every tag 0: empty), come
+  // from one allocation. Blocks of 2 MiB or more are aligned to 2 MiB and, on
+  // Linux, advised as huge-page memory before their first touch (madvise
+  // MADV_HUGEPAGE: only a hint; the kernel may decline it, the store works either way).
+  static constexpr std::size_t huge_page = std::size_t{2} << 20;
+  static constexpr bool huge_block(std::size_t count) noexcept { return count * sizeof(slot) >= huge_page; }
+  static_assert(alignof(slot) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__, "slots need no over-aligned allocation");
+
+  static slot* allocate_slots(std::size_t count) {
+    const std::size_t bytes = count * sizeof(slot);
+    slot* slots = nullptr;
+    if (huge_block(count)) {
+      slots = static_cast<slot*>(::operator new(bytes, std::align_val_t{huge_page}));
+#if PHONEVERIFY_STORE_HUGE_PAGES
+      (void)::madvise(slots, bytes, MADV_HUGEPAGE);
+#endif
+    } else {
+      slots = static_cast<slot*>(::operator new(bytes));
+    }
+    for (std::size_t i = 0; i < count; ++i) ::new (static_cast<void*>(slots + i)) slot();
+    return slots;
+  }
+  static void free_slots(slot* slots, std::size_t count) noexcept {
+    if (slots == nullptr) return;
+    if (huge_block(count)) ::operator delete(slots, std::align_val_t{huge_page});
+    else ::operator delete(slots);
+  }
+
   // One lock stripe, on its own cache lines (no false sharing between stripes).
   struct alignas(64) shard {
     mutable std::mutex mutex;
     std::size_t count = 0;
     std::size_t limit = 0;
     std::size_t mask = 0;
-    std::unique_ptr<slot[]> slots;
+    slot* slots = nullptr;  // mask + 1 slots of the store's one block
     bool futile_valid = false;  // every entry was alive at futile_at when the shard was last found full
     timestamp futile_at{};
     // While futile_valid: no entry dies before it (the earliest dies_at at the
@@ -430,6 +527,8 @@ class sharded_store {
   std::size_t capacity_;
   std::size_t shard_count_;
   std::unique_ptr<shard[]> shards_;
+  slot* block_ = nullptr;  // every shard's slots (allocate_slots), slot_count_ of them
+  std::size_t slot_count_ = 0;
 };
 
 }  // namespace phoneverify
