@@ -697,8 +697,9 @@ class engine_front {
   siphash_key request_id_key_;
   std::atomic<std::uint64_t> request_id_counter_{0};
   std::atomic<std::uint64_t> randomness_failures_{0};
-  // Written by every response: on cache lines of its own (metrics_counters is
-  // aligned to 64), so it never invalidates config_, which every call reads.
+  // Written by every response, in stripes of their own on the heap
+  // (metrics_counters), so counting never invalidates config_, which every
+  // call reads, nor the line another core counts on.
   mutable metrics_counters counters_;
 };
 
@@ -1515,12 +1516,14 @@ class engine : public detail::action_methods<engine> {
   template <class Request>
   engine_response do_send(const Request& request, const facts& f) {
     constexpr action a = Request::id;
-    engine_response out;
-    timestamp now;
-    bool fell_back = false;
-    if (!begin(a, f, now, out, fell_back)) return out;
+    engine_response out;  // every path finishes and returns this object itself (no copy of its body storage)
+    const timestamp now = this->now();
+    if (!admit_flow(a, f, now, out)) return out;
     const preparation prepared = front_.prepare_request(request, f, out);
-    if (!prepared) return front_.finish(out, prepared.error());
+    if (!prepared) {
+      refuse(out, prepared.error());
+      return out;
+    }
     // Locks nest in one fixed order everywhere (challenge, then phone, then
     // account quota), so two sends can never wait on each other in a cycle.
     const code_binding& binding = *prepared->binding;
@@ -1535,6 +1538,11 @@ class engine : public detail::action_methods<engine> {
     challenges_.prefetch(code_at);
     windows_.prefetch(phone_at);
     if constexpr (info(a).daily_quota) quotas_.prefetch(quota_at);
+    // The RequestId is drawn while those loads are under way. Nothing else
+    // draws between the start of the request and here, so the random source
+    // still gives the RequestId its words first and the code its words next.
+    bool fell_back = false;
+    front_.start(out, fell_back);
     send_result outcome{detail::engine_front::unavailable(a, check_step::quota)};
     // Decides on copies and writes them back only when the code could be
     // drawn: a send the random source failed changes no state.
@@ -1570,29 +1578,41 @@ class engine : public detail::action_methods<engine> {
     if (!outcome) {
       if (outcome.error().reason() == verdict_reason::randomness_unavailable && !fell_back)
         front_.count_randomness_failure();  // once per request
-      return front_.finish(out, outcome.error());
+      front_.finish(out, outcome.error());
+      return out;
     }
-    return front_.finish_issued(out, a, *outcome);
+    front_.finish_issued(out, a, *outcome);
+    return out;
   }
 
   template <class Request>
   engine_response do_verify(const Request& request, const facts& f) {
     constexpr action a = Request::id;
-    engine_response out;
-    timestamp now;
-    bool fell_back = false;
-    if (!begin(a, f, now, out, fell_back)) return out;
+    engine_response out;  // every path finishes and returns this object itself (no copy of its body storage)
+    const timestamp now = this->now();
+    if (!admit_flow(a, f, now, out)) return out;
     const preparation prepared = front_.prepare_request(request, f, out);
-    if (!prepared) return front_.finish(out, prepared.error());
-    if (!prepared->needs_code()) return front_.finish(out, verdict{a});
+    if (!prepared) {
+      refuse(out, prepared.error());
+      return out;
+    }
+    if (!prepared->needs_code()) {
+      refuse(out, verdict{a});
+      return out;
+    }
     const code_binding& binding = *prepared->binding;
     const auto code_key = challenge_key(binding.purpose, binding.account_id);
+    // The challenge's memory is requested, then the RequestId drawn while it loads.
+    const auto code_at = challenges_.hashed(code_key.view());
+    challenges_.prefetch(code_at);
+    bool fell_back = false;
+    front_.start(out, fell_back);
     // A binding the store has never seen gets an empty challenge (no code,
     // dead at once, so the next sweep drops it). If the store is full of
     // live state and refuses it, there is no code either: check against an
     // empty challenge, which answers no_code.
     verdict v = detail::engine_front::unavailable(a, check_step::code);
-    const auto found = challenges_.update(code_key.view(), now, [&](challenge& code) {
+    const auto found = challenges_.update(code_at, now, [&](challenge& code) {
       v = finish_verify(config().policy, keys_in_force(), *prepared, code, now);
     });
     if (!found) {
@@ -1602,16 +1622,18 @@ class engine : public detail::action_methods<engine> {
       challenge none{};
       v = finish_verify(config().policy, no_keys, *prepared, none, now);
     }
-    return front_.finish(out, v);
+    front_.finish(out, v);
+    return out;
   }
 
-  // What every call starts with: the engine's time, a RequestId (a failure
-  // of the random source counted once, `fell_back`) and step 1 (flow
-  // control). False, with `out` complete, when flow control refuses.
-  bool begin(action a, const facts& f, timestamp& t, engine_response& out, bool& fell_back) {
-    t = now();
+  // A response decided before the stores are reached: its RequestId (a
+  // failure of the random source counted, once), then its body. Every call
+  // starts with the engine's time and step 1 (admit_flow), and draws its
+  // RequestId before anything else it draws (a send's code).
+  void refuse(engine_response& out, const verdict& v) {
+    bool fell_back = false;
     front_.start(out, fell_back);
-    return admit_flow(a, f, t, out);
+    front_.finish(out, v);
   }
 
   // Step 1 for the actions with flow control; false (and `out` finished) when refused.
@@ -1621,7 +1643,7 @@ class engine : public detail::action_methods<engine> {
     // rate is keyed on it (RULES.md §9).
     verdict v = detail::check_flow_caller(a, f);
     if (!v.ok()) {
-      front_.finish(out, v);
+      refuse(out, v);
       return false;
     }
     const auto key = detail::make_key('r', f.caller.account_id);
@@ -1629,7 +1651,7 @@ class engine : public detail::action_methods<engine> {
     const auto held = rates_.update(key.view(), t, [&](rate_state& s) { v = admit_request(config().policy, a, s, t); });
     if (!held) v = detail::engine_front::unavailable(a, check_step::flow_control, held.retry_at);
     if (v.ok()) return true;
-    front_.finish(out, v);
+    refuse(out, v);
     return false;
   }
 
