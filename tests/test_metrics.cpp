@@ -8,6 +8,7 @@
 #include <phoneverify/metrics.hpp>
 
 #include <atomic>
+#include <bit>
 #include <memory>
 #include <set>
 #include <string>
@@ -275,4 +276,38 @@ TEST_CASE("the engine's counters stay exact under 4 threads", "[metrics][concurr
   CHECK(m->total() == 4 * 2 * per_thread);
   CHECK(m->codes_issued(bind_send) == 4 * per_thread);
   CHECK(m->response(bind, errc::ok, verdict_reason::ok) == 4 * per_thread);
+}
+
+TEST_CASE("metrics_counters adds up its stripes: counts from more threads than stripes are read exactly",
+          "[metrics][concurrency]") {
+  pv::metrics_counters counters;
+  const std::size_t stripes = counters.stripes();
+  CHECK(std::has_single_bit(stripes));
+  CHECK(stripes <= 16);
+  const int threads = static_cast<int>(stripes) * 2 + 1;  // some threads share a stripe, some CPUs too
+  constexpr std::uint64_t per_thread = 3000;
+  const pv::verdict issued{bind_send};
+  const pv::verdict rejected =
+      pv::detail::make_verdict(bind, errc::invalid_verification_code, pv::check_step::code, verdict_reason::code_rejected,
+                               pv::info(bind).code_parameter, static_cast<std::uint8_t>(pv::check_status::wrong_code));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (std::uint64_t i = 0; i < per_thread; ++i) {
+        counters.count(issued);
+        counters.count(rejected);
+      }
+    });
+  for (auto& th : pool) th.join();
+  const auto n = static_cast<std::uint64_t>(threads) * per_thread;
+  auto m = std::make_unique<pv::metrics_snapshot>();
+  m->responses.fill(7);  // read() overwrites what was there
+  counters.read(*m);
+  CHECK(m->codes_issued(bind_send) == n);
+  CHECK(m->rejection(bind, pv::check_status::wrong_code) == n);
+  CHECK(m->response(bind, errc::invalid_verification_code, verdict_reason::code_rejected) == n);
+  CHECK(m->total() == 2 * n);
+  counters.read(*m);  // reading again gives the same figures, not their double
+  CHECK(m->total() == 2 * n);
+  CHECK(m->rejection(bind, pv::check_status::wrong_code) == n);
 }

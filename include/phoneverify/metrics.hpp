@@ -35,12 +35,19 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <string_view>
+#include <thread>
 #include <utility>
+
+#if defined(__linux__) && defined(__GLIBC__)
+#include <sched.h>
+#endif
 
 #include "action.hpp"
 #include "actions.hpp"
@@ -213,35 +220,48 @@ struct metrics_snapshot {
 
 // The counters an engine owns (detail::engine_front, so that every engine
 // counts alike, in the one place every response is finished). count() is one
-// relaxed increment, two for a rejected code; the block is on cache lines of
-// its own, away from the configuration every call reads.
-class alignas(64) metrics_counters {
+// relaxed increment, two for a rejected code. The counters are kept in a few
+// stripes, each a whole copy on cache lines of its own, and a response is
+// counted in the stripe of the CPU it runs on (sched_getcpu on Linux; else a
+// stripe per thread, dealt round-robin): threads on different cores that
+// count the same outcome do not pass one cache line back and forth on every
+// response. read() adds the stripes up.
+class metrics_counters {
  public:
-  metrics_counters() noexcept = default;
+  // One stripe per hardware thread, rounded up to a power of two, at most 16.
+  metrics_counters() noexcept
+      : stripe_mask_(stripe_count() - 1), stripes_(std::make_unique<stripe[]>(stripe_mask_ + 1)) {}
   metrics_counters(const metrics_counters&) = delete;
   metrics_counters& operator=(const metrics_counters&) = delete;
 
   // Counts one response: one relaxed increment. A rejected code (reason
   // code_rejected, always Invalid.VerificationCode, RULES.md §5) is counted
   // by its check_status alone and read() adds those up into its response
-  // series, so a check that fails costs one contended cache line, not two.
+  // series, so a check that fails costs one cache line, not two.
   // A verdict holding a value no enumerator names (only a caller's own
   // broken verdict can) is not counted rather than indexed out of bounds.
   void count(const verdict& v) noexcept {
     if (!detail::countable(v)) return;
+    stripe& s = stripes_[current_stripe() & stripe_mask_];
     if (v.reason() == verdict_reason::code_rejected && v.error() == errc::invalid_verification_code)
-      rejections_[detail::rejection_index(v.action(), v.code_status())].fetch_add(1, std::memory_order_relaxed);
+      s.rejections[detail::rejection_index(v.action(), v.code_status())].fetch_add(1, std::memory_order_relaxed);
     else
-      responses_[detail::response_index(v.action(), v.error(), v.reason())].fetch_add(1, std::memory_order_relaxed);
+      s.responses[detail::response_index(v.action(), v.error(), v.reason())].fetch_add(1, std::memory_order_relaxed);
   }
 
   // Copies the counters into `out` (each read relaxed: a moving figure under
   // concurrency, exact once the engine is idle). Leaves the other fields of
   // `out` as they are.
   void read(metrics_snapshot& out) const noexcept {
-    for (std::size_t i = 0; i < responses_.size(); ++i) out.responses[i] = responses_[i].load(std::memory_order_relaxed);
-    for (std::size_t i = 0; i < rejections_.size(); ++i)
-      out.rejections[i] = rejections_[i].load(std::memory_order_relaxed);
+    out.responses.fill(0);
+    out.rejections.fill(0);
+    for (std::size_t n = 0; n <= stripe_mask_; ++n) {
+      const stripe& s = stripes_[n];
+      for (std::size_t i = 0; i < s.responses.size(); ++i)
+        out.responses[i] += s.responses[i].load(std::memory_order_relaxed);
+      for (std::size_t i = 0; i < s.rejections.size(); ++i)
+        out.rejections[i] += s.rejections[i].load(std::memory_order_relaxed);
+    }
     for (action a : all_actions) {
       std::uint64_t rejected = 0;
       for (std::size_t s = 0; s < check_status_count; ++s) rejected += out.rejection(a, static_cast<check_status>(s));
@@ -250,9 +270,35 @@ class alignas(64) metrics_counters {
     }
   }
 
+  // How many stripes this block has (a power of two, 1 to 16).
+  std::size_t stripes() const noexcept { return stripe_mask_ + 1; }
+
  private:
-  std::array<std::atomic<std::uint64_t>, detail::response_series> responses_{};
-  std::array<std::atomic<std::uint64_t>, detail::rejection_series> rejections_{};
+  struct alignas(64) stripe {
+    std::array<std::atomic<std::uint64_t>, detail::response_series> responses{};
+    std::array<std::atomic<std::uint64_t>, detail::rejection_series> rejections{};
+  };
+
+  static std::size_t stripe_count() noexcept {
+    const unsigned hardware = std::thread::hardware_concurrency();
+    const std::size_t wanted = hardware == 0 ? 1 : std::bit_ceil(static_cast<std::size_t>(hardware));
+    return wanted > 16 ? 16 : wanted;
+  }
+
+  // The stripe the calling thread counts in (masked by the caller): its CPU
+  // where the system says it cheaply, else the thread's own number.
+  static std::size_t current_stripe() noexcept {
+#if defined(__linux__) && defined(__GLIBC__)
+    const int cpu = ::sched_getcpu();
+    if (cpu >= 0) return static_cast<std::size_t>(cpu);
+#endif
+    static std::atomic<std::size_t> next_thread{0};
+    thread_local const std::size_t mine = next_thread.fetch_add(1, std::memory_order_relaxed);
+    return mine;
+  }
+
+  std::size_t stripe_mask_;
+  std::unique_ptr<stripe[]> stripes_;
 };
 
 // ---------------------------------------------------------------------------
