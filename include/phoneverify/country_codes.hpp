@@ -40,27 +40,34 @@ inline constexpr auto country_code_masks = [] {
   return masks;
 }();
 
-// For each code below 1000 its trunk prefix as a pattern over the first two
-// bytes of a national number (byte 0 the lowest), for parse_phone's dashed
-// path: bits 0-15 which bits count, bits 16-31 their ASCII digits. A number
-// begins with the prefix when (its two bytes & mask) == digits; for a code
-// without one the mask is 0 and the digits 0xFFFF, which nothing matches.
-// A one-byte national number reads a zero second byte, which no two-digit
-// prefix matches.
-inline constexpr auto country_code_trunk_patterns = [] {
-  struct patterns_array {
-    std::uint32_t bits[1000];
-  } patterns{};
-  for (auto& pattern : patterns.bits) pattern = 0xFFFFu << 16;
+// For each code below 1000 one word for parse_phone's dashed path, so that
+// one load decides the code, the length and the trunk prefix: bits 32-53 the
+// possible national lengths (bit 32 + n: n digits; none for an unassigned
+// code), bits 0-31 the trunk prefix as a pattern over the first two bytes of
+// a national number (byte 0 the lowest): bits 0-15 which bits count, bits
+// 16-31 their ASCII digits. A number begins with the prefix when (its two
+// bytes & mask) == digits; for a code without one the mask is 0 and the
+// digits 0xFFFF, which nothing matches. A one-digit national number reads a
+// zero second byte, which no two-digit prefix matches.
+inline constexpr auto country_code_dashed_facts = [] {
+  struct facts_array {
+    std::uint64_t bits[1000];
+  } facts{};
+  for (auto& word : facts.bits) word = 0xFFFFu << 16;
   for (const auto& entry : country_code_table) {
     const std::uint32_t value = entry.trunk_prefix_value;
-    if (entry.trunk_prefix_length == 1)
-      patterns.bits[entry.code] = 0x00FFu | ('0' + value) << 16;
-    else if (entry.trunk_prefix_length == 2)
-      patterns.bits[entry.code] = 0xFFFFu | ('0' + value / 10) << 16 | ('0' + value % 10) << 24;
+    std::uint32_t pattern = 0xFFFFu << 16;
+    if (entry.trunk_prefix_length == 1) pattern = 0x00FFu | ('0' + value) << 16;
+    if (entry.trunk_prefix_length == 2) pattern = 0xFFFFu | ('0' + value / 10) << 16 | ('0' + value % 10) << 24;
+    facts.bits[entry.code] = std::uint64_t{entry.length_mask} << 32 | pattern;
   }
-  return patterns;
+  return facts;
 }();
+static_assert([] {
+  for (const auto& entry : country_code_table)
+    if ((entry.length_mask & 1u) != 0) return false;
+  return true;
+}(), "no code allows an empty national number: parse_phone's dashed path relies on it");
 
 constexpr std::uint32_t country_code_facts(std::uint16_t cc) noexcept {
   return cc < 1000 ? country_code_masks.bits[cc] : 0u;

@@ -150,16 +150,16 @@ class phone_number {
     for (std::size_t i = 0; i < national.size(); ++i) digits_[i] = national[i];
   }
 
-  // Only for already-checked parts: `length` national digits, ASCII, as the
-  // bytes of `low` then `high` (byte 0 of `low`, its lowest, the first
-  // digit), every byte from `length` on zero.
+  // Only for already-checked parts: `length` national digits, ASCII, as
+  // bytes 2..15 of the 16 bytes `low` then `high` (byte 0 of `low` its lowest;
+  // bytes 0 and 1 are ignored), every byte from 2 + `length` on zero.
   static constexpr phone_number from_words(std::uint16_t cc, std::size_t length, std::uint64_t low,
                                            std::uint64_t high) noexcept {
     const auto packed = static_cast<std::uint16_t>(cc | length << length_shift);
     if constexpr (std::endian::native == std::endian::little) {
-      // The object's 16 bytes as two words (bytes 0-1 the code and length,
-      // 2-15 the digits).
-      const std::uint64_t first = packed | low << 16, second = low >> 48 | high << 16;
+      // The object's 16 bytes as two words: bytes 0-1 the code and length,
+      // 2-15 the digits.
+      const std::uint64_t first = (low & ~std::uint64_t{0xFFFF}) | packed;
 #if defined(__GNUC__)
       if (!std::is_constant_evaluated()) {
         // Written by one 16-byte store: the copy that follows (into a
@@ -167,7 +167,7 @@ class phone_number {
         // waits for both to retire (no store forwarding), which cost more
         // than the whole parse.
         using object_vector = std::uint64_t __attribute__((vector_size(16)));
-        const object_vector bytes = {first, second};
+        const object_vector bytes = {first, high};
         phone_number number(cc, std::string_view{});
         std::memcpy(static_cast<void*>(&number), &bytes, sizeof number);
         return number;
@@ -176,12 +176,12 @@ class phone_number {
       struct object_words {
         std::uint64_t first, second;
       };
-      return std::bit_cast<phone_number>(object_words{first, second});
+      return std::bit_cast<phone_number>(object_words{first, high});
     } else {
       phone_number number(cc, std::string_view{});
       number.packed_ = packed;
       for (std::size_t i = 0; i < length; ++i)
-        number.digits_[i] = static_cast<char>((i < 8 ? low >> (8 * i) : high >> (8 * (i - 8))) & 0xFFu);
+        number.digits_[i] = static_cast<char>((i < 6 ? low >> (8 * (i + 2)) : high >> (8 * (i - 6))) & 0xFFu);
       return number;
     }
   }
@@ -291,34 +291,17 @@ constexpr std::uint64_t phone_load(const char* p, std::size_t k) noexcept {
 // parse_phone's dashed form: the same rules and the same errc as
 // phone_parse_dashed, in one pass without a loop, for the hot path of
 // every request (parse_phone_detailed keeps the byte-by-byte parser, which
-// names the reason and the byte). The text, 3..16 bytes, is read into two
-// words (in-bounds, overlapping loads), bytes past its end zero; the digit
-// test runs on 8 bytes at once: it must hold for every byte but one, the
-// '-' at offset 1, 2 or 3. Every other text is refused with
-// invalid_parameter_phone_number, as phone_parse_dashed refuses it for its
-// syntax: empty, shorter than "1-2", or more than 16 bytes (no valid dashed
-// text has more: 15 digits and the '-'). Then one word of the table decides
-// the code, the length and the trunk prefix, in phone_finish's order.
+// names the reason and the byte). A text of 8..16 bytes is read as two
+// words (in-bounds, overlapping loads); the digit test runs on 8 bytes at
+// once and must hold for every byte but one, the '-' at offset 1, 2 or 3.
+// Every other text is refused with invalid_parameter_phone_number, as
+// phone_parse_dashed refuses it for its syntax (no valid dashed text has
+// more than 16 bytes: 15 digits and the '-'); a shorter one goes to
+// phone_parse_dashed. Then one word of country_code_dashed_facts decides
+// the code, the length and the trunk prefix, in phone_finish's order, and
+// the number is built from the two words.
 constexpr result<phone_number> phone_parse_dashed_fast(std::string_view text) noexcept {
   constexpr std::uint64_t ones = 0x0101010101010101u;
-  const std::size_t n = text.size();
-  if (n < 3 || n > max_phone_text) return errc::invalid_parameter_phone_number;
-  const char* p = text.data();
-  std::uint64_t low, high, low_valid, high_valid;  // the bytes 0..7 and 8..15; which are inside the text
-  if (n >= 8) {
-    low = phone_load(p, 8);
-    // The last 8 bytes, shifted down so that byte 8 of the text is byte 0
-    // (two shifts: 16 - n is 0..8, a shift by 64 is undefined).
-    const unsigned half = 4 * static_cast<unsigned>(16 - n);
-    high = phone_load(p + n - 8, 8) >> half >> half;
-    low_valid = ~std::uint64_t{0};
-    high_valid = ~std::uint64_t{0} >> half >> half;
-  } else {
-    low = n >= 4 ? phone_load(p, 4) | phone_load(p + n - 4, 4) << (8 * (n - 4)) : phone_load(p, 3);
-    high = 0;
-    low_valid = ~std::uint64_t{0} >> (8 * (8 - n));
-    high_valid = 0;
-  }
   // Per byte, the high bit set for a byte that is no ASCII digit: x = byte ^
   // '0' is 0..9 for a digit; (x & 0x7F) + 0x76 carries into bit 7 from 10 on
   // and never into the next byte; x's own bit 7 catches bytes from 0x80.
@@ -326,28 +309,55 @@ constexpr result<phone_number> phone_parse_dashed_fast(std::string_view text) no
     const std::uint64_t x = word ^ (0x30 * ones);
     return (((x & (0x7F * ones)) + 0x76 * ones) | x) & (0x80 * ones);
   };
-  const std::uint64_t odd_low = non_digits(low) & low_valid;
-  const std::uint64_t odd_high = non_digits(high) & high_valid;
-  // The one non-digit byte: its offset, 1..3 when well placed.
-  const auto separator = static_cast<std::size_t>(std::countr_zero(odd_low | std::uint64_t{1} << 63) >> 3);
-  // Bitwise, not short-circuit: one branch for the whole syntax.
-  const bool syntax_ok = (odd_high == 0) & ((odd_low & (odd_low - 1)) == 0) & (separator - 1 < 3) &
-                         ((low >> (8 * separator) & 0xFFu) == '-') & ((low & 0xFFu) != '0') & (separator + 1 < n);
-  if (!syntax_ok) return errc::invalid_parameter_phone_number;
-  // The code's digits right-aligned in bytes 0..2 (missing leading ones zero).
-  const std::uint64_t code_digits = ((low ^ (0x30 * ones)) << (8 * (3 - separator))) & 0xFFFFFFu;
-  const auto cc = static_cast<std::uint16_t>((code_digits & 0xFFu) * 100 + (code_digits >> 8 & 0xFFu) * 10 +
-                                             (code_digits >> 16 & 0xFFu));
-  const std::uint32_t lengths = country_code_masks.bits[cc];  // cc <= 999
-  const std::uint32_t trunk = country_code_trunk_patterns.bits[cc];
+  const std::size_t n = text.size();
+  // Fewer than 8 bytes (a national number of at most 6 digits, rare): the
+  // byte-by-byte parser, whose result is the same.
+  if (n < 8) return phone_parse_dashed(text).number;
+  if (n > max_phone_text) return errc::invalid_parameter_phone_number;
+  const char* p = text.data();
+  const std::uint64_t low = phone_load(p, 8);           // bytes 0..7
+  const std::uint64_t last = phone_load(p + n - 8, 8);  // bytes n-8..n-1, overlapping `low` for n < 16
+  const std::uint64_t odd = non_digits(low);            // the non-digits of bytes 0..7
+  // The non-digits of `last` are those of `low` seen n - 8 bytes lower:
+  // none of bytes 8..n-1 is one (two shifts each: a shift by 64 is undefined).
+  const unsigned overlap = 4 * static_cast<unsigned>(n - 8), tail = 4 * static_cast<unsigned>(16 - n);
+  const bool rest_ok = non_digits(last) == odd >> overlap >> overlap;
+  const std::uint64_t high = last >> tail >> tail;  // bytes 8..15, zero past the end
+  // The '-' at offset 1, 2 or 3, taken from the bytes; then the syntax is
+  // right when that is the one non-digit byte. Predictable branches (real
+  // traffic is well formed): cheaper than combining the tests into one.
+  const bool dash_at_1 = (low >> 8 & 0xFFu) == '-', dash_at_2 = (low >> 16 & 0xFFu) == '-';
+  const bool dash_at_3 = (low >> 24 & 0xFFu) == '-';
+  // 1, 2 or 3 by arithmetic, not a branch (3 also when no '-' is there,
+  // which the test on dash_at_3 refuses; 0 when both bytes 1 and 2 are '-',
+  // which the next test refuses: two non-digits).
+  const std::size_t separator = 3 - std::size_t{dash_at_2} - 2 * std::size_t{dash_at_1};
+  if (!rest_ok || odd != std::uint64_t{0x80} << (8 * separator)) return errc::invalid_parameter_phone_number;
+  if (!(dash_at_1 | dash_at_2 | dash_at_3) || (low & 0xFFu) == '0') return errc::invalid_parameter_phone_number;
+  // The code: the values of its first 1, 2 and 3 digits, the one before
+  // the '-' chosen by masks, not branches (the code's length is no pattern a
+  // branch predictor could learn).
+  const std::uint64_t values = low ^ (0x30 * ones);
+  const auto one = static_cast<std::uint32_t>(values & 0xFFu);
+  const std::uint32_t two = one * 10 + static_cast<std::uint32_t>(values >> 8 & 0xFFu);
+  const std::uint32_t three = two * 10 + static_cast<std::uint32_t>(values >> 16 & 0xFFu);
+  const std::uint32_t mask_1 = 0u - static_cast<std::uint32_t>(dash_at_1);
+  const std::uint32_t mask_2 = 0u - static_cast<std::uint32_t>(dash_at_2);
+  const std::uint32_t one_or_more = three ^ ((three ^ two) & mask_2);
+  const auto cc = static_cast<std::uint16_t>((one_or_more ^ ((one_or_more ^ one) & mask_1)) & 0x3FFu);
+  const std::uint64_t facts = country_code_dashed_facts.bits[cc];  // cc <= 999
   const std::size_t length = n - separator - 1;
   const unsigned shift = 8 * static_cast<unsigned>(separator + 1);  // 16..32: the national number's first byte
   const auto first_two = static_cast<std::uint32_t>(low >> shift & 0xFFFFu);
+  // The text moved down by separator - 1 bytes: the national number from byte 2.
+  const unsigned down = shift - 16;  // 0, 8 or 16
+  const std::uint64_t object_low = low >> down | high << 1 << (63 - down), object_high = high >> down;
+  const auto trunk = static_cast<std::uint32_t>(facts);
   // The code, the length, then the trunk prefix (phone_finish's order; an
   // unassigned code has no lengths, so fails the length test too).
-  if (((lengths >> length & 1u) != 0) & ((first_two & trunk) != trunk >> 16))
-    return phone_access::make(cc, length, low >> shift | high << (64 - shift), high >> shift);
-  return lengths == 0 ? errc::invalid_parameter_mobile_country_code : errc::invalid_parameter_phone_number;
+  if (((facts >> (32 + length) & 1u) != 0) & ((first_two & trunk) != trunk >> 16))
+    return phone_access::make(cc, length, object_low, object_high);
+  return facts >> 32 == 0 ? errc::invalid_parameter_mobile_country_code : errc::invalid_parameter_phone_number;
 }
 
 // Country code directly followed by the national number, starting at

@@ -43,6 +43,14 @@ class country_code_set {
     return cc <= max_code && (words_[cc / 64] >> (cc % 64) & 1u) != 0;
   }
 
+  // Whether the code of `number` is in the set: contains(number.country_code())
+  // without the range test (a phone_number's code is 1..999).
+  constexpr bool contains(const phone_number& number) const noexcept {
+    const std::uint16_t cc = number.country_code();
+    static_assert(sizeof words_ * 8 >= 1024, "every 10-bit code indexes a word");
+    return (words_[cc / 64 % 16] >> (cc % 64) & 1u) != 0;
+  }
+
   // Adds `cc`: false (and no change) when it is 0, above 999, or already in.
   constexpr bool insert(std::uint16_t cc) noexcept {
     if (cc == 0 || cc > max_code || contains(cc)) return false;
@@ -169,6 +177,18 @@ constexpr bool site_accepts(const site_policy& policy, action a, std::uint16_t c
   return is_action(a) && is_assigned_country_code(cc) && policy_set(policy, a).contains(cc);
 }
 
+// Whether `policy` accepts the code of `number` for the phone of action `a`:
+// site_accepts of its code, without the assigned test (a phone_number's code
+// always is assigned), for the hot path after parse_phone.
+constexpr bool site_accepts(const site_policy& policy, action a, const phone_number& number) noexcept {
+  return is_action(a) && policy_set(policy, a).contains(number);
+}
+
+// Whether site `s` accepts the code of `number` for the phone of action `a`.
+constexpr bool site_accepts(site s, action a, const phone_number& number) noexcept {
+  return site_accepts(default_site_policy(s), a, number);
+}
+
 // Whether site `s` accepts country code `cc` for the phone of action `a`
 // (RULES.md §3 exactly): China site, secure phone only 86; international site,
 // secure phone never 86; message contact only 86 on both; CAMS any assigned
@@ -206,7 +226,7 @@ constexpr result<phone_number, phone_rejection> check_phone_for_action(const sit
                                                                        const phone_number& number) noexcept {
   const phone_errors errors = info(a).phone_error;
   if (info(a).mobile_only && !is_mobile_number(number)) return phone_rejection{errors.syntax, phone_refusal::not_a_mobile_number};
-  if (!site_accepts(policy, a, number.country_code())) return phone_rejection{errors.site, phone_refusal::site};
+  if (!site_accepts(policy, a, number)) return phone_rejection{errors.site, phone_refusal::site};
   return number;
 }
 
