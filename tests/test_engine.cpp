@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -614,6 +615,53 @@ TEST_CASE("a random source that gives no value refuses the send closed with noth
   CHECK(bound.ok());
   CHECK(bound.request_id()[14] == '8');
   CHECK(engine.stats().randomness_failures == 4);
+}
+
+namespace {
+// A source that counts its draws and gives the value of each draw's number
+// spread over every byte: which word went where shows in the response.
+struct numbered_source final : pv::random_source {
+  std::atomic<std::uint64_t> draws{0};
+  std::optional<std::uint64_t> next() noexcept override {
+    return 0x0101010101010101ULL * (draws.fetch_add(1) + 1) ^ 0x0123456789ABCDEFULL;
+  }
+};
+std::string uuid_of(std::uint64_t w0, std::uint64_t w1) {
+  w0 = (w0 & ~0xF000ULL) | 0x4000;
+  w1 = (w1 & ~(0xCULL << 60)) | (0x8ULL << 60);
+  char text[40];
+  std::snprintf(text, sizeof(text), "%08llX-%04llX-%04llX-%04llX-%012llX", static_cast<unsigned long long>(w0 >> 32),
+                static_cast<unsigned long long>((w0 >> 16) & 0xFFFF), static_cast<unsigned long long>(w0 & 0xFFFF),
+                static_cast<unsigned long long>(w1 >> 48), static_cast<unsigned long long>(w1 & 0xFFFFFFFFFFFFULL));
+  return text;
+}
+}  // namespace
+
+TEST_CASE("a RequestId is the request's first two draws as a version-4 UUID, drawn before a send's code",
+          "[engine][random]") {
+  manual_clock clock;
+  auto source = std::make_shared<numbered_source>();
+  pv::engine engine(test_config(), clock.function(), source);
+  const auto word = [](std::uint64_t n) { return 0x0101010101010101ULL * n ^ 0x0123456789ABCDEFULL; };
+  std::uint64_t n = source->draws.load();  // the stores' keys, drawn at construction
+  // A check draws nothing but its RequestId; a refused request too.
+  const auto checked = engine.bind_secure_mobile_phone({"123456", "86-13900001234", "1234567890123456"}, facts_for());
+  CHECK(checked.request_id() == uuid_of(word(n + 1), word(n + 2)));
+  CHECK(source->draws.load() == n + 2);
+  n += 2;
+  const auto refused = engine.send_verification_code_for_bind_secure_mobile_phone({"86-1390000", "1234567890123456"},
+                                                                                   facts_for());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.request_id() == uuid_of(word(n + 1), word(n + 2)));
+  CHECK(source->draws.load() == n + 2);
+  n += 2;
+  // A send: the RequestId first, then the code's draws.
+  const auto sent =
+      engine.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", "1234567890123456"}, facts_for());
+  REQUIRE(sent.ok());
+  CHECK(sent.request_id() == uuid_of(word(n + 1), word(n + 2)));
+  CHECK(source->draws.load() > n + 2);
+  CHECK(sent.body().find(sent.request_id()) != std::string_view::npos);
 }
 
 TEST_CASE("create answers random_source_failed when the stores' hash keys cannot be drawn", "[engine][random][config]") {

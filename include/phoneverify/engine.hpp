@@ -603,17 +603,31 @@ class engine_front {
                                      std::string_view(reinterpret_cast<const char*>(input.data()), input.size()));
       }
     }
-    static constexpr char hex[] = "0123456789ABCDEF";
     words[0] = (words[0] & ~0xF000ULL) | version;
     words[1] = (words[1] & ~(0xCULL << 60)) | (0x8ULL << 60);
-    inline_string<36> id;
-    for (int nibble = 0; nibble < 32; ++nibble) {
-      if (nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20) id.push_back('-');
-      const std::uint64_t w = words[nibble / 16];
-      id.push_back(hex[(w >> (60 - 4 * (nibble % 16))) & 0xF]);
+    // 8-4-4-4-12 hex digits: the bytes of both words, most significant first,
+    // each as two digits from one table read, into a buffer copied once.
+    char text[36];
+    std::size_t at = 0;
+    for (std::size_t byte = 0; byte < 16; ++byte) {
+      if (byte == 4 || byte == 6 || byte == 8 || byte == 10) text[at++] = '-';
+      const auto b = static_cast<std::size_t>((words[byte / 8] >> (56 - 8 * (byte % 8))) & 0xFF);
+      text[at++] = hex_pairs[2 * b];
+      text[at++] = hex_pairs[2 * b + 1];
     }
-    return id;
+    return inline_string<36>(std::string_view(text, sizeof(text)));
   }
+
+  // "000102...FEFF": the two upper-case hex digits of every byte value.
+  static constexpr std::array<char, 512> hex_pairs = [] {
+    constexpr char hex[] = "0123456789ABCDEF";
+    std::array<char, 512> pairs{};
+    for (std::size_t b = 0; b < 256; ++b) {
+      pairs[2 * b] = hex[b >> 4];
+      pairs[2 * b + 1] = hex[b & 0xF];
+    }
+    return pairs;
+  }();
 
   // The refusal of a key a store would not take (RULES.md §4: fail closed,
   // nothing forgotten): the action's limit error, reason state_unavailable,
