@@ -327,10 +327,10 @@ constexpr result<phone_number> phone_parse_dashed_fast(std::string_view text) no
   const std::uint64_t low = phone_load(p, 8);           // bytes 0..7
   const std::uint64_t last = phone_load(p + n - 8, 8);  // bytes n-8..n-1, overlapping `low` for n < 16
   const std::uint64_t odd = non_digits(low);            // the non-digits of bytes 0..7
-  // The non-digits of `last` are those of `low` seen n - 8 bytes lower:
-  // none of bytes 8..n-1 is one (two shifts each: a shift by 64 is undefined).
-  const unsigned overlap = 4 * static_cast<unsigned>(n - 8), tail = 4 * static_cast<unsigned>(16 - n);
-  const bool rest_ok = non_digits(last) == odd >> overlap >> overlap;
+  // Bytes 8..n-1 are bytes 16-n.. of `last`: none may be a non-digit (two
+  // shifts each: 16 - n is 0..8, and a shift by 64 is undefined).
+  const unsigned tail = 4 * static_cast<unsigned>(16 - n);
+  const bool rest_ok = (non_digits(last) >> tail >> tail) == 0;
   const std::uint64_t high = last >> tail >> tail;  // bytes 8..15, zero past the end
   // The '-' at offset 1, 2 or 3, taken from the bytes; then the syntax is
   // right when that is the one non-digit byte. Predictable branches (real
