@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 
 #include "support.hpp"
@@ -106,6 +107,32 @@ TEST_CASE("site_accepts never accepts an unassigned code, even when a custom set
   // An action that is no enumerator is refused rather than read out of bounds.
   CHECK_FALSE(pv::site_accepts(policy, opaque(static_cast<action>(42)), 86));
   CHECK_FALSE(pv::site_accepts(opaque(site::china), opaque(static_cast<action>(42)), 86));
+}
+
+TEST_CASE("site_accepts and contains of a phone_number agree with those of its code", "[site]") {
+  constexpr std::uint16_t codes[] = {86, 44, 1, 999, 388};
+  constexpr pv::country_code_set set = pv::make_country_code_set(codes);
+  const pv::site_policy policies[] = {pv::china_site_policy, pv::international_site_policy, {set, set, set}};
+  std::size_t numbers = 0;
+  for (const auto& entry : pv::country_code_table) {
+    std::size_t length = 1;
+    while (!pv::is_possible_length(entry.code, length)) ++length;
+    const auto number = pv::phone_number::from_parts(entry.code, std::string(length, '5'));
+    if (!number) continue;  // more than 15 digits in all
+    ++numbers;
+    for (const auto& policy : policies) {
+      CHECK(policy.cams.contains(*number) == policy.cams.contains(opaque(entry.code)));
+      for (action a : pv::all_actions)
+        CHECK(pv::site_accepts(policy, opaque(a), *number) == pv::site_accepts(policy, a, entry.code));
+    }
+    for (site s : {site::china, site::international})
+      for (action a : pv::all_actions)
+        CHECK(pv::site_accepts(opaque(s), opaque(a), *number) == pv::site_accepts(s, a, entry.code));
+  }
+  CHECK(numbers == pv::assigned_country_code_count);
+  const auto uk = pv::parse_phone("44-7911123456", pv::phone_format::dashed);
+  REQUIRE(uk.has_value());
+  CHECK_FALSE(pv::site_accepts(pv::china_site_policy, opaque(static_cast<action>(42)), *uk));
 }
 
 TEST_CASE("a site_policy built at compile time or at start-up replaces the built-in tables", "[site]") {
