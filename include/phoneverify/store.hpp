@@ -148,29 +148,26 @@ class sharded_store {
         shard_count_(clamp_shards(capacity, shards)),
         shards_(std::make_unique<shard[]>(shard_count_)) {
     PHONEVERIFY_ASSERT(capacity <= max_capacity, "sharded_store: capacity beyond max_capacity");
-    std::size_t total = 0;
-    for (std::size_t i = 0; i < shard_count_; ++i) {
-      shard& s = shards_[i];
-      s.limit = capacity / shard_count_ + (i < capacity % shard_count_ ? 1 : 0);
-      // Load factor at most 2/3 keeps probe sequences short; at least one slot
-      // always stays empty, which ends every probe.
-      const std::size_t slots = std::bit_ceil(s.limit + s.limit / 2 + 1);
-      s.mask = slots - 1;
-      total += slots;
-    }
+    // Every shard's table has the size the largest share needs (the shares
+    // differ by one entry at most): load factor at most 2/3 keeps probe
+    // sequences short, and at least one slot always stays empty, which ends
+    // every probe. One size lets a prefetch find a home slot from the hash
+    // alone, without waiting for the shard's own fields.
+    const std::size_t largest = capacity / shard_count_ + (capacity % shard_count_ != 0 ? 1 : 0);
+    slot_mask_ = std::bit_ceil(largest + largest / 2 + 1) - 1;
     // Every shard's table in one block: a large store is one run of memory
     // the kernel can back with huge pages (one TLB entry per 2 MiB instead of
     // 512, so a lookup at a random key misses the TLB far less often).
-    slot_count_ = total;
-    block_ = allocate_slots(total);
-    std::size_t at = 0;
+    block_ = allocate_slots(slot_total());
     for (std::size_t i = 0; i < shard_count_; ++i) {
-      shards_[i].slots = block_ + at;
-      at += shards_[i].mask + 1;
+      shard& s = shards_[i];
+      s.limit = capacity / shard_count_ + (i < capacity % shard_count_ ? 1 : 0);
+      s.mask = slot_mask_;
+      s.slots = block_ + i * (slot_mask_ + 1);
     }
   }
 
-  ~sharded_store() { free_slots(block_, slot_count_); }
+  ~sharded_store() { free_slots(block_, slot_total()); }
 
   sharded_store(const sharded_store&) = delete;
   sharded_store& operator=(const sharded_store&) = delete;
@@ -203,13 +200,14 @@ class sharded_store {
   void prefetch(const hashed_key& k) const noexcept {
     PHONEVERIFY_ASSERT(k.owner_ == this, "sharded_store: a hashed_key of another store");
     if (k.hash_ == 0) return;
-    const shard& s = shard_of(k.hash_);
 #if defined(__GNUC__) || defined(__clang__)
-    __builtin_prefetch(&s, 1, 3);
-    const char* home = reinterpret_cast<const char*>(s.slots + (static_cast<std::size_t>(k.hash_) & s.mask));
+    // The home slot from the store's own fields (every shard's table has one
+    // size), so these loads start together instead of after the shard's.
+    const std::size_t n = shard_index(k.hash_);
+    __builtin_prefetch(&shards_[n], 1, 3);
+    const char* home =
+        reinterpret_cast<const char*>(block_ + n * (slot_mask_ + 1) + (static_cast<std::size_t>(k.hash_) & slot_mask_));
     for (std::size_t line = 0; line < sizeof(slot) + 63; line += 64) __builtin_prefetch(home + line, 1, 3);
-#else
-    (void)s;
 #endif
   }
 
@@ -491,10 +489,12 @@ class sharded_store {
   }
 
   // Bits 32..62 choose the shard, the low bits the slot: independent bits.
-  shard& shard_of(std::uint64_t h) const noexcept {
+  std::size_t shard_index(std::uint64_t h) const noexcept {
     const std::uint64_t high = (h >> 32) & 0x7FFF'FFFFu;
-    return shards_[static_cast<std::size_t>((high * shard_count_) >> 31)];
+    return static_cast<std::size_t>((high * shard_count_) >> 31);
   }
+  shard& shard_of(std::uint64_t h) const noexcept { return shards_[shard_index(h)]; }
+  std::size_t slot_total() const noexcept { return shard_count_ * (slot_mask_ + 1); }
 
   // Drops the entries of `s` dead at `now` in one pass from an empty slot, so
   // each cluster is visited from its start: a dead entry is emptied, a live one
@@ -527,8 +527,8 @@ class sharded_store {
   std::size_t capacity_;
   std::size_t shard_count_;
   std::unique_ptr<shard[]> shards_;
-  slot* block_ = nullptr;  // every shard's slots (allocate_slots), slot_count_ of them
-  std::size_t slot_count_ = 0;
+  slot* block_ = nullptr;     // every shard's slots (allocate_slots), slot_mask_ + 1 per shard
+  std::size_t slot_mask_ = 0;  // each shard's table size - 1
 };
 
 }  // namespace phoneverify
