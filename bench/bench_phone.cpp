@@ -4,7 +4,7 @@
 // implementation as many services write it, and a plain hand-written
 // dashed parser (the baseline).
 //
-// The headline (BM_traffic_*): the corpus of issue 19, as hard as real
+// The headline (BM_traffic_*): the traffic corpus, as hard as real
 // traffic. 10,000 numbers from a fixed seed, built from libphonenumber's
 // example numbers (mobile and fixed line) of every supported region when
 // libphonenumber is found, each written as country code + national
@@ -221,7 +221,7 @@ BENCHMARK_TEMPLATE(BM_parse_phone_regex, pv::phone_format::dashed)->Name("BM_par
 BENCHMARK_TEMPLATE(BM_parse_phone_regex, pv::phone_format::compact)->Name("BM_parse_phone_regex/compact");
 BENCHMARK_TEMPLATE(BM_parse_phone_regex, pv::phone_format::e164)->Name("BM_parse_phone_regex/e164");
 
-// ---- The traffic corpus of issue 19 and the hand-written baseline ----
+// ---- The traffic corpus and the hand-written baseline ----
 
 // A base number: country code and national significant number, both digits.
 struct base_number {
@@ -276,7 +276,7 @@ std::vector<base_number> traffic_bases() {
 #endif
 
 // The traffic corpus in the dashed form: each number a base number drawn at
-// random, mutated with the shares of issue 19.
+// random, mutated with the shares above (70/10/10/10).
 std::vector<std::string> traffic_corpus() {
   const std::vector<base_number> bases = traffic_bases();
   std::vector<std::string> unassigned;  // the unassigned 3-digit codes
