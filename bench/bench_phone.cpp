@@ -296,7 +296,8 @@ std::vector<std::string> traffic_corpus() {
       if (p.national.size() < 2) continue;
       p.national.erase(rng() % p.national.size(), 1);
     } else if (kind == 8) {  // a digit inserted
-      p.national.insert(rng() % (p.national.size() + 1), 1, digit());
+      const std::size_t at = rng() % (p.national.size() + 1);  // drawn before the digit: the order of
+      p.national.insert(at, 1, digit());                        // arguments differs between compilers
     } else {  // behind an unassigned 3-digit code
       p.cc = unassigned[rng() % unassigned.size()];
     }
