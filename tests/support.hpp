@@ -48,6 +48,15 @@ constexpr facts granting_facts(std::string_view caller = "9999888877776666") noe
   return f;
 }
 
+// granting_facts with both phones the facts carry (the account's secure
+// phone and the message contact's) set to `phone`.
+constexpr facts granting_facts_with_phone(std::string_view caller, std::string_view phone) noexcept {
+  facts f = granting_facts(caller);
+  f.account.secure_phone = phone;
+  f.contact.phone = phone;
+  return f;
+}
+
 // splitmix64: a small seeded generator for tests (never for codes in production).
 struct splitmix64 {
   using result_type = std::uint64_t;

@@ -48,10 +48,7 @@ pv::engine_config test_config() {
 }
 
 pv::facts facts_for(std::string_view caller = "9999888877776666") {
-  pv::facts f = pv::test::granting_facts(caller);
-  f.account.secure_phone = "86-13900001234";
-  f.contact.phone = "86-13900001234";
-  return f;
+  return pv::test::granting_facts_with_phone(caller, "86-13900001234");
 }
 
 // Whether `text` contains `part`.

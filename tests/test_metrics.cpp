@@ -43,12 +43,7 @@ pv::engine_config metrics_config() {
   return config;
 }
 
-pv::facts metrics_facts() {
-  pv::facts f = pv::test::granting_facts("9999888877776666");
-  f.account.secure_phone = "86-13900001234";
-  f.contact.phone = "86-13900001234";
-  return f;
-}
+pv::facts metrics_facts() { return pv::test::granting_facts_with_phone("9999888877776666", "86-13900001234"); }
 
 struct failing_source final : pv::random_source {
   pv::seeded_random_source inner{91};

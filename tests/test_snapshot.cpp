@@ -47,10 +47,7 @@ pv::engine_config snapshot_config() {
 }
 
 pv::facts snapshot_facts(std::string_view caller = "9999888877776666") {
-  pv::facts f = pv::test::granting_facts(caller);
-  f.account.secure_phone = "44-7911123456";
-  f.contact.phone = "44-7911123456";
-  return f;
+  return pv::test::granting_facts_with_phone(caller, "44-7911123456");
 }
 
 bytes snapshot_of(pv::engine& engine) {
