@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "manual_clock.hpp"
 #include "support.hpp"
 
 namespace pv = phoneverify;
@@ -28,16 +29,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A clock the test moves by hand; safe from several threads.
-struct manual_clock {
-  std::shared_ptr<std::atomic<std::int64_t>> ms = std::make_shared<std::atomic<std::int64_t>>(1'700'000'000'000);
-  pv::timestamp now() const { return pv::timestamp{std::chrono::milliseconds{ms->load()}}; }
-  void advance(std::chrono::milliseconds d) const { ms->fetch_add(d.count()); }
-  pv::clock_function function() const {
-    auto shared = ms;
-    return [shared] { return pv::timestamp{std::chrono::milliseconds{shared->load()}}; };
-  }
-};
+using pv::test::manual_clock;
 
 pv::engine_config test_config() {
   pv::engine_config config;

@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "manual_clock.hpp"
 #include "support.hpp"
 
 namespace pv = phoneverify;
@@ -26,14 +27,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct metrics_clock {
-  std::shared_ptr<std::atomic<std::int64_t>> ms = std::make_shared<std::atomic<std::int64_t>>(1'700'000'000'000);
-  void advance(std::chrono::milliseconds d) const { ms->fetch_add(d.count()); }
-  pv::clock_function function() const {
-    auto shared = ms;
-    return [shared] { return pv::timestamp{std::chrono::milliseconds{shared->load()}}; };
-  }
-};
+using metrics_clock = pv::test::manual_clock;
 
 pv::engine_config metrics_config() {
   pv::engine_config config;

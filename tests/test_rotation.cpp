@@ -15,6 +15,7 @@
 
 #include <phoneverify/engine.hpp>
 
+#include "manual_clock.hpp"
 #include "support.hpp"
 
 namespace pv = phoneverify;
@@ -24,15 +25,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct rotation_clock {
-  std::shared_ptr<std::atomic<std::int64_t>> ms = std::make_shared<std::atomic<std::int64_t>>(1'767'225'600'000);
-  void advance(std::chrono::milliseconds d) const { ms->fetch_add(d.count()); }
-  pv::timestamp now() const { return pv::timestamp{std::chrono::milliseconds{ms->load()}}; }
-  pv::clock_function function() const {
-    auto shared = ms;
-    return [shared] { return pv::timestamp{std::chrono::milliseconds{shared->load()}}; };
-  }
-};
+using rotation_clock = pv::test::manual_clock;
 
 pv::secret_key key_of(std::uint8_t seed) {
   pv::secret_key key{};

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "manual_clock.hpp"
 #include "support.hpp"
 
 namespace pv = phoneverify;
@@ -26,15 +27,9 @@ namespace {
 
 using bytes = std::vector<std::byte>;
 
-struct snapshot_clock {
-  std::shared_ptr<std::atomic<std::int64_t>> ms = std::make_shared<std::atomic<std::int64_t>>(1'767'225'600'000);
-  void advance(std::chrono::milliseconds d) const { ms->fetch_add(d.count()); }
-  void set(std::int64_t t) const { ms->store(t); }
-  pv::timestamp now() const { return pv::timestamp{std::chrono::milliseconds{ms->load()}}; }
-  pv::clock_function function() const {
-    auto shared = ms;
-    return [shared] { return pv::timestamp{std::chrono::milliseconds{shared->load()}}; };
-  }
+// 2026-01-01T00:00:00Z.
+struct snapshot_clock : pv::test::manual_clock {
+  snapshot_clock() : manual_clock(1'767'225'600'000) {}
 };
 
 pv::engine_config snapshot_config() {

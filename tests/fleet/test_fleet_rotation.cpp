@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "manual_clock.hpp"
 #include "fleet/fleet_support.hpp"
 #include "fleet/redis_server.hpp"
 
@@ -59,14 +60,7 @@ fleet::fleet_config ring_config(const pv::key_ring& ring) {
 }
 
 // One caller clock for every instance of a test.
-struct shared_clock {
-  std::shared_ptr<std::atomic<std::int64_t>> ms = std::make_shared<std::atomic<std::int64_t>>(1'700'000'000'000);
-  void advance(std::chrono::milliseconds d) const { ms->fetch_add(d.count()); }
-  pv::clock_function function() const {
-    auto shared = ms;
-    return [shared] { return pv::timestamp{std::chrono::milliseconds{shared->load()}}; };
-  }
-};
+using shared_clock = pv::test::manual_clock;
 
 const pv::facts granted = granting_facts("2000000000000001");
 
