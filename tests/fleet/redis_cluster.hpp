@@ -83,23 +83,6 @@ class redis_cluster {
   // kill -9 of node i (the fault tests' crash), then waitpid.
   void kill(std::size_t i) { end(i, SIGKILL); }
 
-  // The slot of a key as Redis Cluster computes it: CRC16 (XMODEM) of the
-  // key, or of its hash tag (the text between the first '{' and the next
-  // '}', when not empty), modulo 16384.
-  static std::uint16_t key_slot(std::string_view key) {
-    const std::size_t open = key.find('{');
-    if (open != std::string_view::npos) {
-      const std::size_t close = key.find('}', open + 1);
-      if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
-    }
-    unsigned crc = 0;
-    for (char ch : key) {
-      crc ^= static_cast<unsigned>(static_cast<unsigned char>(ch)) << 8U;
-      for (int bit = 0; bit < 8; ++bit) crc = ((crc & 0x8000U) != 0 ? (crc << 1U) ^ 0x1021U : crc << 1U) & 0xFFFFU;
-    }
-    return static_cast<std::uint16_t>(crc & 16383U);
-  }
-
   // One inline command to node i over a raw TCP exchange (independent of the
   // transport under test); the reply's text (a bulk string's contents, or a
   // status or error line with its +/- sign), empty when there is none.

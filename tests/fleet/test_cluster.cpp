@@ -86,7 +86,7 @@ struct send_fixture {
     REQUIRE(phone.has_value());
     return *phone;
   }
-  std::uint16_t slot() const { return redis_cluster::key_slot(keys.challenge.view()); }
+  std::uint16_t slot() const { return fleet::key_slot(keys.challenge.view()); }
 
   // One send at the server's clock through `c`: the transport's error, or
   // the script's decision. No Catch2 assertion in here: the load test calls
@@ -148,11 +148,11 @@ TEST_CASE("the cluster fixture starts 3 masters that serve every slot, and stops
   CHECK_FALSE(std::filesystem::exists(dir));
 }
 
-TEST_CASE("the fixture's key_slot is Redis Cluster's", "[fleet][cluster]") {
+TEST_CASE("fleet::key_slot gives the Redis Cluster specification's examples", "[fleet][cluster]") {
   // The examples of the Redis Cluster specification.
-  CHECK(redis_cluster::key_slot("123456789") == (0x31C3 & 16383));
-  CHECK(redis_cluster::key_slot("{user1000}.following") == redis_cluster::key_slot("{user1000}.followers"));
-  CHECK(redis_cluster::key_slot("foo{{bar}}zap") == redis_cluster::key_slot("{bar"));  // the tag is "{bar"
+  CHECK(fleet::key_slot("123456789") == (0x31C3 & 16383));
+  CHECK(fleet::key_slot("{user1000}.following") == fleet::key_slot("{user1000}.followers"));
+  CHECK(fleet::key_slot("foo{{bar}}zap") == fleet::key_slot("{bar"));  // the tag is "{bar"
 }
 
 TEST_CASE("every key of a deployment is in one slot, and the send script runs whole on its owner",
@@ -167,18 +167,18 @@ TEST_CASE("every key of a deployment is in one slot, and the send script runs wh
       *fleet::make_key(s, fleet::key_kind::quota, "1384512345678999"),
       *fleet::make_key(s, fleet::key_kind::challenge, f.account, pv::action::get_migration_verify_code)};
   rd::connection any = connect_to(cluster, 0);
-  // The fixture's key_slot against the server's, hash tags empty, nested and absent.
+  // fleet::key_slot against the server's CLUSTER KEYSLOT, hash tags empty, nested and absent.
   for (std::string_view key : {"foo{}{bar}", "foo{{bar}}zap", "{user1000}.following", "no tag", "{pv:prod-eu}:q:00"}) {
     rd::call_result slot = cmd(any, {"CLUSTER", "KEYSLOT", key});
     REQUIRE(slot.ok());
-    CHECK(slot.value.view().integer == redis_cluster::key_slot(key));
+    CHECK(slot.value.view().integer == fleet::key_slot(key));
   }
   for (const fleet::key_name& key : keys) {
     INFO(key.view());
     rd::call_result slot = cmd(any, {"CLUSTER", "KEYSLOT", key.view()});
     REQUIRE(slot.ok());
     CHECK(slot.value.view().integer == f.slot());
-    CHECK(redis_cluster::key_slot(key.view()) == f.slot());
+    CHECK(fleet::key_slot(key.view()) == f.slot());
   }
   const std::size_t owner = cluster.master_of_slot(f.slot());
   REQUIRE(owner < cluster.size());
