@@ -452,34 +452,22 @@ inline constexpr std::chrono::milliseconds max_expiry_margin{std::int64_t{1} << 
 //
 // Redis runs Lua 5.1: numbers are doubles and `bit` is 32-bit, so every
 // value stays below 2^53 (times and stored values are refused at 2^52:
-// fault 6). A layout is read and written with one
-// struct.unpack / struct.pack call each (Redis's struct library converts
-// 8-byte integers through a 64-bit integer, so any value below 2^53 is
-// exact both ways): a call per byte was most of a script's Redis time.
+// fault 6). A layout is read with one struct.unpack call and written with
+// one struct.pack call (Redis's struct library converts 8-byte integers
+// through a 64-bit integer, so any value below 2^53 is exact both ways): a
+// call per byte was most of a script's Redis time. The windows after a
+// charge are their header, the new time and the old times' bytes.
 // A value that is all zeros, or of another version, is told apart from
 // its first byte before any all-zero string is built.
 
 namespace detail {
 
-// The helpers every script starts with. After them: now (ARGV[1], or the
-// server's TIME when it is empty: TIME is asked only then), put (SET ... PX
-// death + margin - now, at least 1 ms). A script defines only the helpers
-// it calls (each is a closure made on every call). PX counts from `now`,
-// the clock that decided: the key outlives the state's death by the margin
-// on that clock. On the server's clock that is the same as PXAT death +
-// margin for a caller whose clock lags it (the lag is added), and for a
-// caller ahead of it by less than the margin (the margin is the skew the
-// fleet accepts) still after the death: no live state is dropped (RULES.md
-// §4: a state disappears only once dead).
-inline constexpr char lua_prelude[] = R"lua(local LIMIT = 4503599627370496
+// Every script starts with lua_start: LIMIT, the library aliases, DAY and
+// now (ARGV[1], or the server's TIME when it is empty: TIME is asked only
+// then).
+inline constexpr char lua_start[] = R"lua(local LIMIT = 4503599627370496
 local up, pk, floor, tonumber, format, rep = struct.unpack, struct.pack, math.floor, tonumber, string.format, string.rep
-local function fdiv(a, b)
-  local q = floor(a / b)
-  if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
-  return q
-end
-local function cdiv(a, b) local q = fdiv(a, b) if q * b < a then q = q + 1 end return q end
-local function exact(x) return x ~= nil and x == floor(x) and x < LIMIT and x >= -LIMIT end
+local DAY = 86400000
 local now
 if ARGV[1] ~= '' then
   now = tonumber(ARGV[1])
@@ -487,6 +475,31 @@ else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
 end
+)lua";
+
+// The helpers of the scripts off the send's path (flow, check, the sharded
+// steps, the key-use ledger), after lua_start: fdiv, cdiv, exact and put
+// (SET ... PX death + margin - now, at least 1 ms). PX counts from `now`,
+// the clock that decided: the key outlives the state's death by the margin
+// on that clock. On the server's clock that is the same as PXAT death +
+// margin for a caller whose clock lags it (the lag is added), and for a
+// caller ahead of it by less than the margin (the margin is the skew the
+// fleet accepts) still after the death: no live state is dropped (RULES.md
+// §4: a state disappears only once dead).
+//
+// The send is straight-line code instead: a Lua function is a closure made
+// on every call, and a table or a string a heap allocation the collector
+// then sweeps; with helpers they made most of a send's Redis time. The
+// send and the sharded send's steps share fragments over named locals;
+// each fragment says which locals it reads and which it sets, and returns
+// a fault ({n}) itself.
+inline constexpr char lua_helpers[] = R"lua(local function fdiv(a, b)
+  local q = floor(a / b)
+  if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
+  return q
+end
+local function cdiv(a, b) local q = fdiv(a, b) if q * b < a then q = q + 1 end return q end
+local function exact(x) return x ~= nil and x == floor(x) and x < LIMIT and x >= -LIMIT end
 local function put(key, bytes, dead_at, margin)
   local ttl = dead_at + margin - now
   if ttl < 1 then ttl = 1 end
@@ -590,7 +603,7 @@ return {0, 0, free, 0, retry}
 // the key that issued the code, RULES.md §5 key rotation); encode writes version 2;
 // forgettable is forgettable_at, with the policy P = {resend, lockout, fb
 // (failure_budget), bw (budget window)} in ms; budget_used is
-// budget_used_at. Shared by the check and the send.
+// budget_used_at. The check's (the send decodes with challenge_fields_lua).
 inline constexpr char challenge_lua[] = R"lua(
 local Z16 = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
 local function none() return {st = 0, att = 0, fail = 0, bud = 0, iss = 0, exp = 0, lf = 0, bt = Z16, ct = Z16, kid = 0} end
@@ -694,245 +707,308 @@ end
 return {0, status}
 )lua";
 
-// The per-phone windows shared by the send and the windows step: their
-// layout decoded (sliding_window_state<10>::to_bytes, RULES.md §9: the
-// times newest first, or a fault; the step's read_windows also answers the
-// raw value, which its compare-and-undo needs), their decision and their
-// bytes after a charge.
-inline constexpr char windows_lua[] = R"lua(local function decode_windows(w)
-  if not w then return {}, 0 end
-  if #w ~= 96 then return nil, 2 end
-  local ver, kind, cap, size, z1, z2, pad, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10 =
-    up('>BBHHHHc6i8i8i8i8i8i8i8i8i8i8', w)
-  if ver == 0 and w == rep('\0', 96) then return {}, 0 end
-  if ver ~= 1 then return nil, 3 end
-  if kind ~= 18 then return nil, 4 end
-  if cap ~= 10 or z1 ~= 0 or z2 ~= 0 or pad ~= '\0\0\0\0\0\0' or size > 10 then return nil, 5 end
-  -- The times newest first: each exact and none newer than the one before; zeros after `size`.
-  local times, prev = {t1, t2, t3, t4, t5, t6, t7, t8, t9, t10}, LIMIT
-  for k = 1, 10 do
-    local x = times[k]
-    if k > size then
-      if x ~= 0 then return nil, 5 end
-      times[k] = nil
-    else
-      if x == -9223372036854775808 then return nil, 5 end
-      if x >= LIMIT or x < -LIMIT then return nil, 6 end
-      if x > prev then return nil, 5 end
-      prev = x
-    end
+// The challenge (code.hpp's challenge_bytes, versions 1 and 2) as locals:
+// reads cv (the value, false when absent); sets st, att, kid, fail, bud,
+// iss, exp, lf, all 0 for no challenge. The checks are read_challenge's;
+// the tags are not decoded (a send replaces them).
+inline constexpr char challenge_fields_lua[] = R"lua(local st, att, kid, fail, bud, iss, exp, lf = 0, 0, 0, 0, 0, 0, 0, 0
+if cv then
+  if #cv ~= 64 then return {2} end
+  local ver
+  ver, st, att, kid, fail, bud, iss, exp, lf = up('>BBBBHHi8i8i8', cv)
+  if ver == 0 then
+    if cv ~= rep('\0', 64) then return {3} end
+  elseif ver ~= 1 and ver ~= 2 then
+    return {3}
   end
-  return times, 0
+  if ver == 1 and (bud ~= 0 or kid ~= 0) then return {5} end
+  if st > 4 then return {5} end
+  if st == 0 then
+    if att ~= 0 or kid ~= 0 or fail ~= 0 or bud ~= 0 or iss ~= 0 or exp ~= 0 or lf ~= 0 or
+       string.sub(cv, 33) ~= rep('\0', 32) then
+      return {5}
+    end
+  else
+    if iss >= LIMIT or iss < -LIMIT or exp >= LIMIT or exp < -LIMIT or lf >= LIMIT or lf < -LIMIT then return {6} end
+    if exp < iss or exp - iss > 600000 then return {5} end
+  end
 end
--- The windows (n = 1) at `at`: each denies while its count-th most recent time is inside.
-local function windows_decision(times, at, WC, WW)
-  local wallow, wnever, wretry = true, false, nil
-  for i = 1, 3 do
-    local cnt = WC[i]
-    if cnt > 10 then cnt = 10 end
-    local width = WW[i]
-    if width < 0 then width = 0 end
-    if cnt < 1 then
-      wallow, wnever = false, true
-    else
-      local b = times[cnt]
-      if b and b > at - width then
-        wallow = false
-        if wretry == nil or b + width > wretry then wretry = b + width end
+)lua";
+
+// issue_code's rule (code.hpp) on those locals and the code policy RESEND,
+// LOCKOUT, MAXCF, FB, BW (ms and counts): a challenge past its death time
+// (forgettable_at) reads as absent, the engine's eviction; sets fail_now,
+// the failures a new code keeps (those older than the lockout forgotten),
+// and issued, whether next_issue_at allows a code at `now`. cdiv, exact
+// ceil(a / b) for b > 0, is made only when a failure budget is in use, the
+// one case that divides.
+inline constexpr char issue_rule_lua[] = R"lua(local cdiv = nil
+if bud ~= 0 then
+  cdiv = function(a, b)
+    local q = floor(a / b)
+    if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
+    if q * b < a then q = q + 1 end
+    return q
+  end
+end
+if st ~= 0 or fail ~= 0 or bud ~= 0 then
+  local dies = nil
+  if st ~= 0 then dies = iss + RESEND end
+  if st == 1 and (dies == nil or exp > dies) then dies = exp end
+  if fail ~= 0 then local t = lf + LOCKOUT if dies == nil or t > dies then dies = t end end
+  if bud ~= 0 then local t = lf + cdiv(bud * BW, FB) if dies == nil or t > dies then dies = t end end
+  if dies == nil or dies <= now then st, att, kid, fail, bud, iss, exp, lf = 0, 0, 0, 0, 0, 0, 0, 0 end
+end
+local fail_now = fail
+if fail_now ~= 0 and now >= lf + LOCKOUT then fail_now = 0 end
+local issued = true
+do
+  local at = nil
+  if st ~= 0 then at = iss + RESEND end
+  if fail_now >= MAXCF then local t = lf + LOCKOUT if at == nil or t > at then at = t end end
+  if bud > FB - 1 then
+    local t = lf + cdiv((bud - (FB - 1)) * BW, FB)
+    if at == nil or t > at then at = t end
+  end
+  issued = at == nil or now >= at
+end
+)lua";
+
+// The per-phone windows (sliding_window_state_bytes<10>) as locals: reads
+// wv (false when absent); sets W, the unpacked fields (W[9] .. W[18] the
+// times, newest first), and size, 0 for none. The checks are
+// sliding_window_state<10>::from_bytes's (RULES.md §9): each time exact and
+// none newer than the one before, zeros after `size`.
+inline constexpr char windows_fields_lua[] = R"lua(local W, size = nil, 0
+if wv then
+  if #wv ~= 96 then return {2} end
+  W = {up('>BBHHHHHI4i8i8i8i8i8i8i8i8i8i8', wv)}
+  if W[1] == 0 then
+    if wv ~= rep('\0', 96) then return {3} end
+  else
+    if W[1] ~= 1 then return {3} end
+    if W[2] ~= 18 then return {4} end
+    size = W[4]
+    if W[3] ~= 10 or W[5] ~= 0 or W[6] ~= 0 or W[7] ~= 0 or W[8] ~= 0 or size > 10 then return {5} end
+    local prev = LIMIT
+    for k = 9, 18 do
+      local x = W[k]
+      if k > size + 8 then
+        if x ~= 0 then return {5} end
+      else
+        if x == -9223372036854775808 then return {5} end
+        if x >= LIMIT or x < -LIMIT then return {6} end
+        if x > prev then return {5} end
+        prev = x
       end
     end
   end
-  return wallow, wnever, wretry
-end
--- The windows' bytes after recording `at` before `times` (newest first, at most 10).
-local function encode_windows(at, times)
-  local size = #times + 1
-  if size > 10 then size = 10 end
-  local t = times
-  return pk('>BBHHHHHI4i8i8i8i8i8i8i8i8i8i8', 1, 18, 10, size, 0, 0, 0, 0, at, t[1] or 0, t[2] or 0, t[3] or 0,
-    t[4] or 0, t[5] or 0, t[6] or 0, t[7] or 0, t[8] or 0, t[9] or 0)
 end
 )lua";
 
-// The send's decision on the challenge and the limits' verdicts, shared by
-// the one-slot send and the sharded issue step so that both decide alike
-// (RULES.md §4 all or nothing, §5 issue_code): issue_allowed is issue_code's
-// rule (forget old failures, then next_issue_at: the failure count a new
-// code keeps, and whether one may be issued), issued_challenge the challenge
-// of the new code, send_refusal the denial with the latest retry_at (the
-// windows on a tie), or nil when admitted.
-inline constexpr char send_decision_lua[] = R"lua(local function next_issue_at(x, P, MAXCF)
-  local at, t = nil, nil
-  if x.st ~= 0 then at = x.iss + P.resend end
-  if x.fail >= MAXCF then t = x.lf + P.lockout if at == nil or t > at then at = t end end
-  if x.bud > P.fb - 1 then
-    t = x.lf + cdiv((x.bud - (P.fb - 1)) * P.bw, P.fb)
-    if at == nil or t > at then at = t end
-  end
-  return at
-end
-local function issue_allowed(c, P, MAXCF)
-  local fail, kept = c.fail, c.fail
-  if fail ~= 0 and now >= c.lf + P.lockout then fail = 0 end
-  c.fail = fail
-  local nia = next_issue_at(c, P, MAXCF)
-  c.fail = kept
-  return fail, nia == nil or now >= nia
-end
-local function issued_challenge(c, fail, BT, CT, VALID, KID)
-  return {st = 1, att = 0, fail = fail, bud = c.bud, iss = now, exp = now + VALID, lf = c.lf, bt = BT, ct = CT, kid = KID}
-end
-local function send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
-  local lallow, lnever, lretry, lby = wallow and dallow, false, nil, 0
-  if not wallow then lnever, lretry, lby = wnever, wretry, 3 end
-  if not dallow and (wallow or (dnever and not lnever) or (not lnever and not dnever and dretry > lretry)) then
-    lnever, lretry, lby = dnever, dretry, 4
-  end
-  if issued and lallow then return nil end
-  local retry, never = now, false
-  if not issued then retry = next_issue_at(c, P, MAXCF) end
-  if not lallow then
-    if lnever then never = true elseif lretry > retry then retry = lretry end
-  end
-  local outcome = lby
-  if not issued then
-    outcome = 1
-    if c.fail >= MAXCF and now < c.lf + P.lockout then outcome = 2 end
-  end
-  if never then return {0, outcome, 1, 0, 0} end
-  return {0, outcome, 0, retry, 0}
-end
-)lua";
-
-// The daily quota shared by the send and the quota step: its layout
-// decoded (daily_usage_bytes, RULES.md §9: the day key and the count, or a
-// fault; a usage of a past day reads as none, the engine's eviction; the
-// step's read_quota also answers the raw value, for its compare-and-undo)
-// and the day a charge at `now` counts in, with the count already used on
-// it (RULES.md §4).
-inline constexpr char quota_lua[] = R"lua(local DAY = 86400000
-local function decode_quota(d, OFF)
-  local dkey, dused = 0, 0
-  if d then
-    if #d ~= 16 then return 0, 0, 2 end
-    local ver, kind, z1, k, used, z2 = up('>BBHI4I4I4', d)
-    if ver ~= 0 or d ~= rep('\0', 16) then
-      if ver ~= 1 then return 0, 0, 3 end
-      if kind ~= 16 then return 0, 0, 4 end
-      if z1 ~= 0 or z2 ~= 0 then return 0, 0, 5 end
-      dkey, dused = k, used
-      if dkey == 0 and dused ~= 0 then return 0, 0, 5 end
+// The windows' verdict on one more send (n = 1) with the windows WC1..WC3
+// (counts) and WW1..WW3 (widths, ms): sets longest, at (the time the send
+// is recorded at: now, or the newest time when the clock went back),
+// wallow, wnever and wretry; each window denies while its count-th most
+// recent time is inside it. Windows that can no longer deny read as none.
+// Then wbytes, the windows after recording `at` (nil when they could no
+// longer deny at once: the key is deleted).
+inline constexpr char windows_verdict_lua[] = R"lua(local longest = 0
+if WW1 > longest then longest = WW1 end
+if WW2 > longest then longest = WW2 end
+if WW3 > longest then longest = WW3 end
+if size ~= 0 and W[9] + longest <= now then size = 0 end
+local at = now
+if size ~= 0 and W[9] > at then at = W[9] end
+local wallow, wnever, wretry = true, false, nil
+for i = 1, 3 do
+  local cnt, width = WC1, WW1
+  if i == 2 then cnt, width = WC2, WW2 elseif i == 3 then cnt, width = WC3, WW3 end
+  if cnt > 10 then cnt = 10 end
+  if width < 0 then width = 0 end
+  if cnt < 1 then
+    wallow, wnever = false, true
+  elseif cnt <= size then
+    local b = W[8 + cnt]
+    if b > at - width then
+      wallow = false
+      if wretry == nil or b + width > wretry then wretry = b + width end
     end
   end
-  if dkey ~= 0 and dkey ~= 4294967295 and (dkey - 2147483648 + 1) * DAY - OFF <= now then dkey, dused = 0, 0 end
-  return dkey, dused, 0
 end
-local function quota_day(dkey, dused, OFF)
-  local day = fdiv(now + OFF, DAY)
+local wbytes = nil
+if at + longest > now then
+  if size == 0 then
+    wbytes = '\1\18\0\10\0\1' .. rep('\0', 10) .. pk('>i8', at) .. rep('\0', 72)
+  else
+    local n = size + 1
+    if n > 10 then n = 10 end
+    wbytes = '\1\18\0\10\0' .. string.char(n) .. rep('\0', 10) .. pk('>i8', at) .. string.sub(wv, 17, 88)
+  end
+end
+)lua";
+
+// The daily quota (daily_usage_bytes) as locals: reads dv (false when
+// absent) and OFF (the UTC offset, ms); sets dkey and dused, the day key and
+// the count used on it (0 and 0 for none; a usage of a past day reads as
+// none, the engine's eviction). The checks are from_bytes's (RULES.md §9).
+inline constexpr char quota_fields_lua[] = R"lua(local dkey, dused = 0, 0
+if dv then
+  if #dv ~= 16 then return {2} end
+  local ver, kind, z1, k, used, z2 = up('>BBHI4I4I4', dv)
+  if ver == 0 then
+    if dv ~= rep('\0', 16) then return {3} end
+  else
+    if ver ~= 1 then return {3} end
+    if kind ~= 16 then return {4} end
+    if z1 ~= 0 or z2 ~= 0 then return {5} end
+    dkey, dused = k, used
+    if dkey == 0 and dused ~= 0 then return {5} end
+  end
+end
+if dkey ~= 0 and dkey ~= 4294967295 and (dkey - 2147483648 + 1) * DAY - OFF <= now then dkey, dused = 0, 0 end
+)lua";
+
+// The quota's verdict on one more send (RULES.md §4) with the daily limit
+// DL, when counts_quota: sets dallow, dnever, dretry and nkey, nused, the
+// day and count after the charge (the day a charge at `now` counts in).
+inline constexpr char quota_verdict_lua[] = R"lua(local dallow, dnever, dretry, nkey, nused = true, false, nil, dkey, dused
+if counts_quota then
+  local day = floor((now + OFF) / DAY)
+  if day * DAY > now + OFF then day = day - 1 elseif (day + 1) * DAY <= now + OFF then day = day + 1 end
   if day < -2147483647 then day = -2147483647 elseif day > 2147483647 then day = 2147483647 end
   local key = dkey
   if day + 2147483648 > key then key = day + 2147483648 end
   local used = 0
   if key == dkey then used = dused end
-  return key, used
-end
-)lua";
-
-// A send: issue_code (code.hpp) with the per-phone windows (sliding
-// windows on a sliding_window_state_bytes<10>) and, for the actions that
-// count one, the daily quota (daily_usage_bytes), all charged or none, as
-// the core's admit_all. KEYS: the challenge, the windows [, the quota].
-// ARGV: now, the binding tag and code tag of the new code (drawn in C++),
-// and one blob of big-endian int64 (put_i64): validity, resend interval,
-// max_consecutive_failures, lockout, failure_budget, budget window (ms),
-// three windows as count and width (ms), the daily limit and UTC offset
-// (ms), margin.
-// Reply: {fault} or {0, outcome, never, retry_at, expires_at}; outcome 0
-// issued, 1 resend too soon, 2 binding locked, 3 a phone window, 4 the
-// daily quota.
-inline constexpr char send_body[] = R"lua(
--- Every key's value with one MGET (nil when absent), or fault 1: MGET
--- answers nil for a value of another type too, so EXISTS, asked only when
--- a value is nil, tells another type from an absent key.
-local function read_all(keys)
-  local vals = redis.call('MGET', unpack(keys))
-  local absent = 0
-  for i = 1, #keys do if not vals[i] then absent = absent + 1 end end
-  if absent ~= 0 and redis.call('EXISTS', unpack(keys)) ~= #keys - absent then return nil, 1 end
-  return vals, 0
-end
-local SEND_POLICY = '>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8'
-local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
-if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 128 and (#KEYS == 2 or #KEYS == 3)) then return {7} end
-local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin = up(SEND_POLICY, PB)
-if FB < 1 or BW < 1 or KID < 0 or KID > 255 then return {7} end
-local P = {resend = RESEND, lockout = LOCKOUT, fb = FB, bw = BW}
-local WC, WW = {WC1, WC2, WC3}, {WW1, WW2, WW3}
-local quota = #KEYS == 3
--- Read and check every state before anything is decided or written.
-local vals, f = read_all(KEYS)
-if f ~= 0 then return {f} end
-local c
-c, f = read_challenge(vals[1])
-if f ~= 0 then return {f} end
-local times
-times, f = decode_windows(vals[2])
-if f ~= 0 then return {f} end
-local dkey, dused = 0, 0
-if quota then
-  dkey, dused, f = decode_quota(vals[3], OFF)
-  if f ~= 0 then return {f} end
-end
--- A state past its death time reads as absent (the engine's eviction).
-if challenge_dead(c, P) then c = none() end
-local longest = 0
-for i = 1, 3 do if WW[i] > longest then longest = WW[i] end end
-if times[1] and times[1] + longest <= now then times = {} end
--- The code: issue_code's rules (forget old failures, then next_issue_at).
-local fail, issued = issue_allowed(c, P, MAXCF)
--- The windows (n = 1): each denies while its count-th most recent time is inside.
-local at = now
-if times[1] and times[1] > at then at = times[1] end
-local wallow, wnever, wretry = windows_decision(times, at, WC, WW)
--- The daily quota (n = 1).
-local dallow, dnever, dretry, nkey, nused = true, false, nil, dkey, dused
-if quota then
-  local key, used = quota_day(dkey, dused, OFF)
-  local left = 0
-  if used < DL then left = DL - used end
-  if left >= 1 then
+  if used < DL then
     nkey, nused = key, used + 1
   else
     dallow = false
     if DL < 1 or key == 4294967295 then dnever = true else dretry = (key - 2147483648 + 1) * DAY - OFF end
   end
 end
--- All or nothing: the denial with the latest retry_at (the windows on a tie).
-local refused = send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
-if refused then return refused end
--- Admitted: write all (the first write is the one out-of-memory can refuse).
-local n = issued_challenge(c, fail, BT, CT, VALID, KID)
-put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
-if at + longest <= now then
-  redis.call('DEL', KEYS[2])
-else
-  put(KEYS[2], encode_windows(at, times), at + longest, margin)
-end
-if quota then
-  put(KEYS[3], pk('>BBHI4I4I4', 1, 16, 0, nkey, nused, 0), (nkey - 2147483648 + 1) * DAY - OFF, margin)
-end
-return {0, 0, 0, now, n.exp}
 )lua";
 
-inline constexpr auto flow_source = concat(lua_prelude, read_lua, flow_body);
-inline constexpr auto check_source = concat(lua_prelude, read_lua, challenge_lua, check_body);
-inline constexpr auto send_source = concat(lua_prelude, challenge_lua, windows_lua, quota_lua, send_decision_lua, send_body);
+// The send's verdict, all or nothing (RULES.md §4): unless issued and both
+// limits allow, returns the denial {0, outcome, never, retry_at, 0}: the
+// limits' with the latest retry_at (the windows on a tie), later than
+// next_issue_at on the failures as stored when the code itself is refused.
+inline constexpr char send_verdict_lua[] = R"lua(if not (issued and wallow and dallow) then
+  local lallow, lnever, lretry, lby = wallow and dallow, false, nil, 0
+  if not wallow then lnever, lretry, lby = wnever, wretry, 3 end
+  if not dallow and (wallow or (dnever and not lnever) or (not lnever and not dnever and dretry > lretry)) then
+    lnever, lretry, lby = dnever, dretry, 4
+  end
+  local retry, never = now, false
+  if not issued then
+    retry = nil
+    if st ~= 0 then retry = iss + RESEND end
+    if fail >= MAXCF then local t = lf + LOCKOUT if retry == nil or t > retry then retry = t end end
+    if bud > FB - 1 then
+      local t = lf + cdiv((bud - (FB - 1)) * BW, FB)
+      if retry == nil or t > retry then retry = t end
+    end
+  end
+  if not lallow then
+    if lnever then never = true elseif lretry > retry then retry = lretry end
+  end
+  local outcome = lby
+  if not issued then
+    outcome = 1
+    if fail >= MAXCF and now < lf + LOCKOUT then outcome = 2 end
+  end
+  if never then return {0, outcome, 1, 0, 0} end
+  return {0, outcome, 0, retry, 0}
+end
+)lua";
+
+// The new code's challenge (version 2, tags BT and CT, issued by key KID,
+// valid VALID ms) written to KEYS[1] until it is forgettable plus the
+// margin (SET ... PX, at least 1 ms: PX counts from `now`, the clock that
+// decided; see lua_helpers' put); sets nexp, its expiry.
+inline constexpr char issue_write_lua[] = R"lua(local nexp = now + VALID
+do
+  local dies = now + RESEND
+  if nexp > dies then dies = nexp end
+  if fail_now ~= 0 then local t = lf + LOCKOUT if t > dies then dies = t end end
+  if bud ~= 0 then local t = lf + cdiv(bud * BW, FB) if t > dies then dies = t end end
+  local ttl = dies + margin - now
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', KEYS[1], pk('>BBBBHHi8i8i8c16c16', 2, 1, 0, KID, fail_now, bud, now, nexp, lf, BT, CT), 'PX',
+    format('%d', ttl))
+end
+)lua";
+
+// A send: issue_code (code.hpp) with the per-phone windows and, for the
+// actions that count one, the daily quota, all charged or none, as the
+// core's admit_all. KEYS: the challenge, the windows [, the quota]. ARGV:
+// now, the binding tag and code tag of the new code (drawn in C++), and
+// one blob of big-endian int64 (put_i64): validity, resend interval,
+// max_consecutive_failures, lockout, failure_budget, budget window (ms),
+// the key id, three windows as count and width (ms), the daily limit and
+// UTC offset (ms), margin. Every key's value comes from one MGET (false
+// when absent); MGET answers nil for a value of another type too, so
+// EXISTS, asked only when a value is absent, tells another type (fault 1)
+// from an absent key. Every state is read and checked before anything is
+// decided or written, and the challenge is written first (the write
+// out-of-memory can refuse).
+// Reply: {fault} or {0, outcome, never, retry_at, expires_at}; outcome 0
+// issued, 1 resend too soon, 2 binding locked, 3 a phone window, 4 the
+// daily quota.
+inline constexpr char send_head[] = R"lua(local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
+local nkeys = #KEYS
+if not (now and now == floor(now) and now < LIMIT and now >= -LIMIT and #BT == 16 and #CT == 16 and #PB == 128 and
+        (nkeys == 2 or nkeys == 3)) then
+  return {7}
+end
+local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin =
+  up('>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8', PB)
+if FB < 1 or BW < 1 or KID < 0 or KID > 255 then return {7} end
+local counts_quota = nkeys == 3
+local vals
+if counts_quota then
+  vals = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3])
+else
+  vals = redis.call('MGET', KEYS[1], KEYS[2])
+end
+local cv, wv, dv = vals[1], vals[2], vals[3]
+if not (cv and wv and (dv or not counts_quota)) then
+  local present, e = 0, 0
+  if cv then present = present + 1 end
+  if wv then present = present + 1 end
+  if dv then present = present + 1 end
+  if counts_quota then e = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3]) else e = redis.call('EXISTS', KEYS[1], KEYS[2]) end
+  if e ~= present then return {1} end
+end
+)lua";
+
+inline constexpr char send_tail[] = R"lua(if wbytes then
+  local ttl = at + longest + margin - now
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', KEYS[2], wbytes, 'PX', format('%d', ttl))
+else
+  redis.call('DEL', KEYS[2])
+end
+if counts_quota then
+  local ttl = (nkey - 2147483648 + 1) * DAY - OFF + margin - now
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', KEYS[3], pk('>BBHI4I4I4', 1, 16, 0, nkey, nused, 0), 'PX', format('%d', ttl))
+end
+return {0, 0, 0, now, nexp}
+)lua";
+
+inline constexpr auto flow_source = concat(lua_start, lua_helpers, read_lua, flow_body);
+inline constexpr auto check_source = concat(lua_start, lua_helpers, read_lua, challenge_lua, check_body);
+inline constexpr auto send_source =
+    concat(lua_start, send_head, challenge_fields_lua, windows_fields_lua, quota_fields_lua, issue_rule_lua,
+           windows_verdict_lua, quota_verdict_lua, send_verdict_lua, issue_write_lua, send_tail);
 
 }  // namespace detail
 
 inline constexpr script flow_script = make_script("phoneverify_flow_v1", detail::text_of(detail::flow_source));
 inline constexpr script check_script = make_script("phoneverify_check_v3", detail::text_of(detail::check_source));
-inline constexpr script send_script = make_script("phoneverify_send_v3", detail::text_of(detail::send_source));
+inline constexpr script send_script = make_script("phoneverify_send_v4", detail::text_of(detail::send_source));
 
 // ---------------------------------------------------------------------------
 // Flow control (RULES.md §4: 10 requests per second per CAMS user, GCRA).
@@ -1275,91 +1351,64 @@ namespace detail {
 // (daily_usage_bytes) in Lua, as the send script reads, decides and writes
 // them; a step's reply: {fault} or {0, allowed, never, retry_at, now,
 // bytes before ('' when absent), bytes written ('' when none)}.
-inline constexpr char windows_step_body[] = R"lua(
-local function read_windows(key)
-  local w, f = read(key)
-  if f ~= 0 then return nil, f end
-  local times
-  times, f = decode_windows(w)
-  return times, f, w
+inline constexpr char windows_step_head[] = R"lua(local PRIOR, margin = tonumber(ARGV[2]), tonumber(ARGV[9])
+local WC1, WW1, WC2, WW2 = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local WC3, WW3 = tonumber(ARGV[7]), tonumber(ARGV[8])
+if not (exact(now) and exact(margin) and (PRIOR == 0 or PRIOR == 1) and exact(WC1) and exact(WW1) and exact(WC2) and
+        exact(WW2) and exact(WC3) and exact(WW3)) then
+  return {7}
 end
-local PRIOR, margin = tonumber(ARGV[2]), tonumber(ARGV[9])
-local WC = {tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[7])}
-local WW = {tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[8])}
-local args_ok = exact(now) and exact(margin) and (PRIOR == 0 or PRIOR == 1)
-for i = 1, 3 do args_ok = args_ok and exact(WC[i]) and exact(WW[i]) end
-if not args_ok then return {7} end
-local times, f, w = read_windows(KEYS[1])
+local wv, f = read(KEYS[1])
 if f ~= 0 then return {f} end
-local longest = 0
-for i = 1, 3 do if WW[i] > longest then longest = WW[i] end end
-if times[1] and times[1] + longest <= now then times = {} end
-local at = now
-if times[1] and times[1] > at then at = times[1] end
-local wallow, wnever, wretry = windows_decision(times, at, WC, WW)
-local after = ''
-if wallow and PRIOR == 1 and at + longest <= now then
-  if w then redis.call('DEL', KEYS[1]) end
-elseif wallow and PRIOR == 1 then
-  after = encode_windows(at, times)
-  put(KEYS[1], after, at + longest, margin)
+)lua";
+inline constexpr char windows_step_tail[] = R"lua(local after = ''
+if wallow and PRIOR == 1 then
+  if wbytes then
+    after = wbytes
+    put(KEYS[1], after, at + longest, margin)
+  elseif wv then
+    redis.call('DEL', KEYS[1])
+  end
 end
-return {0, wallow and 1 or 0, wnever and 1 or 0, wretry or 0, now, w or '', after}
+return {0, wallow and 1 or 0, wnever and 1 or 0, wretry or 0, now, wv or '', after}
 )lua";
 
-inline constexpr char quota_step_body[] = R"lua(
-local function read_quota(key, OFF)
-  local d, f = read(key)
-  if f ~= 0 then return 0, 0, f end
-  local dkey, dused
-  dkey, dused, f = decode_quota(d, OFF)
-  return dkey, dused, f, d
-end
-local PRIOR, DL, OFF, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+inline constexpr char quota_step_head[] = R"lua(local PRIOR, DL, OFF, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 if not (exact(now) and exact(DL) and exact(OFF) and exact(margin) and (PRIOR == 0 or PRIOR == 1)) then return {7} end
-local dkey, dused, f, d = read_quota(KEYS[1], OFF)
+local dv, f = read(KEYS[1])
 if f ~= 0 then return {f} end
-local key, used = quota_day(dkey, dused, OFF)
-local left = 0
-if used < DL then left = DL - used end
-local after = ''
-if left >= 1 then
+local counts_quota = true
+)lua";
+inline constexpr char quota_step_tail[] = R"lua(if dallow then
+  local after = ''
   if PRIOR == 1 then
-    after = pk('>BBHI4I4I4', 1, 16, 0, key, used + 1, 0)
-    put(KEYS[1], after, (key - 2147483648 + 1) * DAY - OFF, margin)
+    after = pk('>BBHI4I4I4', 1, 16, 0, nkey, nused, 0)
+    put(KEYS[1], after, (nkey - 2147483648 + 1) * DAY - OFF, margin)
   end
-  return {0, 1, 0, 0, now, d or '', after}
+  return {0, 1, 0, 0, now, dv or '', after}
 end
-if DL < 1 or key == 4294967295 then return {0, 0, 1, 0, now, d or '', ''} end
-return {0, 0, 0, (key - 2147483648 + 1) * DAY - OFF, now, d or '', ''}
+if dnever then return {0, 0, 1, 0, now, dv or '', ''} end
+return {0, 0, 0, dretry, now, dv or '', ''}
 )lua";
 
 // The issue step: the send script's decision with the windows' and the
 // quota's verdicts given (ARGV as the send's; its blob after the code
-// policy's six: margin, windows allowed, never, retry_at; 1 when a quota
-// counts; its allowed, never, retry_at). Reply: the send script's.
-inline constexpr char issue_step_body[] = R"lua(
-local ISSUE_POLICY = '>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8'
-local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
+// policy's six and the key id: margin, windows allowed, never, retry_at; 1
+// when a quota counts; its allowed, never, retry_at). Reply: the send
+// script's.
+inline constexpr char issue_step_head[] = R"lua(local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
 if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 120) then return {7} end
-local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, margin, WA, WN, WR, HQ, DA, DN, DR = up(ISSUE_POLICY, PB)
+local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, margin, WA, WN, WR, HQ, DA, DN, DR =
+  up('>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8', PB)
 if FB < 1 or BW < 1 or KID < 0 or KID > 255 then return {7} end
-local P = {resend = RESEND, lockout = LOCKOUT, fb = FB, bw = BW}
-local v, f = read(KEYS[1])
+local cv, f = read(KEYS[1])
 if f ~= 0 then return {f} end
-local c
-c, f = read_challenge(v)
-if f ~= 0 then return {f} end
-if challenge_dead(c, P) then c = none() end
-local fail, issued = issue_allowed(c, P, MAXCF)
-local wallow, wnever, wretry = WA == 1, WN == 1, WR
+)lua";
+inline constexpr char issue_step_verdicts[] = R"lua(local wallow, wnever, wretry = WA == 1, WN == 1, WR
 local dallow, dnever, dretry = true, false, nil
 if HQ == 1 then dallow, dnever, dretry = DA == 1, DN == 1, DR end
-local refused = send_refusal(c, P, MAXCF, issued, wallow, wnever, wretry, dallow, dnever, dretry)
-if refused then return refused end
-local n = issued_challenge(c, fail, BT, CT, VALID, KID)
-put(KEYS[1], encode_challenge(n), forgettable(n, P), margin)
-return {0, 0, 0, now, n.exp}
+)lua";
+inline constexpr char issue_step_tail[] = R"lua(return {0, 0, 0, now, nexp}
 )lua";
 
 // Compare-and-undo: KEYS[1] back to ARGV[2] ('' = no key; the expiry the
@@ -1373,19 +1422,22 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return {0, 1}
 )lua";
 
-inline constexpr auto windows_step_source = concat(lua_prelude, read_lua, windows_lua, windows_step_body);
-inline constexpr auto quota_step_source = concat(lua_prelude, read_lua, quota_lua, quota_step_body);
+inline constexpr auto windows_step_source = concat(lua_start, lua_helpers, read_lua, windows_step_head,
+                                                  windows_fields_lua, windows_verdict_lua, windows_step_tail);
+inline constexpr auto quota_step_source =
+    concat(lua_start, lua_helpers, read_lua, quota_step_head, quota_fields_lua, quota_verdict_lua, quota_step_tail);
 inline constexpr auto issue_step_source =
-    concat(lua_prelude, read_lua, challenge_lua, send_decision_lua, issue_step_body);
+    concat(lua_start, lua_helpers, read_lua, issue_step_head, challenge_fields_lua, issue_rule_lua,
+           issue_step_verdicts, send_verdict_lua, issue_write_lua, issue_step_tail);
 
 }  // namespace detail
 
 inline constexpr script windows_step_script =
-    make_script("phoneverify_send_windows_v1", detail::text_of(detail::windows_step_source));
+    make_script("phoneverify_send_windows_v2", detail::text_of(detail::windows_step_source));
 inline constexpr script quota_step_script =
-    make_script("phoneverify_send_quota_v1", detail::text_of(detail::quota_step_source));
+    make_script("phoneverify_send_quota_v2", detail::text_of(detail::quota_step_source));
 inline constexpr script issue_step_script =
-    make_script("phoneverify_send_issue_v3", detail::text_of(detail::issue_step_source));
+    make_script("phoneverify_send_issue_v4", detail::text_of(detail::issue_step_source));
 inline constexpr script undo_script = make_script("phoneverify_undo_v1", std::string_view(detail::undo_source));
 
 // ---------------------------------------------------------------------------
@@ -1464,8 +1516,8 @@ for i = 2, #KEYS do
 end
 return out
 )lua";
-inline constexpr auto key_use_lease_source = concat(lua_prelude, read_lua, key_use_lease_body);
-inline constexpr auto key_use_read_source = concat(lua_prelude, read_lua, key_use_read_body);
+inline constexpr auto key_use_lease_source = concat(lua_start, lua_helpers, read_lua, key_use_lease_body);
+inline constexpr auto key_use_read_source = concat(lua_start, lua_helpers, read_lua, key_use_read_body);
 }  // namespace detail
 
 inline constexpr script key_use_lease_script =
