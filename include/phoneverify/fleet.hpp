@@ -598,55 +598,6 @@ if s ~= 1 then retry = cdiv(due, s) end
 return {0, 0, free, 0, retry}
 )lua";
 
-// The challenge (code.hpp's challenge_bytes, versions 1 and 2) in Lua:
-// read_challenge checks what from_bytes checks (byte 3, kid, is the id of
-// the key that issued the code, RULES.md §5 key rotation); encode writes version 2;
-// forgettable is forgettable_at, with the policy P = {resend, lockout, fb
-// (failure_budget), bw (budget window)} in ms; budget_used is
-// budget_used_at. The check's (the send decodes with challenge_fields_lua).
-inline constexpr char challenge_lua[] = R"lua(
-local Z16 = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
-local function none() return {st = 0, att = 0, fail = 0, bud = 0, iss = 0, exp = 0, lf = 0, bt = Z16, ct = Z16, kid = 0} end
-local function read_challenge(v)
-  if not v then return none(), 0 end
-  if #v ~= 64 then return nil, 2 end
-  local ver, st, att, kid, fail, bud, iss, exp, lf, bt, ct = up('>BBBBHHi8i8i8c16c16', v)
-  if ver == 0 and v == rep('\0', 64) then return none(), 0 end
-  if ver ~= 1 and ver ~= 2 then return nil, 3 end
-  if ver == 1 and (bud ~= 0 or kid ~= 0) then return nil, 5 end
-  if st > 4 then return nil, 5 end
-  if st == 0 then
-    if att ~= 0 or kid ~= 0 or fail ~= 0 or bud ~= 0 or iss ~= 0 or exp ~= 0 or lf ~= 0 or bt ~= Z16 or ct ~= Z16 then
-      return nil, 5
-    end
-    return none(), 0
-  end
-  if iss >= LIMIT or iss < -LIMIT or exp >= LIMIT or exp < -LIMIT or lf >= LIMIT or lf < -LIMIT then return nil, 6 end
-  if exp < iss or exp - iss > 600000 then return nil, 5 end
-  return {st = st, att = att, fail = fail, bud = bud, iss = iss, exp = exp, lf = lf, bt = bt, ct = ct, kid = kid}, 0
-end
-local function encode_challenge(x)
-  return pk('>BBBBHHi8i8i8', 2, x.st, x.att, x.kid, x.fail, x.bud, x.iss, x.exp, x.lf) .. x.bt .. x.ct
-end
-local function forgettable(x, P)
-  local at, t = nil, nil
-  if x.st ~= 0 then at = x.iss + P.resend end
-  if x.st == 1 and (at == nil or x.exp > at) then at = x.exp end
-  if x.fail ~= 0 then t = x.lf + P.lockout if at == nil or t > at then at = t end end
-  if x.bud ~= 0 then t = x.lf + cdiv(x.bud * P.bw, P.fb) if at == nil or t > at then at = t end end
-  return at
-end
-local function challenge_dead(x, P) local at = forgettable(x, P) return at == nil or at <= now end
-local function budget_used(x, P)
-  if x.bud == 0 or now <= x.lf then return x.bud end
-  local elapsed = now - x.lf
-  if elapsed >= P.bw then return 0 end
-  local drained = fdiv(elapsed * P.fb, P.bw)
-  if drained >= x.bud then return 0 end
-  return x.bud - drained
-end
-)lua";
-
 // The code check: check_code's transition (code.hpp) on a challenge_bytes
 // value. KEYS[1] the challenge. ARGV: now; the submission's tags under each
 // key of the ring, computed in C++ (1 to 8 entries of 33 bytes: the key id,
@@ -655,61 +606,114 @@ end
 // max_attempts, max_consecutive_failures, lockout ms, failure_budget, budget
 // window ms, resend interval ms, margin. The tags of the key the challenge
 // names are compared; a live code whose key is not among them is no_code,
-// charged nothing (RULES.md §5, key rotation). Reply: {fault} or {0, check_status}.
-inline constexpr char check_body[] = R"lua(
-local CHECK_POLICY = '>i8i8i8i8i8i8i8i8'
-local TAGS, PB = ARGV[2], ARGV[3]
-if not (exact(now) and #TAGS >= 33 and #TAGS <= 264 and #TAGS % 33 == 0 and #PB == 64) then return {7} end
-local WELL, MAXATT, MAXCF, LOCKOUT, FB, BW, RESEND, margin = up(CHECK_POLICY, PB)
+// charged nothing (RULES.md §5, key rotation). Straight-line code over the
+// challenge's fields (challenge_fields_lua), as the send. The challenge is
+// written only when the transition changed it: deleted when it can no
+// longer deny (forgettable_at), else kept until then plus the margin.
+// Reply: {fault} or {0, check_status}.
+inline constexpr char check_head[] = R"lua(local TAGS, PB = ARGV[2], ARGV[3]
+if not (now and now == floor(now) and now < LIMIT and now >= -LIMIT and #TAGS >= 33 and #TAGS <= 264 and
+        #TAGS % 33 == 0 and #PB == 64) then
+  return {7}
+end
+local WELL, MAXATT, MAXCF, LOCKOUT, FB, BW, RESEND, margin = up('>i8i8i8i8i8i8i8i8', PB)
 if FB < 1 or BW < 1 then return {7} end
-local P = {lockout = LOCKOUT, fb = FB, bw = BW, resend = RESEND}
-local v, f = read(KEYS[1])
-if f ~= 0 then return {f} end
-local c
-c, f = read_challenge(v)
-if f ~= 0 then return {f} end
-if challenge_dead(c, P) then c = none() end
-local before = encode_challenge(c)
-local function transition()
-  if c.fail ~= 0 and now >= c.lf + P.lockout then c.fail = 0 end
-  if c.fail >= MAXCF and now < c.lf + P.lockout then return 5 end
-  if budget_used(c, P) >= P.fb then return 9 end
-  if c.st == 2 then return 3 elseif c.st == 3 then return 4 elseif c.st == 4 then return 2 elseif c.st ~= 1 then return 7 end
-  if now >= c.exp then c.st = 4 return 2 end
-  if c.att >= MAXATT then c.st = 3 return 4 end
-  local BT, CT
-  for i = 1, #TAGS, 33 do
-    if string.byte(TAGS, i) == c.kid then
-      BT, CT = string.sub(TAGS, i + 1, i + 16), string.sub(TAGS, i + 17, i + 32)
-      break
+local cv = redis.pcall('GET', KEYS[1])
+if type(cv) == 'table' then return {1} end
+)lua";
+
+inline constexpr char check_body[] = R"lua(-- forgettable_at of the fields as they are (nil: nothing to remember).
+local function dies_at()
+  local at = nil
+  if st ~= 0 then at = iss + RESEND end
+  if st == 1 and (at == nil or exp > at) then at = exp end
+  if fail ~= 0 then local t = lf + LOCKOUT if at == nil or t > at then at = t end end
+  if bud ~= 0 then
+    local a = bud * BW
+    local q = floor(a / FB)
+    if q * FB > a then q = q - 1 elseif (q + 1) * FB <= a then q = q + 1 end
+    if q * FB < a then q = q + 1 end
+    local t = lf + q
+    if at == nil or t > at then at = t end
+  end
+  return at
+end
+-- budget_used_at: the failure budget drains linearly over its window.
+local function budget_used()
+  if bud == 0 or now <= lf then return bud end
+  local elapsed = now - lf
+  if elapsed >= BW then return 0 end
+  local a = elapsed * FB
+  local drained = floor(a / BW)
+  if drained * BW > a then drained = drained - 1 elseif (drained + 1) * BW <= a then drained = drained + 1 end
+  if drained >= bud then return 0 end
+  return bud - drained
+end
+if st ~= 0 or fail ~= 0 or bud ~= 0 then
+  local at = dies_at()
+  if at == nil or at <= now then st, att, kid, fail, bud, iss, exp, lf = 0, 0, 0, 0, 0, 0, 0, 0 end
+end
+local status, changed = 7, false
+if fail ~= 0 and now >= lf + LOCKOUT then fail, changed = 0, true end
+if fail >= MAXCF and now < lf + LOCKOUT then
+  status = 5
+elseif bud ~= 0 and budget_used() >= FB then
+  status = 9
+elseif st == 2 then
+  status = 3
+elseif st == 3 then
+  status = 4
+elseif st == 4 then
+  status = 2
+elseif st == 1 then
+  if now >= exp then
+    st, status, changed = 4, 2, true
+  elseif att >= MAXATT then
+    st, status, changed = 3, 4, true
+  else
+    local tags = nil
+    for i = 1, #TAGS, 33 do
+      if string.byte(TAGS, i) == kid then
+        tags = i
+        break
+      end
+    end
+    if tags then
+      local binding_ok = string.sub(TAGS, tags + 1, tags + 16) == string.sub(cv, 33, 48)
+      if binding_ok and WELL == 1 and string.sub(TAGS, tags + 17, tags + 32) == string.sub(cv, 49, 64) then
+        st, fail, status, changed = 2, 0, 0, true
+      else
+        local natt, nfail, nbud, nlf = att, fail, budget_used() + 1, lf
+        if natt < 255 then natt = natt + 1 end
+        if nfail < 65535 then nfail = nfail + 1 end
+        if now > nlf then nlf = now end
+        local nst = st
+        if natt >= MAXATT then nst = 3 end
+        if natt ~= att or nfail ~= fail or nbud ~= bud or nlf ~= lf or nst ~= st then changed = true end
+        att, fail, bud, lf, st = natt, nfail, nbud, nlf, nst
+        if not binding_ok then status = 6 elseif WELL ~= 1 then status = 8 else status = 1 end
+      end
     end
   end
-  if BT == nil then return 7 end
-  local binding_ok = BT == c.bt
-  if binding_ok and WELL == 1 and CT == c.ct then
-    c.st, c.fail = 2, 0
-    return 0
-  end
-  if c.att < 255 then c.att = c.att + 1 end
-  if c.fail < 65535 then c.fail = c.fail + 1 end
-  c.bud = budget_used(c, P) + 1
-  if now > c.lf then c.lf = now end
-  if c.att >= MAXATT then c.st = 3 end
-  if not binding_ok then return 6 end
-  if WELL ~= 1 then return 8 end
-  return 1
 end
-local status = transition()
-local after = encode_challenge(c)
-if after ~= before then
-  if challenge_dead(c, P) then redis.call('DEL', KEYS[1]) else put(KEYS[1], after, forgettable(c, P), margin) end
+if changed then
+  local at = dies_at()
+  if at == nil or at <= now then
+    redis.call('DEL', KEYS[1])
+  else
+    local ttl = at + margin - now
+    if ttl < 1 then ttl = 1 end
+    redis.call('SET', KEYS[1], pk('>BBBBHHi8i8i8', 2, st, att, kid, fail, bud, iss, exp, lf) .. string.sub(cv, 33, 64),
+      'PX', format('%d', ttl))
+  end
 end
 return {0, status}
 )lua";
 
+
 // The challenge (code.hpp's challenge_bytes, versions 1 and 2) as locals:
 // reads cv (the value, false when absent); sets st, att, kid, fail, bud,
-// iss, exp, lf, all 0 for no challenge. The checks are read_challenge's;
+// iss, exp, lf, all 0 for no challenge. The checks are from_bytes's (code.hpp);
 // the tags are not decoded (a send replaces them).
 inline constexpr char challenge_fields_lua[] = R"lua(local st, att, kid, fail, bud, iss, exp, lf = 0, 0, 0, 0, 0, 0, 0, 0
 if cv then
@@ -999,7 +1003,7 @@ return {0, 0, 0, now, nexp}
 )lua";
 
 inline constexpr auto flow_source = concat(lua_start, lua_helpers, read_lua, flow_body);
-inline constexpr auto check_source = concat(lua_start, lua_helpers, read_lua, challenge_lua, check_body);
+inline constexpr auto check_source = concat(lua_start, check_head, challenge_fields_lua, check_body);
 inline constexpr auto send_source =
     concat(lua_start, send_head, challenge_fields_lua, windows_fields_lua, quota_fields_lua, issue_rule_lua,
            windows_verdict_lua, quota_verdict_lua, send_verdict_lua, issue_write_lua, send_tail);
@@ -1007,7 +1011,7 @@ inline constexpr auto send_source =
 }  // namespace detail
 
 inline constexpr script flow_script = make_script("phoneverify_flow_v1", detail::text_of(detail::flow_source));
-inline constexpr script check_script = make_script("phoneverify_check_v3", detail::text_of(detail::check_source));
+inline constexpr script check_script = make_script("phoneverify_check_v4", detail::text_of(detail::check_source));
 inline constexpr script send_script = make_script("phoneverify_send_v4", detail::text_of(detail::send_source));
 
 // ---------------------------------------------------------------------------

@@ -434,6 +434,10 @@ TEST_CASE("the check script gives check_code's statuses and bytes over seeded se
         now += static_cast<std::int64_t>(rng() % 90'000);
       } else if (step < 12) {
         now += lockout_ms - 1 + static_cast<std::int64_t>(rng() % 3);  // a lock's end, or 1 ms before
+      } else if (step < 13 && w.state.consecutive_failures() != 0) {
+        // Exactly the stored lock's end, or 1 ms either side: the failures are
+        // forgotten from last_failure_at + lockout on (check_code), not after.
+        now = w.state.last_failure_at().time_since_epoch().count() + lockout_ms - 1 + static_cast<std::int64_t>(rng() % 3);
       } else if (step < 13) {
         now += static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(2 * lockout_ms));
       } else if (step < 15) {
