@@ -40,34 +40,63 @@ inline constexpr auto country_code_masks = [] {
   return masks;
 }();
 
-// For each code below 1000 one word for parse_phone's dashed path, so that
-// one load decides the code, the length and the trunk prefix: bits 32-53 the
-// possible national lengths (bit 32 + n: n digits; none for an unassigned
-// code), bits 0-31 the trunk prefix as a pattern over the first two bytes of
-// a national number (byte 0 the lowest): bits 0-15 which bits count, bits
-// 16-31 their ASCII digits. A number begins with the prefix when (its two
-// bytes & mask) == digits; for a code without one the mask is 0 and the
-// digits 0xFFFF, which nothing matches. A one-digit national number reads a
-// zero second byte, which no two-digit prefix matches.
-inline constexpr auto country_code_dashed_facts = [] {
-  struct facts_array {
-    std::uint64_t bits[1000];
-  } facts{};
-  for (auto& word : facts.bits) word = 0xFFFFu << 16;
+// The two tables of parse_phone's dashed path, in one object so that one
+// base address serves both.
+//
+// lead: the code and the offset of its '-' from the low 4 bits of a text's
+// first three bytes, one load instead of arithmetic whose branches would
+// follow the code's length. Index: bits 0-3 of byte 0, bits 4-7 of byte 2,
+// bits 8-11 of byte 1; the '-' (0x2D) shows as 13. Entry: the code less
+// (offset + 1) * 1024, modulo 65536, so that bits 0-9 are the code, bits
+// 10-15 of the complement the offset (1, 2 or 3), and adding 1024 times the
+// text's length gives the code and national length as phone_number packs
+// them. Taken on trust: the caller checks that the bytes are the digits
+// and the '-' the entry assumes. Where no code can start (first digit 0, or
+// a byte that is neither a digit nor the '-'): code 0 and offset 0.
+//
+// facts: for each code below 1000 one word, so that one load decides the
+// code, the length and the trunk prefix: bit 32 + n set when a dashed text
+// of n bytes (code, '-' and a possible national length) is possible (none
+// for an unassigned code); bits 0-31 the trunk prefix as a pattern over the
+// first two bytes of a national number (byte 0 the lowest): bits 0-15 which
+// bits count, bits 16-31 their ASCII digits. A number begins with the prefix
+// when (its two bytes & mask) == digits; for a code without one the mask is
+// 0 and the digits 0xFFFF, which nothing matches. Code 0 (what lead gives a
+// text that starts with no code) has bit 63 only: no length, and yet not an
+// unassigned code (the text's syntax is wrong).
+inline constexpr auto country_code_dashed_tables = [] {
+  struct dashed_tables {
+    std::uint64_t facts[1000];
+    std::uint16_t lead[4096];
+  } tables{};
+  for (auto& word : tables.facts) word = 0xFFFFu << 16;
+  tables.facts[0] = std::uint64_t{1} << 63 | 0xFFFFu << 16;
   for (const auto& entry : country_code_table) {
     const std::uint32_t value = entry.trunk_prefix_value;
     std::uint32_t pattern = 0xFFFFu << 16;
     if (entry.trunk_prefix_length == 1) pattern = 0x00FFu | ('0' + value) << 16;
     if (entry.trunk_prefix_length == 2) pattern = 0xFFFFu | ('0' + value / 10) << 16 | ('0' + value % 10) << 24;
-    facts.bits[entry.code] = std::uint64_t{entry.length_mask} << 32 | pattern;
+    const unsigned text_extra = (entry.code >= 100 ? 3u : entry.code >= 10 ? 2u : 1u) + 1;  // the code and the '-'
+    tables.facts[entry.code] = std::uint64_t{entry.length_mask} << (32 + text_extra) | pattern;
   }
-  return facts;
+  for (unsigned first = 1; first <= 9; ++first)
+    for (unsigned second = 0; second < 16; ++second)
+      for (unsigned third = 0; third < 16; ++third) {
+        unsigned cc = 0, separator = 0;
+        if (second == 13) cc = first, separator = 1;
+        else if (second <= 9 && third == 13) cc = first * 10 + second, separator = 2;
+        else if (second <= 9 && third <= 9) cc = first * 100 + second * 10 + third, separator = 3;
+        tables.lead[first | third << 4 | second << 8] = static_cast<std::uint16_t>(cc - (separator + 1) * 1024);
+      }
+  for (unsigned index = 0; index < 4096; ++index)
+    if ((index & 0xFu) == 0 || (index & 0xFu) > 9) tables.lead[index] = static_cast<std::uint16_t>(0u - 1024u);
+  return tables;
 }();
 static_assert([] {
   for (const auto& entry : country_code_table)
-    if ((entry.length_mask & 1u) != 0) return false;
+    if ((entry.length_mask & 1u) != 0 || (entry.length_mask >> 27) != 0) return false;
   return true;
-}(), "no code allows an empty national number: parse_phone's dashed path relies on it");
+}(), "no code allows an empty national number, and every length fits the dashed facts");
 
 constexpr std::uint32_t country_code_facts(std::uint16_t cc) noexcept {
   return cc < 1000 ? country_code_masks.bits[cc] : 0u;

@@ -15,6 +15,9 @@
 #include <cstring>
 #include <string_view>
 #include <type_traits>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "country_codes.hpp"
 #include "detail/digits.hpp"
@@ -150,12 +153,13 @@ class phone_number {
     for (std::size_t i = 0; i < national.size(); ++i) digits_[i] = national[i];
   }
 
-  // Only for already-checked parts: `length` national digits, ASCII, as
-  // bytes 2..15 of the 16 bytes `low` then `high` (byte 0 of `low` its lowest;
-  // bytes 0 and 1 are ignored), every byte from 2 + `length` on zero.
-  static constexpr phone_number from_words(std::uint16_t cc, std::size_t length, std::uint64_t low,
-                                           std::uint64_t high) noexcept {
-    const auto packed = static_cast<std::uint16_t>(cc | length << length_shift);
+  // Only for already-checked parts: `packed` the code and the national
+  // length as packed_ holds them, the national digits, ASCII, as bytes 2..15
+  // of the 16 bytes `low` then `high` (byte 0 of `low` its lowest; bytes 0
+  // and 1 are ignored), every byte from 2 + the length on zero.
+  static constexpr phone_number from_words(std::uint16_t packed, std::uint64_t low, std::uint64_t high) noexcept {
+    const auto cc = static_cast<std::uint16_t>(packed & code_bits);
+    const std::size_t length = std::size_t{packed} >> length_shift;
     if constexpr (std::endian::native == std::endian::little) {
       // The object's 16 bytes as two words: bytes 0-1 the code and length,
       // 2-15 the digits.
@@ -213,9 +217,8 @@ struct phone_access {
   static constexpr phone_number make(std::uint16_t cc, std::string_view national) noexcept {
     return phone_number(cc, national);
   }
-  static constexpr phone_number make(std::uint16_t cc, std::size_t length, std::uint64_t low,
-                                     std::uint64_t high) noexcept {
-    return phone_number::from_words(cc, length, low, high);
+  static constexpr phone_number make(std::uint16_t packed, std::uint64_t low, std::uint64_t high) noexcept {
+    return phone_number::from_words(packed, low, high);
   }
 };
 
@@ -289,7 +292,7 @@ constexpr std::uint64_t phone_load(const char* p, std::size_t k) noexcept {
 }
 
 // phone_parse_dashed's number, out of line where the compiler allows: the
-// rare texts of fewer than 8 bytes, kept from the registers of the hot path.
+// rare texts of fewer than 9 bytes, kept from the registers of the hot path.
 #if defined(__GNUC__)
 [[gnu::noinline, gnu::cold]]
 #endif
@@ -297,18 +300,32 @@ constexpr result<phone_number> phone_parse_dashed_short(std::string_view text) n
   return phone_parse_dashed(text).number;
 }
 
+// `low >> down | high << (64 - down)` for `down` 0..63: the 8 bytes from
+// byte `down / 8` of the 16 bytes `low` then `high` (one shrd on x86-64).
+constexpr std::uint64_t phone_funnel_right(std::uint64_t low, std::uint64_t high, unsigned down) noexcept {
+#if defined(__SIZEOF_INT128__)
+  __extension__ typedef unsigned __int128 phone_wide;
+  return static_cast<std::uint64_t>((static_cast<phone_wide>(high) << 64 | low) >> (down & 63u));
+#else
+  return low >> down | high << 1 << (63 - down);
+#endif
+}
+
 // parse_phone's dashed form: the same rules and the same errc as
 // phone_parse_dashed, in one pass without a loop, for the hot path of
 // every request (parse_phone_detailed keeps the byte-by-byte parser, which
-// names the reason and the byte). A text of 8..16 bytes is read as two
-// words (in-bounds, overlapping loads); the digit test runs on 8 bytes at
-// once and must hold for every byte but one, the '-' at offset 1, 2 or 3.
+// names the reason and the byte). A text of 9..16 bytes is read as two
+// words (in-bounds, overlapping loads); the digit test runs on all 16 bytes
+// at once (SSE2; else on 8 at a time) and must hold for every byte but one,
+// the '-' at offset 1, 2 or 3.
 // Every other text is refused with invalid_parameter_phone_number, as
 // phone_parse_dashed refuses it for its syntax (no valid dashed text has
 // more than 16 bytes: 15 digits and the '-'); a shorter one goes to
-// phone_parse_dashed. Then one word of country_code_dashed_facts decides
-// the code, the length and the trunk prefix, in phone_finish's order, and
-// the number is built from the two words.
+// phone_parse_dashed. The code and the '-' come from one load of
+// country_code_dashed_tables.lead, then one word of its facts decides the
+// code, the length and the trunk prefix, in phone_finish's order, and the
+// number is built from the two words. One branch for the syntax and one
+// for the rest: no branch follows the code's length.
 constexpr result<phone_number> phone_parse_dashed_fast(std::string_view text) noexcept {
   constexpr std::uint64_t ones = 0x0101010101010101u;
   // Per byte, the high bit set for a byte that is no ASCII digit: x = byte ^
@@ -319,53 +336,61 @@ constexpr result<phone_number> phone_parse_dashed_fast(std::string_view text) no
     return (((x & (0x7F * ones)) + 0x76 * ones) | x) & (0x80 * ones);
   };
   const std::size_t n = text.size();
-  // Fewer than 8 bytes (a national number of at most 6 digits, rare): the
+  // Fewer than 9 bytes (a national number of at most 7 digits, rare): the
   // byte-by-byte parser, whose result is the same.
-  if (n < 8) return phone_parse_dashed_short(text);
-  if (n > max_phone_text) return errc::invalid_parameter_phone_number;
+  if (n - 9 > max_phone_text - 9) {
+    if (n < 9) return phone_parse_dashed_short(text);
+    return errc::invalid_parameter_phone_number;
+  }
   const char* p = text.data();
   const std::uint64_t low = phone_load(p, 8);           // bytes 0..7
   const std::uint64_t last = phone_load(p + n - 8, 8);  // bytes n-8..n-1, overlapping `low` for n < 16
-  const std::uint64_t odd = non_digits(low);            // the non-digits of bytes 0..7
-  // Bytes 8..n-1 are bytes 16-n.. of `last`: none may be a non-digit (two
-  // shifts each: 16 - n is 0..8, and a shift by 64 is undefined).
-  const unsigned tail = 4 * static_cast<unsigned>(16 - n);
-  const bool rest_ok = (non_digits(last) >> tail >> tail) == 0;
-  const std::uint64_t high = last >> tail >> tail;  // bytes 8..15, zero past the end
-  // The '-' at offset 1, 2 or 3, taken from the bytes; then the syntax is
-  // right when that is the one non-digit byte. Predictable branches (real
-  // traffic is well formed): cheaper than combining the tests into one.
-  const bool dash_at_1 = (low >> 8 & 0xFFu) == '-', dash_at_2 = (low >> 16 & 0xFFu) == '-';
-  const bool dash_at_3 = (low >> 24 & 0xFFu) == '-';
-  // 1, 2 or 3 by arithmetic, not a branch (3 also when no '-' is there,
-  // which the test on dash_at_3 refuses; 0 when both bytes 1 and 2 are '-',
-  // which the next test refuses: two non-digits).
-  const std::size_t separator = 3 - std::size_t{dash_at_2} - 2 * std::size_t{dash_at_1};
-  if (!rest_ok || odd != std::uint64_t{0x80} << (8 * separator)) return errc::invalid_parameter_phone_number;
-  if (!(dash_at_1 | dash_at_2 | dash_at_3) || (low & 0xFFu) == '0') return errc::invalid_parameter_phone_number;
-  // The code: the values of its first 1, 2 and 3 digits, the one before
-  // the '-' chosen by masks, not branches (the code's length is no pattern a
-  // branch predictor could learn).
-  const std::uint64_t values = low ^ (0x30 * ones);
-  const auto one = static_cast<std::uint32_t>(values & 0xFFu);
-  const std::uint32_t two = one * 10 + static_cast<std::uint32_t>(values >> 8 & 0xFFu);
-  const std::uint32_t three = two * 10 + static_cast<std::uint32_t>(values >> 16 & 0xFFu);
-  const std::uint32_t mask_1 = 0u - static_cast<std::uint32_t>(dash_at_1);
-  const std::uint32_t mask_2 = 0u - static_cast<std::uint32_t>(dash_at_2);
-  const std::uint32_t one_or_more = three ^ ((three ^ two) & mask_2);
-  const auto cc = static_cast<std::uint16_t>((one_or_more ^ ((one_or_more ^ one) & mask_1)) & 0x3FFu);
-  const std::uint64_t facts = country_code_dashed_facts.bits[cc];  // cc <= 999
-  const std::size_t length = n - separator - 1;
-  const unsigned shift = 8 * static_cast<unsigned>(separator + 1);  // 16..32: the national number's first byte
-  const auto first_two = static_cast<std::uint32_t>(low >> shift & 0xFFFFu);
-  // The text moved down by separator - 1 bytes: the national number from byte 2.
-  const unsigned down = shift - 16;  // 0, 8 or 16
-  const std::uint64_t object_low = low >> down | high << 1 << (63 - down), object_high = high >> down;
+  // Bytes 8..n-1 are bytes 16-n.. of `last` (16 - n is 0..7).
+  const unsigned tail = 8 * static_cast<unsigned>(16 - n);
+  const std::uint64_t high = last >> tail;  // bytes 8..15, zero past the end
+  // The code and the '-' as the first three bytes would give them (the
+  // checks below confirm the bytes): no arithmetic on the code's length.
+  const auto& tables = country_code_dashed_tables;
+  const auto key = static_cast<std::uint32_t>(low) & 0x0F0F0Fu;
+  const std::uint32_t lead = tables.lead[(key | key >> 12) & 0xFFFu];
+  const std::uint32_t separator = (~lead & 0xFFFFu) >> 10;  // 1..3; 0: no code can start the text
+  const auto cc = static_cast<std::uint16_t>(lead & 0x3FFu);
+  const unsigned at = 8 * separator;
+  // The syntax is right when the byte at `separator` is the '-' and the only
+  // non-digit of bytes 0..7, and bytes 8..n-1 are digits (separator 0 needs
+  // a '-' first: code 0, which the facts refuse as bad syntax).
+  std::uint64_t wrong = 0;
+#if defined(__SSE2__)
+  if (!std::is_constant_evaluated()) {
+    // The 16 bytes of `low` then `last` in one register: a mask bit per
+    // byte that is no digit, one per '-'. Bit i < 8 is byte i, bit i >= 8
+    // byte n - 16 + i (byte 8 at bit 24 - n). The '-' must be the one
+    // non-digit and sit at `separator`; no byte 8..n-1 may be either.
+    const __m128d first = _mm_castsi128_pd(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    const __m128i bytes = _mm_castpd_si128(_mm_loadh_pd(first, reinterpret_cast<const double*>(p + n - 8)));
+    const __m128i value = _mm_sub_epi8(bytes, _mm_set1_epi8('0'));
+    const __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
+    const auto others = static_cast<std::uint32_t>(_mm_movemask_epi8(digit)) ^ 0xFFFFu;
+    const auto dashes = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('-'))));
+    const std::uint32_t bits = (others ^ dashes) | (dashes ^ 1u << separator);
+    wrong = (bits & 0xFFu) | (bits << n >> 24);
+  } else
+#endif
+  {
+    wrong = (non_digits(low) ^ std::uint64_t{0x80} << at) | (non_digits(last) >> tail) | ((low >> at ^ '-') & 0xFFu);
+  }
+  if (wrong != 0) return errc::invalid_parameter_phone_number;
+  const std::uint64_t facts = tables.facts[cc];  // cc <= 999
+  const auto first_two = static_cast<std::uint32_t>(low >> (at + 8) & 0xFFFFu);  // the national number's first bytes
   const auto trunk = static_cast<std::uint32_t>(facts);
   // The code, the length, then the trunk prefix (phone_finish's order; an
   // unassigned code has no lengths, so fails the length test too).
-  if (((facts >> (32 + length) & 1u) != 0) & ((first_two & trunk) != trunk >> 16))
-    return phone_access::make(cc, length, object_low, object_high);
+  if (((facts >> (32 + n) & 1u) != 0) & ((first_two & trunk) != trunk >> 16)) {
+    // The text moved down by separator - 1 bytes: the national number from byte 2.
+    const unsigned down = at - 8;  // 0, 8 or 16
+    const auto packed = static_cast<std::uint16_t>(lead + (n << 10));  // the code, n - separator - 1 above
+    return phone_access::make(packed, phone_funnel_right(low, high, down), high >> down);
+  }
   return facts >> 32 == 0 ? errc::invalid_parameter_mobile_country_code : errc::invalid_parameter_phone_number;
 }
 
