@@ -300,8 +300,11 @@ TEST_CASE("parse_phone's dashed path agrees with parse_phone_detailed near and f
           "[phone]") {
   pv::test::splitmix64 rng{pv::test::test_seed("phone dashed paths", 0x5eed'0019)};
   // Bytes at the edges of the digit test: around '0' and '9', the '-', the
-  // '+', the top bit, NUL, and bytes whose low 7 bits are digits.
-  constexpr char odd[] = {'/', ':', '-', '+', ' ', 'x', '*', '\0', '\x7F', '\x80', '\xB0', '\xB9', '\xFF', '\x10'};
+  // '+', the top bit, NUL, bytes whose low 7 bits are digits, and bytes whose
+  // low 4 bits are those of the '-' (the dashed path finds the code from the
+  // low 4 bits of the first bytes).
+  constexpr char odd[] = {'/', ':', '-', '+', ' ', 'x', '*', '\0', '\x7F', '\x80', '\xB0', '\xB9', '\xFF', '\x10',
+                          '=', 'M', ']', '\r', '\xAD', ',', '.'};
   std::size_t accepted = 0;
   for (int code = 0; code <= 1000; ++code) {
     const std::string cc = code == 1000 ? std::string("0") : std::to_string(code);
@@ -361,6 +364,11 @@ static_assert(pv::parse_phone("36-012345678", dashed).has_value());
 static_assert(pv::parse_phone("1-1", dashed).error() == bad_phone);
 static_assert(pv::parse_phone("1-", dashed).error() == bad_phone);
 static_assert(pv::parse_phone("-1", dashed).error() == bad_phone);
+static_assert(pv::parse_phone("-12025550123", dashed).error() == bad_phone);  // no code, 9 bytes and more
+static_assert(pv::parse_phone("1=2025550123", dashed).error() == bad_phone);  // '=' looks like '-' in 4 bits
+static_assert(pv::parse_phone("44=7911123456", dashed).error() == bad_phone);
+static_assert(pv::parse_phone("44-791112345", dashed).has_value());          // 12 bytes
+static_assert(pv::parse_phone("1-20255501", dashed).error() == bad_phone);    // 10 bytes: no such length
 static_assert(pv::parse_phone("01-2025550123", dashed).error() == bad_phone);
 static_assert(pv::parse_phone("1-202555-0123", dashed).error() == bad_phone);
 static_assert(pv::parse_phone("1234-5678", dashed).error() == bad_phone);
