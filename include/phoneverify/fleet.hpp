@@ -381,15 +381,6 @@ constexpr void put_i64(inline_string<N>& out, std::int64_t value) noexcept {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((u >> shift) & 0xFFU));
 }
 
-// ARGV[2] and ARGV[3] of the send and the issue step: the new code's
-// binding tag and code tag (16 bytes each), computed in C++ (the HMAC key
-// never leaves the process); the scripts store them, never derive them.
-template <class Args>
-constexpr void put_tags(Args& args, const ::phoneverify::detail::binding_tags& tags) noexcept {
-  for (std::byte b : tags.binding) args[1].push_back(static_cast<char>(b));
-  for (std::byte b : tags.code) args[2].push_back(static_cast<char>(b));
-}
-
 template <std::size_t Keys, std::size_t Args, std::size_t ArgSize = max_arg_size>
 constexpr script_call<Keys, Args, ArgSize> start_call(const script& s) noexcept {
   script_call<Keys, Args, ArgSize> call;
@@ -462,14 +453,16 @@ inline constexpr std::chrono::milliseconds max_expiry_margin{std::int64_t{1} << 
 
 namespace detail {
 
-// Every script starts with lua_start: LIMIT, the library aliases, DAY and
-// now (ARGV[1], or the server's TIME when it is empty: TIME is asked only
-// then).
-inline constexpr char lua_start[] = R"lua(local LIMIT = 4503599627370496
+// Every script starts with lua_base: LIMIT, the library aliases and DAY;
+// then lua_clock, now from ARGV[1] (or the server's TIME when it is empty:
+// TIME is asked only then), except the send and the issue step, whose one
+// argument carries the clock (blob_clock_lua).
+inline constexpr char lua_base[] = R"lua(local LIMIT = 4503599627370496
 local up, pk, floor, tonumber, format, rep = struct.unpack, struct.pack, math.floor, tonumber, string.format, string.rep
 local DAY = 86400000
 local now
-if ARGV[1] ~= '' then
+)lua";
+inline constexpr char lua_clock[] = R"lua(if ARGV[1] ~= '' then
   now = tonumber(ARGV[1])
 else
   local t = redis.call('TIME')
@@ -477,8 +470,8 @@ else
 end
 )lua";
 
-// The helpers of the scripts off the send's path (flow, check, the sharded
-// steps, the key-use ledger), after lua_start: fdiv, cdiv, exact and put
+// The helpers of the scripts off the send's path (the flow, the windows and
+// quota steps, the key-use ledger), after lua_clock: fdiv, cdiv, exact and put
 // (SET ... PX death + margin - now, at least 1 ms). PX counts from `now`,
 // the clock that decided: the key outlives the state's death by the margin
 // on that clock. On the server's clock that is the same as PXAT death +
@@ -927,7 +920,7 @@ inline constexpr char send_verdict_lua[] = R"lua(if not (issued and wallow and d
 end
 )lua";
 
-// The new code's challenge (version 2, tags BT and CT, issued by key KID,
+// The new code's challenge (version 2, tags TAGS, issued by key KID,
 // valid VALID ms) written to KEYS[1] until it is forgettable plus the
 // margin (SET ... PX, at least 1 ms: PX counts from `now`, the clock that
 // decided; see lua_helpers' put); sets nexp, its expiry.
@@ -939,7 +932,7 @@ do
   if bud ~= 0 then local t = lf + cdiv(bud * BW, FB) if t > dies then dies = t end end
   local ttl = dies + margin - now
   if ttl < 1 then ttl = 1 end
-  redis.call('SET', KEYS[1], pk('>BBBBHHi8i8i8c16c16', 2, 1, 0, KID, fail_now, bud, now, nexp, lf, BT, CT), 'PX',
+  redis.call('SET', KEYS[1], pk('>BBBBHHi8i8i8c32', 2, 1, 0, KID, fail_now, bud, now, nexp, lf, TAGS), 'PX',
     format('%d', ttl))
 end
 )lua";
@@ -947,11 +940,10 @@ end
 // A send: issue_code (code.hpp) with the per-phone windows and, for the
 // actions that count one, the daily quota, all charged or none, as the
 // core's admit_all. KEYS: the challenge, the windows [, the quota]. ARGV:
-// now, the binding tag and code tag of the new code (drawn in C++), and
-// one blob of big-endian int64 (put_i64): validity, resend interval,
-// max_consecutive_failures, lockout, failure_budget, budget window (ms),
-// the key id, three windows as count and width (ms), the daily limit and
-// UTC offset (ms), margin. Every key's value comes from one MGET (false
+// one argument (each argument is a string Redis makes for the script):
+// put_issue_args' clock, the new code's tags (drawn in C++) and code
+// policy, then, as big-endian int64 (put_i64), three windows as count and
+// width (ms), the daily limit and UTC offset (ms), margin. Every key's value comes from one MGET (false
 // when absent); MGET answers nil for a value of another type too, so
 // EXISTS, asked only when a value is absent, tells another type (fault 1)
 // from an absent key. Every state is read and checked before anything is
@@ -960,16 +952,27 @@ end
 // Reply: {fault} or {0, outcome, never, retry_at, expires_at}; outcome 0
 // issued, 1 resend too soon, 2 binding locked, 3 a phone window, 4 the
 // daily quota.
-inline constexpr char send_head[] = R"lua(local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
+inline constexpr char send_head[] = R"lua(local A = ARGV[1]
 local nkeys = #KEYS
-if not (now and now == floor(now) and now < LIMIT and now >= -LIMIT and #BT == 16 and #CT == 16 and #PB == 128 and
-        (nkeys == 2 or nkeys == 3)) then
-  return {7}
+if #A ~= 176 or (nkeys ~= 2 and nkeys ~= 3) then return {7} end
+local CLOCK, TAGS, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin
+CLOCK, now, TAGS, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin =
+  up('>i8i8c32i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8', A)
+)lua";
+
+// The clock of the send and the issue step, from their argument: CLOCK 1
+// and now the caller's time, or CLOCK 0 and the server's TIME (asked only
+// then); anything else, a time outside the exact range or a policy the
+// scripts cannot count with is fault 7.
+inline constexpr char blob_clock_lua[] = R"lua(if CLOCK ~= 1 then
+  if CLOCK ~= 0 or now ~= 0 then return {7} end
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
 end
-local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin =
-  up('>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8', PB)
-if FB < 1 or BW < 1 or KID < 0 or KID > 255 then return {7} end
-local counts_quota = nkeys == 3
+if now >= LIMIT or now < -LIMIT or FB < 1 or BW < 1 or KID < 0 or KID > 255 then return {7} end
+)lua";
+
+inline constexpr char send_reads[] = R"lua(local counts_quota = nkeys == 3
 local vals
 if counts_quota then
   vals = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3])
@@ -1002,10 +1005,10 @@ end
 return {0, 0, 0, now, nexp}
 )lua";
 
-inline constexpr auto flow_source = concat(lua_start, lua_helpers, read_lua, flow_body);
-inline constexpr auto check_source = concat(lua_start, check_head, challenge_fields_lua, check_body);
+inline constexpr auto flow_source = concat(lua_base, lua_clock, lua_helpers, read_lua, flow_body);
+inline constexpr auto check_source = concat(lua_base, lua_clock, check_head, challenge_fields_lua, check_body);
 inline constexpr auto send_source =
-    concat(lua_start, send_head, challenge_fields_lua, windows_fields_lua, quota_fields_lua, issue_rule_lua,
+    concat(lua_base, send_head, blob_clock_lua, send_reads, challenge_fields_lua, windows_fields_lua, quota_fields_lua, issue_rule_lua,
            windows_verdict_lua, quota_verdict_lua, send_verdict_lua, issue_write_lua, send_tail);
 
 }  // namespace detail
@@ -1167,25 +1170,31 @@ struct drawn_code {
 
 namespace detail {
 
-// ARGV of the send and of the sharded issue step, which decide a new code
-// alike: the time, the new code's two tags, then the policy blob, which
-// starts with the code policy's limits in milliseconds and counts
+// The one argument of the send and of the sharded issue step, which decide
+// a new code alike, starts with the clock (1 and the caller's time in ms,
+// or 0 and 0 for the server's TIME), the new code's two tags (16 bytes
+// each, computed in C++: the HMAC key never leaves the process, the
+// scripts store the tags and never derive them), then the code policy's limits in milliseconds and counts
 // (validity, resend, max_consecutive_failures, lockout, failure_budget,
-// budget window) and the id of the key that made the tags; each script
-// appends its own after them.
-template <class Args>
-constexpr void put_issue_args(Args& args, std::optional<timestamp> now, const drawn_code& code,
+// budget window) and the id of the key that made the tags, as big-endian
+// int64; each script appends its own after them. One argument, not four:
+// Redis makes a Lua string of each argument on every call.
+inline constexpr std::size_t issue_args_size = 2 * 8 + 32 + 7 * 8;
+template <class Blob>
+constexpr void put_issue_args(Blob& blob, std::optional<timestamp> now, const drawn_code& code,
                               const code_policy& policy) noexcept {
   namespace core = ::phoneverify::detail;
-  args[0].append(time_arg(now).view());
-  put_tags(args, code.tags);
-  put_i64(args[3], core::to_ms(policy.validity));
-  put_i64(args[3], core::to_ms(policy.resend_interval));
-  put_i64(args[3], policy.max_consecutive_failures);
-  put_i64(args[3], core::to_ms(policy.lockout));
-  put_i64(args[3], policy.failure_budget);
-  put_i64(args[3], core::to_ms(policy.failure_budget_window));
-  put_i64(args[3], code.key);  // the id the new challenge records (RULES.md §5, key rotation)
+  put_i64(blob, now ? 1 : 0);
+  put_i64(blob, now ? static_cast<std::int64_t>(now->time_since_epoch().count()) : 0);
+  for (std::byte b : code.tags.binding) blob.push_back(static_cast<char>(b));
+  for (std::byte b : code.tags.code) blob.push_back(static_cast<char>(b));
+  put_i64(blob, core::to_ms(policy.validity));
+  put_i64(blob, core::to_ms(policy.resend_interval));
+  put_i64(blob, policy.max_consecutive_failures);
+  put_i64(blob, core::to_ms(policy.lockout));
+  put_i64(blob, policy.failure_budget);
+  put_i64(blob, core::to_ms(policy.failure_budget_window));
+  put_i64(blob, code.key);  // the id the new challenge records (RULES.md §5, key rotation)
 }
 
 }  // namespace detail
@@ -1237,10 +1246,10 @@ constexpr result<drawn_code> draw_code(const code_policy& policy, const key_ring
                             binding, rng);
 }
 
-// ARGV: now, the two tags, the policy blob (put_issue_args' 6, the three
-// windows' count and width, the daily limit, its UTC offset, the margin).
-inline constexpr std::size_t send_policy_size = 16 * 8;
-using send_call = script_call<3, 4, send_policy_size>;
+// ARGV: one argument, put_issue_args' then the three windows' count and
+// width, the daily limit, its UTC offset and the margin.
+inline constexpr std::size_t send_args_size = detail::issue_args_size + 9 * 8;
+using send_call = script_call<3, 1, send_args_size>;
 
 // The keys of a send: the binding's challenge, the phone's windows, and the
 // account's daily_usage for the actions that count one (none for CAMS).
@@ -1269,7 +1278,7 @@ constexpr result<send_call> plan_send(const code_policy& policy, const window_se
     if (w.window > max_expiry_margin) return errc::invalid_parameter;
   const std::int64_t offset_ms = static_cast<std::int64_t>(daily.utc_offset.count()) * 60'000;
   if (offset_ms > max_expiry_margin.count() || offset_ms < -max_expiry_margin.count()) return errc::invalid_parameter;
-  send_call call = detail::start_call<3, 4, send_policy_size>(send_script);
+  send_call call = detail::start_call<3, 1, send_args_size>(send_script);
   call.keys[0] = keys.challenge;
   call.keys[1] = keys.phone;
   if (keys.quota) {
@@ -1279,14 +1288,14 @@ constexpr result<send_call> plan_send(const code_policy& policy, const window_se
     call.numkeys.clear();
     call.numkeys.append("2");
   }
-  detail::put_issue_args(call.args, now, code, policy);
+  detail::put_issue_args(call.args[0], now, code, policy);
   for (const sliding_window& w : per_phone.windows) {
-    detail::put_i64(call.args[3], w.count);
-    detail::put_i64(call.args[3], w.window.count());
+    detail::put_i64(call.args[0], w.count);
+    detail::put_i64(call.args[0], w.window.count());
   }
-  detail::put_i64(call.args[3], daily.limit);
-  detail::put_i64(call.args[3], offset_ms);
-  detail::put_i64(call.args[3], margin.count());
+  detail::put_i64(call.args[0], daily.limit);
+  detail::put_i64(call.args[0], offset_ms);
+  detail::put_i64(call.args[0], margin.count());
   return call;
 }
 
@@ -1400,13 +1409,14 @@ return {0, 0, 0, dretry, now, dv or '', ''}
 // policy's six and the key id: margin, windows allowed, never, retry_at; 1
 // when a quota counts; its allowed, never, retry_at). Reply: the send
 // script's.
-inline constexpr char issue_step_head[] = R"lua(local BT, CT, PB = ARGV[2], ARGV[3], ARGV[4]
-if not (exact(now) and #BT == 16 and #CT == 16 and #PB == 120) then return {7} end
-local VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, margin, WA, WN, WR, HQ, DA, DN, DR =
-  up('>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8', PB)
-if FB < 1 or BW < 1 or KID < 0 or KID > 255 then return {7} end
-local cv, f = read(KEYS[1])
-if f ~= 0 then return {f} end
+inline constexpr char issue_step_head[] = R"lua(local A = ARGV[1]
+if #A ~= 168 then return {7} end
+local CLOCK, TAGS, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, margin, WA, WN, WR, HQ, DA, DN, DR
+CLOCK, now, TAGS, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, margin, WA, WN, WR, HQ, DA, DN, DR =
+  up('>i8i8c32i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8', A)
+)lua";
+inline constexpr char issue_step_read[] = R"lua(local cv = redis.pcall('GET', KEYS[1])
+if type(cv) == 'table' then return {1} end
 )lua";
 inline constexpr char issue_step_verdicts[] = R"lua(local wallow, wnever, wretry = WA == 1, WN == 1, WR
 local dallow, dnever, dretry = true, false, nil
@@ -1426,12 +1436,12 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return {0, 1}
 )lua";
 
-inline constexpr auto windows_step_source = concat(lua_start, lua_helpers, read_lua, windows_step_head,
+inline constexpr auto windows_step_source = concat(lua_base, lua_clock, lua_helpers, read_lua, windows_step_head,
                                                   windows_fields_lua, windows_verdict_lua, windows_step_tail);
 inline constexpr auto quota_step_source =
-    concat(lua_start, lua_helpers, read_lua, quota_step_head, quota_fields_lua, quota_verdict_lua, quota_step_tail);
+    concat(lua_base, lua_clock, lua_helpers, read_lua, quota_step_head, quota_fields_lua, quota_verdict_lua, quota_step_tail);
 inline constexpr auto issue_step_source =
-    concat(lua_start, lua_helpers, read_lua, issue_step_head, challenge_fields_lua, issue_rule_lua,
+    concat(lua_base, issue_step_head, blob_clock_lua, issue_step_read, challenge_fields_lua, issue_rule_lua,
            issue_step_verdicts, send_verdict_lua, issue_write_lua, issue_step_tail);
 
 }  // namespace detail
@@ -1520,8 +1530,8 @@ for i = 2, #KEYS do
 end
 return out
 )lua";
-inline constexpr auto key_use_lease_source = concat(lua_start, lua_helpers, read_lua, key_use_lease_body);
-inline constexpr auto key_use_read_source = concat(lua_start, lua_helpers, read_lua, key_use_read_body);
+inline constexpr auto key_use_lease_source = concat(lua_base, lua_clock, lua_helpers, read_lua, key_use_lease_body);
+inline constexpr auto key_use_read_source = concat(lua_base, lua_clock, lua_helpers, read_lua, key_use_read_body);
 }  // namespace detail
 
 inline constexpr script key_use_lease_script =
@@ -1631,9 +1641,9 @@ constexpr fault decode_key_use_lease(const reply_view& reply) noexcept {
 
 using windows_step_call = script_call<1, 9>;
 using quota_step_call = script_call<1, 5>;
-// ARGV: as the send's, the blob ending with the margin and the verdicts.
-inline constexpr std::size_t issue_policy_size = 15 * 8;
-using issue_step_call = script_call<1, 4, issue_policy_size>;
+// ARGV: one argument, put_issue_args' then the margin and the verdicts.
+inline constexpr std::size_t issue_step_args_size = detail::issue_args_size + 8 * 8;
+using issue_step_call = script_call<1, 1, issue_step_args_size>;
 inline constexpr std::size_t max_state_size = 96;  // sliding_window_state_bytes<10>
 using undo_call = script_call<1, 2, max_state_size>;
 
@@ -1727,10 +1737,10 @@ constexpr result<issue_step_call> plan_issue_step(const code_policy& policy, con
   if (validate(policy) != errc::ok || challenge.empty() || margin.count() < 0 || margin > max_expiry_margin ||
       windows.error != fault::none || (quota != nullptr && quota->error != fault::none))
     return errc::invalid_parameter;
-  issue_step_call call = detail::start_call<1, 4, issue_policy_size>(issue_step_script);
+  issue_step_call call = detail::start_call<1, 1, issue_step_args_size>(issue_step_script);
   call.keys[0] = challenge;
-  detail::put_issue_args(call.args, now, code, policy);
-  auto& blob = call.args[3];
+  auto& blob = call.args[0];
+  detail::put_issue_args(blob, now, code, policy);
   detail::put_i64(blob, margin.count());
   const auto verdict = [&blob](const step_result& s) {
     const bool never = !s.allowed && s.retry_at == timestamp::max();
