@@ -1209,3 +1209,79 @@ TEST_CASE("success bodies carry the fields of the action's row: ExpirationDate f
     CHECK(field(cams_send.body(), "PhoneNumber") == "8613800001234");  // the compact form of action 4
   }
 }
+
+TEST_CASE("every body is byte for byte what render_error and render_success write for its verdict and fields",
+          "[engine][render][bytes]") {
+  // The engine copies bodies from pieces it rendered once (with texts that
+  // need escaping in its HostId and Recommend here): the pieces around the
+  // RequestId and the ExpirationDate must give the very bytes of a render.
+  for (const pv::body_format format : {pv::body_format::json, pv::body_format::xml}) {
+    for (const std::string_view host : {std::string_view("phoneverify"), std::string_view("h<\"&'\x01\\>\xff")}) {
+      INFO(static_cast<int>(format) << " " << host);
+      manual_clock clock;
+      auto config = test_config();
+      config.format = format;
+      config.host_id = host;
+      config.recommend = "see \"docs\" & <retry>\t\xe2\x82\xac";
+      config.policy.cams_rate = {1, 1000ms};
+      pv::engine engine(config, clock.function(), std::make_shared<pv::seeded_random_source>(35));
+      std::vector<pv::engine_response> responses;
+      const pv::send_verification_code_for_bind_secure_mobile_phone_request send{
+          .secure_mobile_phone = "86-13900001234", .account_id = "1234567890123456"};
+      responses.push_back(engine.send_verification_code_for_bind_secure_mobile_phone(send, facts_for()));
+      const std::string code(responses.back().code_to_deliver());
+      responses.push_back(engine.send_verification_code_for_bind_secure_mobile_phone(send, facts_for()));
+      responses.push_back(engine.bind_secure_mobile_phone(
+          {.verification_code = "000000", .secure_mobile_phone = "86-13900001234", .account_id = "1234567890123456"},
+          facts_for()));
+      responses.push_back(engine.bind_secure_mobile_phone(
+          {.verification_code = "12ab", .secure_mobile_phone = "86-13900001234", .account_id = "1234567890123456"},
+          facts_for()));
+      responses.push_back(engine.bind_secure_mobile_phone(
+          {.verification_code = code, .secure_mobile_phone = "86-13900001234", .account_id = "1234567890123456"},
+          facts_for()));
+      responses.push_back(engine.send_verification_code_for_bind_secure_mobile_phone({}, facts_for()));
+      responses.push_back(engine.send_verification_code_for_enable_rd({.secure_mobile_phone = "86-1"}, facts_for()));
+      responses.push_back(engine.send_verification_code_for_enable_rd({.secure_mobile_phone = "86-13900001234"},
+                                                                      facts_for()));
+      const pv::get_migration_verify_code_request cams{.cust_space_id = "293483938841234",
+                                                       .phone_number = "8613800001234",
+                                                       .locale = "en",
+                                                       .method = "sms"};
+      responses.push_back(engine.get_migration_verify_code(cams, facts_for()));
+      responses.push_back(engine.get_migration_verify_code(cams, facts_for()));
+      responses.push_back(engine.enable_resource_directory({.enable_mode = "CurrentAccount"}, facts_for()));
+      responses.push_back(engine.chatapp_migration_verified({}, facts_for()));
+      std::set<std::pair<bool, errc>> seen;
+      for (const pv::engine_response& r : responses) {
+        const pv::verdict& v = r.verdict();
+        INFO(pv::describe(r).c_str());
+        std::array<char, pv::engine_body_capacity> expected{};
+        pv::render_result rendered;
+        if (v.ok()) {
+          pv::success_fields fields;
+          fields.request_id = r.request_id();
+          const auto expiration = pv::format_iso8601(r.code_expires_at());
+          if (pv::info(v.action()).returns_expiration_date) fields.expiration_date = expiration.view();
+          pv::inline_string<pv::max_phone_text> phone;
+          if (pv::info(v.action()).returns_phone_number && r.phone()) {
+            phone = pv::format_phone(*r.phone(), pv::info(v.action()).phone_form);
+            fields.phone_number = phone.view();
+          }
+          rendered = pv::render_success(expected, format, v.action(), fields);
+        } else {
+          pv::error_fields fields;
+          fields.request_id = r.request_id();
+          fields.host_id = host;
+          fields.recommend = config.recommend;
+          fields.parameter = pv::parameter_name(v.at_fault());
+          rendered = pv::render_error(expected, format, v.action(), v.error(), fields);
+        }
+        REQUIRE(rendered.ok());
+        CHECK(r.body() == std::string_view(expected.data(), rendered.size));
+        seen.insert({v.ok(), v.error()});
+      }
+      CHECK(seen.size() >= 6);
+    }
+  }
+}

@@ -36,6 +36,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -378,7 +379,7 @@ class engine_response {
   std::string_view code_to_deliver() const noexcept { return issued_.code.view(); }
   timestamp code_expires_at() const noexcept { return issued_.expires_at; }
   // A UUID drawn from the random source (version 8: its fallback).
-  std::string_view request_id() const noexcept { return request_id_.view(); }
+  std::string_view request_id() const noexcept { return {request_id_.data(), request_id_size_}; }
   std::string_view body() const noexcept { return {body_storage_.data(), body_size_}; }
   // The request's phone as parsed, once a request got past its phone check.
   const std::optional<phone_number>& phone() const noexcept { return phone_; }
@@ -388,7 +389,8 @@ class engine_response {
   phoneverify::verdict verdict_;
   issued_code issued_{};
   std::optional<phone_number> phone_;
-  inline_string<36> request_id_;
+  std::array<char, 36> request_id_{};
+  std::size_t request_id_size_ = 0;
   std::array<char, engine_body_capacity> body_storage_;
   std::size_t body_size_ = 0;
 };
@@ -480,12 +482,21 @@ constexpr std::chrono::milliseconds longest_window(const window_set<K>& set) noe
 // fails closed as state_unavailable) instead of two long ids sharing a cut key
 // (RULES.md §9).
 inline constexpr std::size_t engine_key_size = 80;
-using engine_key = inline_string<engine_key_size + 1>;
+// The kind byte and the id's bytes, copied at once (only view() is read:
+// the bytes past size are never looked at).
+struct engine_key {
+  std::array<char, engine_key_size + 1> bytes;
+  std::size_t length = 0;
+  std::string_view view() const noexcept { return {bytes.data(), length}; }
+  std::size_t size() const noexcept { return length; }
+};
 
 inline engine_key make_key(char kind, std::string_view id) noexcept {
   engine_key key;
-  key.push_back(kind);
-  key.append(id.substr(0, engine_key_size));
+  const std::size_t n = id.size() < engine_key_size ? id.size() : engine_key_size;
+  key.bytes[0] = kind;
+  if (n != 0) std::memcpy(key.bytes.data() + 1, id.data(), n);
+  key.length = n + 1;
   return key;
 }
 
@@ -548,6 +559,7 @@ class engine_front {
     recommend_.append(config.recommend);
     config_.host_id = host_id_.view();
     config_.recommend = recommend_.view();
+    build_body_templates();
   }
   engine_front(const engine_front&) = delete;
   engine_front& operator=(const engine_front&) = delete;
@@ -567,6 +579,7 @@ class engine_front {
   // Starts a response: its RequestId (a failure of the random source counted once, `fell_back`).
   void start(engine_response& out, bool& fell_back) noexcept {
     out.request_id_ = new_request_id(fell_back);
+    out.request_id_size_ = out.request_id_.size();
     if (fell_back) count_randomness_failure();
   }
 
@@ -575,7 +588,7 @@ class engine_front {
   // (RFC 9562's custom layout) from SipHash-2-4 under the engine's own key of
   // a per-engine counter and the process id, so RequestIds stay unique (also
   // between forked workers) and the failure shows in the logs.
-  inline_string<36> new_request_id(bool& fell_back) noexcept {
+  std::array<char, 36> new_request_id(bool& fell_back) noexcept {
     std::uint64_t words[2] = {0, 0};
     std::uint64_t version = 0x4000;
     const std::optional<std::uint64_t> first = random_->next();
@@ -605,29 +618,44 @@ class engine_front {
     }
     words[0] = (words[0] & ~0xF000ULL) | version;
     words[1] = (words[1] & ~(0xCULL << 60)) | (0x8ULL << 60);
-    // 8-4-4-4-12 hex digits: the bytes of both words, most significant first,
-    // each as two digits from one table read, into a buffer copied once.
-    char text[36];
-    std::size_t at = 0;
-    for (std::size_t byte = 0; byte < 16; ++byte) {
-      if (byte == 4 || byte == 6 || byte == 8 || byte == 10) text[at++] = '-';
-      const auto b = static_cast<std::size_t>((words[byte / 8] >> (56 - 8 * (byte % 8))) & 0xFF);
-      text[at++] = hex_pairs[2 * b];
-      text[at++] = hex_pairs[2 * b + 1];
+    // 8-4-4-4-12 hex digits: the 32 digits of both words, most significant
+    // first, eight at a time in a register, then cut into the groups.
+    char digits[32];
+    for (std::size_t half = 0; half < 4; ++half) {
+      const std::uint64_t eight = hex_digits(static_cast<std::uint32_t>(words[half / 2] >> (half % 2 == 0 ? 32 : 0)));
+      std::memcpy(digits + 8 * half, &eight, 8);
     }
-    return inline_string<36>(std::string_view(text, sizeof(text)));
+    std::array<char, 36> text;
+    std::memcpy(text.data(), digits, 8);
+    text[8] = '-';
+    std::memcpy(text.data() + 9, digits + 8, 4);
+    text[13] = '-';
+    std::memcpy(text.data() + 14, digits + 12, 4);
+    text[18] = '-';
+    std::memcpy(text.data() + 19, digits + 16, 4);
+    text[23] = '-';
+    std::memcpy(text.data() + 24, digits + 20, 12);
+    return text;
   }
 
-  // "000102...FEFF": the two upper-case hex digits of every byte value.
-  static constexpr std::array<char, 512> hex_pairs = [] {
-    constexpr char hex[] = "0123456789ABCDEF";
-    std::array<char, 512> pairs{};
-    for (std::size_t b = 0; b < 256; ++b) {
-      pairs[2 * b] = hex[b >> 4];
-      pairs[2 * b + 1] = hex[b & 0xF];
+  // The eight upper-case hex digits of `x`, most significant first, as the
+  // bytes of a word in memory order: each nibble spread into a byte of its
+  // own, then '0' + n, plus 7 for n >= 10 (n + 6 carries into bit 4 exactly then).
+  static std::uint64_t hex_digits(std::uint32_t x) noexcept {
+    std::uint64_t v = x;
+    v = (v | (v << 16)) & 0x0000'FFFF'0000'FFFFULL;
+    v = (v | (v << 8)) & 0x00FF'00FF'00FF'00FFULL;
+    v = (v | (v << 4)) & 0x0F0F'0F0F'0F0F'0F0FULL;  // nibble k of x in byte k
+    const std::uint64_t letters = ((v + 0x0606'0606'0606'0606ULL) >> 4) & 0x0101'0101'0101'0101ULL;
+    v += 0x3030'3030'3030'3030ULL + letters * 7;
+    if constexpr (std::endian::native == std::endian::little) {
+      // Byte 7 (the most significant nibble) must come first in memory.
+      v = ((v & 0x00FF'00FF'00FF'00FFULL) << 8) | ((v >> 8) & 0x00FF'00FF'00FF'00FFULL);
+      v = ((v & 0x0000'FFFF'0000'FFFFULL) << 16) | ((v >> 16) & 0x0000'FFFF'0000'FFFFULL);
+      v = (v << 32) | (v >> 32);
     }
-    return pairs;
-  }();
+    return v;
+  }
 
   // The refusal of a key a store would not take (RULES.md §4: fail closed,
   // nothing forgotten): the action's limit error, reason state_unavailable,
@@ -652,11 +680,12 @@ class engine_front {
   engine_response& finish(engine_response& out, const verdict& v) const noexcept {
     out.verdict_ = v;
     counters_.count(v);
+    if (finish_from_template(out, v)) return out;
     const std::span<char> buffer(out.body_storage_.data(), out.body_storage_.size());
     render_result r;
     if (v.ok()) {
       success_fields fields;
-      fields.request_id = out.request_id_.view();
+      fields.request_id = out.request_id();
       inline_string<24> expiration;
       inline_string<max_phone_text> phone;
       if (info(v.action()).returns_expiration_date) {
@@ -670,7 +699,7 @@ class engine_front {
       r = render_success(buffer, config_.format, v.action(), fields);
     } else {
       error_fields fields;
-      fields.request_id = out.request_id_.view();
+      fields.request_id = out.request_id();
       fields.host_id = config_.host_id;
       fields.recommend = config_.recommend;
       fields.parameter = parameter_name(v.at_fault());
@@ -683,6 +712,165 @@ class engine_front {
     out.body_size_ = r.ok() ? r.size : 0;
     std::memset(out.body_storage_.data() + out.body_size_, 0, out.body_storage_.size() - out.body_size_);
     return out;
+  }
+
+  // A body rendered once per engine with placeholders in its holes: the
+  // RequestId and, for a success that carries one, the ExpirationDate. Every
+  // other byte of such a body depends only on the engine's configuration and
+  // on the verdict's action and error, and both holes hold texts that need no
+  // escaping in either format (hex digits and '-'; format_iso8601's digits
+  // and separators), so copying the pieces around the response's own texts
+  // gives the very bytes render_error / render_success would write, without
+  // walking and escaping every field again on each response.
+  struct body_template {
+    std::uint32_t offset = 0;       // of the first piece in template_text_
+    std::uint16_t before_id = 0;    // bytes before the RequestId
+    std::uint16_t after_id = 0;     // bytes after it, up to the ExpirationDate or the end
+    std::uint16_t after_date = 0;   // bytes after the ExpirationDate (with_date)
+    bool with_date = false;
+    bool valid = false;
+  };
+  static constexpr std::size_t id_hole = 36;
+  static constexpr std::size_t date_hole = 24;
+
+  // The template of a verdict, or null where the body is rendered field by
+  // field: a message with a parameter ("%s"), the success of an action that
+  // returns a phone number, a value no enumerator names.
+  const body_template* template_of(const verdict& v) const noexcept {
+    const auto a = static_cast<std::size_t>(v.action());
+    if (a >= action_count) return nullptr;
+    const body_template* t = nullptr;
+    if (v.ok()) {
+      t = &success_templates_[a];
+    } else {
+      const auto e = static_cast<std::size_t>(v.error());
+      if (e >= errc_count) return nullptr;
+      t = &error_templates_[a * errc_count + e];
+    }
+    return t->valid ? t : nullptr;
+  }
+
+  // Writes the body of `v` from its template and zeroes the rest of the
+  // storage, as finish() does; false (nothing written) without a template.
+  bool finish_from_template(engine_response& out, const verdict& v) const noexcept {
+    const body_template* t = template_of(v);
+    if (t == nullptr || out.request_id_size_ != id_hole) return false;
+    char* body = out.body_storage_.data();
+    const char* text = template_text_.get() + t->offset;
+    std::size_t at = 0;
+    std::memcpy(body, text, t->before_id);
+    at += t->before_id;
+    std::memcpy(body + at, out.request_id_.data(), id_hole);
+    at += id_hole;
+    std::memcpy(body + at, text + t->before_id, t->after_id);
+    at += t->after_id;
+    if (t->with_date) {
+      const inline_string<24> expiration = format_iso8601(out.issued_.expires_at);
+      if (expiration.size() != date_hole) return false;  // never: its shape is fixed; the render below rewrites it all
+      std::memcpy(body + at, expiration.data(), date_hole);
+      at += date_hole;
+      std::memcpy(body + at, text + t->before_id + t->after_id, t->after_date);
+      at += t->after_date;
+    }
+    out.body_size_ = at;
+    std::memset(body + at, 0, out.body_storage_.size() - at);
+    return true;
+  }
+
+  // Renders every error body (each action with each error) and the success
+  // body of every action that returns no phone number, each twice with other
+  // placeholder texts in its holes, and keeps those whose bytes outside the
+  // holes are the same in both: the pieces around the holes. Without the
+  // memory (or should a render fail), every body is rendered field by field.
+  void build_body_templates() noexcept {
+    struct scratch {
+      std::array<char, engine_body_capacity> first, second, third;
+    };
+    const std::unique_ptr<scratch> s(new (std::nothrow) scratch);
+    if (s == nullptr) return;
+    constexpr std::string_view id0 = "000000000000000000000000000000000000";
+    constexpr std::string_view id1 = "111111111111111111111111111111111111";
+    constexpr std::string_view date0 = "0000-00-00T00:00:00.000Z";
+    constexpr std::string_view date1 = "1111-11-11T11:11:11.111Z";
+    static_assert(id0.size() == id_hole && id1.size() == id_hole && date0.size() == date_hole &&
+                  date1.size() == date_hole);
+    const auto render = [&](std::array<char, engine_body_capacity>& into, std::size_t a, std::size_t e,
+                            std::string_view id, std::string_view date) -> std::string_view {
+      const std::span<char> buffer(into.data(), into.size());
+      render_result r;
+      if (e == errc_count) {
+        success_fields fields;
+        fields.request_id = id;
+        if (info(static_cast<action>(a)).returns_expiration_date) fields.expiration_date = date;
+        r = render_success(buffer, config_.format, static_cast<action>(a), fields);
+      } else {
+        error_fields fields;
+        fields.request_id = id;
+        fields.host_id = config_.host_id;
+        fields.recommend = config_.recommend;
+        r = render_error(buffer, config_.format, static_cast<action>(a), static_cast<errc>(e), fields);
+      }
+      return r.ok() ? std::string_view(into.data(), r.size) : std::string_view{};
+    };
+    // Where `x` and `y` first differ (their common size when they do not).
+    const auto mismatch = [](std::string_view x, std::string_view y) {
+      std::size_t i = 0;
+      while (i < x.size() && i < y.size() && x[i] == y[i]) ++i;
+      return i;
+    };
+    // One pass measures the text, the next writes it.
+    std::size_t total = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      std::size_t at = 0;
+      for (std::size_t a = 0; a < action_count; ++a) {
+        for (std::size_t e = 0; e <= errc_count; ++e) {  // errc_count: the success body
+          body_template t;
+          const bool success = e == errc_count;
+          if (success ? info(static_cast<action>(a)).returns_phone_number
+                      : (e == 0 || message(static_cast<errc>(e), static_cast<action>(a)).find("%s") != std::string_view::npos))
+            continue;
+          const bool dated = success && info(static_cast<action>(a)).returns_expiration_date;
+          const std::string_view x = render(s->first, a, e, id0, date0);
+          const std::string_view y = render(s->second, a, e, id1, date0);
+          if (x.empty() || x.size() != y.size()) continue;
+          const std::size_t id_at = mismatch(x, y);
+          if (id_at + id_hole > x.size() || x.substr(id_at, id_hole) != id0 || y.substr(id_at, id_hole) != id1 ||
+              x.substr(id_at + id_hole) != y.substr(id_at + id_hole))
+            continue;
+          std::size_t date_at = x.size();
+          if (dated) {
+            const std::string_view z = render(s->third, a, e, id0, date1);
+            if (z.size() != x.size()) continue;
+            date_at = mismatch(x, z);
+            if (date_at < id_at + id_hole || date_at + date_hole > x.size() || x.substr(date_at, date_hole) != date0 ||
+                z.substr(date_at, date_hole) != date1 || x.substr(date_at + date_hole) != z.substr(date_at + date_hole) ||
+                x.substr(0, date_at) != z.substr(0, date_at))
+              continue;
+          }
+          const std::size_t pieces = x.size() - id_hole - (dated ? date_hole : 0);
+          if (x.size() > 0xFFFF || at + pieces > 0xFFFF'FFFFu) continue;
+          t.offset = static_cast<std::uint32_t>(at);
+          t.before_id = static_cast<std::uint16_t>(id_at);
+          t.after_id = static_cast<std::uint16_t>(date_at - id_at - id_hole);
+          t.after_date = static_cast<std::uint16_t>(dated ? x.size() - date_at - date_hole : 0);
+          t.with_date = dated;
+          t.valid = true;
+          if (pass == 1) {
+            char* to = template_text_.get() + at;
+            std::memcpy(to, x.data(), id_at);
+            std::memcpy(to + id_at, x.data() + id_at + id_hole, t.after_id);
+            if (dated) std::memcpy(to + id_at + t.after_id, x.data() + date_at + date_hole, t.after_date);
+            (success ? success_templates_[a] : error_templates_[a * errc_count + e]) = t;
+          }
+          at += pieces;
+        }
+      }
+      if (pass == 0) {
+        total = at;
+        template_text_.reset(new (std::nothrow) char[total == 0 ? 1 : total]);
+        if (template_text_ == nullptr) return;
+      }
+    }
   }
 
   // An ok send: the code to deliver, then the success body.
@@ -711,6 +899,11 @@ class engine_front {
   siphash_key request_id_key_;
   std::atomic<std::uint64_t> request_id_counter_{0};
   std::atomic<std::uint64_t> randomness_failures_{0};
+  // The body templates (build_body_templates): the pieces of every template
+  // in one block, and where each one's are.
+  std::unique_ptr<char[]> template_text_;
+  std::array<body_template, action_count * errc_count> error_templates_{};
+  std::array<body_template, action_count> success_templates_{};
   // Written by every response, in stripes of their own on the heap
   // (metrics_counters), so counting never invalidates config_, which every
   // call reads, nor the line another core counts on.
