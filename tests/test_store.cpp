@@ -101,6 +101,24 @@ TEST_CASE("siphash24 equals OpenSSL's SipHash-2-4 for random keys and messages o
 }
 #endif
 
+TEST_CASE("the store's word-at-a-time SipHash-2-4 is siphash24 for random keys and messages of every length", "[store]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("store siphash vs siphash24", 0x5196)};
+  for (std::size_t length = 0; length < 130; ++length) {
+    for (int round = 0; round < 8; ++round) {
+      pv::store_hash_key key{};
+      for (auto& b : key) b = static_cast<std::byte>(rng() & 0xFF);
+      std::string msg(length + 8, '\0');
+      for (auto& c : msg) c = static_cast<char>(rng() & 0xFF);
+      // At an unaligned offset too: the words are loaded with memcpy.
+      const std::string_view m = std::string_view(msg).substr(static_cast<std::size_t>(round), length);
+      const d::siphash_key k = d::siphash_key_from_bytes(key);
+      CHECK(d::store_siphash24(k, m) == d::siphash24(k, m));
+    }
+  }
+  const d::siphash_key k = d::siphash_key_from_bytes(pv::store_hash_key{});
+  CHECK(d::store_siphash24(k, {}) == d::siphash24(k, {}));
+}
+
 TEST_CASE("sharded_store picks one lock stripe per 256 entries, 1 to 1024, when not told", "[store]") {
   STATIC_REQUIRE(pv::store_shards_for(0) == 1);
   STATIC_REQUIRE(pv::store_shards_for(511) == 1);
