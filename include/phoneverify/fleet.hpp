@@ -736,7 +736,8 @@ end
 // LOCKOUT, MAXCF, FB, BW (ms and counts): a challenge past its death time
 // (forgettable_at) reads as absent, the engine's eviction; sets fail_now,
 // the failures a new code keeps (those older than the lockout forgotten),
-// and issued, whether next_issue_at allows a code at `now`. cdiv, exact
+// next_at, next_issue_at but for the lock (the resend interval and the
+// failure budget), and issued, whether next_issue_at allows a code at `now`. cdiv, exact
 // ceil(a / b) for b > 0, is made only when a failure budget is in use, the
 // one case that divides.
 inline constexpr char issue_rule_lua[] = R"lua(local cdiv = nil
@@ -758,15 +759,16 @@ if st ~= 0 or fail ~= 0 or bud ~= 0 then
 end
 local fail_now = fail
 if fail_now ~= 0 and now >= lf + LOCKOUT then fail_now = 0 end
+local next_at = nil
+if st ~= 0 then next_at = iss + RESEND end
+if bud > FB - 1 then
+  local t = lf + cdiv((bud - (FB - 1)) * BW, FB)
+  if next_at == nil or t > next_at then next_at = t end
+end
 local issued = true
 do
-  local at = nil
-  if st ~= 0 then at = iss + RESEND end
+  local at = next_at
   if fail_now >= MAXCF then local t = lf + LOCKOUT if at == nil or t > at then at = t end end
-  if bud > FB - 1 then
-    local t = lf + cdiv((bud - (FB - 1)) * BW, FB)
-    if at == nil or t > at then at = t end
-  end
   issued = at == nil or now >= at
 end
 )lua";
@@ -899,13 +901,8 @@ inline constexpr char send_verdict_lua[] = R"lua(if not (issued and wallow and d
   end
   local retry, never = now, false
   if not issued then
-    retry = nil
-    if st ~= 0 then retry = iss + RESEND end
+    retry = next_at
     if fail >= MAXCF then local t = lf + LOCKOUT if retry == nil or t > retry then retry = t end end
-    if bud > FB - 1 then
-      local t = lf + cdiv((bud - (FB - 1)) * BW, FB)
-      if retry == nil or t > retry then retry = t end
-    end
   end
   if not lallow then
     if lnever then never = true elseif lretry > retry then retry = lretry end
