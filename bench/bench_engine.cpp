@@ -20,7 +20,12 @@
 // Each iteration uses a fresh account and phone from a fixed-seed corpus so
 // the limits admit (the work measured is the accepted path); the engine's
 // clock advances 20 ms per call so windows and resend intervals hold.
-// Each thread walks its own half of the corpus; the stores hash keys with
+// Each thread walks its own half of the corpus, the engine and the core in
+// the same shuffled order: requests do not come in the order a service
+// keeps its state, so the core's arrays are read where the requests land,
+// as the engine's stores are (walked in index order, the core's would be
+// streamed by the hardware prefetcher and only the engine would pay the
+// memory misses of its states). The stores hash keys with
 // SipHash onto 1024 lock stripes, so the two threads meet on a stripe about
 // once in 1024 calls, as two independent clients would.
 //
@@ -66,6 +71,22 @@ const corpus& the_corpus() {
   return c;
 }
 
+// 0 .. n-1 in a fixed shuffled order (the order a thread visits its half).
+std::vector<std::size_t> shuffled(std::size_t n) {
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::uint64_t x = 0x9E3779B97F4A7C15ULL;
+  for (std::size_t i = n; i > 1; --i) {  // Fisher-Yates with splitmix64
+    x += 0x9E3779B97F4A7C15ULL;
+    std::uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    std::swap(order[i - 1], order[static_cast<std::size_t>(z % i)]);
+  }
+  return order;
+}
+
 // Each thread has its own fake clock (a shared atomic would bounce its cache
 // line between the cores on every call and measure that instead). The send
 // benchmark moves it clock_step_ms per call; the check benchmark keeps it still
@@ -100,6 +121,14 @@ std::unique_ptr<pv::engine> shared_engine;
 // Wrong guesses use one attempt each (255 per code here): 16384 live codes
 // give 4 million full checks before any is exhausted.
 constexpr std::size_t check_accounts = 16384;
+const std::vector<std::size_t>& send_order() {
+  static const std::vector<std::size_t> order = shuffled(corpus_size / 2);
+  return order;
+}
+const std::vector<std::size_t>& check_order() {
+  static const std::vector<std::size_t> order = shuffled(check_accounts / 2);
+  return order;
+}
 
 // Runs before the threads of a benchmark start, so no thread sees a half-built engine.
 void setup_send(const benchmark::State&) {
@@ -132,11 +161,12 @@ void BM_send_engine(benchmark::State& state) {
   const pv::facts f = phoneverify::test::granting_facts("9999888877776666");
   // Each thread cycles through its own half of the corpus.
   const std::size_t half = corpus_size / 2;
+  const std::vector<std::size_t>& order = send_order();
   const std::size_t base = static_cast<std::size_t>(state.thread_index()) * half;
   std::size_t i = 0;
   std::int64_t accepted = 0;
   for (auto _ : state) {
-    const std::size_t k = base + (i++ % half);
+    const std::size_t k = base + order[i++ % half];
     const auto r = shared_engine->send_verification_code_for_bind_secure_mobile_phone({c.phones[k], c.accounts[k]}, f);
     accepted += r.ok();
     std::size_t body_size = r.body().size();
@@ -153,11 +183,12 @@ void BM_check_engine(benchmark::State& state) {
   // Checks of wrong codes for accounts that have a live code: the full path
   // (HMAC, constant-time compare, attempt counting) without using codes up.
   const std::size_t half = check_accounts / 2;
+  const std::vector<std::size_t>& order = check_order();
   const std::size_t base = static_cast<std::size_t>(state.thread_index()) * half;
   std::size_t i = 0;
   std::int64_t rejected = 0;
   for (auto _ : state) {
-    const std::size_t k = base + (i++ % half);
+    const std::size_t k = base + order[i++ % half];
     const auto r = shared_engine->bind_secure_mobile_phone({"000000", c.phones[k], c.accounts[k]}, f);
     rejected += !r.ok();
     std::size_t body_size = r.body().size();
@@ -230,11 +261,12 @@ void teardown_core(const benchmark::State&) {
 void BM_send_core(benchmark::State& state) {
   core_state& s = *shared_core;
   const std::size_t half = corpus_size / 2;
+  const std::vector<std::size_t>& order = send_order();
   const std::size_t base = static_cast<std::size_t>(state.thread_index()) * half;
   std::size_t i = 0;
   std::int64_t accepted = 0;
   for (auto _ : state) {
-    const std::size_t k = base + (i++ % half);
+    const std::size_t k = base + order[i++ % half];
     std::int64_t& ms = thread_clock();
     ms += clock_step.load(std::memory_order_relaxed);
     accepted += core_send(s, k, pv::timestamp{std::chrono::milliseconds{ms}}, core_random);
@@ -251,11 +283,12 @@ void BM_check_core(benchmark::State& state) {
   const corpus& c = the_corpus();
   const pv::facts f = phoneverify::test::granting_facts("9999888877776666");
   const std::size_t half = check_accounts / 2;
+  const std::vector<std::size_t>& order = check_order();
   const std::size_t base = static_cast<std::size_t>(state.thread_index()) * half;
   std::size_t i = 0;
   std::int64_t rejected = 0;
   for (auto _ : state) {
-    const std::size_t k = base + (i++ % half);
+    const std::size_t k = base + order[i++ % half];
     const pv::timestamp now{std::chrono::milliseconds{thread_clock()}};
     const pv::bind_secure_mobile_phone_request r{"000000", c.phones[k], c.accounts[k]};
     const pv::preparation prepared = pv::prepare(r, f, s.config.policy);
