@@ -373,6 +373,114 @@ static_assert(pv::parse_phone("01-2025550123", dashed).error() == bad_phone);
 static_assert(pv::parse_phone("1-202555-0123", dashed).error() == bad_phone);
 static_assert(pv::parse_phone("1234-5678", dashed).error() == bad_phone);
 
+// The compact and e164 forms have their own one-pass path too
+// (phone_parse_digits_fast); it must agree with parse_phone_detailed on every
+// text, read from an exact-size heap block as above.
+namespace {
+void check_digit_paths_agree(std::string_view text, phone_format form) {
+  const std::unique_ptr<char[]> exact(new char[text.size() + (text.empty() ? 1 : 0)]);
+  for (std::size_t i = 0; i < text.size(); ++i) exact[i] = text[i];
+  const std::string_view copy = at_run_time(std::string_view(exact.get(), text.size()));
+  const auto fast = pv::parse_phone(copy, opaque(form));
+  const auto detailed = pv::parse_phone_detailed(copy, form);
+  CAPTURE(text, static_cast<int>(form));
+  REQUIRE(fast == detailed.number);
+  if (fast) REQUIRE(pv::format_phone(*fast, form).view() == text);
+}
+void check_digit_forms_agree(std::string_view digits) {
+  std::string plus(1, '+');
+  plus += digits;
+  check_digit_paths_agree(digits, compact);
+  check_digit_paths_agree(plus, e164);
+  check_digit_paths_agree(digits, e164);  // no '+'
+  check_digit_paths_agree(plus, compact);
+}
+}  // namespace
+
+TEST_CASE("parse_phone's compact and e164 path agrees with parse_phone_detailed near and far from the valid shape",
+          "[phone]") {
+  pv::test::splitmix64 rng{pv::test::test_seed("phone digit paths", 0x5eed'0164)};
+  constexpr char odd[] = {'/', ':', '-', '+', ' ', 'x', '*', '\0', '\x7F', '\x80', '\xB0', '\xB9', '\xFF', '\x10',
+                          '=', 'M', ']', '\r', '\xAD', ',', '.', '\xAB', 'K', '['};
+  std::size_t accepted = 0;
+  for (int code = 0; code <= 1000; ++code) {
+    const std::string cc = code == 1000 ? std::string("0") : std::to_string(code);
+    for (std::size_t length = 0; length <= 16; ++length) {
+      std::string national(length, '0');
+      for (auto& c : national) c = static_cast<char>('0' + rng() % 10);
+      const std::string text = cc + national;
+      check_digit_forms_agree(text);
+      accepted += pv::parse_phone(at_run_time(text), compact).has_value();
+      std::string plus(1, '+');
+      plus += text;
+      accepted += pv::parse_phone(at_run_time(plus), e164).has_value();
+      for (const char* head : {"0", "1", "06", "8"}) check_digit_forms_agree(cc + head + national);
+      check_digit_forms_agree("0" + text);
+      for (std::size_t at = 0; at <= text.size(); ++at) {
+        const char c = odd[rng() % sizeof odd];
+        if (at < text.size()) {
+          std::string replaced = text;
+          replaced[at] = c;
+          check_digit_forms_agree(replaced);
+          check_digit_forms_agree(std::string(text).erase(at, 1));
+        }
+        check_digit_forms_agree(std::string(text).insert(at, 1, c));
+        check_digit_forms_agree(std::string(text).insert(at, 1, static_cast<char>('0' + rng() % 10)));
+      }
+    }
+  }
+  CHECK(accepted > 800);  // valid numbers were among them
+  // Random texts of digits with a few '+' and '-', 0..20 bytes.
+  for (int i = 0; i < 200000; ++i) {
+    std::string text(rng() % 21, '0');
+    for (auto& c : text) c = rng() % 16 == 0 ? "+-"[rng() % 2] : static_cast<char>('0' + rng() % 10);
+    check_digit_paths_agree(text, compact);
+    check_digit_paths_agree(text, e164);
+    if (!text.empty()) text[0] = '+';
+    check_digit_paths_agree(text, e164);
+  }
+  // Every text of up to 4 bytes over a small alphabet.
+  constexpr char small[] = {'0', '1', '4', '9', '-', '+', 'a'};
+  for (std::size_t size = 0; size <= 4; ++size) {
+    std::size_t count = 1;
+    for (std::size_t i = 0; i < size; ++i) count *= sizeof small;
+    for (std::size_t k = 0; k < count; ++k) {
+      std::string text;
+      for (std::size_t i = 0, v = k; i < size; ++i, v /= sizeof small) text += small[v % sizeof small];
+      check_digit_paths_agree(text, compact);
+      check_digit_paths_agree(text, e164);
+    }
+  }
+}
+
+// The same at compile time (the compact and e164 path runs in constant evaluation too).
+static_assert(pv::parse_phone("447911123456", compact)->national_number() == "7911123456");
+static_assert(pv::parse_phone("+447911123456", e164)->country_code() == 44);
+static_assert(pv::parse_phone("12025550123", compact)->digit_count() == 11);
+static_assert(pv::parse_phone("+12025550123", e164) == pv::parse_phone("1-2025550123", dashed));
+static_assert(pv::parse_phone("8613900001234", compact) == pv::parse_phone("86-13900001234", dashed));
+static_assert(pv::parse_phone("+8613900001234", e164) == pv::parse_phone("86-13900001234", dashed));
+static_assert(pv::parse_phone("9981234567890123", compact).error() == bad_phone);   // 16 digits
+static_assert(pv::parse_phone("+9981234567890123", e164).error() == bad_phone);
+static_assert(pv::parse_phone("9991234567", compact).error() == bad_code);
+static_assert(pv::parse_phone("+9991234567", e164).error() == bad_code);
+static_assert(pv::parse_phone("49015112345678", compact).error() == bad_phone);   // trunk prefix
+static_assert(pv::parse_phone("+36061234567", e164).error() == bad_phone);        // two-digit trunk prefix
+static_assert(pv::parse_phone("+36012345678", e164).has_value());
+static_assert(pv::parse_phone("0447911123456", compact).error() == bad_phone);    // leading zero
+static_assert(pv::parse_phone("+0447911123456", e164).error() == bad_phone);
+static_assert(pv::parse_phone("8613900001234", e164).error() == bad_phone);       // no '+'
+static_assert(pv::parse_phone("+8613900001234", compact).error() == bad_phone);
+static_assert(pv::parse_phone("86139+0001234", compact).error() == bad_phone);
+static_assert(pv::parse_phone("+86139-0001234", e164).error() == bad_phone);
+static_assert(pv::parse_phone("44791112", compact).error() == bad_phone);         // 8 bytes: no such length
+static_assert(pv::parse_phone("12025550", compact).has_value());                  // 8 bytes: 1 has 7 digits
+static_assert(pv::parse_phone("6831234", compact).has_value());                   // under 8 digits
+static_assert(pv::parse_phone("+6831234", e164).has_value());
+static_assert(pv::parse_phone("68312345", compact).error() == bad_phone);
+static_assert(pv::parse_phone("+881234567890", e164).has_value());                // 881: 9 digits
+static_assert(pv::parse_phone("+8812345678", e164).error() == bad_phone);
+
 TEST_CASE("parse_phone rejects a phone_format that is no enumerator", "[phone]") {
   STATIC_REQUIRE(pv::parse_phone_detailed("86-13900001234", static_cast<phone_format>(7)).reason ==
                  phone_error::unknown_format);

@@ -64,10 +64,21 @@ inline constexpr auto country_code_masks = [] {
 // 0 and the digits 0xFFFF, which nothing matches. Code 0 (what lead gives a
 // text that starts with no code) has bit 63 only: no length, and yet not an
 // unassigned code (the text's syntax is wrong).
+//
+// digits_lead: the same for the compact and e164 forms, where no '-' ends
+// the code: from the low 4 bits of the first three digits (bits 0-3 the
+// first, 4-7 the third, 8-11 the second), the first assigned prefix of 1, 2
+// or 3 digits (codes are prefix-free), encoded as lead encodes a code whose
+// '-' follows it: so the compact text reads as a dashed one with the '-'
+// taken out, and the e164 text as one with the '-' moved to the front (the
+// '+'). A first digit 0 gives code 0 (a leading zero: bad syntax); three
+// digits that start no assigned code give the three-digit code itself,
+// which the facts know as unassigned. Taken on trust like lead.
 inline constexpr auto country_code_dashed_tables = [] {
   struct dashed_tables {
     std::uint64_t facts[1000];
     std::uint16_t lead[4096];
+    std::uint16_t digits_lead[4096];
   } tables{};
   for (auto& word : tables.facts) word = 0xFFFFu << 16;
   tables.facts[0] = std::uint64_t{1} << 63 | 0xFFFFu << 16;
@@ -90,6 +101,17 @@ inline constexpr auto country_code_dashed_tables = [] {
       }
   for (unsigned index = 0; index < 4096; ++index)
     if ((index & 0xFu) == 0 || (index & 0xFu) > 9) tables.lead[index] = static_cast<std::uint16_t>(0u - 1024u);
+  const auto assigned = [&tables](unsigned cc) { return tables.facts[cc] >> 32 != 0; };  // cc 1..999
+  for (unsigned index = 0; index < 4096; ++index) {
+    const unsigned first = index & 0xFu, third = index >> 4 & 0xFu, second = index >> 8;
+    unsigned cc = 0, length = 1;  // a leading zero, or a byte that is no digit
+    if (first >= 1 && first <= 9 && second <= 9 && third <= 9) {
+      if (assigned(first)) cc = first, length = 1;
+      else if (assigned(first * 10 + second)) cc = first * 10 + second, length = 2;
+      else cc = first * 100 + second * 10 + third, length = 3;  // assigned or not: the facts tell
+    }
+    tables.digits_lead[index] = static_cast<std::uint16_t>(cc - (length + 1) * 1024);
+  }
   return tables;
 }();
 static_assert([] {

@@ -425,6 +425,83 @@ constexpr phone_parse_result phone_parse_digits(std::string_view text, std::size
   return phone_finish(cc, offset, digits.substr(cc_length), offset + cc_length);
 }
 
+// phone_parse_digits's number, out of line where the compiler allows: the
+// texts phone_parse_digits_fast leaves to it (under 8 digits, or longer
+// than any valid text), kept from the registers of the hot path.
+#if defined(__GNUC__)
+[[gnu::noinline, gnu::cold]]
+#endif
+constexpr result<phone_number> phone_parse_digits_short(std::string_view text, std::size_t offset) noexcept {
+  if (offset == 1 && (text.empty() || text[0] != '+')) return errc::invalid_parameter_phone_number;
+  return phone_parse_digits(text, offset).number;
+}
+
+// parse_phone's compact and e164 forms: the same rules and the same errc as
+// phone_parse_digits (behind the e164 '+' test of parse_phone_detailed), in
+// one pass without a loop, as phone_parse_dashed_fast does it. The text is
+// taken as the dashed text it would be with its '-' moved to the front
+// (e164: where the '+' is; compact: one byte before the text), of m bytes
+// (e164 n, compact n + 1): then the national number sits where the dashed
+// form has it, and the facts, the trunk pattern and phone_number's packed
+// field are the dashed path's for m. The code is the first assigned prefix
+// of the first three digits, from one load of
+// country_code_dashed_tables.digits_lead (no loop over prefixes, no branch
+// on the code's length). Texts of 8..15 digits are read as two words; the
+// others go to phone_parse_digits.
+constexpr result<phone_number> phone_parse_digits_fast(std::string_view text, bool e164) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101u;
+  const auto non_digits = [](std::uint64_t word) {  // as in phone_parse_dashed_fast
+    const std::uint64_t x = word ^ (0x30 * ones);
+    return (((x & (0x7F * ones)) + 0x76 * ones) | x) & (0x80 * ones);
+  };
+  const std::size_t offset = e164 ? 1 : 0;
+  const std::size_t n = text.size();
+  const std::size_t m = n + 1 - offset;  // the dashed length: n - offset digits and the '-'
+  if (m - 9 > max_phone_text - 9) return phone_parse_digits_short(text, offset);
+  const char* p = text.data();
+  const std::uint64_t low = phone_load(p, 8);           // bytes 0..7
+  const std::uint64_t last = phone_load(p + n - 8, 8);  // bytes n-8..n-1 (n >= 8)
+  // The dashed text's bytes 0..7 and 8..15, zero past the end (for e164 the
+  // text's own; compact moves up a byte).
+  const std::uint64_t dashed_low = low << (8 * (1 - offset));
+  const std::uint64_t dashed_high = last >> (8 * static_cast<unsigned>(16 - m));  // 16 - m is 0..7
+  const auto& tables = country_code_dashed_tables;
+  const auto key = static_cast<std::uint32_t>(low >> (8 * offset)) & 0x0F0F0Fu;  // the first three digits
+  const std::uint32_t lead = tables.digits_lead[(key | key >> 12) & 0xFFFu];
+  const std::uint32_t code_length = (~lead & 0xFFFFu) >> 10;  // 1..3
+  const auto cc = static_cast<std::uint16_t>(lead & 0x3FFu);
+  const unsigned at = 8 * code_length;
+  // The syntax is right when every byte is a digit, but for e164 byte 0,
+  // which must be the '+' (byte 0 is in `last` only for n = 8: compact).
+  std::uint64_t wrong = 0;
+  const std::uint64_t plus_wrong = e164 ? (low & 0xFFu) ^ '+' : 0;
+#if defined(__SSE2__)
+  if (!std::is_constant_evaluated()) {
+    const __m128d first = _mm_castsi128_pd(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    const __m128i bytes = _mm_castpd_si128(_mm_loadh_pd(first, reinterpret_cast<const double*>(p + n - 8)));
+    const __m128i value = _mm_sub_epi8(bytes, _mm_set1_epi8('0'));
+    const __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
+    const auto others = static_cast<std::uint32_t>(_mm_movemask_epi8(digit)) ^ 0xFFFFu;
+    wrong = (others ^ (e164 ? 1u : 0u)) | plus_wrong;
+  } else
+#endif
+  {
+    wrong = (non_digits(low) ^ (e164 ? 0x80u : 0u)) | non_digits(last) | plus_wrong;
+  }
+  if (wrong != 0) return errc::invalid_parameter_phone_number;
+  const std::uint64_t facts = tables.facts[cc];  // cc <= 999
+  const auto first_two = static_cast<std::uint32_t>(dashed_low >> (at + 8) & 0xFFFFu);
+  const auto trunk = static_cast<std::uint32_t>(facts);
+  // A leading zero is code 0 (bad syntax); no assigned prefix a code
+  // without lengths (unassigned); then the length and the trunk prefix.
+  if (((facts >> (32 + m) & 1u) != 0) & ((first_two & trunk) != trunk >> 16)) {
+    const unsigned down = at - 8;  // 0, 8 or 16
+    const auto packed = static_cast<std::uint16_t>(lead + (m << 10));  // the code, m - code_length - 1 above
+    return phone_access::make(packed, phone_funnel_right(dashed_low, dashed_high, down), dashed_high >> down);
+  }
+  return facts >> 32 == 0 ? errc::invalid_parameter_mobile_country_code : errc::invalid_parameter_phone_number;
+}
+
 }  // namespace detail
 
 // Parses `text` in form `form` and says exactly why it is not a number.
@@ -453,6 +530,8 @@ constexpr phone_parse_result parse_phone_detailed(std::string_view text, phone_f
 // allocates, usable in constant expressions.
 constexpr result<phone_number> parse_phone(std::string_view text, phone_format form) noexcept {
   if (form == phone_format::dashed) return detail::phone_parse_dashed_fast(text);
+  if (form == phone_format::compact || form == phone_format::e164)
+    return detail::phone_parse_digits_fast(text, form == phone_format::e164);
   return parse_phone_detailed(text, form).number;
 }
 
