@@ -284,15 +284,46 @@ TEST_CASE("parse_phone gives a defined error, never a crash, for random bytes", 
 // They must agree on every text. Each text is copied into a heap block of
 // exactly its size, so that a read past its end is caught by ASan.
 namespace {
-void check_dashed_paths_agree(std::string_view text) {
+void check_digit_paths_agree(std::string_view text, phone_format form) {
   const std::unique_ptr<char[]> exact(new char[text.size() + (text.empty() ? 1 : 0)]);
   for (std::size_t i = 0; i < text.size(); ++i) exact[i] = text[i];
   const std::string_view copy = at_run_time(std::string_view(exact.get(), text.size()));
-  const auto fast = pv::parse_phone(copy, dashed);
-  const auto detailed = pv::parse_phone_detailed(copy, dashed);
-  CAPTURE(text);
+  const auto fast = pv::parse_phone(copy, opaque(form));
+  const auto detailed = pv::parse_phone_detailed(copy, form);
+  CAPTURE(text, static_cast<int>(form));
   REQUIRE(fast == detailed.number);
-  if (fast) REQUIRE(pv::format_phone(*fast, dashed).view() == text);
+  if (fast) REQUIRE(pv::format_phone(*fast, form).view() == text);
+}
+void check_dashed_paths_agree(std::string_view text) { check_digit_paths_agree(text, dashed); }
+// `check` of every text one byte away from `text`: each byte replaced by one
+// of `odd` or dropped, and one of `odd` or a digit inserted at each offset.
+template <std::size_t N, class Check>
+void each_one_byte_away(const std::string& text, const char (&odd)[N], pv::test::splitmix64& rng, Check check) {
+  for (std::size_t at = 0; at <= text.size(); ++at) {
+    const char c = odd[rng() % N];
+    if (at < text.size()) {
+      std::string replaced = text;
+      replaced[at] = c;
+      check(replaced);
+      check(std::string(text).erase(at, 1));
+    }
+    check(std::string(text).insert(at, 1, c));
+    check(std::string(text).insert(at, 1, static_cast<char>('0' + rng() % 10)));
+  }
+}
+// `check` of every text of up to 4 bytes over a small alphabet.
+template <class Check>
+void each_short_text(Check check) {
+  constexpr char small[] = {'0', '1', '4', '9', '-', '+', 'a'};
+  for (std::size_t size = 0; size <= 4; ++size) {
+    std::size_t count = 1;
+    for (std::size_t i = 0; i < size; ++i) count *= sizeof small;
+    for (std::size_t k = 0; k < count; ++k) {
+      std::string text;
+      for (std::size_t i = 0, v = k; i < size; ++i, v /= sizeof small) text += small[v % sizeof small];
+      check(text);
+    }
+  }
 }
 }  // namespace
 
@@ -318,17 +349,7 @@ TEST_CASE("parse_phone's dashed path agrees with parse_phone_detailed near and f
       for (const char* head : {"0", "1", "06", "8"}) check_dashed_paths_agree(cc + "-" + head + national);
       check_dashed_paths_agree("0" + text);
       // One byte replaced, dropped or inserted anywhere.
-      for (std::size_t at = 0; at <= text.size(); ++at) {
-        const char c = odd[rng() % sizeof odd];
-        if (at < text.size()) {
-          std::string replaced = text;
-          replaced[at] = c;
-          check_dashed_paths_agree(replaced);
-          check_dashed_paths_agree(std::string(text).erase(at, 1));
-        }
-        check_dashed_paths_agree(std::string(text).insert(at, 1, c));
-        check_dashed_paths_agree(std::string(text).insert(at, 1, static_cast<char>('0' + rng() % 10)));
-      }
+      each_one_byte_away(text, odd, rng, check_dashed_paths_agree);
     }
   }
   CHECK(accepted > 400);  // valid numbers were among them
@@ -338,17 +359,7 @@ TEST_CASE("parse_phone's dashed path agrees with parse_phone_detailed near and f
     for (auto& c : text) c = rng() % 8 == 0 ? '-' : static_cast<char>('0' + rng() % 10);
     check_dashed_paths_agree(text);
   }
-  // Every text of up to 4 bytes over a small alphabet.
-  constexpr char small[] = {'0', '1', '4', '9', '-', '+', 'a'};
-  for (std::size_t size = 0; size <= 4; ++size) {
-    std::size_t count = 1;
-    for (std::size_t i = 0; i < size; ++i) count *= sizeof small;
-    for (std::size_t k = 0; k < count; ++k) {
-      std::string text;
-      for (std::size_t i = 0, v = k; i < size; ++i, v /= sizeof small) text += small[v % sizeof small];
-      check_dashed_paths_agree(text);
-    }
-  }
+  each_short_text(check_dashed_paths_agree);
 }
 
 // The same at compile time (the dashed path runs in constant evaluation too).
@@ -377,16 +388,6 @@ static_assert(pv::parse_phone("1234-5678", dashed).error() == bad_phone);
 // (phone_parse_digits_fast); it must agree with parse_phone_detailed on every
 // text, read from an exact-size heap block as above.
 namespace {
-void check_digit_paths_agree(std::string_view text, phone_format form) {
-  const std::unique_ptr<char[]> exact(new char[text.size() + (text.empty() ? 1 : 0)]);
-  for (std::size_t i = 0; i < text.size(); ++i) exact[i] = text[i];
-  const std::string_view copy = at_run_time(std::string_view(exact.get(), text.size()));
-  const auto fast = pv::parse_phone(copy, opaque(form));
-  const auto detailed = pv::parse_phone_detailed(copy, form);
-  CAPTURE(text, static_cast<int>(form));
-  REQUIRE(fast == detailed.number);
-  if (fast) REQUIRE(pv::format_phone(*fast, form).view() == text);
-}
 void check_digit_forms_agree(std::string_view digits) {
   std::string plus(1, '+');
   plus += digits;
@@ -416,17 +417,7 @@ TEST_CASE("parse_phone's compact and e164 path agrees with parse_phone_detailed 
       accepted += pv::parse_phone(at_run_time(plus), e164).has_value();
       for (const char* head : {"0", "1", "06", "8"}) check_digit_forms_agree(cc + head + national);
       check_digit_forms_agree("0" + text);
-      for (std::size_t at = 0; at <= text.size(); ++at) {
-        const char c = odd[rng() % sizeof odd];
-        if (at < text.size()) {
-          std::string replaced = text;
-          replaced[at] = c;
-          check_digit_forms_agree(replaced);
-          check_digit_forms_agree(std::string(text).erase(at, 1));
-        }
-        check_digit_forms_agree(std::string(text).insert(at, 1, c));
-        check_digit_forms_agree(std::string(text).insert(at, 1, static_cast<char>('0' + rng() % 10)));
-      }
+      each_one_byte_away(text, odd, rng, check_digit_forms_agree);
     }
   }
   CHECK(accepted > 800);  // valid numbers were among them
@@ -439,18 +430,10 @@ TEST_CASE("parse_phone's compact and e164 path agrees with parse_phone_detailed 
     if (!text.empty()) text[0] = '+';
     check_digit_paths_agree(text, e164);
   }
-  // Every text of up to 4 bytes over a small alphabet.
-  constexpr char small[] = {'0', '1', '4', '9', '-', '+', 'a'};
-  for (std::size_t size = 0; size <= 4; ++size) {
-    std::size_t count = 1;
-    for (std::size_t i = 0; i < size; ++i) count *= sizeof small;
-    for (std::size_t k = 0; k < count; ++k) {
-      std::string text;
-      for (std::size_t i = 0, v = k; i < size; ++i, v /= sizeof small) text += small[v % sizeof small];
-      check_digit_paths_agree(text, compact);
-      check_digit_paths_agree(text, e164);
-    }
-  }
+  each_short_text([](std::string_view text) {
+    check_digit_paths_agree(text, compact);
+    check_digit_paths_agree(text, e164);
+  });
 }
 
 // The same at compile time (the compact and e164 path runs in constant evaluation too).

@@ -311,6 +311,21 @@ constexpr std::uint64_t phone_funnel_right(std::uint64_t low, std::uint64_t high
 #endif
 }
 
+#if defined(__SSE2__)
+// Bytes 0..7 then bytes n-8..n-1 of p (n >= 8) in one register: the fast
+// paths test a text of 8 to 16 bytes with two in-bounds loads.
+inline __m128i phone_ends16(const char* p, std::size_t n) noexcept {
+  const __m128d first = _mm_castsi128_pd(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  return _mm_castpd_si128(_mm_loadh_pd(first, reinterpret_cast<const double*>(p + n - 8)));
+}
+// A bit per byte of `bytes` that is no ASCII digit (bit i for byte i).
+inline std::uint32_t phone_non_digit_bits(__m128i bytes) noexcept {
+  const __m128i value = _mm_sub_epi8(bytes, _mm_set1_epi8('0'));
+  const __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
+  return static_cast<std::uint32_t>(_mm_movemask_epi8(digit)) ^ 0xFFFFu;
+}
+#endif
+
 // parse_phone's dashed form: the same rules and the same errc as
 // phone_parse_dashed, in one pass without a loop, for the hot path of
 // every request (parse_phone_detailed keeps the byte-by-byte parser, which
@@ -366,11 +381,8 @@ constexpr result<phone_number> phone_parse_dashed_fast(std::string_view text) no
     // byte that is no digit, one per '-'. Bit i < 8 is byte i, bit i >= 8
     // byte n - 16 + i (byte 8 at bit 24 - n). The '-' must be the one
     // non-digit and sit at `separator`; no byte 8..n-1 may be either.
-    const __m128d first = _mm_castsi128_pd(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    const __m128i bytes = _mm_castpd_si128(_mm_loadh_pd(first, reinterpret_cast<const double*>(p + n - 8)));
-    const __m128i value = _mm_sub_epi8(bytes, _mm_set1_epi8('0'));
-    const __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
-    const auto others = static_cast<std::uint32_t>(_mm_movemask_epi8(digit)) ^ 0xFFFFu;
+    const __m128i bytes = phone_ends16(p, n);
+    const std::uint32_t others = phone_non_digit_bits(bytes);
     const auto dashes = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('-'))));
     const std::uint32_t bits = (others ^ dashes) | (dashes ^ 1u << separator);
     wrong = (bits & 0xFFu) | (bits << n >> 24);
@@ -477,11 +489,7 @@ constexpr result<phone_number> phone_parse_digits_fast(std::string_view text, bo
   const std::uint64_t plus_wrong = e164 ? (low & 0xFFu) ^ '+' : 0;
 #if defined(__SSE2__)
   if (!std::is_constant_evaluated()) {
-    const __m128d first = _mm_castsi128_pd(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    const __m128i bytes = _mm_castpd_si128(_mm_loadh_pd(first, reinterpret_cast<const double*>(p + n - 8)));
-    const __m128i value = _mm_sub_epi8(bytes, _mm_set1_epi8('0'));
-    const __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
-    const auto others = static_cast<std::uint32_t>(_mm_movemask_epi8(digit)) ^ 0xFFFFu;
+    const std::uint32_t others = phone_non_digit_bits(phone_ends16(p, n));
     wrong = (others ^ (e164 ? 1u : 0u)) | plus_wrong;
   } else
 #endif
