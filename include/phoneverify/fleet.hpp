@@ -706,8 +706,8 @@ return {0, status}
 
 // The challenge (code.hpp's challenge_bytes, versions 1 and 2) as locals:
 // reads cv (the value, false when absent); sets st, att, kid, fail, bud,
-// iss, exp, lf, all 0 for no challenge. The checks are from_bytes's (code.hpp);
-// the tags are not decoded (a send replaces them).
+// iss, exp, lf, all 0 for no challenge. The checks are from_bytes's
+// (code.hpp); the tags are not decoded (a send replaces them).
 inline constexpr char challenge_fields_lua[] = R"lua(local st, att, kid, fail, bud, iss, exp, lf = 0, 0, 0, 0, 0, 0, 0, 0
 if cv then
   if #cv ~= 64 then return {2} end
@@ -737,9 +737,9 @@ end
 // (forgettable_at) reads as absent, the engine's eviction; sets fail_now,
 // the failures a new code keeps (those older than the lockout forgotten),
 // next_at, next_issue_at but for the lock (the resend interval and the
-// failure budget), and issued, whether next_issue_at allows a code at `now`. cdiv, exact
-// ceil(a / b) for b > 0, is made only when a failure budget is in use, the
-// one case that divides.
+// failure budget), and issued, whether next_issue_at allows a code at
+// `now`. cdiv, exact ceil(a / b) for b > 0, is made only when a failure
+// budget is in use, the one case that divides.
 inline constexpr char issue_rule_lua[] = R"lua(local cdiv = nil
 if bud ~= 0 then
   cdiv = function(a, b)
@@ -940,10 +940,10 @@ end
 // one argument (each argument is a string Redis makes for the script):
 // put_issue_args' clock, the new code's tags (drawn in C++) and code
 // policy, then, as big-endian int64 (put_i64), three windows as count and
-// width (ms), the daily limit and UTC offset (ms), margin. Every key's value comes from one MGET (false
-// when absent); MGET answers nil for a value of another type too, so
-// EXISTS, asked only when a value is absent, tells another type (fault 1)
-// from an absent key. Every state is read and checked before anything is
+// width (ms), the daily limit and UTC offset (ms), margin. Every key's
+// value comes from one MGET (false when absent); MGET answers nil for a
+// value of another type too, so EXISTS, asked only when a value is absent,
+// tells another type (fault 1) from an absent key. Every state is read and checked before anything is
 // decided or written, and the challenge is written first (the write
 // out-of-memory can refuse).
 // Reply: {fault} or {0, outcome, never, retry_at, expires_at}; outcome 0
