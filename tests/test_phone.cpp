@@ -311,6 +311,19 @@ void each_one_byte_away(const std::string& text, const char (&odd)[N], pv::test:
     check(std::string(text).insert(at, 1, static_cast<char>('0' + rng() % 10)));
   }
 }
+// `check` of every code 0..999 (and "0") with a national number of random
+// digits of every length 0..16.
+template <class Check>
+void each_code_and_national(pv::test::splitmix64& rng, Check check) {
+  for (int code = 0; code <= 1000; ++code) {
+    const std::string cc = code == 1000 ? std::string("0") : std::to_string(code);
+    for (std::size_t length = 0; length <= 16; ++length) {
+      std::string national(length, '0');
+      for (auto& c : national) c = static_cast<char>('0' + rng() % 10);
+      check(cc, national);
+    }
+  }
+}
 // `check` of every text of up to 4 bytes over a small alphabet.
 template <class Check>
 void each_short_text(Check check) {
@@ -337,21 +350,16 @@ TEST_CASE("parse_phone's dashed path agrees with parse_phone_detailed near and f
   constexpr char odd[] = {'/', ':', '-', '+', ' ', 'x', '*', '\0', '\x7F', '\x80', '\xB0', '\xB9', '\xFF', '\x10',
                           '=', 'M', ']', '\r', '\xAD', ',', '.'};
   std::size_t accepted = 0;
-  for (int code = 0; code <= 1000; ++code) {
-    const std::string cc = code == 1000 ? std::string("0") : std::to_string(code);
-    for (std::size_t length = 0; length <= 16; ++length) {
-      std::string national(length, '0');
-      for (auto& c : national) c = static_cast<char>('0' + rng() % 10);
-      const std::string text = cc + "-" + national;
-      check_dashed_paths_agree(text);
-      accepted += pv::parse_phone(at_run_time(text), dashed).has_value();
-      // Every trunk prefix a code can have, and a leading zero of the code.
-      for (const char* head : {"0", "1", "06", "8"}) check_dashed_paths_agree(cc + "-" + head + national);
-      check_dashed_paths_agree("0" + text);
-      // One byte replaced, dropped or inserted anywhere.
-      each_one_byte_away(text, odd, rng, check_dashed_paths_agree);
-    }
-  }
+  each_code_and_national(rng, [&](const std::string& cc, const std::string& national) {
+    const std::string text = cc + "-" + national;
+    check_dashed_paths_agree(text);
+    accepted += pv::parse_phone(at_run_time(text), dashed).has_value();
+    // Every trunk prefix a code can have, and a leading zero of the code.
+    for (const char* head : {"0", "1", "06", "8"}) check_dashed_paths_agree(cc + "-" + head + national);
+    check_dashed_paths_agree("0" + text);
+    // One byte replaced, dropped or inserted anywhere.
+    each_one_byte_away(text, odd, rng, check_dashed_paths_agree);
+  });
   CHECK(accepted > 400);  // valid numbers were among them
   // Random texts of digits and '-' (mostly digits), 0..20 bytes.
   for (int i = 0; i < 200000; ++i) {
@@ -404,22 +412,17 @@ TEST_CASE("parse_phone's compact and e164 path agrees with parse_phone_detailed 
   constexpr char odd[] = {'/', ':', '-', '+', ' ', 'x', '*', '\0', '\x7F', '\x80', '\xB0', '\xB9', '\xFF', '\x10',
                           '=', 'M', ']', '\r', '\xAD', ',', '.', '\xAB', 'K', '['};
   std::size_t accepted = 0;
-  for (int code = 0; code <= 1000; ++code) {
-    const std::string cc = code == 1000 ? std::string("0") : std::to_string(code);
-    for (std::size_t length = 0; length <= 16; ++length) {
-      std::string national(length, '0');
-      for (auto& c : national) c = static_cast<char>('0' + rng() % 10);
-      const std::string text = cc + national;
-      check_digit_forms_agree(text);
-      accepted += pv::parse_phone(at_run_time(text), compact).has_value();
-      std::string plus(1, '+');
-      plus += text;
-      accepted += pv::parse_phone(at_run_time(plus), e164).has_value();
-      for (const char* head : {"0", "1", "06", "8"}) check_digit_forms_agree(cc + head + national);
-      check_digit_forms_agree("0" + text);
-      each_one_byte_away(text, odd, rng, check_digit_forms_agree);
-    }
-  }
+  each_code_and_national(rng, [&](const std::string& cc, const std::string& national) {
+    const std::string text = cc + national;
+    check_digit_forms_agree(text);
+    accepted += pv::parse_phone(at_run_time(text), compact).has_value();
+    std::string plus(1, '+');
+    plus += text;
+    accepted += pv::parse_phone(at_run_time(plus), e164).has_value();
+    for (const char* head : {"0", "1", "06", "8"}) check_digit_forms_agree(cc + head + national);
+    check_digit_forms_agree("0" + text);
+    each_one_byte_away(text, odd, rng, check_digit_forms_agree);
+  });
   CHECK(accepted > 800);  // valid numbers were among them
   // Random texts of digits with a few '+' and '-', 0..20 bytes.
   for (int i = 0; i < 200000; ++i) {
