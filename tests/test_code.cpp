@@ -968,3 +968,67 @@ TEST_CASE("a lone secret_key is the ring of id 0 and an empty ring issues nothin
   // The id survives the stored form.
   CHECK(pv::from_bytes(pv::to_bytes(under_1)).value().issuing_key() == 1);
 }
+
+namespace {
+// The tags as RULES.md §5 defines them, built from hmac_sha256 over the
+// message written out field by field: 'B' || purpose || account id length
+// (8 bytes, big-endian) || account id || country code (2 bytes) || national
+// number length (1 byte) || national number, and 'C' || the same || code
+// length (1 byte) || code; each truncated to 16 bytes. compute_tags must give
+// exactly these bytes whatever path it takes (challenges in snapshots and in
+// Redis were tagged so and must keep binding).
+struct reference_tags {
+  pv::code_tag binding{}, code{};
+};
+constexpr reference_tags tags_by_definition(const pv::secret_key& key, const pv::code_binding& b, std::string_view code) {
+  std::vector<std::byte> m;
+  const auto put = [&](std::uint64_t v) { m.push_back(static_cast<std::byte>(v & 0xFFU)); };
+  put(0x42);
+  put(static_cast<std::uint64_t>(b.purpose));
+  for (int shift = 56; shift >= 0; shift -= 8) put(std::uint64_t{b.account_id.size()} >> shift);
+  for (char c : b.account_id) put(static_cast<unsigned char>(c));
+  put(std::uint64_t{b.phone.country_code()} >> 8U);
+  put(b.phone.country_code());
+  put(b.phone.national_number().size());
+  for (char c : b.phone.national_number()) put(static_cast<unsigned char>(c));
+  reference_tags out;
+  const auto digest_b = pv::hmac_sha256(std::span<const std::byte>(key), std::span<const std::byte>(m));
+  m[0] = std::byte{0x43};
+  put(code.size());
+  for (char c : code) put(static_cast<unsigned char>(c));
+  const auto digest_c = pv::hmac_sha256(std::span<const std::byte>(key), std::span<const std::byte>(m));
+  for (std::size_t i = 0; i < pv::code_tag_size; ++i) {
+    out.binding[i] = digest_b[i];
+    out.code[i] = digest_c[i];
+  }
+  return out;
+}
+constexpr bool tags_match_definition(const pv::code_binding& b, std::string_view code) {
+  const pv::detail::binding_tags got = pv::detail::compute_tags(key_a, b, code);
+  const reference_tags want = tags_by_definition(key_a, b, code);
+  return got.binding == want.binding && got.code == want.code;
+}
+// 150 digits: with the other fields past compute_tags' 144-byte buffer, so
+// it takes its field-by-field path.
+constexpr std::string_view long_account =
+    "123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890"
+    "123456789012345678901234567890123456789012345678901234567890";
+}  // namespace
+
+TEST_CASE("the tags are HMAC-SHA-256 of the documented message layout, on the buffered and the field-by-field path",
+          "[code][crypto]") {
+  STATIC_REQUIRE(tags_match_definition(binding_a, "123456"));
+  STATIC_REQUIRE(tags_match_definition(cams, "0000000000"));
+  STATIC_REQUIRE(long_account.size() == 150);
+  constexpr pv::code_binding long_binding{send_bind, long_account, phone("86-13900001234")};
+  STATIC_REQUIRE(tags_match_definition(long_binding, "987654"));
+  // Every account id length from empty to past the buffer, and codes of every
+  // length: the buffer's edge (144 bytes) lies inside this range.
+  for (std::size_t n = 0; n <= long_account.size(); ++n) {
+    for (std::string_view code : {std::string_view{}, std::string_view{"7"}, std::string_view{"0123456789"}}) {
+      INFO("account id length " << n << ", code " << code);
+      const pv::code_binding b{send_bind, long_account.substr(0, n), phone("44-7911123456")};
+      CHECK(tags_match_definition(b, code));
+    }
+  }
+}

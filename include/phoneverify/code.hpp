@@ -510,15 +510,51 @@ struct binding_tags {
 };
 // `keyed` is the HMAC hasher already keyed (its pads absorbed): a key ring
 // prepares one per key once, so a tag costs no key schedule.
+//
+// The two messages differ only in their first byte and the code's tail, so
+// they are written once into one buffer and each fed in one update: fed a
+// field (often a byte) at a time, the hasher's bookkeeping cost about as
+// much as the compressions (perf on bench_code's issue_code). The bytes are
+// those of feed_binding's order; a binding too long for the buffer (an
+// account id of over 100 bytes, which no action admits) is fed field by field.
+inline constexpr std::size_t tag_message_room = 144;
 constexpr binding_tags compute_tags(const hmac_sha256_hasher& keyed, const code_binding& binding,
                                     std::string_view code) noexcept {
+  const std::string_view account = binding.account_id;
+  const std::string_view national = binding.phone.national_number();
+  const std::size_t binding_size = 1 + 1 + 8 + account.size() + 2 + 1 + national.size();
+  const std::size_t total = binding_size + 1 + code.size();
   hmac_sha256_hasher b = keyed;
-  b.update(binding_domain);
-  feed_binding(b, binding);
   hmac_sha256_hasher c = keyed;
-  c.update(code_domain);
-  feed_binding(c, binding);
-  c.update(static_cast<std::byte>(code.size() & 0xFFU)).update(code);
+  if (total > tag_message_room) {
+    b.update(binding_domain);
+    feed_binding(b, binding);
+    c.update(code_domain);
+    feed_binding(c, binding);
+    c.update(static_cast<std::byte>(code.size() & 0xFFU)).update(code);
+    return {truncate_tag(b.finish()), truncate_tag(c.finish())};  // finish wipes b and c
+  }
+  std::byte message[tag_message_room]{};
+  std::size_t at = 1;  // message[0]: the domain byte, set per tag below
+  const auto put = [&](std::uint64_t byte) { message[at++] = static_cast<std::byte>(byte & 0xFFU); };
+  const auto put_text = [&](std::string_view text) {
+    for (char ch : text) message[at++] = static_cast<std::byte>(ch);
+  };
+  put(static_cast<std::uint64_t>(binding.purpose));
+  for (int shift = 56; shift >= 0; shift -= 8) put(std::uint64_t{account.size()} >> shift);
+  put_text(account);
+  const std::uint16_t cc = binding.phone.country_code();
+  put(std::uint64_t{cc} >> 8U);
+  put(std::uint64_t{cc});
+  put(national.size());
+  put_text(national);
+  put(code.size());
+  put_text(code);
+  message[0] = binding_domain;
+  b.update(std::span<const std::byte>(message, binding_size));
+  message[0] = code_domain;
+  c.update(std::span<const std::byte>(message, total));
+  secure_zero(message, tag_message_room);  // it held the code
   return {truncate_tag(b.finish()), truncate_tag(c.finish())};  // finish wipes b and c
 }
 constexpr binding_tags compute_tags(const secret_key& key, const code_binding& binding,
