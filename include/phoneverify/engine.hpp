@@ -495,7 +495,21 @@ inline engine_key make_key(char kind, std::string_view id) noexcept {
   engine_key key;
   const std::size_t n = id.size() < engine_key_size ? id.size() : engine_key_size;
   key.bytes[0] = kind;
-  if (n != 0) std::memcpy(key.bytes.data() + 1, id.data(), n);
+  // Fixed-size pieces that overlap at the end instead of one memcpy of n
+  // bytes, which g++ inlines as `rep movsq`: its start-up alone costs more
+  // than copying an account id or a phone number (a third of a send's key
+  // building, measured with perf on bench_engine's send).
+  char* const to = key.bytes.data() + 1;
+  const char* const from = id.data();
+  if (n >= 16) {
+    for (std::size_t i = 0; i + 16 < n; i += 16) std::memcpy(to + i, from + i, 16);
+    std::memcpy(to + n - 16, from + n - 16, 16);
+  } else if (n >= 8) {
+    std::memcpy(to, from, 8);
+    std::memcpy(to + n - 8, from + n - 8, 8);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) to[i] = from[i];
+  }
   key.length = n + 1;
   return key;
 }
