@@ -524,9 +524,9 @@ constexpr binding_tags compute_tags(const hmac_sha256_hasher& keyed, const code_
   const std::string_view national = binding.phone.national_number();
   const std::size_t binding_size = 1 + 1 + 8 + account.size() + 2 + 1 + national.size();
   const std::size_t total = binding_size + 1 + code.size();
-  hmac_sha256_hasher b = keyed;
-  hmac_sha256_hasher c = keyed;
   if (total > tag_message_room) {
+    hmac_sha256_hasher b = keyed;
+    hmac_sha256_hasher c = keyed;
     b.update(binding_domain);
     feed_binding(b, binding);
     c.update(code_domain);
@@ -550,12 +550,15 @@ constexpr binding_tags compute_tags(const hmac_sha256_hasher& keyed, const code_
   put_text(national);
   put(code.size());
   put_text(code);
-  message[0] = binding_domain;
-  b.update(std::span<const std::byte>(message, binding_size));
+  // The binding's message is the code's but for its first byte and its tail.
+  std::byte binding_message[tag_message_room]{};
+  for (std::size_t i = 0; i < binding_size; ++i) binding_message[i] = message[i];
+  binding_message[0] = binding_domain;
   message[0] = code_domain;
-  c.update(std::span<const std::byte>(message, total));
+  const std::array<sha256_digest, 2> tags = keyed.authenticate_pair(std::span<const std::byte>(binding_message, binding_size),
+                                                                    std::span<const std::byte>(message, total));
   secure_zero(message, tag_message_room);  // it held the code
-  return {truncate_tag(b.finish()), truncate_tag(c.finish())};  // finish wipes b and c
+  return {truncate_tag(tags[0]), truncate_tag(tags[1])};
 }
 constexpr binding_tags compute_tags(const secret_key& key, const code_binding& binding,
                                     std::string_view code) noexcept {

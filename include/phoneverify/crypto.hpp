@@ -468,6 +468,18 @@ class hmac_sha256_hasher {
     return tag;
   }
 
+  // The tags of two messages under this hasher's key, this hasher unchanged
+  // (it must hold the key only: nothing update()d yet). The tags of a
+  // binding need two at once (code.hpp, compute_tags).
+  constexpr std::array<sha256_digest, 2> authenticate_pair(std::span<const std::byte> first,
+                                                           std::span<const std::byte> second) const noexcept {
+    hmac_sha256_hasher a = *this;
+    hmac_sha256_hasher b = *this;
+    a.update(first);
+    b.update(second);
+    return {a.finish(), b.finish()};  // finish wipes a and b
+  }
+
   // Erases the keyed state (a copy of it can authenticate under the key).
   constexpr void wipe() noexcept {
     inner_.wipe();
