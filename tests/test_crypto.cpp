@@ -334,17 +334,31 @@ TEST_CASE("the portable and the x86 SHA engines give the same digests and tags o
     key.resize(rng() % 160);  // below, at and above the 64-byte block
     for (auto& b : key) b = static_cast<unsigned char>(rng());
     std::vector<pv::sha256_digest> digests, tags, keyed_tags;
+    // authenticate_pair with this message and a random one of another
+    // length (either side of the 55 bytes its x86 path takes): each tag
+    // equals the one-message HMAC of its message.
+    const std::size_t other_size = static_cast<std::size_t>(rng() % 80);
+    std::vector<unsigned char> other(other_size);
+    for (auto& b : other) b = static_cast<unsigned char>(rng());
+    std::vector<std::array<pv::sha256_digest, 2>> pairs;
+    std::vector<pv::sha256_digest> other_tags;
     for (const engine e : engines) {
       pv::detail::force_sha256_engine(e);
       digests.push_back(pv::sha256(as_bytes(message)));
       tags.push_back(pv::hmac_sha256(as_bytes(key), as_bytes(message)));
       pv::hmac_sha256_hasher keyed{as_bytes(key)};
       keyed_tags.push_back(pv::hmac_sha256_hasher(keyed).update(as_bytes(message)).finish());
+      pairs.push_back(keyed.authenticate_pair(as_bytes(message), as_bytes(other)));
+      other_tags.push_back(pv::hmac_sha256(as_bytes(key), as_bytes(other)));
     }
-    for (std::size_t i = 1; i < engines.size(); ++i) {
+    for (std::size_t i = 0; i < engines.size(); ++i) {
+      INFO("engine " << engine_name(engines[i]) << ", other message size " << other_size);
       CHECK(digests[i] == digests[0]);
       CHECK(tags[i] == tags[0]);
       CHECK(keyed_tags[i] == tags[0]);
+      CHECK(pairs[i][0] == tags[0]);
+      CHECK(pairs[i][1] == other_tags[0]);
+      CHECK(other_tags[i] == other_tags[0]);
     }
     // Split at random points, on one engine and switching engines between pieces.
     for (const engine e : engines) {
@@ -449,6 +463,14 @@ TEST_CASE("sha256 and hmac_sha256 agree with OpenSSL on random keys and messages
       REQUIRE(expected_size == 32);
       const auto tag = pv::hmac_sha256(k, m);
       CHECK(std::equal(tag.begin(), tag.end(), reinterpret_cast<const std::byte*>(expected)));
+      // Both tags of authenticate_pair, this message first and last.
+      const std::span<const std::byte> short_m = m.first(std::min<std::size_t>(m.size(), rng() % 64));
+      const auto pair = pv::hmac_sha256_hasher(k).authenticate_pair(m, short_m);
+      const auto swapped = pv::hmac_sha256_hasher(k).authenticate_pair(short_m, m);
+      CHECK(std::equal(pair[0].begin(), pair[0].end(), reinterpret_cast<const std::byte*>(expected)));
+      CHECK(std::equal(swapped[1].begin(), swapped[1].end(), reinterpret_cast<const std::byte*>(expected)));
+      CHECK(pair[1] == pv::hmac_sha256(k, short_m));
+      CHECK(swapped[0] == pair[1]);
   }
   }
 }
