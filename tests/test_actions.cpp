@@ -1626,3 +1626,117 @@ static_assert(pv::prepare(enable_rd_ok, china_facts())->needs_code());
 static_assert(!pv::prepare(R6{"CurrentAccount", {}, {}, {}}, china_facts())->needs_code());
 static_assert(pv::prepare(bad_account, china_facts()).error() == pv::check(bad_account, china_facts()));
 static_assert(std::is_same_v<pv::preparation, pv::result<pv::prepared_request, pv::verdict>>);
+
+// --- finish_send with a code drawn beforehand (draw_code): how the embedded
+// engine sends, drawing outside its locks. The same verdicts and state as
+// finish_send with the generator, the code drawn from that generator's state.
+
+namespace {
+
+enum class drawn_send_op : std::uint8_t { send, wrong_check };
+struct drawn_send_step {
+  drawn_send_op what;
+  std::int64_t ms;  // after t0
+  verdict_reason reason;  // expected of a send (ok: admitted)
+};
+
+// Each send of `steps` runs in two worlds: finish_send with the world's
+// generator, and draw_code from a copy of that generator (in its state before
+// the send) then finish_send with the drawn code. -1 when both give the same
+// verdict, code, expiry and states at every step, else the first step that differs.
+template <std::size_t N>
+constexpr int drawn_send_matches(const pv::action_policy& policy, const pv::secret_key& key,
+                                 const std::array<drawn_send_step, N>& steps) {
+  pv::daily_usage quota_a{}, quota_b{};
+  pv::per_phone_state windows_a{}, windows_b{};
+  pv::challenge code_a{}, code_b{};
+  pv::test::splitmix64 rng{42};
+  pv::inline_string<pv::code_max_digits> last;
+  const pv::preparation p = pv::prepare(send_bind_ok, china_facts(), policy);
+  if (!p) return 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    const drawn_send_step& st = steps[i];
+    const pv::timestamp now = pv::timestamp{std::chrono::milliseconds{1'700'000'000'000 + st.ms}};  // t0's instant
+    if (st.what == drawn_send_op::send) {
+      pv::test::splitmix64 copy = rng;
+      const pv::send_result by_rng = pv::finish_send(policy, key, *p, {&quota_a, &windows_a, &code_a, nullptr}, now, rng);
+      const auto drawn = pv::draw_code(policy.code, key, *p->binding, copy);
+      if (!drawn) return static_cast<int>(i);
+      const pv::send_result by_drawn = pv::finish_send(policy, *drawn, *p, {&quota_b, &windows_b, &code_b, nullptr}, now);
+      if (by_rng.has_value() != by_drawn.has_value()) return static_cast<int>(i);
+      if (by_rng) {
+        if (st.reason != verdict_reason::ok || by_rng->code != by_drawn->code ||
+            by_rng->expires_at != by_drawn->expires_at || copy() != rng())
+          return static_cast<int>(i);
+        last = by_rng->code;
+      } else if (!(by_rng.error() == by_drawn.error()) || by_rng.error().reason() != st.reason) {
+        return static_cast<int>(i);
+      }
+    } else {
+      pv::inline_string<pv::code_max_digits> wrong;
+      for (std::size_t k = 0; k + 1 < last.size(); ++k) wrong.push_back(last[k]);
+      wrong.push_back(last[last.size() - 1] == '0' ? '1' : '0');
+      const pv::bind_secure_mobile_phone_request bind{wrong.view(), china_mobile, member_id};
+      const pv::preparation q = pv::prepare(bind, china_facts(), policy);
+      if (!q) return static_cast<int>(i);
+      if (!(pv::finish_verify(policy, key, *q, code_a, now) == pv::finish_verify(policy, key, *q, code_b, now)))
+        return static_cast<int>(i);
+    }
+    if (!(quota_a == quota_b) || !(windows_a == windows_b) || !(code_a == code_b)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// Resend interval 30 s, 1 code per phone per minute, 3 per account per day,
+// locked after 3 failures.
+constexpr pv::action_policy drawn_policy = [] {
+  pv::action_policy p;
+  p.code.resend_interval = 30s;
+  p.code.max_consecutive_failures = 3;
+  p.daily.limit = 3;
+  return p;
+}();
+constexpr std::array<drawn_send_step, 11> drawn_sends{{
+    {drawn_send_op::send, 0, verdict_reason::ok},
+    {drawn_send_op::send, 10'000, verdict_reason::resend_too_soon},
+    {drawn_send_op::send, 40'000, verdict_reason::phone_window_exceeded},
+    {drawn_send_op::send, 60'000, verdict_reason::ok},
+    {drawn_send_op::send, 120'000, verdict_reason::ok},
+    {drawn_send_op::send, 180'000, verdict_reason::daily_quota_exceeded},
+    {drawn_send_op::wrong_check, 181'000, verdict_reason::ok},
+    {drawn_send_op::wrong_check, 182'000, verdict_reason::ok},
+    {drawn_send_op::wrong_check, 183'000, verdict_reason::ok},
+    {drawn_send_op::send, 240'000, verdict_reason::binding_locked},
+    {drawn_send_op::send, 183'000 + 86'400'000, verdict_reason::ok},  // the next day, the lock over
+}};
+constexpr pv::secret_key drawn_key = [] {
+  pv::secret_key k{};
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::byte>(0x5A ^ i);
+  return k;
+}();
+
+}  // namespace
+
+TEST_CASE("finish_send with a drawn code gives finish_send's verdicts over a scenario at compile time",
+          "[actions][quota][drawn]") {
+  STATIC_REQUIRE(drawn_send_matches(drawn_policy, drawn_key, drawn_sends) == -1);
+}
+
+TEST_CASE("finish_send with a drawn code gives finish_send's verdicts over a scenario at run time",
+          "[actions][quota][drawn]") {
+  CHECK(drawn_send_matches(pv::test::opaque(&drawn_policy)[0], test_key, drawn_sends) == -1);
+  // A drawn code of other digits than the policy's refuses as a broken
+  // generator does, charging nothing.
+  pv::daily_usage quota{};
+  pv::per_phone_state windows{};
+  pv::challenge code{};
+  const pv::preparation p = pv::prepare(send_bind_ok, china_facts());
+  REQUIRE(p);
+  const pv::send_result refused = pv::finish_send(pv::default_action_policy, pv::drawn_code{}, *p,
+                                                  {&quota, &windows, &code, nullptr}, t0);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().reason() == verdict_reason::invalid_policy);
+  CHECK(quota == pv::daily_usage{});
+  CHECK(windows == pv::per_phone_state{});
+  CHECK(code == pv::challenge{});
+}

@@ -1032,3 +1032,154 @@ TEST_CASE("the tags are HMAC-SHA-256 of the documented message layout, on the bu
     }
   }
 }
+
+// --- A code drawn before it is issued (draw_code, then issue_drawn_code):
+// how a caller that decides under locks (the embedded engine) draws outside
+// them. The same generator state gives the same code, errors and state as
+// issue_code.
+
+namespace {
+
+enum class drawn_op : std::uint8_t { issue, wrong, right };
+struct drawn_step {
+  drawn_op what;
+  std::int64_t ms;  // after t0
+  errc issue;       // expected of an issue, on both paths
+};
+
+// Runs `steps` on two challenges: one issued by issue_code from a generator,
+// the other by draw_code from a copy of that generator (in its state before
+// the issue) then issue_drawn_code. -1 when every step gives both the same
+// error, code, expiry, challenge and (after an issue) generator state, else
+// the index of the first step that differs.
+template <std::size_t N>
+constexpr int drawn_matches_issue(const pv::code_policy& policy, const std::array<drawn_step, N>& steps,
+                                  std::uint64_t seed = 9) {
+  pv::test::splitmix64 rng{seed};
+  pv::challenge by_issue{}, by_drawn{};
+  pv::inline_string<10> code;
+  for (std::size_t i = 0; i < N; ++i) {
+    const drawn_step& st = steps[i];
+    const pv::timestamp now = at(st.ms);
+    if (st.what == drawn_op::issue) {
+      pv::test::splitmix64 copy = rng;
+      const auto issued = pv::issue_code(policy, key_a, binding_a, by_issue, now, rng);
+      const auto drawn = pv::draw_code(policy, key_a, binding_a, copy);
+      if (!drawn) return static_cast<int>(i);
+      const auto from_drawn = pv::issue_drawn_code(policy, *drawn, binding_a, by_drawn, now);
+      if (issued.error() != st.issue || from_drawn.error() != st.issue) return static_cast<int>(i);
+      if (issued) {
+        if (issued->code != from_drawn->code || issued->code != drawn->code ||
+            issued->expires_at != from_drawn->expires_at || copy() != rng())
+          return static_cast<int>(i);
+        code = issued->code;
+      }
+    } else {
+      const pv::inline_string<10> submitted = st.what == drawn_op::right ? code : neighbour(code);
+      if (pv::check_code(policy, key_a, binding_a, by_issue, submitted, now) !=
+          pv::check_code(policy, key_a, binding_a, by_drawn, submitted, now))
+        return static_cast<int>(i);
+    }
+    if (!(by_issue == by_drawn) || pv::to_bytes(by_issue) != pv::to_bytes(by_drawn)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// Issue, resend too soon, issue, three wrong checks (locked at the third),
+// a refused issue while locked, an issue once the lock ran out, a right check.
+constexpr std::array<drawn_step, 10> drawn_flow{{{drawn_op::issue, 0, errc::ok},
+                                                 {drawn_op::issue, 59'999, limit},
+                                                 {drawn_op::issue, 60'000, errc::ok},
+                                                 {drawn_op::wrong, 61'000, errc::ok},
+                                                 {drawn_op::wrong, 62'000, errc::ok},
+                                                 {drawn_op::wrong, 63'000, errc::ok},
+                                                 {drawn_op::issue, 200'000, limit},
+                                                 {drawn_op::issue, 63'000 + 86'400'000 - 1, limit},
+                                                 {drawn_op::issue, 63'000 + 86'400'000, errc::ok},
+                                                 {drawn_op::right, 63'000 + 86'401'000, errc::ok}}};
+
+}  // namespace
+
+TEST_CASE("issue_drawn_code with draw_code's code equals issue_code from the same generator state at compile time",
+          "[code][drawn]") {
+  STATIC_REQUIRE(drawn_matches_issue(three_to_lock, drawn_flow) == -1);
+  STATIC_REQUIRE(drawn_matches_issue(pv::code_policy{.digits = 10, .max_consecutive_failures = 3}, drawn_flow, 3) == -1);
+  // draw_code changes nothing but the generator: the code is issue_code's.
+  STATIC_REQUIRE([] {
+    pv::test::splitmix64 a{5}, b{5};
+    pv::challenge c{};
+    const auto issued = pv::issue_code(defaults, key_a, cams, c, t0, a);
+    const auto drawn = pv::draw_code(defaults, key_a, cams, b);
+    return issued && drawn && issued->code == drawn->code && drawn->key == 0 && a() == b();
+  }());
+}
+
+TEST_CASE("issue_drawn_code with draw_code's code equals issue_code from the same generator state at run time",
+          "[code][drawn]") {
+  for (std::uint64_t seed : {1u, 2u, 3u, 77u}) {
+    INFO(seed);
+    CHECK(drawn_matches_issue(three_to_lock, drawn_flow, pv::test::opaque(seed)) == -1);
+    CHECK(drawn_matches_issue(pv::code_policy{.digits = 8, .max_consecutive_failures = 3}, drawn_flow,
+                              pv::test::opaque(seed)) == -1);
+  }
+  // Under a ring: the primary's id is recorded, as issue_code records it.
+  pv::key_ring ring{key_a};
+  REQUIRE(ring.add(5, key_b) == pv::key_ring_error::ok);
+  REQUIRE(ring.make_primary(5) == pv::key_ring_error::ok);
+  pv::test::splitmix64 a{8}, b{8};
+  pv::challenge by_issue{}, by_drawn{};
+  const auto issued = pv::issue_code(defaults, ring, binding_a, by_issue, t0, a);
+  const auto drawn = pv::draw_code(defaults, ring, binding_a, b);
+  REQUIRE(drawn);
+  CHECK(drawn->key == 5);
+  const auto from_drawn = pv::issue_drawn_code(defaults, *drawn, binding_a, by_drawn, t0);
+  REQUIRE(issued);
+  REQUIRE(from_drawn);
+  CHECK(issued->code == from_drawn->code);
+  CHECK(by_issue == by_drawn);
+  CHECK(by_drawn.issuing_key() == 5);
+  CHECK(pv::check_code(defaults, ring, binding_a, by_drawn, from_drawn->code.view(), at(1)) == check_status::ok);
+}
+
+TEST_CASE("issue_drawn_code refuses as issue_code does and changes nothing on error", "[code][drawn]") {
+  pv::test::splitmix64 rng{6};
+  const auto drawn = pv::draw_code(defaults, key_a, binding_a, rng);
+  REQUIRE(drawn);
+  // A policy outside its limits, a consumer purpose, a purpose that is no action.
+  for (const pv::code_policy& bad : {pv::code_policy{.digits = 5}, pv::code_policy{.validity = 0s},
+                                     pv::code_policy{.max_attempts = 0}}) {
+    pv::challenge c{};
+    CHECK(pv::issue_drawn_code(pv::test::opaque(&bad)[0], *drawn, binding_a, c, t0).error() ==
+          errc::invalid_parameter);
+    CHECK(c == pv::challenge{});
+    pv::test::splitmix64 copy = rng;
+    CHECK(pv::draw_code(pv::test::opaque(&bad)[0], key_a, binding_a, copy).error() == errc::invalid_parameter);
+  }
+  pv::code_binding consumer = binding_a;
+  consumer.purpose = pv::action::bind_secure_mobile_phone;
+  pv::challenge c{};
+  CHECK(pv::issue_drawn_code(defaults, *drawn, consumer, c, t0).error() == errc::invalid_parameter);
+  consumer.purpose = static_cast<pv::action>(pv::test::opaque(200));
+  CHECK(pv::issue_drawn_code(defaults, *drawn, consumer, c, t0).error() == errc::invalid_parameter);
+  CHECK(c == pv::challenge{});
+  // A code of other digits than the policy's (drawn under another policy), or none.
+  CHECK(pv::issue_drawn_code(pv::code_policy{.digits = 8}, *drawn, binding_a, c, t0).error() ==
+        errc::invalid_parameter);
+  CHECK(pv::issue_drawn_code(defaults, pv::drawn_code{}, binding_a, c, t0).error() == errc::invalid_parameter);
+  CHECK(c == pv::challenge{});
+  // draw_code: a zero key, an empty ring and a stuck generator give no code.
+  CHECK(pv::draw_code(defaults, pv::secret_key{}, binding_a, rng).error() == errc::invalid_parameter);
+  CHECK(pv::draw_code(defaults, pv::key_ring{}, binding_a, rng).error() == errc::invalid_parameter);
+  stuck broken;
+  CHECK(pv::draw_code(defaults, key_a, binding_a, broken).error() == errc::invalid_parameter);
+  // The resend interval and the lock: the sending action's limit error, as issue_code.
+  REQUIRE(pv::issue_drawn_code(defaults, *drawn, binding_a, c, t0));
+  const pv::challenge issued = c;
+  CHECK(pv::issue_drawn_code(defaults, *drawn, binding_a, c, at(59'999)).error() == limit);
+  CHECK(c == issued);
+  pv::challenge cams_state{};
+  const auto cams_drawn = pv::draw_code(defaults, key_a, cams, rng);
+  REQUIRE(cams_drawn);
+  REQUIRE(pv::issue_drawn_code(defaults, *cams_drawn, cams, cams_state, t0));
+  CHECK(pv::issue_drawn_code(defaults, *cams_drawn, cams, cams_state, at(1)).error() == errc::system_limit_control);
+}

@@ -653,6 +653,114 @@ TEST_CASE("a RequestId is the request's first two draws as a version-4 UUID, dra
   CHECK(sent.body().find(sent.request_id()) != std::string_view::npos);
 }
 
+namespace {
+// numbered_source's words from draw `n` + 1 on, as a generator: what the
+// engine's code draw reads once the RequestId has taken its two words.
+struct numbered_replay {
+  using result_type = std::uint64_t;
+  std::uint64_t n;
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return ~result_type{0}; }
+  result_type operator()() { return 0x0101010101010101ULL * ++n ^ 0x0123456789ABCDEFULL; }
+};
+}  // namespace
+
+TEST_CASE("a send draws its code after its RequestId even when the limits refuse it, and drops it",
+          "[engine][random]") {
+  manual_clock clock;
+  auto source = std::make_shared<numbered_source>();
+  const pv::engine_config config = test_config();
+  pv::engine engine(config, clock.function(), source);
+  const pv::code_binding binding{pv::action::send_verification_code_for_bind_secure_mobile_phone, "1234567890123456",
+                                 pv::parse_phone("86-13900001234", pv::phone_format::dashed).value()};
+  const pv::send_verification_code_for_bind_secure_mobile_phone_request request{"86-13900001234", "1234567890123456"};
+  // The code is draw_code's from the words after the RequestId's two.
+  std::uint64_t n = source->draws.load();
+  numbered_replay replay{n + 2};
+  const auto expected = pv::draw_code(config.policy.code, config.key, binding, replay);
+  REQUIRE(expected);
+  const auto sent = engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for());
+  REQUIRE(sent.ok());
+  CHECK(sent.code_to_deliver() == expected->code.view());
+  CHECK(source->draws.load() == replay.n);
+  // Refused by the resend interval: the code is drawn all the same (the
+  // same words a send would take), then dropped; nothing is charged.
+  n = source->draws.load();
+  replay = numbered_replay{n + 2};
+  REQUIRE(pv::draw_code(config.policy.code, config.key, binding, replay));
+  clock.advance(1s);
+  const auto refused = engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for());
+  CHECK(refused.reason() == pv::verdict_reason::resend_too_soon);
+  CHECK(refused.code_to_deliver().empty());
+  CHECK(source->draws.load() == replay.n);
+  CHECK(source->draws.load() > n + 2);
+  check_no_stale_bytes(refused);
+  // The first code still binds: the refused send left the challenge as it was.
+  CHECK(engine.bind_secure_mobile_phone({sent.code_to_deliver(), "86-13900001234", "1234567890123456"}, facts_for())
+            .ok());
+  // A request refused before the stores (prepare) draws its RequestId only.
+  n = source->draws.load();
+  CHECK_FALSE(engine.send_verification_code_for_bind_secure_mobile_phone({"86-1390000", "1234567890123456"},
+                                                                          facts_for())
+                  .ok());
+  CHECK(source->draws.load() == n + 2);
+}
+
+namespace {
+// The seeded stream, but no value at draw numbers `fail_at` (counted from
+// 1) to fail_at + fail_count - 1.
+struct one_failure_source final : pv::random_source {
+  pv::seeded_random_source inner{78};
+  std::atomic<std::uint64_t> draws{0};
+  std::atomic<std::uint64_t> fail_at{0};
+  std::atomic<std::uint64_t> fail_count{1};
+  std::optional<std::uint64_t> next() noexcept override {
+    const std::uint64_t n = draws.fetch_add(1) + 1;
+    if (n >= fail_at.load() && n < fail_at.load() + fail_count.load()) return std::nullopt;
+    return inner.next();
+  }
+};
+}  // namespace
+
+TEST_CASE("a random source that fails a send the limits would refuse answers randomness_unavailable, counted once",
+          "[engine][random]") {
+  manual_clock clock;
+  auto source = std::make_shared<one_failure_source>();
+  pv::engine engine(test_config(), clock.function(), source);
+  const pv::send_verification_code_for_bind_secure_mobile_phone_request request{"86-13900001234", "1234567890123456"};
+  const auto sent = engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for());
+  REQUIRE(sent.ok());
+  // Inside the resend interval, the RequestId drawn, the code's first word missing.
+  clock.advance(1s);
+  source->fail_at = source->draws.load() + 3;
+  const auto refused = engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for());
+  CHECK(refused.reason() == pv::verdict_reason::randomness_unavailable);
+  CHECK(refused.error() == errc::send_validate_code_exceeds_limit_for_account);
+  CHECK(refused.retry_at() == clock.now() + 1s);
+  CHECK(refused.request_id()[14] == '4');
+  CHECK(refused.code_to_deliver().empty());
+  CHECK(engine.stats().randomness_failures == 1);
+  check_no_stale_bytes(refused);
+  // The RequestId's first word missing too (its fallback draws no second
+  // word, the code's first is the next): one failure, counted once.
+  source->fail_count = 2;
+  source->fail_at = source->draws.load() + 1;
+  const auto both = engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for());
+  CHECK(both.reason() == pv::verdict_reason::randomness_unavailable);
+  CHECK(both.request_id()[14] == '8');
+  CHECK(engine.stats().randomness_failures == 2);
+  source->fail_at = 0;
+  // Nothing changed: the first code binds, and the resend interval still runs from it.
+  CHECK(engine.bind_secure_mobile_phone({sent.code_to_deliver(), "86-13900001234", "1234567890123456"}, facts_for())
+            .ok());
+  clock.advance(58s);
+  CHECK(engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for()).reason() ==
+        pv::verdict_reason::resend_too_soon);
+  clock.advance(1s);
+  CHECK(engine.send_verification_code_for_bind_secure_mobile_phone(request, facts_for()).ok());
+  CHECK(engine.stats().randomness_failures == 2);
+}
+
 TEST_CASE("create answers random_source_failed when the stores' hash keys cannot be drawn", "[engine][random][config]") {
   for (int good : {0, 1, 5, 9}) {
     INFO(good);

@@ -256,3 +256,80 @@ TEST_CASE("codes sent while the keys rotate over and over all bind (2 threads an
   CHECK(failures.load() == 0);
   CHECK(rotations.load() >= 20);
 }
+
+namespace {
+// The seeded stream, counting its draws; at draw number `rotate_at` (from 1)
+// it first rotates `engine`'s keys to `ring`, once: a rotation that lands
+// between a send's copy of the primary key and its write, deterministically
+// (the send draws its RequestId's two words, then its code outside every lock).
+struct rotating_source final : pv::random_source {
+  pv::seeded_random_source inner{31};
+  std::atomic<std::uint64_t> draws{0};
+  std::uint64_t rotate_at = 0;
+  pv::engine* engine = nullptr;
+  pv::key_ring ring;
+  pv::rotation_report report;
+  bool rotated = false;
+  std::optional<std::uint64_t> next() noexcept override {
+    if (draws.fetch_add(1) + 1 == rotate_at && engine != nullptr && !rotated) {
+      rotated = true;
+      report = engine->rotate_keys(ring);
+    }
+    return inner.next();
+  }
+};
+}  // namespace
+
+TEST_CASE("a rotation between a send's draw of its code and its write issues under the new primary, and the code binds",
+          "[engine][rotation]") {
+  rotation_clock clock;
+  auto source = std::make_shared<rotating_source>();
+  pv::engine engine(ring_config(ring_of({1}, 1)), clock.function(), source);
+  source->engine = &engine;
+  const std::string account = "1234567890123456";
+  SECTION("a new primary: the code drawn under the old one is dropped and drawn again under the new one") {
+    source->ring = ring_of({1, 2}, 2);
+    const std::uint64_t before = source->draws.load();
+    source->rotate_at = before + 3;  // the code's first word
+    const auto sent = send_code(engine, account);
+    REQUIRE(source->rotated);
+    CHECK(source->report.error == rotation_error::ok);
+    REQUIRE(sent.ok());
+    CHECK(engine.primary_key_id() == 2);
+    CHECK(source->draws.load() >= before + 4);  // the code's words twice over
+    // Recorded under key 2: key 1 leaves with no live code of its own.
+    const pv::rotation_report retired = engine.rotate_keys(ring_of({2}, 2));
+    CHECK(retired.error == rotation_error::ok);
+    CHECK(retired.live_codes_of_leaving_keys == 0);
+    CHECK(bind_code(engine, sent.code_to_deliver(), account).ok());
+  }
+  SECTION("another id for the primary's own bytes: drawn again, recorded under the new id") {
+    pv::key_ring same_bytes;
+    REQUIRE(same_bytes.add(1, old_key) == pv::key_ring_error::ok);
+    REQUIRE(same_bytes.add(7, old_key) == pv::key_ring_error::ok);
+    REQUIRE(same_bytes.make_primary(7) == pv::key_ring_error::ok);
+    source->ring = same_bytes;
+    source->rotate_at = source->draws.load() + 3;
+    const auto sent = send_code(engine, account);
+    REQUIRE(source->rotated);
+    CHECK(source->report.error == rotation_error::ok);
+    REQUIRE(sent.ok());
+    pv::key_ring only_7;
+    REQUIRE(only_7.add(7, old_key) == pv::key_ring_error::ok);
+    const pv::rotation_report retired = engine.rotate_keys(only_7);
+    CHECK(retired.error == rotation_error::ok);
+    CHECK(retired.live_codes_of_leaving_keys == 0);
+    CHECK(bind_code(engine, sent.code_to_deliver(), account).ok());
+  }
+  SECTION("the primary unchanged (a key added beside it): the code drawn before the rotation is issued") {
+    source->ring = ring_of({1, 2}, 1);
+    const std::uint64_t before = source->draws.load();
+    source->rotate_at = before + 3;
+    const auto sent = send_code(engine, account);
+    REQUIRE(source->rotated);
+    CHECK(source->report.error == rotation_error::ok);
+    REQUIRE(sent.ok());
+    CHECK(engine.primary_key_id() == 1);
+    CHECK(bind_code(engine, sent.code_to_deliver(), account).ok());
+  }
+}

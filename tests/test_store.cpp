@@ -561,3 +561,30 @@ TEST_CASE("sharded_store says when a full shard can next free a slot and the ref
   CHECK(plain.update("b", at(0), [](expiring&) {}).retry_at == pv::timestamp::max());
   CHECK(store.update("b", at(30'000), [](expiring&) {}).retry_at == pv::timestamp::max());
 }
+
+TEST_CASE("sharded_store with_shard_lock runs under the key's shard lock and reads or creates nothing", "[store][concurrency]") {
+  expiring_store store(64, sequential_hash_key(), 1);  // one shard: every key's lock is the same
+  const auto k = store.hashed("held");
+  CHECK(store.with_shard_lock(k, [] { return 42; }) == 42);
+  CHECK_FALSE(store.contains("held"));
+  CHECK(store.size() == 0);
+  // An update of another key of the shard waits until f returns.
+  std::atomic<bool> updated{false};
+  bool update_ok = false;  // Catch's macros only on this thread
+  std::thread other;
+  store.with_shard_lock(k, [&] {
+    other = std::thread([&] {
+      update_ok = store.update("other", at(0), [](expiring& v) { v.counter = 1; }).ok();
+      updated.store(true);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    CHECK_FALSE(updated.load());
+  });
+  other.join();
+  CHECK(updated.load());
+  CHECK(update_ok);
+  CHECK(store.size() == 1);
+  // A key too long for the store still names a shard's lock.
+  const std::string long_key(300, 'x');
+  CHECK(store.with_shard_lock(store.hashed(long_key), [] { return 7; }) == 7);
+}

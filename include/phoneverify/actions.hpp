@@ -880,26 +880,16 @@ constexpr verdict limit_denial(action a, verdict_reason reason, timestamp retry_
 
 }  // namespace detail
 
-// Step 7 and the issue of a send whose steps 2-6 passed: the resend interval
-// and the lock (code.hpp), the per-phone windows and, for the rows with
-// daily_quota, the daily quota (quota.hpp), all or nothing: a denied send
-// changes no state (RULES.md §4). The denial is the row's limit error
-// (SendValidateCodeExceedsLimitForAccount, or System.LimitControl for CAMS,
-// RULES.md §5) with retry_at the earliest instant every limit admits again.
-template <code_keys Keys, detail::uniform_random_bit_generator G>
-constexpr send_result finish_send(const action_policy& policy, const Keys& key, const prepared_request& prepared,
-                                  const send_state& state, timestamp now, G& rng) noexcept {
-  const action a = prepared.action;
-  PHONEVERIFY_ASSERT(info(a).sends && prepared.binding.has_value(), "send: a prepared send");
-  if (const errc e = validate(policy.code); e != errc::ok)
-    return detail::make_verdict(a, e, check_step::quota, verdict_reason::invalid_policy);
-  PHONEVERIFY_ASSERT(state.code != nullptr && state.phone_windows != nullptr, "send: code and phone_windows state");
+namespace detail {
+// The rest of both finish_sends once the code was issued (or refused) on
+// `code_state`, a copy of *state.code: the limits, the verdict, and the
+// writes, all or nothing. One function for both, so that the limits'
+// admit_all has one caller and is inlined into it.
+constexpr send_result finish_send_limits(const action_policy& policy, action a, const send_state& state,
+                                         timestamp now, const challenge& code_state,
+                                         const result<issued_code>& issued) noexcept {
   const bool charges_quota = info(a).daily_quota;
   PHONEVERIFY_ASSERT(!charges_quota || state.account_quota != nullptr, "send: account_quota state");
-
-  // Everything is tried on copies and written back only when all admit.
-  challenge code_state = *state.code;
-  const result<issued_code> issued = issue_code(policy.code, key, *prepared.binding, code_state, now, rng);
   per_phone_state windows = *state.phone_windows;
   daily_usage usage = charges_quota ? *state.account_quota : daily_usage{};
   const joint_decision limits = charges_quota
@@ -922,6 +912,50 @@ constexpr send_result finish_send(const action_policy& policy, const Keys& key, 
   *state.phone_windows = windows;
   if (charges_quota) *state.account_quota = usage;
   return *issued;
+}
+
+// The body of both finish_sends: `issue(challenge&)` issues the code on the
+// copy of the challenge it is given (issue_code or issue_drawn_code).
+template <class Issue>
+constexpr send_result finish_send_with(const action_policy& policy, const prepared_request& prepared,
+                                       const send_state& state, timestamp now, Issue&& issue) noexcept {
+  const action a = prepared.action;
+  PHONEVERIFY_ASSERT(info(a).sends && prepared.binding.has_value(), "send: a prepared send");
+  if (const errc e = validate(policy.code); e != errc::ok)
+    return detail::make_verdict(a, e, check_step::quota, verdict_reason::invalid_policy);
+  PHONEVERIFY_ASSERT(state.code != nullptr && state.phone_windows != nullptr, "send: code and phone_windows state");
+  // Everything is tried on copies and written back only when all admit.
+  challenge code_state = *state.code;
+  const result<issued_code> issued = issue(code_state);
+  return finish_send_limits(policy, a, state, now, code_state, issued);
+}
+}  // namespace detail
+
+// Step 7 and the issue of a send whose steps 2-6 passed: the resend interval
+// and the lock (code.hpp), the per-phone windows and, for the rows with
+// daily_quota, the daily quota (quota.hpp), all or nothing: a denied send
+// changes no state (RULES.md §4). The denial is the row's limit error
+// (SendValidateCodeExceedsLimitForAccount, or System.LimitControl for CAMS,
+// RULES.md §5) with retry_at the earliest instant every limit admits again.
+template <code_keys Keys, detail::uniform_random_bit_generator G>
+constexpr send_result finish_send(const action_policy& policy, const Keys& key, const prepared_request& prepared,
+                                  const send_state& state, timestamp now, G& rng) noexcept {
+  return detail::finish_send_with(policy, prepared, state, now, [&](challenge& code_state) {
+    return issue_code(policy.code, key, *prepared.binding, code_state, now, rng);
+  });
+}
+
+// The same with a code drawn beforehand (draw_code for prepared.binding under
+// the key the challenge's checks will use), issued by issue_drawn_code: the
+// same verdicts and state as the one above with the generator `drawn` came
+// from, in the state it was in before the draw; nothing is drawn here, so a
+// caller can draw outside its locks and decide inside them. A refused send
+// issues nothing (the caller drops `drawn`).
+constexpr send_result finish_send(const action_policy& policy, const drawn_code& drawn,
+                                  const prepared_request& prepared, const send_state& state, timestamp now) noexcept {
+  return detail::finish_send_with(policy, prepared, state, now, [&](challenge& code_state) {
+    return issue_drawn_code(policy.code, drawn, *prepared.binding, code_state, now);
+  });
 }
 
 // Step 8 of a consumer whose steps 2-6 passed: the code, checked against the

@@ -708,6 +708,73 @@ constexpr timestamp forgettable_at(const code_policy& policy, const challenge& s
   return timestamp{std::chrono::milliseconds{at}};
 }
 
+// A code drawn and tagged before it is issued, and its keyed tags
+// (draw_code): a caller that holds locks while it decides (the embedded
+// engine) or runs the decision elsewhere (a fleet's script) draws it first,
+// outside, then issues it with issue_drawn_code or drops it. `code` is
+// secret: send it by SMS, never log it; wipe it (detail::secure_zero) once
+// rendered or dropped.
+struct drawn_code {
+  inline_string<code_max_digits> code;
+  detail::binding_tags tags;
+  key_id key = 0;  // the id of the key that made `tags` (0 for a lone secret_key)
+};
+
+namespace detail {
+// The checks issue_code makes before it draws: ok, or its error (RULES.md
+// §5). `next` is the challenge the issue would write: `state` with its old
+// failures forgotten. `usable` is false for an all-zero key or a code that
+// is not policy.digits digits.
+constexpr errc issue_refusal(const code_policy& policy, bool usable, const code_binding& binding, challenge& next,
+                             timestamp now) noexcept {
+  if (std::is_constant_evaluated())
+    PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "issue_code: code_policy outside its limits (RULES.md §5)");
+  if (validate(policy) != errc::ok || !is_action(binding.purpose) || !info(binding.purpose).sends || !usable)
+    return errc::invalid_parameter;
+  detail::forget_old_failures(policy, next, now);
+  if (now < next_issue_at(policy, next)) return info(binding.purpose).limit_error;
+  return errc::ok;
+}
+
+// Records `drawn` in `next` (issued at `now`, attempts 0, live, its key's
+// id), then `next` in `state`; the code to send, which holds drawn's digits.
+constexpr issued_code record_issue(const code_policy& policy, const drawn_code& drawn, challenge& next,
+                                   challenge& state, timestamp now) noexcept {
+  using access = detail::challenge_access;
+  access::binding_tag(next) = drawn.tags.binding;
+  access::code_tag_of(next) = drawn.tags.code;
+  access::issued_ms(next) = detail::ms_of(now);
+  access::expires_ms(next) = detail::sat_add(detail::ms_of(now), detail::to_ms(policy.validity));
+  access::attempts(next) = 0;
+  access::state(next) = challenge_state::live;
+  access::issuing_key(next) = drawn.key;
+  state = next;
+  return {drawn.code, next.expires_at()};
+}
+
+// Draws policy.digits decimal digits uniformly from `rng` (rejection
+// sampling, no modulo bias) into `out` with their tags under `key` (a
+// secret_key or a keyed hmac_sha256_hasher, compute_tags takes both),
+// recorded as `id`; false when the generator gave no acceptable value in 512
+// draws. The caller has checked the policy.
+template <class Key, uniform_random_bit_generator G>
+constexpr bool draw_digits(const code_policy& policy, const Key& key, key_id id, const code_binding& binding, G& rng,
+                           drawn_code& out) noexcept {
+  std::uint64_t value = 0;
+  if (!detail::draw_below(rng, detail::pow10_u64(policy.digits), value)) return false;
+  char digits[code_max_digits]{};
+  for (std::size_t i = policy.digits; i-- > 0;) {
+    digits[i] = static_cast<char>('0' + value % 10U);
+    value /= 10U;
+  }
+  out.code.append(std::string_view(digits, policy.digits));
+  detail::secure_zero(digits, code_max_digits);  // the code leaves only in `out`
+  out.tags = detail::compute_tags(key, binding, out.code.view());
+  out.key = id;
+  return true;
+}
+}  // namespace detail
+
 // Issues a new code for `binding` at `now` and records it in `state` (RULES.md §5):
 // draws policy.digits decimal digits uniformly from `rng` (rejection
 // sampling, no modulo bias), stores only their keyed tags, sets the expiry
@@ -730,36 +797,23 @@ template <class Key, uniform_random_bit_generator G>
 constexpr result<issued_code> issue_under(const code_policy& policy, const Key& key, bool usable, key_id id,
                                           const code_binding& binding, challenge& state, timestamp now,
                                           G& rng) noexcept {
-  if (std::is_constant_evaluated())
-    PHONEVERIFY_ASSERT(validate(policy) == errc::ok, "issue_code: code_policy outside its limits (RULES.md §5)");
+  challenge next = state;
+  if (const errc e = issue_refusal(policy, usable, binding, next, now); e != errc::ok) return e;
+  drawn_code drawn{};
+  if (!draw_digits(policy, key, id, binding, rng, drawn)) return errc::invalid_parameter;
+  const issued_code out = record_issue(policy, drawn, next, state, now);
+  detail::secure_zero(&drawn, 1);  // the code leaves only in `out`
+  return out;
+}
+
+// draw_code under `keyed` (a secret_key, or a keyed hasher of a ring), recorded as `id`.
+template <class Key, uniform_random_bit_generator G>
+constexpr result<drawn_code> draw_under(const code_policy& policy, const Key& keyed, bool usable, key_id id,
+                                        const code_binding& binding, G& rng) noexcept {
   if (validate(policy) != errc::ok || !is_action(binding.purpose) || !info(binding.purpose).sends || !usable)
     return errc::invalid_parameter;
-  challenge next = state;
-  detail::forget_old_failures(policy, next, now);
-  if (now < next_issue_at(policy, next)) return info(binding.purpose).limit_error;
-
-  std::uint64_t value = 0;
-  if (!detail::draw_below(rng, detail::pow10_u64(policy.digits), value)) return errc::invalid_parameter;
-  issued_code out{};
-  char digits[code_max_digits]{};
-  for (std::size_t i = policy.digits; i-- > 0;) {
-    digits[i] = static_cast<char>('0' + value % 10U);
-    value /= 10U;
-  }
-  out.code.append(std::string_view(digits, policy.digits));
-  detail::secure_zero(digits, code_max_digits);  // the code leaves only in `out`
-
-  const detail::binding_tags tags = detail::compute_tags(key, binding, out.code.view());
-  using access = detail::challenge_access;
-  access::binding_tag(next) = tags.binding;
-  access::code_tag_of(next) = tags.code;
-  access::issued_ms(next) = detail::ms_of(now);
-  access::expires_ms(next) = detail::sat_add(detail::ms_of(now), detail::to_ms(policy.validity));
-  access::attempts(next) = 0;
-  access::state(next) = challenge_state::live;
-  access::issuing_key(next) = id;
-  state = next;
-  out.expires_at = next.expires_at();
+  drawn_code out{};
+  if (!draw_digits(policy, keyed, id, binding, rng, out)) return errc::invalid_parameter;
   return out;
 }
 }  // namespace detail
@@ -780,6 +834,45 @@ constexpr result<issued_code> issue_code(const code_policy& policy, const key_ri
   if (keyed == nullptr) return errc::invalid_parameter;
   return detail::issue_under(policy, *keyed, !detail::is_zero_key(*keys.primary()), keys.primary_id(), binding, state,
                              now, rng);
+}
+
+// Draws policy.digits digits from `rng` as issue_code does (the same
+// rejection sampling, so a generator in the same state gives the same code)
+// and computes their tags for `binding`, changing no state: the draw of
+// issue_code without its checks of the challenge. invalid_parameter for a
+// policy outside its limits, a purpose that is no sending action, an
+// all-zero key, or a generator that gave no acceptable value.
+template <detail::uniform_random_bit_generator G>
+constexpr result<drawn_code> draw_code(const code_policy& policy, const secret_key& secret,
+                                       const code_binding& binding, G& rng) noexcept {
+  return detail::draw_under(policy, secret, !detail::is_zero_key(secret), key_id{0}, binding, rng);
+}
+
+// The same under the primary key of `keys`, whose id the tags carry (RULES.md
+// §5, key rotation); an empty ring or a zero primary is invalid_parameter.
+template <detail::uniform_random_bit_generator G>
+constexpr result<drawn_code> draw_code(const code_policy& policy, const key_ring& keys, const code_binding& binding,
+                                       G& rng) noexcept {
+  const hmac_sha256_hasher* keyed = keys.prepared(keys.primary_id());
+  if (keyed == nullptr) return errc::invalid_parameter;
+  return detail::draw_under(policy, *keyed, !detail::is_zero_key(*keys.primary()), keys.primary_id(), binding, rng);
+}
+
+// Issues `drawn` (draw_code for this binding) at `now` as issue_code issues
+// the code it draws: the same checks in the same order (the policy, the
+// purpose, the resend interval and the lock, with the same errors, `state`
+// unchanged on error) and the same record, without drawing. A code that is
+// not policy.digits digits (not drawn under this policy) is
+// invalid_parameter. The caller must have drawn it for this binding under a
+// key the challenge's checks will find (the ring's primary at the write):
+// the tags are recorded as they are.
+constexpr result<issued_code> issue_drawn_code(const code_policy& policy, const drawn_code& drawn,
+                                               const code_binding& binding, challenge& state, timestamp now) noexcept {
+  challenge next = state;
+  if (const errc e = detail::issue_refusal(policy, drawn.code.size() == policy.digits, binding, next, now);
+      e != errc::ok)
+    return e;
+  return detail::record_issue(policy, drawn, next, state, now);
 }
 
 // Checks `submitted` against the live code of `state` for `binding` at

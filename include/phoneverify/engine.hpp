@@ -25,8 +25,11 @@
 // back never grants budget (RULES.md §4).
 //
 // Randomness: the random source answers a value or none (never throws). A
-// send whose code cannot be drawn is refused with the action's limit error
-// (reason randomness_unavailable), charges nothing and issues no code; a
+// send draws its RequestId, then its code (and tags it) before it takes any
+// store lock, and drops the code when the limits refuse the send. A send
+// whose code cannot be drawn is refused with the action's limit error
+// (reason randomness_unavailable) whatever the limits would have said,
+// charges nothing and issues no code; a
 // RequestId that cannot be drawn comes from a counter instead (a version-8
 // UUID: RequestIds are not secrets, codes are and never come from a fallback).
 // Either is counted in engine_stats::randomness_failures.
@@ -1752,7 +1755,8 @@ class engine : public detail::action_methods<engine> {
     const auto phone_key = detail::make_key('p', format_phone(binding.phone, phone_format::e164).view());
     const auto quota_key = detail::make_key('q', prepared->quota_account);
     // Each key hashed once, and the memory of all three lookups requested
-    // before the first lock: their cache misses overlap.
+    // before the first lock: their cache misses overlap, and the code's
+    // draw and HMAC below (some hundreds of ns) hide them.
     const auto code_at = challenges_.hashed(code_key.view());
     const auto phone_at = windows_.hashed(phone_key.view());
     const auto quota_at = quotas_.hashed(quota_key.view());
@@ -1764,11 +1768,44 @@ class engine : public detail::action_methods<engine> {
     // still gives the RequestId its words first and the code its words next.
     bool fell_back = false;
     front_.start(out, fell_back);
+    // The code is drawn and tagged now, before any store lock: the loads of
+    // the three lookups complete meanwhile instead of stalling the first
+    // probe, and the critical sections hold no HMAC. It is drawn for every
+    // send that passed prepare and dropped when the limits refuse it (as the
+    // fleet engine does), so a failure of the random source answers
+    // randomness_unavailable whatever the limits would have said, and
+    // touches no state. Under a copy of the primary key of the ring in force,
+    // taken under the challenge's shard lock (the ring may be read only
+    // there, see keys_); the write checks that the ring in force still has
+    // that primary, so a code is always recorded under the primary in force.
+    // (The policy was validated at create and the purpose is a prepared
+    // send's: draw_code's own checks would only repeat those.)
+    primary_copy key = copy_primary(code_at);
+    detail::source_generator rng{&front_.random()};
+    drawn_code drawn_digits{};
+    const bool drawn = key.usable &&
+                       detail::draw_digits(config().policy.code, *key.keyed, key.id, binding, rng, drawn_digits);
+    if (key.keyed) key.keyed->wipe();
+    if (rng.failed) {
+      detail::secure_zero(&drawn_digits, 1);
+      detail::secure_zero(key.secret.data(), key.secret.size());
+      if (!fell_back) front_.count_randomness_failure();  // once per request
+      front_.finish(out, detail::engine_front::no_randomness(a, now));
+      return out;
+    }
     send_result outcome{detail::engine_front::unavailable(a, check_step::quota)};
-    // Decides on copies and writes them back only when the code could be
-    // drawn: a send the random source failed changes no state.
     const auto decide = [&](daily_usage* usage, per_phone_state& windows, challenge& code) {
-      detail::source_generator rng{&front_.random()};
+      // The usual case: the code drawn above, still under the primary in
+      // force. Nothing can fail at random here, so finish_send (all or
+      // nothing by itself) works on the store's state directly.
+      if (drawn && still_primary(key)) {
+        outcome = finish_send(config().policy, drawn_digits, *prepared, {usage, &windows, &code, nullptr}, now);
+        return;
+      }
+      // The keys rotated since the copy (rare), or the draw gave no code
+      // (a source whose every value was rejected):
+      // drawn again under the ring in force, on copies written back only
+      // when the random source gave every value.
       challenge code_copy = code;
       per_phone_state windows_copy = windows;
       daily_usage usage_copy = usage != nullptr ? *usage : daily_usage{};
@@ -1796,6 +1833,8 @@ class engine : public detail::action_methods<engine> {
       if (!phone_held) outcome = detail::engine_front::unavailable(a, check_step::quota, phone_held.retry_at);
     });
     if (!held) outcome = detail::engine_front::unavailable(a, check_step::quota, held.retry_at);
+    detail::secure_zero(key.secret.data(), key.secret.size());
+    detail::secure_zero(&drawn_digits, 1);  // issued or dropped: its digits stay only in `outcome`
     if (!outcome) {
       if (outcome.error().reason() == verdict_reason::randomness_unavailable && !fell_back)
         front_.count_randomness_failure();  // once per request
@@ -1803,7 +1842,42 @@ class engine : public detail::action_methods<engine> {
       return out;
     }
     front_.finish_issued(out, a, *outcome);
+    detail::secure_zero(&*outcome, 1);  // rendered into `out`
     return out;
+  }
+
+  // The primary key of the ring in force as a send found it: its prepared
+  // hasher (to tag the code outside every lock), its id, its secret bytes
+  // (to check, at the write, that it is still the primary in force) and
+  // whether it is usable (not all zero). Wiped by do_send once used.
+  struct primary_copy {
+    std::optional<hmac_sha256_hasher> keyed;
+    secret_key secret{};
+    key_id id = 0;
+    bool usable = false;
+  };
+
+  // Copies the primary of the ring in force under the shard lock of `code_at`
+  // (the ring may be read only under a challenge shard lock, see keys_).
+  primary_copy copy_primary(const challenge_store::hashed_key& code_at) const {
+    primary_copy copy;
+    challenges_.with_shard_lock(code_at, [&] {
+      const key_ring& ring = keys_in_force();
+      const hmac_sha256_hasher* keyed = ring.prepared(ring.primary_id());
+      if (keyed == nullptr) return;
+      copy.keyed.emplace(*keyed);
+      copy.secret = *ring.primary();
+      copy.id = ring.primary_id();
+      copy.usable = !detail::is_zero_key(copy.secret);
+    });
+    return copy;
+  }
+
+  // Whether the ring in force still has `key` as its primary, the same id and
+  // the same bytes (compared in constant time). Only under a challenge shard lock.
+  bool still_primary(const primary_copy& key) const noexcept {
+    const key_ring& ring = keys_in_force();
+    return ring.primary() != nullptr && ring.primary_id() == key.id && constant_time_equal(*ring.primary(), key.secret);
   }
 
   template <class Request>

@@ -1155,15 +1155,12 @@ constexpr check_result decode_check(const reply_view& reply) noexcept {
 // The send (RULES.md §4, §5): the code, the per-phone windows and the daily
 // quota, all charged or none.
 
-// A code drawn before the send's round trip, and its keyed tags: the script
-// cannot draw it (the HMAC key never leaves the process), so it is drawn for
-// every send and dropped when the send is refused. `code` is secret: send it
-// by SMS, never log it.
-struct drawn_code {
-  inline_string<code_max_digits> code;
-  ::phoneverify::detail::binding_tags tags;
-  key_id key = 0;  // the id of the key that made `tags` (0 for a lone secret_key)
-};
+// A code drawn before the send's round trip, and its keyed tags (code.hpp's
+// drawn_code and draw_code): the script cannot draw it (the HMAC key never
+// leaves the process), so it is drawn for every send and dropped when the
+// send is refused. `code` is secret: send it by SMS, never log it.
+using ::phoneverify::drawn_code;
+using ::phoneverify::draw_code;
 
 namespace detail {
 
@@ -1195,53 +1192,6 @@ constexpr void put_issue_args(Blob& blob, std::optional<timestamp> now, const dr
 }
 
 }  // namespace detail
-
-// Draws policy.digits digits from `rng` as issue_code does (the same
-// rejection sampling, so a generator in the same state gives the same code)
-// and computes their tags for `binding`. invalid_parameter for a policy
-// outside its limits, a purpose that is no sending action, an all-zero key,
-// or a generator that gave no acceptable value.
-namespace detail {
-// draw_code under `keyed` (a secret_key, or a keyed hasher of a ring), recorded as `id`.
-template <class Key, ::phoneverify::detail::uniform_random_bit_generator G>
-constexpr result<drawn_code> draw_under(const code_policy& policy, const Key& keyed, bool usable, key_id id,
-                                        const code_binding& binding, G& rng) noexcept {
-  namespace core = ::phoneverify::detail;
-  if (validate(policy) != errc::ok || !::phoneverify::is_action(binding.purpose) ||
-      !::phoneverify::info(binding.purpose).sends || !usable)
-    return errc::invalid_parameter;
-  std::uint64_t value = 0;
-  if (!core::draw_below(rng, core::pow10_u64(policy.digits), value)) return errc::invalid_parameter;
-  char digits[code_max_digits]{};
-  for (std::size_t i = policy.digits; i-- > 0;) {
-    digits[i] = static_cast<char>('0' + value % 10U);
-    value /= 10U;
-  }
-  drawn_code out{};
-  out.code.append(std::string_view(digits, policy.digits));
-  core::secure_zero(digits, code_max_digits);
-  out.tags = core::compute_tags(keyed, binding, out.code.view());
-  out.key = id;
-  return out;
-}
-}  // namespace detail
-
-template <::phoneverify::detail::uniform_random_bit_generator G>
-constexpr result<drawn_code> draw_code(const code_policy& policy, const secret_key& secret,
-                                       const code_binding& binding, G& rng) noexcept {
-  return detail::draw_under(policy, secret, !::phoneverify::detail::is_zero_key(secret), key_id{0}, binding, rng);
-}
-
-// The same under the primary key of `keys`, whose id the tags carry (RULES.md
-// §5, key rotation); an empty ring or a zero primary is invalid_parameter.
-template <::phoneverify::detail::uniform_random_bit_generator G>
-constexpr result<drawn_code> draw_code(const code_policy& policy, const key_ring& keys, const code_binding& binding,
-                                       G& rng) noexcept {
-  const hmac_sha256_hasher* keyed = keys.prepared(keys.primary_id());
-  if (keyed == nullptr) return errc::invalid_parameter;
-  return detail::draw_under(policy, *keyed, !::phoneverify::detail::is_zero_key(*keys.primary()), keys.primary_id(),
-                            binding, rng);
-}
 
 // ARGV: one argument, put_issue_args' then the three windows' count and
 // width, the daily limit, its UTC offset and the margin.

@@ -354,6 +354,17 @@ class sharded_store {
     return dropped;
   }
 
+  // Runs `f()` under the shard lock of `k` and returns its result, without
+  // looking the key up (nothing is read, created or changed): for a caller
+  // that reads, under a shard lock, what lock_each_shard_once's grace period
+  // guards (the engine's key ring), briefly, before its update() of `k`.
+  template <class F>
+  auto with_shard_lock(const hashed_key& k, F&& f) const -> std::invoke_result_t<F&> {
+    PHONEVERIFY_ASSERT(k.owner_ == this, "sharded_store: a hashed_key of another store");
+    std::lock_guard<std::mutex> lock(shard_of(k.hash_).mutex);
+    return std::invoke(f);
+  }
+
   // Takes and releases every shard lock once: when it returns, every update()
   // that was running when it was called has finished (a grace period, e.g.
   // before freeing what such updates may read).
