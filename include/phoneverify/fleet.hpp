@@ -774,33 +774,74 @@ end
 )lua";
 
 // The per-phone windows (sliding_window_state_bytes<10>) as locals: reads
-// wv (false when absent); sets W, the unpacked fields (W[9] .. W[18] the
-// times, newest first), and size, 0 for none. The checks are
-// sliding_window_state<10>::from_bytes's (RULES.md §9): each time exact and
-// none newer than the one before, zeros after `size`.
-inline constexpr char windows_fields_lua[] = R"lua(local W, size = nil, 0
+// wv (false when absent); sets size, 0 for none, and w1 .. w10, the times,
+// newest first (0 past size). The checks are
+// sliding_window_state<10>::from_bytes's (RULES.md §9), in its order: each
+// time exact and none newer than the one before, zeros after `size`. The
+// fields are unpacked into locals and the times checked one by one, not
+// into a table and a loop: a table is a heap allocation on every call that
+// the collector then sweeps.
+inline constexpr char windows_fields_lua[] = R"lua(local size, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10 = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 if wv then
   if #wv ~= 96 then return {2} end
-  W = {up('>BBHHHHHI4i8i8i8i8i8i8i8i8i8i8', wv)}
-  if W[1] == 0 then
+  local ver, kind, cap, z1, z2, z3, z4
+  ver, kind, cap, size, z1, z2, z3, z4, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10 =
+    up('>BBHHHHHI4i8i8i8i8i8i8i8i8i8i8', wv)
+  if ver == 0 then
     if wv ~= rep('\0', 96) then return {3} end
   else
-    if W[1] ~= 1 then return {3} end
-    if W[2] ~= 18 then return {4} end
-    size = W[4]
-    if W[3] ~= 10 or W[5] ~= 0 or W[6] ~= 0 or W[7] ~= 0 or W[8] ~= 0 or size > 10 then return {5} end
-    local prev = LIMIT
-    for k = 9, 18 do
-      local x = W[k]
-      if k > size + 8 then
-        if x ~= 0 then return {5} end
-      else
-        if x == -9223372036854775808 then return {5} end
-        if x >= LIMIT or x < -LIMIT then return {6} end
-        if x > prev then return {5} end
-        prev = x
-      end
-    end
+    if ver ~= 1 then return {3} end
+    if kind ~= 18 then return {4} end
+    if cap ~= 10 or z1 ~= 0 or z2 ~= 0 or z3 ~= 0 or z4 ~= 0 or size > 10 then return {5} end
+    if size >= 1 then
+      if w1 == -9223372036854775808 then return {5} end
+      if w1 >= LIMIT or w1 < -LIMIT then return {6} end
+    elseif w1 ~= 0 then return {5} end
+    if size >= 2 then
+      if w2 == -9223372036854775808 then return {5} end
+      if w2 >= LIMIT or w2 < -LIMIT then return {6} end
+      if w2 > w1 then return {5} end
+    elseif w2 ~= 0 then return {5} end
+    if size >= 3 then
+      if w3 == -9223372036854775808 then return {5} end
+      if w3 >= LIMIT or w3 < -LIMIT then return {6} end
+      if w3 > w2 then return {5} end
+    elseif w3 ~= 0 then return {5} end
+    if size >= 4 then
+      if w4 == -9223372036854775808 then return {5} end
+      if w4 >= LIMIT or w4 < -LIMIT then return {6} end
+      if w4 > w3 then return {5} end
+    elseif w4 ~= 0 then return {5} end
+    if size >= 5 then
+      if w5 == -9223372036854775808 then return {5} end
+      if w5 >= LIMIT or w5 < -LIMIT then return {6} end
+      if w5 > w4 then return {5} end
+    elseif w5 ~= 0 then return {5} end
+    if size >= 6 then
+      if w6 == -9223372036854775808 then return {5} end
+      if w6 >= LIMIT or w6 < -LIMIT then return {6} end
+      if w6 > w5 then return {5} end
+    elseif w6 ~= 0 then return {5} end
+    if size >= 7 then
+      if w7 == -9223372036854775808 then return {5} end
+      if w7 >= LIMIT or w7 < -LIMIT then return {6} end
+      if w7 > w6 then return {5} end
+    elseif w7 ~= 0 then return {5} end
+    if size >= 8 then
+      if w8 == -9223372036854775808 then return {5} end
+      if w8 >= LIMIT or w8 < -LIMIT then return {6} end
+      if w8 > w7 then return {5} end
+    elseif w8 ~= 0 then return {5} end
+    if size >= 9 then
+      if w9 == -9223372036854775808 then return {5} end
+      if w9 >= LIMIT or w9 < -LIMIT then return {6} end
+      if w9 > w8 then return {5} end
+    elseif w9 ~= 0 then return {5} end
+    if size >= 10 then
+      if w10 == -9223372036854775808 then return {5} end
+      if w10 >= LIMIT or w10 < -LIMIT then return {6} end
+      if w10 > w9 then return {5} end
+    elseif w10 ~= 0 then return {5} end
   end
 end
 )lua";
@@ -816,9 +857,9 @@ inline constexpr char windows_verdict_lua[] = R"lua(local longest = 0
 if WW1 > longest then longest = WW1 end
 if WW2 > longest then longest = WW2 end
 if WW3 > longest then longest = WW3 end
-if size ~= 0 and W[9] + longest <= now then size = 0 end
+if size ~= 0 and w1 + longest <= now then size = 0 end
 local at = now
-if size ~= 0 and W[9] > at then at = W[9] end
+if size ~= 0 and w1 > at then at = w1 end
 local wallow, wnever, wretry = true, false, nil
 for i = 1, 3 do
   local cnt, width = WC1, WW1
@@ -828,7 +869,12 @@ for i = 1, 3 do
   if cnt < 1 then
     wallow, wnever = false, true
   elseif cnt <= size then
-    local b = W[8 + cnt]
+    local b = w1
+    if cnt > 1 then
+      if cnt == 2 then b = w2 elseif cnt == 3 then b = w3 elseif cnt == 4 then b = w4 elseif cnt == 5 then b = w5
+      elseif cnt == 6 then b = w6 elseif cnt == 7 then b = w7 elseif cnt == 8 then b = w8 elseif cnt == 9 then b = w9
+      else b = w10 end
+    end
     if b > at - width then
       wallow = false
       if wretry == nil or b + width > wretry then wretry = b + width end
@@ -838,11 +884,12 @@ end
 local wbytes = nil
 if at + longest > now then
   if size == 0 then
-    wbytes = '\1\18\0\10\0\1' .. rep('\0', 10) .. pk('>i8', at) .. rep('\0', 72)
+    wbytes = '\1\18\0\10\0\1\0\0\0\0\0\0\0\0\0\0' .. pk('>i8', at) ..
+      '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
   else
     local n = size + 1
     if n > 10 then n = 10 end
-    wbytes = '\1\18\0\10\0' .. string.char(n) .. rep('\0', 10) .. pk('>i8', at) .. string.sub(wv, 17, 88)
+    wbytes = '\1\18\0\10\0' .. string.char(n) .. '\0\0\0\0\0\0\0\0\0\0' .. pk('>i8', at) .. string.sub(wv, 17, 88)
   end
 end
 )lua";
