@@ -1024,6 +1024,16 @@ TEST_CASE("a send with one damaged key refuses closed and writes none of its key
       {1, {"RPUSH", "", "x"}, fleet::fault::state_wrong_type},
       {2, {"HSET", "", "f", "v"}, fleet::fault::state_wrong_type},
       {2, {"SET", "", std::string(16, '\x07')}, fleet::fault::state_wrong_version},
+      // Each field of the headers the script reads as one number.
+      {1, {"SET", "", std::string("\x02") + windows_bytes(18, 1, {base_ms - 1000}).substr(1)},
+       fleet::fault::state_wrong_version},
+      {1, {"SET", "", windows_bytes(18, 1, {base_ms - 1000}).replace(3, 1, 1, '\x09')}, fleet::fault::state_invalid},
+      {1, {"SET", "", windows_bytes(18, 1, {base_ms - 1000}).replace(7, 1, 1, '\x01')}, fleet::fault::state_invalid},
+      {1, {"SET", "", windows_bytes(18, 1, {base_ms - 1000}).replace(15, 1, 1, '\x01')}, fleet::fault::state_invalid},
+      {2, {"SET", "", std::string("\x01\x11\0\0\x80\0\0\0\0\0\0\x01\0\0\0\0", 16)}, fleet::fault::state_wrong_kind},
+      {2, {"SET", "", std::string("\x01\x10\0\x01\x80\0\0\0\0\0\0\x01\0\0\0\0", 16)}, fleet::fault::state_invalid},
+      {2, {"SET", "", std::string("\x01\x10\0\0\x80\0\0\0\0\0\0\x01\0\0\0\x01", 16)}, fleet::fault::state_invalid},
+      {2, {"SET", "", std::string("\0\0\0\0\0\0\0\0\0\0\0\x01\0\0\0\0", 16)}, fleet::fault::state_wrong_version},
       {0, {"SET", "", std::string(64, '\x09')}, fleet::fault::state_wrong_version},
   };
   const std::array<std::string_view, 3> names{keys.challenge.view(), keys.phone.view(), keys.quota->view()};
