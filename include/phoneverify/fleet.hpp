@@ -615,42 +615,49 @@ local cv = redis.pcall('GET', KEYS[1])
 if type(cv) == 'table' then return {1} end
 )lua";
 
-inline constexpr char check_body[] = R"lua(-- forgettable_at of the fields as they are (nil: nothing to remember).
-local function dies_at()
-  local at = nil
-  if st ~= 0 then at = iss + RESEND end
-  if st == 1 and (at == nil or exp > at) then at = exp end
-  if fail ~= 0 then local t = lf + LOCKOUT if at == nil or t > at then at = t end end
-  if bud ~= 0 then
-    local a = bud * BW
-    local q = floor(a / FB)
-    if q * FB > a then q = q - 1 elseif (q + 1) * FB <= a then q = q + 1 end
-    if q * FB < a then q = q + 1 end
-    local t = lf + q
-    if at == nil or t > at then at = t end
-  end
-  return at
+// forgettable_at of the challenge's fields as they are, into `at` (nil:
+// nothing to remember): written out where it is used, twice (before the
+// transition and after it), not a function, as budget_used_at below: a
+// function is a closure made on every call, and each local it reads an
+// upvalue, heap allocations the collector then sweeps.
+inline constexpr char check_dies_lua[] = R"lua(at = nil
+if st ~= 0 then at = iss + RESEND end
+if st == 1 and (at == nil or exp > at) then at = exp end
+if fail ~= 0 then local t = lf + LOCKOUT if at == nil or t > at then at = t end end
+if bud ~= 0 then
+  local a = bud * BW
+  local q = floor(a / FB)
+  if q * FB > a then q = q - 1 elseif (q + 1) * FB <= a then q = q + 1 end
+  if q * FB < a then q = q + 1 end
+  local t = lf + q
+  if at == nil or t > at then at = t end
 end
--- budget_used_at: the failure budget drains linearly over its window.
-local function budget_used()
-  if bud == 0 or now <= lf then return bud end
-  local elapsed = now - lf
-  if elapsed >= BW then return 0 end
-  local a = elapsed * FB
-  local drained = floor(a / BW)
-  if drained * BW > a then drained = drained - 1 elseif (drained + 1) * BW <= a then drained = drained + 1 end
-  if drained >= bud then return 0 end
-  return bud - drained
-end
+)lua";
+// A challenge that can no longer deny reads as none (the engine's eviction).
+inline constexpr char check_evict_lua[] = R"lua(local at
 if st ~= 0 or fail ~= 0 or bud ~= 0 then
-  local at = dies_at()
-  if at == nil or at <= now then st, att, kid, fail, bud, iss, exp, lf = 0, 0, 0, 0, 0, 0, 0, 0 end
+)lua";
+// Then budget_used_at (the failure budget drains linearly over its window),
+// once: nothing it reads changes before its two uses; and the transition.
+inline constexpr char check_body[] = R"lua(  if at == nil or at <= now then st, att, kid, fail, bud, iss, exp, lf = 0, 0, 0, 0, 0, 0, 0, 0 end
+end
+local used = bud
+if bud ~= 0 and now > lf then
+  local elapsed = now - lf
+  if elapsed >= BW then
+    used = 0
+  else
+    local a = elapsed * FB
+    local drained = floor(a / BW)
+    if drained * BW > a then drained = drained - 1 elseif (drained + 1) * BW <= a then drained = drained + 1 end
+    if drained >= bud then used = 0 else used = bud - drained end
+  end
 end
 local status, changed = 7, false
 if fail ~= 0 and now >= lf + LOCKOUT then fail, changed = 0, true end
 if fail >= MAXCF and now < lf + LOCKOUT then
   status = 5
-elseif bud ~= 0 and budget_used() >= FB then
+elseif bud ~= 0 and used >= FB then
   status = 9
 elseif st == 2 then
   status = 3
@@ -676,7 +683,7 @@ elseif st == 1 then
       if binding_ok and WELL == 1 and string.sub(TAGS, tags + 17, tags + 32) == string.sub(cv, 49, 64) then
         st, fail, status, changed = 2, 0, 0, true
       else
-        local natt, nfail, nbud, nlf = att, fail, budget_used() + 1, lf
+        local natt, nfail, nbud, nlf = att, fail, used + 1, lf
         if natt < 255 then natt = natt + 1 end
         if nfail < 65535 then nfail = nfail + 1 end
         if now > nlf then nlf = now end
@@ -689,16 +696,17 @@ elseif st == 1 then
     end
   end
 end
-if changed then
-  local at = dies_at()
-  if at == nil or at <= now then
-    redis.call('DEL', KEYS[1])
-  else
-    local ttl = at + margin - now
-    if ttl < 1 then ttl = 1 end
-    redis.call('SET', KEYS[1], pk('>BBBBHHi8i8i8', 2, st, att, kid, fail, bud, iss, exp, lf) .. string.sub(cv, 33, 64),
-      'PX', format('%d', ttl))
-  end
+if not changed then return {0, status} end
+)lua";
+// The changed challenge: deleted when it can no longer deny, else kept
+// until then plus the margin.
+inline constexpr char check_tail[] = R"lua(if at == nil or at <= now then
+  redis.call('DEL', KEYS[1])
+else
+  local ttl = at + margin - now
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', KEYS[1], pk('>BBBBHHi8i8i8', 2, st, att, kid, fail, bud, iss, exp, lf) .. string.sub(cv, 33, 64),
+    'PX', format('%d', ttl))
 end
 return {0, status}
 )lua";
@@ -1060,7 +1068,8 @@ return {0, 0, 0, now, nexp}
 )lua";
 
 inline constexpr auto flow_source = concat(lua_base, lua_clock, lua_helpers, read_lua, flow_body);
-inline constexpr auto check_source = concat(lua_base, lua_clock, check_head, challenge_fields_lua, check_body);
+inline constexpr auto check_source = concat(lua_base, lua_clock, check_head, challenge_fields_lua, check_evict_lua,
+                                             check_dies_lua, check_body, check_dies_lua, check_tail);
 inline constexpr auto send_source =
     concat(lua_base, send_head, blob_clock_lua, send_reads, challenge_fields_lua, windows_fields_lua, quota_fields_lua, issue_rule_lua,
            windows_verdict_lua, quota_verdict_lua, send_verdict_lua, issue_write_lua, send_tail);
