@@ -982,8 +982,8 @@ inline constexpr char send_verdict_lua[] = R"lua(if not (issued and wallow and d
 end
 )lua";
 
-// The new code's challenge (version 2, tags TAGS, issued by key KID,
-// valid VALID ms) written to KEYS[1] until it is forgettable plus the
+// The new code's challenge (version 2, the tags the first 32 bytes of A,
+// the argument; issued by key KID, valid VALID ms) written to KEYS[1] until it is forgettable plus the
 // margin (SET ... PX, at least 1 ms: PX counts from `now`, the clock that
 // decided; see lua_helpers' put); sets nexp, its expiry.
 inline constexpr char issue_write_lua[] = R"lua(local nexp = now + VALID
@@ -994,7 +994,7 @@ do
   if bud ~= 0 then local t = lf + cdiv(bud * BW, FB) if t > dies then dies = t end end
   local ttl = dies + margin - now
   if ttl < 1 then ttl = 1 end
-  redis.call('SET', KEYS[1], pk('>BBBBHHi8i8i8c32', 2, 1, 0, KID, fail_now, bud, now, nexp, lf, TAGS), 'PX',
+  redis.call('SET', KEYS[1], pk('>BBBBHHi8i8i8c32', 2, 1, 0, KID, fail_now, bud, now, nexp, lf, A), 'PX',
     format('%d', ttl))
 end
 )lua";
@@ -1003,8 +1003,8 @@ end
 // actions that count one, the daily quota, all charged or none, as the
 // core's admit_all. KEYS: the challenge, the windows [, the quota]. ARGV:
 // one argument (each argument is a string Redis makes for the script):
-// put_issue_args' clock, the new code's tags (drawn in C++) and code
-// policy, then, as big-endian int64 (put_i64), three windows as count and
+// put_issue_args' new code's tags (drawn in C++), clock and code policy,
+// then, as big-endian int64 (put_i64), three windows as count and
 // width (ms), the daily limit and UTC offset (ms), margin. Every key's
 // value comes from one MGET (false when absent); MGET answers nil for a
 // value of another type too, so EXISTS, asked only when a value is absent,
@@ -1017,9 +1017,9 @@ end
 inline constexpr char send_head[] = R"lua(local A = ARGV[1]
 local nkeys = #KEYS
 if #A ~= 176 or (nkeys ~= 2 and nkeys ~= 3) then return {7} end
-local CLOCK, TAGS, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin
-CLOCK, now, TAGS, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin =
-  up('>i8i8c32i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8', A)
+local CLOCK, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin
+CLOCK, now, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, WC1, WW1, WC2, WW2, WC3, WW3, DL, OFF, margin =
+  up('>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8', A, 33)
 )lua";
 
 // The clock of the send and the issue step, from their argument: CLOCK 1
@@ -1231,23 +1231,27 @@ using ::phoneverify::draw_code;
 namespace detail {
 
 // The one argument of the send and of the sharded issue step, which decide
-// a new code alike, starts with the clock (1 and the caller's time in ms,
-// or 0 and 0 for the server's TIME), the new code's two tags (16 bytes
-// each, computed in C++: the HMAC key never leaves the process, the
-// scripts store the tags and never derive them), then the code policy's limits in milliseconds and counts
-// (validity, resend, max_consecutive_failures, lockout, failure_budget,
-// budget window) and the id of the key that made the tags, as big-endian
-// int64; each script appends its own after them. One argument, not four:
-// Redis makes a Lua string of each argument on every call.
+// a new code alike, starts with the new code's two tags (16 bytes each,
+// computed in C++: the HMAC key never leaves the process, the scripts store
+// the tags and never derive them), then the clock (1 and the caller's time
+// in ms, or 0 and 0 for the server's TIME), the code policy's limits in
+// milliseconds and counts (validity, resend, max_consecutive_failures,
+// lockout, failure_budget, budget window) and the id of the key that made
+// the tags, as big-endian int64; each script appends its own after them.
+// One argument, not four: Redis makes a Lua string of each argument on
+// every call. The tags first: the scripts unpack the numbers from byte 33
+// and pack the new challenge's tags straight from the argument (struct's
+// c32 takes the first 32 bytes of a longer string), so no Lua string is
+// made of them.
 inline constexpr std::size_t issue_args_size = 2 * 8 + 32 + 7 * 8;
 template <class Blob>
 constexpr void put_issue_args(Blob& blob, std::optional<timestamp> now, const drawn_code& code,
                               const code_policy& policy) noexcept {
   namespace core = ::phoneverify::detail;
-  put_i64(blob, now ? 1 : 0);
-  put_i64(blob, now ? static_cast<std::int64_t>(now->time_since_epoch().count()) : 0);
   for (std::byte b : code.tags.binding) blob.push_back(static_cast<char>(b));
   for (std::byte b : code.tags.code) blob.push_back(static_cast<char>(b));
+  put_i64(blob, now ? 1 : 0);
+  put_i64(blob, now ? static_cast<std::int64_t>(now->time_since_epoch().count()) : 0);
   put_i64(blob, core::to_ms(policy.validity));
   put_i64(blob, core::to_ms(policy.resend_interval));
   put_i64(blob, policy.max_consecutive_failures);
@@ -1424,9 +1428,9 @@ return {0, 0, 0, dretry, now, dv or '', ''}
 // script's.
 inline constexpr char issue_step_head[] = R"lua(local A = ARGV[1]
 if #A ~= 168 then return {7} end
-local CLOCK, TAGS, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, margin, WA, WN, WR, HQ, DA, DN, DR
-CLOCK, now, TAGS, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, margin, WA, WN, WR, HQ, DA, DN, DR =
-  up('>i8i8c32i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8', A)
+local CLOCK, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, margin, WA, WN, WR, HQ, DA, DN, DR
+CLOCK, now, VALID, RESEND, MAXCF, LOCKOUT, FB, BW, KID, margin, WA, WN, WR, HQ, DA, DN, DR =
+  up('>i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8i8', A, 33)
 )lua";
 inline constexpr char issue_step_read[] = R"lua(local cv = redis.pcall('GET', KEYS[1])
 if type(cv) == 'table' then return {1} end
