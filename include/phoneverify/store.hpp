@@ -174,14 +174,23 @@ class sharded_store {
  public:
   using value_type = V;
   static constexpr std::size_t max_key_size = MaxKeySize;
+  // Keys of at most this many bytes are held in their slot; longer ones (up
+  // to MaxKeySize) in a record of their own that the slot names. Slots stay
+  // small, so a lookup reads few cache lines, and a store sized for long keys
+  // holds the usual short ones in a fraction of the memory.
+  static constexpr std::size_t inline_key_size = MaxKeySize < 24 ? MaxKeySize : 24;
   // The largest capacity (a precondition): table sizes stay far from overflow.
   static constexpr std::size_t max_capacity = ~std::size_t{0} / 8;
 
   // At most `capacity` (<= max_capacity) entries split evenly over `shards`
   // stripes (clamped to 1..capacity; 0: store_shards_for), keys hashed under
   // `hash_key`. A key is refused when its own shard is full, so leave headroom
-  // over the expected live keys. All memory is allocated here, about
-  // (MaxKeySize + sizeof(V) + 9) * 1.5 to 3 bytes per entry of capacity.
+  // over the expected live keys. All memory is allocated here: a slot of
+  // (16 + min(MaxKeySize, inline_key_size) + sizeof(V)) bytes, rounded up to
+  // V's alignment, 1.5 to 3 times per entry of capacity, all written at once;
+  // and, when MaxKeySize > inline_key_size, MaxKeySize bytes per entry of
+  // capacity for the longer keys, reserved here and touched only as such
+  // keys arrive.
   sharded_store(std::size_t capacity, const store_hash_key& hash_key, std::size_t shards = default_store_shards,
                 IsDead is_dead = IsDead{})
       : hash_key_(detail::siphash_key_from_bytes(hash_key)),
@@ -201,15 +210,24 @@ class sharded_store {
     // the kernel can back with huge pages (one TLB entry per 2 MiB instead of
     // 512, so a lookup at a random key misses the TLB far less often).
     block_ = allocate_slots(slot_total());
+    // A long key's record per entry a shard may hold (count <= limit), so a
+    // shard never runs out of them; only the records in use are ever written.
+    // (One block, shard 0's records first: the store keeps no other pointer to it.)
+    char* const long_keys =
+        has_long_keys ? static_cast<char*>(::operator new(shard_count_ * largest * MaxKeySize)) : nullptr;
     for (std::size_t i = 0; i < shard_count_; ++i) {
       shard& s = shards_[i];
       s.limit = capacity / shard_count_ + (i < capacity % shard_count_ ? 1 : 0);
       s.mask = slot_mask_;
       s.slots = block_ + i * (slot_mask_ + 1);
+      if constexpr (has_long_keys) s.long_keys = long_keys + i * largest * MaxKeySize;
     }
   }
 
-  ~sharded_store() { free_slots(block_, slot_total()); }
+  ~sharded_store() {
+    free_slots(block_, slot_total());
+    if constexpr (has_long_keys) ::operator delete(shards_[0].long_keys);
+  }
 
   sharded_store(const sharded_store&) = delete;
   sharded_store& operator=(const sharded_store&) = delete;
@@ -380,7 +398,7 @@ class sharded_store {
       shard& s = shards_[n];
       std::lock_guard<std::mutex> lock(s.mutex);
       for (std::size_t i = 0; i <= s.mask; ++i)
-        if (s.slots[i].tag != 0) std::invoke(f, s.slots[i].key_view(), static_cast<const V&>(s.slots[i].value));
+        if (s.slots[i].tag != 0) std::invoke(f, s.key_view(i), static_cast<const V&>(s.slots[i].value));
     }
   }
 
@@ -395,7 +413,7 @@ class sharded_store {
       for (std::size_t i = 0; i <= s.mask; ++i) {
         if (s.slots[i].tag == 0) continue;
         const V& value = s.slots[i].value;
-        if (!std::invoke(is_dead_, value, now)) std::invoke(f, s.slots[i].key_view(), value);
+        if (!std::invoke(is_dead_, value, now)) std::invoke(f, s.key_view(i), value);
       }
     }
   }
@@ -417,14 +435,18 @@ class sharded_store {
   std::size_t shard_count() const noexcept { return shard_count_; }
 
  private:
-  // The tag, the key and the value side by side: a lookup reads one line for
-  // the tag and the start of the key, and the value follows it.
+  static constexpr bool has_long_keys = MaxKeySize > inline_key_size;
+  static constexpr std::size_t no_record = ~std::size_t{0};
+
+  // The tag, the key (or the index of its record) and the value side by
+  // side: a lookup reads the line of the tag and the key, and the value follows it.
   struct slot {
-    std::uint64_t tag;  // 0: empty; else the key's hash (top bit set)
-    std::uint8_t key_size;
-    std::array<char, MaxKeySize> key;
+    std::uint64_t tag;   // 0: empty; else the key's hash (top bit set)
+    std::uint64_t meta;  // the key's size in the low byte; above it, the index of its record (a long key)
+    std::array<char, inline_key_size> key;
     V value;
-    std::string_view key_view() const noexcept { return {key.data(), key_size}; }
+    std::size_t key_size() const noexcept { return static_cast<std::size_t>(meta & 0xFFu); }
+    std::size_t record() const noexcept { return static_cast<std::size_t>(meta >> 8); }
   };
 
   static_assert(std::is_trivially_destructible_v<slot>, "slots are freed without running destructors");
@@ -464,6 +486,32 @@ class sharded_store {
     std::size_t limit = 0;
     std::size_t mask = 0;
     slot* slots = nullptr;  // mask + 1 slots of the store's one block
+    // The records of keys longer than inline_key_size, MaxKeySize bytes each
+    // (limit of them): the first `records_used` were handed out at least
+    // once; the freed ones form a list through their first bytes from `free_record`.
+    char* long_keys = nullptr;
+    std::size_t records_used = 0;
+    std::size_t free_record = no_record;
+
+    const char* key_data(const slot& e) const noexcept {
+      if constexpr (has_long_keys) {
+        if (e.key_size() > inline_key_size) return long_keys + e.record() * MaxKeySize;
+      }
+      return e.key.data();
+    }
+    std::string_view key_view(std::size_t i) const noexcept { return {key_data(slots[i]), slots[i].key_size()}; }
+
+    // Hands the record of a long key back (the entry at `i` is leaving).
+    void release_key(std::size_t i) noexcept {
+      if constexpr (has_long_keys) {
+        if (slots[i].key_size() <= inline_key_size) return;
+        const std::size_t r = slots[i].record();
+        std::memcpy(long_keys + r * MaxKeySize, &free_record, sizeof free_record);
+        free_record = r;
+      } else {
+        static_cast<void>(i);
+      }
+    }
     bool futile_valid = false;  // every entry was alive at futile_at when the shard was last found full
     timestamp futile_at{};
     // While futile_valid: no entry dies before it (the earliest dies_at at the
@@ -479,8 +527,8 @@ class sharded_store {
           at = i;
           return false;
         }
-        if (t == h && slots[i].key_size == key.size() &&
-            (key.empty() || std::memcmp(slots[i].key.data(), key.data(), key.size()) == 0)) {
+        if (t == h && slots[i].key_size() == key.size() &&
+            (key.empty() || std::memcmp(key_data(slots[i]), key.data(), key.size()) == 0)) {
           at = i;
           return true;
         }
@@ -491,8 +539,19 @@ class sharded_store {
     void insert_at(std::size_t i, std::uint64_t h, std::string_view key) noexcept {
       slots[i].tag = h;
       slots[i].value = V{};
-      slots[i].key_size = static_cast<std::uint8_t>(key.size());
-      if (!key.empty()) std::memcpy(slots[i].key.data(), key.data(), key.size());
+      slots[i].meta = key.size();
+      char* to = slots[i].key.data();
+      if constexpr (has_long_keys) {
+        if (key.size() > inline_key_size) {
+          // count < limit here, so a record is free or never handed out.
+          std::size_t r = free_record;
+          if (r != no_record) std::memcpy(&free_record, long_keys + r * MaxKeySize, sizeof free_record);
+          else r = records_used++;
+          slots[i].meta |= static_cast<std::uint64_t>(r) << 8;
+          to = long_keys + r * MaxKeySize;
+        }
+      }
+      if (!key.empty()) std::memcpy(to, key.data(), key.size());
       ++count;
     }
 
@@ -510,6 +569,7 @@ class sharded_store {
     // Removes the entry at `i` and closes the gap: every later entry of the
     // cluster is re-seated, so no probe is cut short (no tombstones).
     void remove_at(std::size_t i) noexcept {
+      release_key(i);
       slots[i].tag = 0;
       --count;
       for (std::size_t j = (i + 1) & mask; slots[j].tag != 0; j = (j + 1) & mask) reseat(j);
@@ -561,6 +621,7 @@ class sharded_store {
       if (s.slots[i].tag == 0) continue;
       const V& value = s.slots[i].value;
       if (std::invoke(is_dead_, value, now)) {
+        s.release_key(i);
         s.slots[i].tag = 0;
         --s.count;
       } else {
