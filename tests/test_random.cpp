@@ -189,6 +189,51 @@ TEST_CASE("chacha20 keystream equals OpenSSL's ChaCha20 for random keys, nonces 
 }
 #endif
 
+TEST_CASE("chacha20_blocks4 (SSE2 where built with it) equals four chacha20_block calls, also across the counter's wrap",
+          "[random]") {
+  // The generator's batch: the four blocks of counters c .. c + 3 at once.
+  // Against the portable block function of the RFC 8439 vectors above, for
+  // random keys, nonces and counters, and every counter whose four blocks
+  // wrap past 2^32 - 1 (the lanes wrap as the 32-bit counter does).
+  pv::test::splitmix64 rng{pv::test::test_seed("chacha20 blocks4", 0x4B10C)};
+  const auto matches = [](const d::chacha20_key_words& key, std::uint32_t counter, const d::chacha20_nonce_words& nonce) {
+    d::chacha20_blocks4_t four{};
+    d::chacha20_blocks4(key, counter, nonce, four);
+    for (std::uint32_t b = 0; b < 4; ++b) {
+      d::chacha20_block_t one{};
+      d::chacha20_block(key, static_cast<std::uint32_t>(counter + b), nonce, one);
+      if (one != four[b]) return false;
+    }
+    return true;
+  };
+  std::size_t checked = 0;
+  for (int round = 0; round < 2000; ++round) {
+    d::chacha20_key_words key{};
+    d::chacha20_nonce_words nonce{};
+    for (auto& w : key) w = static_cast<std::uint32_t>(rng());
+    for (auto& w : nonce) w = static_cast<std::uint32_t>(rng());
+    const std::uint32_t counters[] = {static_cast<std::uint32_t>(rng()), 0u, 0xFFFFFFFDu, 0xFFFFFFFEu, 0xFFFFFFFFu};
+    for (const std::uint32_t c : counters) {
+      REQUIRE(matches(key, c, nonce));
+      ++checked;
+    }
+  }
+  CHECK(checked == 10000);
+  // RFC 8439 §2.3.2's block is the first of the four from its counter, and the second of the four from one before.
+  d::chacha20_blocks4_t four{};
+  d::chacha20_blocks4(d::chacha20_key_from_bytes(rfc_key()), 1, d::chacha20_nonce_from_bytes(bytes_from(rfc_232_nonce)), four);
+  CHECK(four[0] == rfc_232_output);
+  d::chacha20_blocks4(d::chacha20_key_from_bytes(rfc_key()), 0, d::chacha20_nonce_from_bytes(bytes_from(rfc_232_nonce)), four);
+  CHECK(four[1] == rfc_232_output);
+  CHECK(four[0] != rfc_232_output);
+  // And in a constant expression (the portable path).
+  STATIC_REQUIRE([] {
+    d::chacha20_blocks4_t c{};
+    d::chacha20_blocks4(d::chacha20_key_from_bytes(rfc_key()), 1, d::chacha20_nonce_from_bytes(bytes_from(rfc_232_nonce)), c);
+    return c[0] == rfc_232_output;
+  }());
+}
+
 TEST_CASE("chacha20_generator returns the documented fast-key-erasure stream", "[random]") {
   // Proves the layout: first 32 bytes of each 4-block batch re-key, the rest
   // is output; the second batch is computed under the new key.

@@ -130,8 +130,8 @@ class chacha20_generator {
 
   constexpr void refill() noexcept {
     PHONEVERIFY_ASSERT(keyed_, "chacha20_generator: used after move");
-    for (std::size_t b = 0; b < batch_blocks; ++b)
-      detail::chacha20_block(key_, static_cast<std::uint32_t>(b), nonce_, buffer_[b]);
+    static_assert(batch_blocks == 4, "a batch is the four blocks chacha20_blocks4 computes together");
+    detail::chacha20_blocks4(key_, 0, nonce_, buffer_);
     for (std::size_t i = 0; i < key_words; ++i) {
       key_[i] = buffer_[0][i];  // the next key: the old one is gone
       buffer_[0][i] = 0;
@@ -165,7 +165,7 @@ class chacha20_generator {
 
   detail::chacha20_key_words key_;
   detail::chacha20_nonce_words nonce_;
-  std::array<detail::chacha20_block_t, batch_blocks> buffer_{};
+  detail::chacha20_blocks4_t buffer_{};
   std::size_t next_ = outputs_per_batch;  // index of the next 64-bit output; a full batch means "refill"
   bool keyed_ = true;
 };

@@ -2,8 +2,10 @@
 // phoneverify: the ChaCha20 block function and keystream (RFC 8439 §2.1-§2.4).
 //
 // The core of chacha20_generator (random.hpp), written from RFC 8439:
-// constexpr, no heap, no intrinsics, no <random>. Not part of the public
-// contract.
+// constexpr, no heap, no <random>. Four consecutive blocks at once
+// (chacha20_blocks4) use SSE2 where the compiler targets it, outside
+// constant evaluation; the portable code is the reference it must equal.
+// Not part of the public contract.
 #ifndef PHONEVERIFY_DETAIL_CHACHA20_HPP
 #define PHONEVERIFY_DETAIL_CHACHA20_HPP
 
@@ -11,6 +13,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
+
+#if defined(__SSE2__) && !defined(PHONEVERIFY_NO_SIMD)
+#include <emmintrin.h>
+#define PHONEVERIFY_CHACHA20_SSE2 1
+#else
+#define PHONEVERIFY_CHACHA20_SSE2 0
+#endif
 
 namespace phoneverify::detail {
 
@@ -59,6 +69,73 @@ constexpr void chacha20_block(const chacha20_key_words& key, std::uint32_t count
     chacha20_quarter_round(s, 3, 4, 9, 14);
   }
   for (std::size_t i = 0; i < chacha20_block_words; ++i) out[i] = s[i] + input[i];
+}
+
+using chacha20_blocks4_t = std::array<chacha20_block_t, 4>;
+
+// The four blocks of counters counter .. counter + 3 (mod 2^32), one at a time.
+constexpr void chacha20_blocks4_portable(const chacha20_key_words& key, std::uint32_t counter,
+                                         const chacha20_nonce_words& nonce, chacha20_blocks4_t& out) noexcept {
+  for (std::uint32_t b = 0; b < 4; ++b) chacha20_block(key, static_cast<std::uint32_t>(counter + b), nonce, out[b]);
+}
+
+#if PHONEVERIFY_CHACHA20_SSE2
+// The same four blocks side by side: lane b of vector i is word i of block
+// b, so every step of a quarter round is one SSE2 instruction for all four
+// (a rotation three), then each group of four words is transposed back into
+// the blocks' order.
+inline void chacha20_blocks4_sse2(const chacha20_key_words& key, std::uint32_t counter,
+                                  const chacha20_nonce_words& nonce, chacha20_blocks4_t& out) noexcept {
+  const auto splat = [](std::uint32_t w) { return _mm_set1_epi32(static_cast<int>(w)); };
+  __m128i input[16] = {splat(0x61707865u), splat(0x3320646eu), splat(0x79622d32u), splat(0x6b206574u),
+                       splat(key[0]),      splat(key[1]),      splat(key[2]),      splat(key[3]),
+                       splat(key[4]),      splat(key[5]),      splat(key[6]),      splat(key[7]),
+                       _mm_add_epi32(splat(counter), _mm_set_epi32(3, 2, 1, 0)),
+                       splat(nonce[0]),    splat(nonce[1]),    splat(nonce[2])};
+  __m128i v[16];
+  for (int i = 0; i < 16; ++i) v[i] = input[i];
+#define PHONEVERIFY_CHACHA20_ROTL(x, n) _mm_or_si128(_mm_slli_epi32((x), (n)), _mm_srli_epi32((x), 32 - (n)))
+#define PHONEVERIFY_CHACHA20_QR(a, b, c, d)                                                      \
+  v[a] = _mm_add_epi32(v[a], v[b]); v[d] = PHONEVERIFY_CHACHA20_ROTL(_mm_xor_si128(v[d], v[a]), 16); \
+  v[c] = _mm_add_epi32(v[c], v[d]); v[b] = PHONEVERIFY_CHACHA20_ROTL(_mm_xor_si128(v[b], v[c]), 12); \
+  v[a] = _mm_add_epi32(v[a], v[b]); v[d] = PHONEVERIFY_CHACHA20_ROTL(_mm_xor_si128(v[d], v[a]), 8);  \
+  v[c] = _mm_add_epi32(v[c], v[d]); v[b] = PHONEVERIFY_CHACHA20_ROTL(_mm_xor_si128(v[b], v[c]), 7)
+  for (int i = 0; i < 10; ++i) {  // 20 rounds, as chacha20_block
+    PHONEVERIFY_CHACHA20_QR(0, 4, 8, 12);
+    PHONEVERIFY_CHACHA20_QR(1, 5, 9, 13);
+    PHONEVERIFY_CHACHA20_QR(2, 6, 10, 14);
+    PHONEVERIFY_CHACHA20_QR(3, 7, 11, 15);
+    PHONEVERIFY_CHACHA20_QR(0, 5, 10, 15);
+    PHONEVERIFY_CHACHA20_QR(1, 6, 11, 12);
+    PHONEVERIFY_CHACHA20_QR(2, 7, 8, 13);
+    PHONEVERIFY_CHACHA20_QR(3, 4, 9, 14);
+  }
+#undef PHONEVERIFY_CHACHA20_QR
+#undef PHONEVERIFY_CHACHA20_ROTL
+  for (std::size_t g = 0; g < 16; g += 4) {
+    const __m128i a = _mm_add_epi32(v[g], input[g]), b = _mm_add_epi32(v[g + 1], input[g + 1]);
+    const __m128i c = _mm_add_epi32(v[g + 2], input[g + 2]), d = _mm_add_epi32(v[g + 3], input[g + 3]);
+    const __m128i ab_lo = _mm_unpacklo_epi32(a, b), ab_hi = _mm_unpackhi_epi32(a, b);  // blocks 0,1 / 2,3
+    const __m128i cd_lo = _mm_unpacklo_epi32(c, d), cd_hi = _mm_unpackhi_epi32(c, d);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[0].data() + g), _mm_unpacklo_epi64(ab_lo, cd_lo));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[1].data() + g), _mm_unpackhi_epi64(ab_lo, cd_lo));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[2].data() + g), _mm_unpacklo_epi64(ab_hi, cd_hi));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[3].data() + g), _mm_unpackhi_epi64(ab_hi, cd_hi));
+  }
+}
+#endif
+
+// The four blocks of counters counter .. counter + 3 (mod 2^32): what
+// chacha20_blocks4_portable writes, with SSE2 when it is there.
+constexpr void chacha20_blocks4(const chacha20_key_words& key, std::uint32_t counter,
+                                const chacha20_nonce_words& nonce, chacha20_blocks4_t& out) noexcept {
+#if PHONEVERIFY_CHACHA20_SSE2
+  if (!std::is_constant_evaluated()) {
+    chacha20_blocks4_sse2(key, counter, nonce, out);
+    return;
+  }
+#endif
+  chacha20_blocks4_portable(key, counter, nonce, out);
 }
 
 // Little-endian word from four bytes (RFC 8439 §2.3 reads key and nonce so).
