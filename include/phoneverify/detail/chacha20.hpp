@@ -87,16 +87,26 @@ constexpr void chacha20_blocks4_portable(const chacha20_key_words& key, std::uin
 inline void chacha20_blocks4_sse2(const chacha20_key_words& key, std::uint32_t counter,
                                   const chacha20_nonce_words& nonce, chacha20_blocks4_t& out) noexcept {
   const auto splat = [](std::uint32_t w) { return _mm_set1_epi32(static_cast<int>(w)); };
-  __m128i input[16] = {splat(0x61707865u), splat(0x3320646eu), splat(0x79622d32u), splat(0x6b206574u),
-                       splat(key[0]),      splat(key[1]),      splat(key[2]),      splat(key[3]),
-                       splat(key[4]),      splat(key[5]),      splat(key[6]),      splat(key[7]),
-                       _mm_add_epi32(splat(counter), _mm_set_epi32(3, 2, 1, 0)),
-                       splat(nonce[0]),    splat(nonce[1]),    splat(nonce[2])};
+  // The input words, made again for the final addition rather than kept
+  // live through the rounds (the 16 state vectors fill the registers).
+  const auto input = [&](std::size_t i) {
+    switch (i) {
+      case 0: return splat(0x61707865u);
+      case 1: return splat(0x3320646eu);
+      case 2: return splat(0x79622d32u);
+      case 3: return splat(0x6b206574u);
+      case 12: return _mm_add_epi32(splat(counter), _mm_set_epi32(3, 2, 1, 0));
+      case 13: case 14: case 15: return splat(nonce[i - 13]);
+      default: return splat(key[i - 4]);
+    }
+  };
   __m128i v[16];
-  for (int i = 0; i < 16; ++i) v[i] = input[i];
+  for (std::size_t i = 0; i < 16; ++i) v[i] = input(i);
 #define PHONEVERIFY_CHACHA20_ROTL(x, n) _mm_or_si128(_mm_slli_epi32((x), (n)), _mm_srli_epi32((x), 32 - (n)))
+  // By 16: the two halves of each word swapped, two shuffles.
+#define PHONEVERIFY_CHACHA20_ROTL16(x) _mm_shufflehi_epi16(_mm_shufflelo_epi16((x), 0xB1), 0xB1)
 #define PHONEVERIFY_CHACHA20_QR(a, b, c, d)                                                      \
-  v[a] = _mm_add_epi32(v[a], v[b]); v[d] = PHONEVERIFY_CHACHA20_ROTL(_mm_xor_si128(v[d], v[a]), 16); \
+  v[a] = _mm_add_epi32(v[a], v[b]); v[d] = PHONEVERIFY_CHACHA20_ROTL16(_mm_xor_si128(v[d], v[a])); \
   v[c] = _mm_add_epi32(v[c], v[d]); v[b] = PHONEVERIFY_CHACHA20_ROTL(_mm_xor_si128(v[b], v[c]), 12); \
   v[a] = _mm_add_epi32(v[a], v[b]); v[d] = PHONEVERIFY_CHACHA20_ROTL(_mm_xor_si128(v[d], v[a]), 8);  \
   v[c] = _mm_add_epi32(v[c], v[d]); v[b] = PHONEVERIFY_CHACHA20_ROTL(_mm_xor_si128(v[b], v[c]), 7)
@@ -111,10 +121,11 @@ inline void chacha20_blocks4_sse2(const chacha20_key_words& key, std::uint32_t c
     PHONEVERIFY_CHACHA20_QR(3, 4, 9, 14);
   }
 #undef PHONEVERIFY_CHACHA20_QR
+#undef PHONEVERIFY_CHACHA20_ROTL16
 #undef PHONEVERIFY_CHACHA20_ROTL
   for (std::size_t g = 0; g < 16; g += 4) {
-    const __m128i a = _mm_add_epi32(v[g], input[g]), b = _mm_add_epi32(v[g + 1], input[g + 1]);
-    const __m128i c = _mm_add_epi32(v[g + 2], input[g + 2]), d = _mm_add_epi32(v[g + 3], input[g + 3]);
+    const __m128i a = _mm_add_epi32(v[g], input(g)), b = _mm_add_epi32(v[g + 1], input(g + 1));
+    const __m128i c = _mm_add_epi32(v[g + 2], input(g + 2)), d = _mm_add_epi32(v[g + 3], input(g + 3));
     const __m128i ab_lo = _mm_unpacklo_epi32(a, b), ab_hi = _mm_unpackhi_epi32(a, b);  // blocks 0,1 / 2,3
     const __m128i cd_lo = _mm_unpacklo_epi32(c, d), cd_hi = _mm_unpackhi_epi32(c, d);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[0].data() + g), _mm_unpacklo_epi64(ab_lo, cd_lo));
