@@ -1393,3 +1393,50 @@ TEST_CASE("every body is byte for byte what render_error and render_success writ
     }
   }
 }
+
+TEST_CASE("the RequestId's 32 hex digits (SSE2 where built with it) are both words' upper-case hex with the most significant first",
+          "[engine]") {
+  // Against a digit-by-digit reference on random words and on the edges of
+  // every nibble (0, 9, A, F in each place), and the engine's own RequestIds
+  // in the 8-4-4-4-12 shape of version 4.
+  const auto reference = [](std::uint64_t high, std::uint64_t low) {
+    std::string out;
+    for (const std::uint64_t w : {high, low})
+      for (int shift = 60; shift >= 0; shift -= 4) out.push_back("0123456789ABCDEF"[(w >> shift) & 0xFU]);
+    return out;
+  };
+  const auto ours = [](std::uint64_t high, std::uint64_t low) {
+    char digits[32];
+    pv::detail::engine_front::uuid_digits(high, low, digits);
+    return std::string(digits, 32);
+  };
+  pv::test::splitmix64 rng{pv::test::test_seed("uuid digits", 0x0D16)};
+  std::size_t checked = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::uint64_t high = rng(), low = rng();
+    REQUIRE(ours(high, low) == reference(high, low));
+    ++checked;
+  }
+  for (const std::uint64_t n : {0x0ULL, 0x9ULL, 0xAULL, 0xFULL})
+    for (int place = 0; place < 16; ++place) {
+      const std::uint64_t w = n << (4 * place);
+      REQUIRE(ours(w, ~w) == reference(w, ~w));
+      REQUIRE(ours(~w, w) == reference(~w, w));
+      checked += 2;
+    }
+  CHECK(checked == 20128);
+  CHECK(ours(0x0123456789ABCDEFULL, 0xFEDCBA9876543210ULL) == "0123456789ABCDEFFEDCBA9876543210");
+  pv::engine_config config;
+  config.key.fill(std::byte{0x3c});
+  pv::engine e(config);
+  const auto r = e.send_verification_code_for_bind_secure_mobile_phone({"86-13900001234", "1234567890123456"},
+                                                                       pv::test::granting_facts("9999888877776666"));
+  const std::string_view id = r.request_id();
+  REQUIRE(id.size() == 36);
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) CHECK(id[i] == '-');
+    else CHECK(((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'A' && id[i] <= 'F')));
+  }
+  CHECK(id[14] == '4');
+  CHECK((id[19] == '8' || id[19] == '9' || id[19] == 'A' || id[19] == 'B'));
+}

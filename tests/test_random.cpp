@@ -189,7 +189,7 @@ TEST_CASE("chacha20 keystream equals OpenSSL's ChaCha20 for random keys, nonces 
 }
 #endif
 
-TEST_CASE("chacha20_blocks4 (SSE2 where built with it) equals four chacha20_block calls, also across the counter's wrap",
+TEST_CASE("chacha20_blocks4 (SSE2 where built with it) equals four chacha20_block calls also across the counter's wrap",
           "[random]") {
   // The generator's batch: the four blocks of counters c .. c + 3 at once.
   // Against the portable block function of the RFC 8439 vectors above, for
